@@ -1,0 +1,295 @@
+package zones
+
+import (
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Defaults of the main configuration file, also documented in README.md.
+const (
+	DefaultDNSAddr4       = "127.0.0.1:8053"
+	DefaultDNSAddr6       = "[::1]:8053"
+	DefaultHTTPAddr       = "127.0.0.1:9153"
+	DefaultUDPSize        = 1232
+	DefaultTCPConnections = 1000
+	DefaultTCPIdleTimeout = 10 * time.Second
+	DefaultTTL            = 3600
+	DefaultServiceTTL     = 30
+	DefaultMaxTTL         = 604800
+)
+
+// Config holds the settings of the main configuration file.
+type Config struct {
+	// File is the path the configuration was read from.
+	File string
+
+	// DNSAddrs are the addresses to answer DNS on, over UDP and TCP.
+	DNSAddrs []string
+	// HTTPAddr is the address of the HTTP side (metrics, status, API).
+	HTTPAddr string
+
+	// Identity answers CHAOS id.server and hostname.bind, and EDNS NSID:
+	// "auto" (the default) means the host name, "" means never answered.
+	Identity string
+	// NSID tells whether EDNS NSID requests get the identity (RFC 5001).
+	NSID bool
+	// Version answers CHAOS version.bind: "" (the default) refuses it,
+	// "auto" means the binary's version.
+	Version string
+
+	// UDPSize is the EDNS UDP payload size we advertise and use as the
+	// upper bound of UDP answers.
+	UDPSize uint16
+	// TCPConnections caps concurrent TCP connections per listener.
+	TCPConnections int
+	// TCPIdleTimeout closes a TCP connection that sends nothing for so long.
+	TCPIdleTimeout time.Duration
+
+	// MinTTL and MaxTTL bound every TTL in every zone.
+	MinTTL, MaxTTL uint32
+	// DefaultTTL is the TTL of static records that name none.
+	DefaultTTL uint32
+	// ServiceTTL is the TTL of service answers that name none.
+	ServiceTTL uint32
+
+	// ZoneFiles are the zone files, resolved relative to File.
+	ZoneFiles []string
+}
+
+type configDoc struct {
+	Zones    []string `toml:"zones"`
+	Server   struct {
+		DNS  []string `toml:"dns"`
+		HTTP *string  `toml:"http"`
+	} `toml:"server"`
+	Identity struct {
+		ID      *string `toml:"id"`
+		NSID    *bool   `toml:"nsid"`
+		Version *string `toml:"version"`
+	} `toml:"identity"`
+	Limits struct {
+		UDPSize        *int64 `toml:"edns_udp_size"`
+		TCPConnections *int64 `toml:"tcp_connections"`
+		TCPIdleTimeout any    `toml:"tcp_idle_timeout"`
+		MinTTL         any    `toml:"min_ttl"`
+		MaxTTL         any    `toml:"max_ttl"`
+	} `toml:"limits"`
+	Defaults struct {
+		TTL        any `toml:"ttl"`
+		ServiceTTL any `toml:"service_ttl"`
+	} `toml:"defaults"`
+}
+
+// Files reads configuration files. OSFiles reads the file system; FSFiles
+// reads an fs.FS such as the example embedded in the binary.
+type Files interface {
+	ReadFile(name string) ([]byte, error)
+	ReadDir(name string) ([]fs.DirEntry, error)
+	Glob(pattern string) ([]string, error)
+}
+
+type osFiles struct{}
+
+func (osFiles) ReadFile(name string) ([]byte, error)       { return os.ReadFile(name) }
+func (osFiles) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
+func (osFiles) Glob(pattern string) ([]string, error)      { return filepath.Glob(pattern) }
+
+// OSFiles reads configuration from the file system.
+func OSFiles() Files { return osFiles{} }
+
+type fsFiles struct{ fsys fs.FS }
+
+func (f fsFiles) ReadFile(name string) ([]byte, error)       { return fs.ReadFile(f.fsys, name) }
+func (f fsFiles) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(f.fsys, name) }
+func (f fsFiles) Glob(pattern string) ([]string, error)      { return fs.Glob(f.fsys, pattern) }
+
+// FSFiles reads configuration from fsys, with paths relative to its root.
+func FSFiles(fsys fs.FS) Files { return fsFiles{fsys} }
+
+// parseConfig decodes the main configuration file. Problems are appended to
+// list; the returned Config is usable only when none were added.
+func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config {
+	var doc configDoc
+	md, err := toml.Decode(string(src), &doc)
+	if err != nil {
+		*list = append(*list, tomlError(file, err))
+		return nil
+	}
+	e := &errs{file: file, pos: indexPositions(src), list: list}
+	unknownKeys(e, md)
+
+	c := &Config{
+		File:           file,
+		DNSAddrs:       []string{DefaultDNSAddr4, DefaultDNSAddr6},
+		HTTPAddr:       DefaultHTTPAddr,
+		Identity:       "auto",
+		NSID:           true,
+		UDPSize:        DefaultUDPSize,
+		TCPConnections: DefaultTCPConnections,
+		TCPIdleTimeout: DefaultTCPIdleTimeout,
+		MaxTTL:         DefaultMaxTTL,
+		DefaultTTL:     DefaultTTL,
+		ServiceTTL:     DefaultServiceTTL,
+	}
+	if doc.Server.DNS != nil {
+		c.DNSAddrs = nil
+		for i, a := range doc.Server.DNS {
+			if _, err := netip.ParseAddrPort(a); err != nil {
+				e.at([]string{"server", "dns", fmt.Sprintf("[%d]", i)}, "server.dns: %q is not an IP:port address (use [::1]:53 for IPv6)", a)
+				continue
+			}
+			c.DNSAddrs = append(c.DNSAddrs, a)
+		}
+	}
+	if doc.Server.HTTP != nil {
+		c.HTTPAddr = *doc.Server.HTTP
+		if c.HTTPAddr != "" {
+			if _, err := netip.ParseAddrPort(c.HTTPAddr); err != nil {
+				e.at([]string{"server", "http"}, "server.http: %q is not an IP:port address (\"\" turns the HTTP side off)", c.HTTPAddr)
+			}
+		}
+	}
+	if doc.Identity.ID != nil {
+		c.Identity = *doc.Identity.ID
+	}
+	if doc.Identity.NSID != nil {
+		c.NSID = *doc.Identity.NSID
+	}
+	if doc.Identity.Version != nil {
+		c.Version = *doc.Identity.Version
+	}
+	if v := doc.Limits.UDPSize; v != nil {
+		if *v < 512 || *v > 65535 {
+			e.at([]string{"limits", "edns_udp_size"}, "limits.edns_udp_size: %d is out of range 512..65535", *v)
+		} else {
+			c.UDPSize = uint16(*v)
+		}
+	}
+	if v := doc.Limits.TCPConnections; v != nil {
+		if *v < 1 || *v > 1<<20 {
+			e.at([]string{"limits", "tcp_connections"}, "limits.tcp_connections: %d is out of range 1..%d", *v, 1<<20)
+		} else {
+			c.TCPConnections = int(*v)
+		}
+	}
+	if v := doc.Limits.TCPIdleTimeout; v != nil {
+		d, err := duration(v)
+		switch {
+		case err != nil:
+			e.at([]string{"limits", "tcp_idle_timeout"}, "limits.tcp_idle_timeout: %v", err)
+		case d < 100*time.Millisecond:
+			e.at([]string{"limits", "tcp_idle_timeout"}, "limits.tcp_idle_timeout: %v is too short (at least 100ms)", d)
+		default:
+			c.TCPIdleTimeout = d
+		}
+	}
+	ttl := func(v any, dst *uint32, path ...string) {
+		if v == nil {
+			return
+		}
+		s, err := seconds(v)
+		if err != nil {
+			e.at(path, "%s: %v", strings.Join(path, "."), err)
+			return
+		}
+		*dst = s
+	}
+	ttl(doc.Limits.MinTTL, &c.MinTTL, "limits", "min_ttl")
+	ttl(doc.Limits.MaxTTL, &c.MaxTTL, "limits", "max_ttl")
+	ttl(doc.Defaults.TTL, &c.DefaultTTL, "defaults", "ttl")
+	ttl(doc.Defaults.ServiceTTL, &c.ServiceTTL, "defaults", "service_ttl")
+	if c.MinTTL > c.MaxTTL {
+		e.at([]string{"limits", "min_ttl"}, "limits.min_ttl (%d) is above limits.max_ttl (%d)", c.MinTTL, c.MaxTTL)
+	}
+	for _, k := range []struct {
+		v    uint32
+		path []string
+	}{{c.DefaultTTL, []string{"defaults", "ttl"}}, {c.ServiceTTL, []string{"defaults", "service_ttl"}}} {
+		if k.v < c.MinTTL || k.v > c.MaxTTL {
+			e.at(k.path, "%s: %d is outside limits.min_ttl..limits.max_ttl (%d..%d)", strings.Join(k.path, "."), k.v, c.MinTTL, c.MaxTTL)
+		}
+	}
+
+	if len(doc.Zones) == 0 {
+		e.at([]string{"zones"}, "zones: no zone files given (e.g. zones = [\"zones/*.toml\"])")
+	}
+	dir := filepath.Dir(file)
+	seen := map[string]bool{}
+	for i, z := range doc.Zones {
+		p := z
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		matches, err := expandZonePath(files, p)
+		where := []string{"zones", fmt.Sprintf("[%d]", i)}
+		if err != nil {
+			e.at(where, "zones: %v", err)
+			continue
+		}
+		if len(matches) == 0 {
+			e.at(where, "zones: %q matches no zone file", z)
+			continue
+		}
+		for _, m := range matches {
+			if !seen[m] {
+				seen[m] = true
+				c.ZoneFiles = append(c.ZoneFiles, m)
+			}
+		}
+	}
+	return c
+}
+
+// expandZonePath turns a zones entry into files: a file stands for itself, a
+// directory for every *.toml in it, anything else is a glob pattern.
+func expandZonePath(files Files, p string) ([]string, error) {
+	if entries, err := files.ReadDir(p); err == nil {
+		var out []string
+		for _, d := range entries {
+			if !d.IsDir() && strings.HasSuffix(d.Name(), ".toml") {
+				out = append(out, filepath.Join(p, d.Name()))
+			}
+		}
+		sort.Strings(out)
+		return out, nil
+	}
+	if strings.ContainsAny(p, "*?[") {
+		m, err := files.Glob(p)
+		if err != nil {
+			return nil, fmt.Errorf("bad pattern %q: %v", p, err)
+		}
+		sort.Strings(m)
+		return m, nil
+	}
+	return []string{p}, nil
+}
+
+// unknownKeys reports every key the decoder did not use: a typo must never
+// be silently ignored. Only the outermost unknown key of a subtree is named.
+func unknownKeys(e *errs, md toml.MetaData) {
+	und := md.Undecoded()
+	bad := map[string]bool{}
+	for _, k := range und {
+		bad[joinPath(k)] = true
+	}
+	for _, k := range und {
+		parentUnknown := false
+		for n := 1; n < len(k); n++ {
+			if bad[joinPath(k[:n])] {
+				parentUnknown = true
+				break
+			}
+		}
+		if !parentUnknown {
+			e.at(k, "unknown key %q", k.String())
+		}
+	}
+}

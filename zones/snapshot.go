@@ -1,0 +1,95 @@
+package zones
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Snapshot is a complete, compiled configuration: the main settings and
+// every zone. It is never changed after Load returns it, so the query path
+// reads it without locks; a reload builds a new one and swaps the pointer.
+type Snapshot struct {
+	Config *Config
+	// Zones are the zones in the order of their files.
+	Zones []*Zone
+	// Files are every file the snapshot was read from, for watching.
+	Files []string
+	// Hash identifies the content of all files read.
+	Hash string
+	// LoadedAt is when the snapshot was built.
+	LoadedAt time.Time
+
+	byName map[string]*Zone
+}
+
+// Load reads the main configuration file and every zone file it names,
+// checks them and compiles a snapshot. On failure the error is an ErrorList
+// holding every problem found, each with its file and position.
+func Load(files Files, configFile string) (*Snapshot, error) {
+	var list ErrorList
+	src, err := files.ReadFile(configFile)
+	if err != nil {
+		return nil, ErrorList{{File: configFile, Msg: fmt.Sprintf("cannot read configuration: %v", unwrapPath(err))}}
+	}
+	hash := sha256.New()
+	hash.Write(src)
+	cfg := parseConfig(files, configFile, src, &list)
+	if cfg == nil {
+		return nil, list
+	}
+	s := &Snapshot{Config: cfg, Files: []string{configFile}, byName: map[string]*Zone{}}
+	for _, f := range cfg.ZoneFiles {
+		s.Files = append(s.Files, f)
+		zsrc, err := files.ReadFile(f)
+		if err != nil {
+			list = append(list, &Error{File: f, Msg: fmt.Sprintf("cannot read zone file: %v", unwrapPath(err))})
+			continue
+		}
+		hash.Write([]byte(f))
+		hash.Write(zsrc)
+		z := parseZone(cfg, f, zsrc, &list)
+		if z == nil {
+			continue
+		}
+		if other, dup := s.byName[z.origin]; dup {
+			list = append(list, &Error{File: f, Line: 1, Msg: fmt.Sprintf("zone %s is already loaded from %s", z.Origin, other.File)})
+			continue
+		}
+		s.byName[z.origin] = z
+		s.Zones = append(s.Zones, z)
+	}
+	if len(list) > 0 {
+		list.sortByPosition()
+		return nil, list
+	}
+	s.Hash = hex.EncodeToString(hash.Sum(nil))[:16]
+	s.LoadedAt = time.Now()
+	return s, nil
+}
+
+// unwrapPath drops the path a file system error repeats, since our message
+// already names the file.
+func unwrapPath(err error) error {
+	type unwrapper interface{ Unwrap() error }
+	if u, ok := err.(unwrapper); ok && u.Unwrap() != nil && strings.Contains(err.Error(), " ") {
+		return u.Unwrap()
+	}
+	return err
+}
+
+// Zone returns the zone that holds the lower-case FQDN name: the longest
+// zone origin that is a suffix of it, found by walking the labels. It
+// returns nil when no zone holds the name.
+func (s *Snapshot) Zone(lower string) *Zone {
+	for off, end := 0, false; !end; off, end = dns.NextLabel(lower, off) {
+		if z := s.byName[lower[off:]]; z != nil {
+			return z
+		}
+	}
+	return s.byName["."]
+}

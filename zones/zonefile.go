@@ -1,0 +1,640 @@
+package zones
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/miekg/dns"
+)
+
+type zoneDoc struct {
+	Origin   string                    `toml:"origin"`
+	TTL      any                       `toml:"ttl"`
+	SOA      *soaDoc                   `toml:"soa"`
+	NS       any                       `toml:"ns"`
+	Records  map[string]map[string]any `toml:"records"`
+	Services map[string]*serviceDoc    `toml:"services"`
+}
+
+type soaDoc struct {
+	Serial      any    `toml:"serial"`
+	Mname       string `toml:"mname"`
+	Rname       string `toml:"rname"`
+	Refresh     any    `toml:"refresh"`
+	Retry       any    `toml:"retry"`
+	Expire      any    `toml:"expire"`
+	NegativeTTL any    `toml:"negative_ttl"`
+	TTL         any    `toml:"ttl"`
+}
+
+type serviceDoc struct {
+	TTL      any          `toml:"ttl"`
+	Backends []backendDoc `toml:"backends"`
+}
+
+type backendDoc struct {
+	Name    string `toml:"name"`
+	Address string `toml:"address"`
+}
+
+// SOA timer defaults, for a zone whose [soa] leaves them out.
+const (
+	defaultRefresh     = 3600
+	defaultRetry       = 600
+	defaultExpire      = 604800
+	defaultNegativeTTL = 60
+)
+
+// recordTypes are the static record types a zone file may hold.
+var recordTypes = map[string]uint16{
+	"A": dns.TypeA, "AAAA": dns.TypeAAAA, "CNAME": dns.TypeCNAME, "MX": dns.TypeMX,
+	"TXT": dns.TypeTXT, "SRV": dns.TypeSRV, "CAA": dns.TypeCAA, "PTR": dns.TypePTR,
+	"NS": dns.TypeNS, "DS": dns.TypeDS, "NAPTR": dns.TypeNAPTR, "SSHFP": dns.TypeSSHFP,
+	"TLSA": dns.TypeTLSA, "SVCB": dns.TypeSVCB, "HTTPS": dns.TypeHTTPS, "HINFO": dns.TypeHINFO,
+}
+
+// zoneLoader holds the state of loading one zone file.
+type zoneLoader struct {
+	e      *errs
+	cfg    *Config
+	z      *Zone
+	ttl    uint32
+	owners map[string][]string // lower-case owner -> key path of its first definition
+}
+
+// parseZone decodes, checks and compiles one zone file. Problems are
+// appended to list; the zone is usable only when none were added.
+func parseZone(cfg *Config, file string, src []byte, list *ErrorList) *Zone {
+	var doc zoneDoc
+	md, err := toml.Decode(string(src), &doc)
+	if err != nil {
+		*list = append(*list, tomlError(file, err))
+		return nil
+	}
+	before := len(*list)
+	l := &zoneLoader{e: &errs{file: file, pos: indexPositions(src), list: list}, cfg: cfg, owners: map[string][]string{}}
+	unknownKeys(l.e, md)
+
+	origin := doc.Origin
+	if origin == "" {
+		l.e.at([]string{"origin"}, "origin: missing; every zone file names its zone, e.g. origin = \"gslb.example.com.\"")
+		return nil
+	}
+	origin = dns.Fqdn(origin)
+	if _, ok := dns.IsDomainName(origin); !ok || origin == "." {
+		l.e.at([]string{"origin"}, "origin: %q is not a valid zone name", doc.Origin)
+		return nil
+	}
+	l.z = newZone(origin, file)
+	l.ttl = cfg.DefaultTTL
+	if doc.TTL != nil {
+		l.ttl = l.ttlValue(doc.TTL, []string{"ttl"})
+	}
+
+	l.records(doc.Records)
+	l.services(doc.Services)
+	l.apex(doc.SOA, doc.NS, src)
+	l.checkCuts()
+	l.checkNSTargets()
+
+	if len(*list) > before {
+		return nil
+	}
+	for _, s := range l.z.Services {
+		s.compile()
+	}
+	return l.z
+}
+
+// ttlValue checks a TTL against the configured bounds.
+func (l *zoneLoader) ttlValue(v any, path []string) uint32 {
+	s, err := seconds(v)
+	if err != nil {
+		l.e.at(path, "%s: %v", dotted(path), err)
+		return 0
+	}
+	if s < l.cfg.MinTTL || s > l.cfg.MaxTTL {
+		l.e.at(path, "%s: TTL %d is outside the allowed range %d..%d (limits.min_ttl, limits.max_ttl)", dotted(path), s, l.cfg.MinTTL, l.cfg.MaxTTL)
+	}
+	return s
+}
+
+// dotted prints a key path as the operator wrote it.
+func dotted(path []string) string {
+	var b strings.Builder
+	for i, p := range path {
+		if strings.HasPrefix(p, "[") {
+			b.WriteString(p)
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		if strings.ContainsAny(p, ".@* ") || p == "" {
+			b.WriteString(`"` + p + `"`)
+		} else {
+			b.WriteString(p)
+		}
+	}
+	return b.String()
+}
+
+// name resolves a name written in the zone file: "@" is the origin, a name
+// ending in a dot is absolute, anything else is relative to the origin.
+func (l *zoneLoader) name(s string) (string, error) {
+	var n string
+	switch {
+	case s == "@":
+		n = l.z.Origin
+	case s == "":
+		return "", fmt.Errorf("empty name")
+	case strings.HasSuffix(s, "."):
+		n = s
+	default:
+		n = s + "." + l.z.Origin
+	}
+	if _, ok := dns.IsDomainName(n); !ok || strings.Contains(n, "..") {
+		return "", fmt.Errorf("%q is not a valid domain name", s)
+	}
+	if strings.Contains(strings.TrimPrefix(n, "*."), "*") {
+		return "", fmt.Errorf("%q: a wildcard \"*\" may only be the first label", s)
+	}
+	return n, nil
+}
+
+// owner resolves an owner name that must lie inside the zone.
+func (l *zoneLoader) owner(s string, path []string) (string, bool) {
+	n, err := l.name(s)
+	if err != nil {
+		l.e.at(path, "%s: %v", dotted(path), err)
+		return "", false
+	}
+	if !dns.IsSubDomain(l.z.Origin, n) {
+		l.e.at(path, "%s: %q is outside the zone %s", dotted(path), n, l.z.Origin)
+		return "", false
+	}
+	lower := strings.ToLower(n)
+	if first, dup := l.owners[lower]; dup {
+		p := l.e.pos.of(first)
+		l.e.at(path, "%s: %s is already defined at line %d (%s)", dotted(path), n, p.Line, dotted(first))
+		return "", false
+	}
+	l.owners[lower] = path
+	return n, true
+}
+
+// sortedKeys returns the keys of the table at path in the order they were
+// written, so that checks run, and "already defined" points back, in
+// reading order.
+func sortedKeys[V any](p positions, path []string, m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	at := func(k string) pos { return p.of(append(path[:len(path):len(path)], k)) }
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := at(keys[i]), at(keys[j])
+		if a != b {
+			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+func (l *zoneLoader) records(recs map[string]map[string]any) {
+	for _, key := range sortedKeys(l.e.pos, []string{"records"}, recs) {
+		path := []string{"records", key}
+		owner, ok := l.owner(key, path)
+		if !ok {
+			continue
+		}
+		table := recs[key]
+		ttl := l.ttl
+		if v, ok := table["ttl"]; ok {
+			ttl = l.ttlValue(v, append(path, "ttl"))
+		}
+		n := l.z.ensure(owner)
+		apex := strings.EqualFold(owner, l.z.Origin)
+		for _, tkey := range sortedKeys(l.e.pos, path, table) {
+			if tkey == "ttl" {
+				continue
+			}
+			tpath := append(path[:2:2], tkey)
+			typ, ok := recordTypes[strings.ToUpper(tkey)]
+			if !ok {
+				hint := ""
+				if strings.EqualFold(tkey, "SOA") {
+					hint = "; the SOA is set in the [soa] table"
+				} else if _, known := dns.StringToType[strings.ToUpper(tkey)]; !known {
+					hint = "; a typo?"
+				}
+				l.e.at(tpath, "%s: unknown or unsupported record type %q (supported: %s)%s", dotted(tpath), tkey, supportedTypes(), hint)
+				continue
+			}
+			switch {
+			case typ == dns.TypeNS && apex:
+				l.e.at(tpath, "%s: the apex NS records are set with ns = [...] at the top of the file", dotted(tpath))
+				continue
+			case typ == dns.TypeCNAME && apex:
+				l.e.at(tpath, "%s: a CNAME is not allowed at the zone apex (it would hide the SOA and NS)", dotted(tpath))
+				continue
+			case typ == dns.TypeNS && n.wild:
+				l.e.at(tpath, "%s: NS records are not allowed at a wildcard name (RFC 4592 section 4.2)", dotted(tpath))
+				continue
+			}
+			values, err := stringList(table[tkey])
+			if err != nil {
+				l.e.at(tpath, "%s: %v", dotted(tpath), err)
+				continue
+			}
+			if len(values) == 0 {
+				l.e.at(tpath, "%s: no records given", dotted(tpath))
+				continue
+			}
+			if typ == dns.TypeCNAME && len(values) > 1 {
+				l.e.at(tpath, "%s: a name has at most one CNAME, got %d", dotted(tpath), len(values))
+				continue
+			}
+			for i, v := range values {
+				vpath := append(tpath[:3:3], fmt.Sprintf("[%d]", i))
+				if _, isList := table[tkey].([]any); !isList {
+					vpath = tpath
+				}
+				rr, err := l.record(owner, ttl, typ, v)
+				if err != nil {
+					l.e.at(vpath, "%s: %v", dotted(vpath), err)
+					continue
+				}
+				if dup := n.get(typ); dup != nil && containsRR(dup, rr) {
+					l.e.at(vpath, "%s: duplicate record %q", dotted(vpath), v)
+					continue
+				}
+				n.add(rr)
+				if typ == dns.TypeNS {
+					n.cut = true
+				}
+			}
+		}
+		if n.get(dns.TypeCNAME) != nil && len(n.rrsets) > 1 {
+			var others []string
+			for _, s := range n.rrsets {
+				if s.typ != dns.TypeCNAME {
+					others = append(others, dns.TypeToString[s.typ])
+				}
+			}
+			l.e.at(append(path[:2:2], cnameKey(table)), "%s: a CNAME cannot stand beside other data (%s) at %s (RFC 1034 section 3.6.2)", dotted(path), strings.Join(others, ", "), owner)
+		}
+	}
+}
+
+func cnameKey(table map[string]any) string {
+	for k := range table {
+		if strings.EqualFold(k, "CNAME") {
+			return k
+		}
+	}
+	return "CNAME"
+}
+
+func supportedTypes() string {
+	names := make([]string, 0, len(recordTypes))
+	for k := range recordTypes {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, " ")
+}
+
+func containsRR(rrs []dns.RR, rr dns.RR) bool {
+	for _, r := range rrs {
+		if dns.IsDuplicate(r, rr) {
+			return true
+		}
+	}
+	return false
+}
+
+// record builds one record from the text written for it.
+func (l *zoneLoader) record(owner string, ttl uint32, typ uint16, v string) (dns.RR, error) {
+	hdr := dns.RR_Header{Name: owner, Rrtype: typ, Class: dns.ClassINET, Ttl: ttl}
+	switch typ {
+	case dns.TypeA, dns.TypeAAAA:
+		ip, err := netip.ParseAddr(strings.TrimSpace(v))
+		if err != nil || ip.Zone() != "" {
+			return nil, fmt.Errorf("%q is not an IP address", v)
+		}
+		if typ == dns.TypeA {
+			if !ip.Is4() {
+				return nil, fmt.Errorf("%q is not an IPv4 address (IPv6 goes in AAAA)", v)
+			}
+			return &dns.A{Hdr: hdr, A: ip.AsSlice()}, nil
+		}
+		if !ip.Is6() {
+			return nil, fmt.Errorf("%q is not an IPv6 address (IPv4 goes in A)", v)
+		}
+		return &dns.AAAA{Hdr: hdr, AAAA: ip.AsSlice()}, nil
+	case dns.TypeTXT:
+		// The value is the text itself; split it into 255-octet strings.
+		var parts []string
+		for len(v) > 255 {
+			parts = append(parts, escapeTXT(v[:255]))
+			v = v[255:]
+		}
+		parts = append(parts, escapeTXT(v))
+		return &dns.TXT{Hdr: hdr, Txt: parts}, nil
+	}
+	if strings.ContainsAny(v, "\n\r") {
+		return nil, fmt.Errorf("a record value must be on one line")
+	}
+	if strings.TrimSpace(v) == "" {
+		return nil, fmt.Errorf("empty %s record", dns.TypeToString[typ])
+	}
+	text := fmt.Sprintf("%s %d IN %s %s", owner, ttl, dns.TypeToString[typ], v)
+	zp := dns.NewZoneParser(strings.NewReader(text), l.z.Origin, "")
+	rr, ok := zp.Next()
+	if !ok {
+		msg := fmt.Sprintf("bad %s record %q", dns.TypeToString[typ], v)
+		if err := zp.Err(); err != nil {
+			if pe, ok := err.(*dns.ParseError); ok {
+				msg += ": " + parseErrorText(pe)
+			}
+		}
+		return nil, fmt.Errorf("%s", msg)
+	}
+	if _, more := zp.Next(); more || rr.Header().Rrtype != typ {
+		return nil, fmt.Errorf("bad %s record %q", dns.TypeToString[typ], v)
+	}
+	return rr, nil
+}
+
+// parseErrorText keeps the part of a miekg/dns parse error that describes
+// the problem, without its position inside our synthetic one-line record.
+func parseErrorText(pe *dns.ParseError) string {
+	s := strings.TrimPrefix(pe.Error(), "dns: ")
+	if i := strings.LastIndex(s, " at line: "); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// escapeTXT escapes the characters miekg/dns treats specially in TXT
+// strings, so that the text is served exactly as written.
+func escapeTXT(s string) string {
+	if !strings.ContainsAny(s, "\\\"") {
+		return s
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return r.Replace(s)
+}
+
+func (l *zoneLoader) services(svcs map[string]*serviceDoc) {
+	for _, key := range sortedKeys(l.e.pos, []string{"services"}, svcs) {
+		path := []string{"services", key}
+		doc := svcs[key]
+		name, err := l.name(key)
+		if err != nil {
+			l.e.at(path, "%s: %v", dotted(path), err)
+			continue
+		}
+		if !dns.IsSubDomain(l.z.Origin, name) {
+			l.e.at(path, "%s: %q is outside the zone %s", dotted(path), name, l.z.Origin)
+			continue
+		}
+		if first, dup := l.owners[strings.ToLower(name)]; dup {
+			p := l.e.pos.of(first)
+			what := "is already defined"
+			if first[0] == "records" {
+				what = "shares its name with static records"
+			}
+			l.e.at(path, "%s: service %s %s at line %d (%s); a name is either a service or static records", dotted(path), name, what, p.Line, dotted(first))
+			continue
+		}
+		l.owners[strings.ToLower(name)] = path
+		s := &Service{Name: name, TTL: l.cfg.ServiceTTL}
+		if doc.TTL != nil {
+			s.TTL = l.ttlValue(doc.TTL, append(path, "ttl"))
+		}
+		if len(doc.Backends) == 0 {
+			l.e.at(path, "%s: a service needs at least one backend", dotted(path))
+		}
+		names := map[string]int{}
+		for i, b := range doc.Backends {
+			bpath := append(path[:2:2], "backends", fmt.Sprintf("[%d]", i))
+			ip, err := netip.ParseAddr(b.Address)
+			if b.Address == "" {
+				l.e.at(bpath, "%s: address missing", dotted(bpath))
+				continue
+			}
+			if err != nil || ip.Zone() != "" {
+				l.e.at(append(bpath, "address"), "%s.address: %q is not an IP address", dotted(bpath), b.Address)
+				continue
+			}
+			ip = ip.Unmap()
+			bn := b.Name
+			if bn == "" {
+				bn = ip.String()
+			}
+			if j, dup := names[bn]; dup {
+				l.e.at(append(bpath, "name"), "%s: backend name %q is already used by backends[%d]", dotted(bpath), bn, j)
+				continue
+			}
+			names[bn] = i
+			s.Backends = append(s.Backends, &Backend{Name: bn, Addr: ip})
+		}
+		n := l.z.ensure(name)
+		n.service = s
+		l.z.Services = append(l.z.Services, s)
+	}
+	sort.Slice(l.z.Services, func(i, j int) bool { return l.z.Services[i].Name < l.z.Services[j].Name })
+}
+
+// compile builds the service's A and AAAA answers from its backends.
+func (s *Service) compile() {
+	for _, b := range s.Backends {
+		if b.Addr.Is4() {
+			s.a = append(s.a, &dns.A{Hdr: dns.RR_Header{Name: s.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: s.TTL}, A: b.Addr.AsSlice()})
+		} else {
+			s.aaaa = append(s.aaaa, &dns.AAAA{Hdr: dns.RR_Header{Name: s.Name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: s.TTL}, AAAA: b.Addr.AsSlice()})
+		}
+	}
+}
+
+// apex builds the SOA and the apex NS records.
+func (l *zoneLoader) apex(soa *soaDoc, nsValue any, src []byte) {
+	z := l.z
+	apex := z.nodes[z.origin]
+	var nsNames []string
+	if nsValue == nil {
+		l.e.at(nil, "ns: missing; list the zone's name servers, e.g. ns = [\"ns1\", \"ns2\"]")
+	} else if list, err := stringList(nsValue); err != nil {
+		l.e.at([]string{"ns"}, "ns: %v", err)
+	} else if len(list) == 0 {
+		l.e.at([]string{"ns"}, "ns: at least one name server is needed")
+	} else {
+		for i, s := range list {
+			path := []string{"ns", fmt.Sprintf("[%d]", i)}
+			if _, isList := nsValue.([]any); !isList {
+				path = []string{"ns"}
+			}
+			n, err := l.name(s)
+			if err != nil {
+				l.e.at(path, "ns: %v", err)
+				continue
+			}
+			rr := &dns.NS{Hdr: dns.RR_Header{Name: z.Origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: l.ttl}, Ns: n}
+			if containsRR(apex.get(dns.TypeNS), rr) {
+				l.e.at(path, "ns: %s is listed twice", n)
+				continue
+			}
+			apex.add(rr)
+			nsNames = append(nsNames, n)
+		}
+	}
+
+	if soa == nil {
+		l.e.at(nil, "[soa]: missing; every zone needs an SOA, e.g. [soa] rname = \"hostmaster.example.com.\"")
+		return
+	}
+	rr := &dns.SOA{
+		Hdr:     dns.RR_Header{Name: z.Origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: l.ttl},
+		Refresh: defaultRefresh, Retry: defaultRetry, Expire: defaultExpire, Minttl: defaultNegativeTTL,
+	}
+	if soa.TTL != nil {
+		rr.Hdr.Ttl = l.ttlValue(soa.TTL, []string{"soa", "ttl"})
+	}
+	switch {
+	case soa.Mname != "":
+		n, err := l.name(soa.Mname)
+		if err != nil {
+			l.e.at([]string{"soa", "mname"}, "soa.mname: %v", err)
+		}
+		rr.Ns = n
+	case len(nsNames) > 0:
+		rr.Ns = nsNames[0]
+	}
+	rname := soa.Rname
+	if rname == "" {
+		rname = "hostmaster"
+	}
+	if at := strings.IndexByte(rname, '@'); at >= 0 {
+		// Accept the e-mail form: the local part becomes the first label.
+		rname = strings.ReplaceAll(rname[:at], ".", `\.`) + "." + dns.Fqdn(rname[at+1:])
+	}
+	n, err := l.name(rname)
+	if err != nil {
+		l.e.at([]string{"soa", "rname"}, "soa.rname: %v", err)
+	}
+	rr.Mbox = n
+	timer := func(v any, dst *uint32, key string) {
+		if v == nil {
+			return
+		}
+		s, err := seconds(v)
+		if err != nil {
+			l.e.at([]string{"soa", key}, "soa.%s: %v", key, err)
+			return
+		}
+		*dst = s
+	}
+	timer(soa.Refresh, &rr.Refresh, "refresh")
+	timer(soa.Retry, &rr.Retry, "retry")
+	timer(soa.Expire, &rr.Expire, "expire")
+	timer(soa.NegativeTTL, &rr.Minttl, "negative_ttl")
+	switch v := soa.Serial.(type) {
+	case nil:
+		rr.Serial = autoSerial(src)
+	case string:
+		if v != "auto" {
+			l.e.at([]string{"soa", "serial"}, "soa.serial: want a number or \"auto\", got %q", v)
+		}
+		rr.Serial = autoSerial(src)
+	case int64:
+		if v < 0 || v > 1<<32-1 {
+			l.e.at([]string{"soa", "serial"}, "soa.serial: %d is out of range 0..4294967295", v)
+		}
+		rr.Serial = uint32(v)
+	default:
+		l.e.at([]string{"soa", "serial"}, "soa.serial: want a number or \"auto\", got %s", typeName(v))
+	}
+	z.SOA = rr
+	apex.add(rr)
+	neg := *rr
+	neg.Hdr.Ttl = min(rr.Hdr.Ttl, rr.Minttl)
+	z.negSOA = &neg
+}
+
+// autoSerial derives the serial from the zone file's content, so that it
+// changes when the file does and is the same on every instance that serves
+// the same file.
+func autoSerial(src []byte) uint32 {
+	h := fnv.New32a()
+	h.Write(src)
+	return h.Sum32()
+}
+
+// checkCuts rejects data that a delegation would hide: below a zone cut only
+// glue (A and AAAA) may exist, and at the cut only NS, DS and glue.
+func (l *zoneLoader) checkCuts() {
+	for lower, n := range l.z.nodes {
+		if n.empty() {
+			continue
+		}
+		if n.cut {
+			for _, s := range n.rrsets {
+				switch s.typ {
+				case dns.TypeNS, dns.TypeDS, dns.TypeA, dns.TypeAAAA:
+				default:
+					l.e.at(l.owners[lower], "%s: %s records cannot stand at the delegation point %s (only NS, DS and glue)", n.name, dns.TypeToString[s.typ], n.name)
+				}
+			}
+		} else if n.get(dns.TypeDS) != nil {
+			l.e.at(l.owners[lower], "%s: DS records belong only at a delegation point (a name with NS records)", n.name)
+		}
+		for off, end := dns.NextLabel(lower, 0); !end; off, end = dns.NextLabel(lower, off) {
+			parent := lower[off:]
+			if parent == l.z.origin {
+				break
+			}
+			if p := l.z.nodes[parent]; p != nil && p.cut {
+				if n.service != nil {
+					l.e.at(l.owners[lower], "%s: service %s is below the delegation of %s and would never be answered", dotted(l.owners[lower]), n.name, p.name)
+					break
+				}
+				for _, s := range n.rrsets {
+					if s.typ != dns.TypeA && s.typ != dns.TypeAAAA {
+						l.e.at(l.owners[lower], "%s: %s records at %s are below the delegation of %s; only glue (A, AAAA) may be there", dotted(l.owners[lower]), dns.TypeToString[s.typ], n.name, p.name)
+					}
+				}
+				break
+			}
+		}
+	}
+}
+
+// checkNSTargets asks for address records of every NS target inside the
+// zone: without them nobody can reach the name server (missing glue).
+func (l *zoneLoader) checkNSTargets() {
+	for lower, n := range l.z.nodes {
+		for _, rr := range n.get(dns.TypeNS) {
+			target := rr.(*dns.NS).Ns
+			tl := strings.ToLower(target)
+			if !dns.IsSubDomain(l.z.origin, tl) {
+				continue
+			}
+			t := l.z.nodes[tl]
+			if t != nil && (t.get(dns.TypeA) != nil || t.get(dns.TypeAAAA) != nil) {
+				continue
+			}
+			path := l.owners[lower]
+			if lower == l.z.origin {
+				path = []string{"ns"}
+			}
+			l.e.at(path, "%s: name server %s is inside the zone but has no A or AAAA records (glue missing)", n.name, target)
+		}
+	}
+}

@@ -1,0 +1,225 @@
+package zones
+
+import (
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/miekg/dns"
+)
+
+const mainConf = `zones = ["z.toml"]
+`
+
+// loadText loads a configuration made of mainConf and one zone file.
+func loadText(t testing.TB, zone string) (*Snapshot, error) {
+	t.Helper()
+	fsys := fstest.MapFS{
+		"gslb.toml": {Data: []byte(mainConf)},
+		"z.toml":    {Data: []byte(zone)},
+	}
+	return Load(FSFiles(fsys), "gslb.toml")
+}
+
+const testZone = `origin = "example.com."
+ttl = 300
+ns = ["ns1", "ns.other.net."]
+[soa]
+rname = "hostmaster"
+negative_ttl = 60
+[records]
+ns1 = { A = "192.0.2.1" }
+"@" = { MX = "10 mail", TXT = "hello" }
+mail = { A = "192.0.2.25" }
+"a.b.c" = { A = "192.0.2.3" }
+alias = { CNAME = "mail" }
+loop1 = { CNAME = "loop2" }
+loop2 = { CNAME = "loop1" }
+dangling = { CNAME = "nothere" }
+external = { CNAME = "www.example.net." }
+tosvc = { CNAME = "www" }
+"*.wild" = { A = "192.0.2.99", TXT = "wild" }
+"sub.wild" = { TXT = "real" }
+"*.cw" = { CNAME = "mail" }
+child = { NS = ["ns.child", "ns.other.net."], DS = "12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF" }
+"ns.child" = { A = "192.0.2.53" }
+"deep.child" = { A = "192.0.2.54" }
+[services.www]
+ttl = 30
+backends = [ { name = "a", address = "192.0.2.10" }, { address = "2001:db8::10" } ]
+[services.v4only]
+backends = [ { address = "192.0.2.11" } ]
+`
+
+func TestLookup(t *testing.T) {
+	s, err := loadText(t, testZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		qname  string
+		qtype  uint16
+		result Result
+		answer []string
+		ns     []string
+		extra  []string
+	}{
+		{"example.com.", dns.TypeSOA, Success, []string{"example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 0 3600 600 604800 60"}, nil, nil},
+		{"EXAMPLE.com.", dns.TypeNS, Success, []string{"EXAMPLE.com. 300 IN NS ns1.example.com.", "EXAMPLE.com. 300 IN NS ns.other.net."}, nil, []string{"ns1.example.com. 300 IN A 192.0.2.1"}},
+		{"example.com.", dns.TypeMX, Success, []string{"example.com. 300 IN MX 10 mail.example.com."}, nil, []string{"mail.example.com. 300 IN A 192.0.2.25"}},
+		{"example.com.", dns.TypeA, NoData, nil, nil, nil},
+		{"nope.example.com.", dns.TypeA, NXDomain, nil, nil, nil},
+		{"b.c.example.com.", dns.TypeA, NoData, nil, nil, nil}, // empty non-terminal
+		{"c.example.com.", dns.TypeTXT, NoData, nil, nil, nil},
+		{"x.a.b.c.example.com.", dns.TypeA, NXDomain, nil, nil, nil},
+		{"Alias.example.com.", dns.TypeA, Success, []string{"Alias.example.com. 300 IN CNAME mail.example.com.", "mail.example.com. 300 IN A 192.0.2.25"}, nil, nil},
+		{"alias.example.com.", dns.TypeCNAME, Success, []string{"alias.example.com. 300 IN CNAME mail.example.com."}, nil, nil},
+		{"alias.example.com.", dns.TypeTXT, NoData, []string{"alias.example.com. 300 IN CNAME mail.example.com."}, nil, nil},
+		{"dangling.example.com.", dns.TypeA, NXDomain, []string{"dangling.example.com. 300 IN CNAME nothere.example.com."}, nil, nil},
+		{"external.example.com.", dns.TypeA, Success, []string{"external.example.com. 300 IN CNAME www.example.net."}, nil, nil},
+		{"loop1.example.com.", dns.TypeA, Success, []string{"loop1.example.com. 300 IN CNAME loop2.example.com.", "loop2.example.com. 300 IN CNAME loop1.example.com."}, nil, nil},
+		{"tosvc.example.com.", dns.TypeAAAA, Success, []string{"tosvc.example.com. 300 IN CNAME www.example.com.", "www.example.com. 30 IN AAAA 2001:db8::10"}, nil, nil},
+		{"WwW.example.com.", dns.TypeA, Success, []string{"WwW.example.com. 30 IN A 192.0.2.10"}, nil, nil},
+		{"www.example.com.", dns.TypeAAAA, Success, []string{"www.example.com. 30 IN AAAA 2001:db8::10"}, nil, nil},
+		{"www.example.com.", dns.TypeTXT, NoData, nil, nil, nil},
+		{"v4only.example.com.", dns.TypeAAAA, NoData, nil, nil, nil},
+		{"Foo.Wild.example.com.", dns.TypeA, Success, []string{"Foo.Wild.example.com. 300 IN A 192.0.2.99"}, nil, nil},
+		{"a.b.wild.example.com.", dns.TypeTXT, Success, []string{"a.b.wild.example.com. 300 IN TXT \"wild\""}, nil, nil},
+		{"sub.wild.example.com.", dns.TypeA, NoData, nil, nil, nil},                                                          // exists: no synthesis
+		{"x.sub.wild.example.com.", dns.TypeA, NXDomain, nil, nil, nil},                                                      // closest encloser sub.wild has no wildcard
+		{"wild.example.com.", dns.TypeA, NoData, nil, nil, nil},                                                              // ENT above the wildcard
+		{"*.wild.example.com.", dns.TypeA, Success, []string{"*.wild.example.com. 300 IN A 192.0.2.99"}, nil, nil},          // the wildcard itself
+		{"q.cw.example.com.", dns.TypeA, Success, []string{"q.cw.example.com. 300 IN CNAME mail.example.com.", "mail.example.com. 300 IN A 192.0.2.25"}, nil, nil},
+		{"child.example.com.", dns.TypeA, Delegation, nil, []string{"child.example.com. 300 IN NS ns.child.example.com.", "child.example.com. 300 IN NS ns.other.net."}, []string{"ns.child.example.com. 300 IN A 192.0.2.53"}},
+		{"x.deep.child.example.com.", dns.TypeA, Delegation, nil, []string{"child.example.com. 300 IN NS ns.child.example.com.", "child.example.com. 300 IN NS ns.other.net."}, []string{"ns.child.example.com. 300 IN A 192.0.2.53"}},
+		{"ns.child.example.com.", dns.TypeA, Delegation, nil, []string{"child.example.com. 300 IN NS ns.child.example.com.", "child.example.com. 300 IN NS ns.other.net."}, []string{"ns.child.example.com. 300 IN A 192.0.2.53"}},
+		{"child.example.com.", dns.TypeDS, Success, []string{"child.example.com. 300 IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"}, nil, nil},
+		{"www.example.com.", dns.TypeANY, Success, []string{"www.example.com. 30 IN A 192.0.2.10"}, nil, nil},
+		{"example.com.", dns.TypeANY, Success, []string{"example.com. 300 IN NS ns1.example.com.", "example.com. 300 IN NS ns.other.net."}, nil, []string{"ns1.example.com. 300 IN A 192.0.2.1"}},
+		{"mail.example.com.", 999, NoData, nil, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.qname+"/"+dns.TypeToString[c.qtype], func(t *testing.T) {
+			lower := strings.ToLower(c.qname)
+			z := s.Zone(lower)
+			if z == nil {
+				t.Fatal("no zone")
+			}
+			a := z.Lookup(c.qname, lower, c.qtype)
+			if a.Result != c.result {
+				t.Errorf("result %v, want %v", a.Result, c.result)
+			}
+			sameRRs(t, "answer", a.Answer, c.answer)
+			sameRRs(t, "ns", a.Ns, c.ns)
+			sameRRs(t, "extra", a.Extra, c.extra)
+		})
+	}
+}
+
+// sameRRs compares records with want, written in zone-file syntax. The
+// serial, derived from the file content, is not compared.
+func sameRRs(t *testing.T, section string, got []dns.RR, want []string) {
+	t.Helper()
+	var g, w []string
+	for _, rr := range got {
+		if soa, ok := rr.(*dns.SOA); ok {
+			c := *soa
+			c.Serial = 0
+			rr = &c
+		}
+		g = append(g, strings.ReplaceAll(rr.String(), "\t", " "))
+	}
+	for _, s := range want {
+		rr, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatalf("bad test record %q: %v", s, err)
+		}
+		w = append(w, strings.ReplaceAll(rr.String(), "\t", " "))
+	}
+	sort.Strings(g)
+	sort.Strings(w)
+	if strings.Join(g, "\n") != strings.Join(w, "\n") {
+		t.Errorf("%s:\n got %q\nwant %q", section, g, w)
+	}
+}
+
+func TestNegativeSOA(t *testing.T) {
+	s, err := loadText(t, testZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	soa := s.Zone("example.com.").NegativeSOA()
+	if soa.Header().Ttl != 60 {
+		t.Errorf("negative SOA TTL %d, want min(300, 60) = 60", soa.Header().Ttl)
+	}
+}
+
+func TestZoneErrors(t *testing.T) {
+	const base = "origin = \"example.com.\"\nns = [\"ns1\"]\n[soa]\nrname = \"h\"\n[records]\nns1 = { A = \"192.0.2.1\" }\n"
+	cases := []struct {
+		name string
+		zone string
+		want []string
+	}{
+		{"bad ip", base + "a = { A = \"192.0.2.300\" }\n", []string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`}},
+		{"v6 in A", base + "a = { A = [\"192.0.2.1\", \"2001:db8::1\"] }\n", []string{`z.toml:7:25: records.a.A[1]: "2001:db8::1" is not an IPv4 address (IPv6 goes in AAAA)`}},
+		{"unknown key", base + "[services.www]\nbackends = [{address = \"192.0.2.1\"}]\nttll = 5\n", []string{`z.toml:9:1: unknown key "services.www.ttll"`}},
+		{"unknown top key", "orgin = \"x\"\n" + base, []string{`z.toml:1:1: unknown key "orgin"`}},
+		{"cname beside a", base + "a = { A = \"192.0.2.1\", CNAME = \"b\" }\n", []string{`z.toml:7:24: records.a: a CNAME cannot stand beside other data (A) at a.example.com. (RFC 1034 section 3.6.2)`}},
+		{"cname at apex", base + "\"@\" = { CNAME = \"b\" }\n", []string{`z.toml:7:9: records."@".CNAME: a CNAME is not allowed at the zone apex (it would hide the SOA and NS)`}},
+		{"outside", base + "\"www.example.net.\" = { A = \"192.0.2.1\" }\n", []string{`z.toml:7:1: records."www.example.net.": "www.example.net." is outside the zone example.com.`}},
+		{"duplicate name", base + "www = { A = \"192.0.2.1\" }\n\"WWW.example.com.\" = { A = \"192.0.2.2\" }\n", []string{`z.toml:8:1: records."WWW.example.com.": WWW.example.com. is already defined at line 7 (records.www)`}},
+		{"service with records", base + "www = { TXT = \"x\" }\n[services.www]\nbackends = [{address = \"192.0.2.1\"}]\n", []string{`z.toml:8:1: services.www: service www.example.com. shares its name with static records at line 7 (records.www); a name is either a service or static records`}},
+		{"ttl out of range", base + "a = { A = \"192.0.2.1\", ttl = 4294967295 }\n", []string{`z.toml:7:24: records.a.ttl: 4294967295 is out of range 0..2147483647`}},
+		{"ttl bad unit", base + "a = { A = \"192.0.2.1\", ttl = \"5y\" }\n", []string{`z.toml:7:24: records.a.ttl: bad duration "5y": unknown unit 'y' (use s, m, h, d or w)`}},
+		{"unknown type", base + "a = { AA = \"192.0.2.1\" }\n", []string{`z.toml:7:7: records.a.AA: unknown or unsupported record type "AA" (supported: A AAAA CAA CNAME DS HINFO HTTPS MX NAPTR NS PTR SRV SSHFP SVCB TLSA TXT); a typo?`}},
+		{"missing soa", "origin = \"example.com.\"\nns = [\"ns.example.net.\"]\n", []string{`z.toml: [soa]: missing; every zone needs an SOA, e.g. [soa] rname = "hostmaster.example.com."`}},
+		{"missing ns", "origin = \"example.com.\"\n[soa]\n", []string{`z.toml: ns: missing; list the zone's name servers, e.g. ns = ["ns1", "ns2"]`}},
+		{"missing glue", "origin = \"example.com.\"\nns = [\"ns1\"]\n[soa]\n", []string{`z.toml:2:1: example.com.: name server ns1.example.com. is inside the zone but has no A or AAAA records (glue missing)`}},
+		{"missing delegation glue", base + "sub = { NS = \"ns.sub\" }\n", []string{`z.toml:7:1: sub.example.com.: name server ns.sub.example.com. is inside the zone but has no A or AAAA records (glue missing)`}},
+		{"data below cut", base + "sub = { NS = \"ns.example.net.\" }\n\"x.sub\" = { TXT = \"hidden\" }\n", []string{`z.toml:8:1: records."x.sub": TXT records at x.sub.example.com. are below the delegation of sub.example.com.; only glue (A, AAAA) may be there`}},
+		{"bad mx", base + "\"@\" = { MX = \"mail\" }\n", []string{`z.toml:7:9: records."@".MX: bad MX record "mail": bad MX Pref: "mail"`}},
+		{"syntax", base + "a = { A = \"192.0.2.1\" \n", []string{`z.toml:7:23: records.a.A: expected a comma or an inline table terminator '}', but got end of file instead`}},
+		{"type mismatch", "origin = 5\n", []string{`z.toml:1: origin: incompatible types: TOML value has type int64; destination has type string`}},
+		{"bad backend", base + "[services.www]\nbackends = [{address = \"192.0.2.1\"}, {name=\"b\", address = \"nope\"}]\n", []string{`z.toml:8:49: services.www.backends[1].address: "nope" is not an IP address`}},
+		{"no backends", base + "[services.www]\nttl = 30\n", []string{`z.toml:7:1: services.www: a service needs at least one backend`}},
+		{"three at once", base + "a = { A = \"192.0.2.300\" }\nb = { A = \"192.0.2.1\", CNAME = \"a\" }\n[services.x]\nbackends = [{address=\"192.0.2.1\"}]\nbogus = 1\n",
+			[]string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`, `z.toml:8:24: records.b: a CNAME cannot stand beside other data (A) at b.example.com. (RFC 1034 section 3.6.2)`, `z.toml:11:1: unknown key "services.x.bogus"`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := loadText(t, c.zone)
+			var list ErrorList
+			if !errors.As(err, &list) {
+				t.Fatalf("want an ErrorList, got %v", err)
+			}
+			var got []string
+			for _, e := range list {
+				got = append(got, e.Error())
+			}
+			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("errors:\n got %q\nwant %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestSecondsParse(t *testing.T) {
+	cases := map[string]uint32{"0": 0, "30": 30, "30s": 30, "5m": 300, "1h30m": 5400, "1d": 86400, "1w": 604800, "2H": 7200}
+	for in, want := range cases {
+		got, err := parseSeconds(in)
+		if err != nil || got != want {
+			t.Errorf("parseSeconds(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "m", "5", "5x", "-1", "99999999999s", "1h-"} {
+		if bad == "5" {
+			continue
+		}
+		if _, err := parseSeconds(bad); err == nil {
+			t.Errorf("parseSeconds(%q): want an error", bad)
+		}
+	}
+}
