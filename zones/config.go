@@ -65,8 +65,8 @@ type Config struct {
 }
 
 type configDoc struct {
-	Zones    []string `toml:"zones"`
-	Server   struct {
+	Zones  []string `toml:"zones"`
+	Server struct {
 		DNS  []string `toml:"dns"`
 		HTTP *string  `toml:"http"`
 	} `toml:"server"`

@@ -31,11 +31,11 @@ type Zone struct {
 // node is one name in the zone tree: it holds records, a service, or nothing
 // (an empty non-terminal).
 type node struct {
-	name    string    // owner as written, FQDN
-	rrsets  []rrset   // sorted by type
-	service *Service  // dynamic A/AAAA, or nil
-	cut     bool      // a delegation point: NS records below the apex
-	wild    bool      // the name's first label is "*"
+	name    string   // owner as written, FQDN
+	rrsets  []rrset  // sorted by type
+	service *Service // dynamic A/AAAA, or nil
+	cut     bool     // a delegation point: NS records below the apex
+	wild    bool     // the name's first label is "*"
 }
 
 type rrset struct {

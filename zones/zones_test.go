@@ -87,10 +87,10 @@ func TestLookup(t *testing.T) {
 		{"v4only.example.com.", dns.TypeAAAA, NoData, nil, nil, nil},
 		{"Foo.Wild.example.com.", dns.TypeA, Success, []string{"Foo.Wild.example.com. 300 IN A 192.0.2.99"}, nil, nil},
 		{"a.b.wild.example.com.", dns.TypeTXT, Success, []string{"a.b.wild.example.com. 300 IN TXT \"wild\""}, nil, nil},
-		{"sub.wild.example.com.", dns.TypeA, NoData, nil, nil, nil},                                                          // exists: no synthesis
-		{"x.sub.wild.example.com.", dns.TypeA, NXDomain, nil, nil, nil},                                                      // closest encloser sub.wild has no wildcard
-		{"wild.example.com.", dns.TypeA, NoData, nil, nil, nil},                                                              // ENT above the wildcard
-		{"*.wild.example.com.", dns.TypeA, Success, []string{"*.wild.example.com. 300 IN A 192.0.2.99"}, nil, nil},          // the wildcard itself
+		{"sub.wild.example.com.", dns.TypeA, NoData, nil, nil, nil},                                                // exists: no synthesis
+		{"x.sub.wild.example.com.", dns.TypeA, NXDomain, nil, nil, nil},                                            // closest encloser sub.wild has no wildcard
+		{"wild.example.com.", dns.TypeA, NoData, nil, nil, nil},                                                    // ENT above the wildcard
+		{"*.wild.example.com.", dns.TypeA, Success, []string{"*.wild.example.com. 300 IN A 192.0.2.99"}, nil, nil}, // the wildcard itself
 		{"q.cw.example.com.", dns.TypeA, Success, []string{"q.cw.example.com. 300 IN CNAME mail.example.com.", "mail.example.com. 300 IN A 192.0.2.25"}, nil, nil},
 		{"child.example.com.", dns.TypeA, Delegation, nil, []string{"child.example.com. 300 IN NS ns.child.example.com.", "child.example.com. 300 IN NS ns.other.net."}, []string{"ns.child.example.com. 300 IN A 192.0.2.53"}},
 		{"x.deep.child.example.com.", dns.TypeA, Delegation, nil, []string{"child.example.com. 300 IN NS ns.child.example.com.", "child.example.com. 300 IN NS ns.other.net."}, []string{"ns.child.example.com. 300 IN A 192.0.2.53"}},
