@@ -1,0 +1,49 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/gslb/gslb/zones"
+)
+
+// check validates a configuration and prints every problem found, one per
+// line as file:line:col: message. It exits 0 when the configuration is
+// valid and 1 when it is not.
+func check(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "main configuration `file` (default: the bundled example)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: gslb check [-config FILE]\n\nCheck the configuration and every zone file it names; print every problem.\nExit status 0: valid; 1: invalid.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gslb check: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	snap, err := loadConfig(*config)
+	if err != nil {
+		var list zones.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				fmt.Fprintln(stderr, e)
+			}
+			fmt.Fprintf(stderr, "%d problem(s) found\n", len(list))
+		} else {
+			fmt.Fprintln(stderr, err)
+		}
+		return 1
+	}
+	services := 0
+	for _, z := range snap.Zones {
+		services += len(z.Services)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d zone(s), %d service(s))\n", snap.Config.File, len(snap.Zones), services)
+	return 0
+}

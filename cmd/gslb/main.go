@@ -1,0 +1,74 @@
+// Command gslb is an authoritative DNS server that answers for services
+// with the addresses of their backends: a global server load balancer.
+//
+// Usage:
+//
+//	gslb serve [-config FILE] [-dns-addr HOST:PORT ...] [-http-addr HOST:PORT]
+//	gslb check [-config FILE]
+//	gslb version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `gslb: an authoritative DNS global server load balancer
+
+Usage:
+  gslb serve [-config FILE] [-dns-addr HOST:PORT ...] [-http-addr HOST:PORT]
+        answer DNS queries (without -config: the bundled example)
+  gslb check [-config FILE]
+        check the configuration and every zone file, print every problem
+  gslb version
+        print the version
+
+Run "gslb COMMAND -h" for the flags of a command.
+`
+
+// run dispatches a command line and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "gslb: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+// versionString is the version with the commit it was built from, when
+// the build recorded one.
+func versionString() string {
+	v := "gslb " + version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + bi.GoVersion
+	}
+	return v
+}

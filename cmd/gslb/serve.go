@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gslb/gslb/cmd/gslb/example"
+	"github.com/gslb/gslb/dnsserver"
+	"github.com/gslb/gslb/zones"
+)
+
+// stringList is a flag that may be given several times.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// loadConfig loads the configuration file, or the bundled example when
+// path is empty.
+func loadConfig(path string) (*zones.Snapshot, error) {
+	if path == "" {
+		return zones.Load(zones.FSFiles(example.FS), example.ConfigFile)
+	}
+	return zones.Load(zones.OSFiles(), path)
+}
+
+// newLogger builds the process logger.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad -log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("bad -log-format %q: want text or json", format)
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "main configuration `file` (default: the bundled example, embedded in the binary)")
+	var dnsAddrs stringList
+	fs.Var(&dnsAddrs, "dns-addr", "answer DNS over UDP and TCP on `HOST:PORT`; repeat for several (default: from the config, else "+zones.DefaultDNSAddr4+" and "+zones.DefaultDNSAddr6+")")
+	httpAddr := fs.String("http-addr", "", "serve metrics, status and API on `HOST:PORT`; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: gslb serve [-config FILE] [-dns-addr HOST:PORT ...] [-http-addr HOST:PORT]\n\nAnswer DNS queries. SIGHUP or a change to a configuration file reloads;\nSIGINT and SIGTERM stop after answering the queries in flight.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gslb serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "gslb serve:", err)
+		return 2
+	}
+	snap, err := loadConfig(*config)
+	if err != nil {
+		var list zones.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				fmt.Fprintln(stderr, e)
+			}
+		} else {
+			fmt.Fprintln(stderr, err)
+		}
+		fmt.Fprintln(stderr, "gslb serve: configuration not valid; nothing started")
+		return 1
+	}
+	source := *config
+	if source == "" {
+		source = "bundled example"
+	}
+	if len(dnsAddrs) == 0 {
+		dnsAddrs = snap.Config.DNSAddrs
+	}
+	if *httpAddr == "" {
+		*httpAddr = snap.Config.HTTPAddr
+	}
+	if *httpAddr == "off" {
+		*httpAddr = ""
+	}
+
+	host, _ := os.Hostname()
+	h := dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version}, log)
+	srv := dnsserver.NewServer(h, dnsAddrs, dnsserver.Limits{
+		TCPConnections: snap.Config.TCPConnections,
+		TCPIdleTimeout: snap.Config.TCPIdleTimeout,
+	}, log)
+	if err := srv.Start(); err != nil {
+		fmt.Fprintln(stderr, "gslb serve:", err)
+		return 1
+	}
+
+	var hs *http.Server
+	if *httpAddr != "" {
+		ln, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "gslb serve: HTTP listener %s: %v\n", *httpAddr, err)
+			srv.Shutdown(context.Background())
+			return 1
+		}
+		hs = &http.Server{
+			Handler:           httpHandler(h),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+		}
+		go hs.Serve(ln)
+		*httpAddr = ln.Addr().String()
+	}
+
+	services := 0
+	var names []string
+	for _, z := range snap.Zones {
+		services += len(z.Services)
+		names = append(names, z.Origin)
+	}
+	var bound []string
+	for _, a := range srv.Addrs() {
+		bound = append(bound, a.String())
+	}
+	log.Info("gslb started", "version", version, "config", source, "dns", strings.Join(bound, " "),
+		"http", *httpAddr, "zones", strings.Join(names, " "), "services", services, "config_hash", snap.Hash)
+	if len(snap.Zones) > 0 && len(bound) > 0 {
+		a := srv.Addrs()[0]
+		try := snap.Zones[0].Origin
+		for i, svc := range snap.Zones[0].Services {
+			if i == 0 || strings.HasPrefix(svc.Name, "www.") {
+				try = svc.Name
+			}
+		}
+		fmt.Fprintf(stdout, "gslb answers DNS on %s (UDP and TCP)", strings.Join(bound, ", "))
+		if *httpAddr != "" {
+			fmt.Fprintf(stdout, ", HTTP on http://%s/", *httpAddr)
+		}
+		fmt.Fprintf(stdout, "\ntry: dig @%s -p %d %s\n", a.Addr(), a.Port(), try)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var reloadMu sync.Mutex
+	reload := func(why string) {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		next, err := loadConfig(*config)
+		if err != nil {
+			var list zones.ErrorList
+			if errors.As(err, &list) {
+				for _, e := range list {
+					log.Error("reload rejected: "+e.Error(), "file", e.File, "line", e.Line, "col", e.Col)
+				}
+			}
+			log.Error("reload failed; still serving the previous configuration", "trigger", why, "err_count", max(1, len(list)), "config_hash", h.Snapshot().Hash)
+			return
+		}
+		old := h.Snapshot()
+		if next.Hash == old.Hash {
+			log.Debug("configuration unchanged", "trigger", why)
+			return
+		}
+		if !slices.Equal(next.Config.DNSAddrs, old.Config.DNSAddrs) || next.Config.HTTPAddr != old.Config.HTTPAddr {
+			log.Warn("listen addresses changed in the configuration; they take effect on restart")
+		}
+		h.Swap(next)
+		log.Info("configuration reloaded", "trigger", why, "zones", len(next.Zones), "config_hash", next.Hash)
+	}
+	if *config != "" {
+		go func() {
+			err := zones.Watch(ctx, log, 200*time.Millisecond, func() []string { return h.Snapshot().Dirs() }, func() { reload("file change") })
+			if err != nil {
+				log.Warn("cannot watch configuration files; reload with SIGHUP", "err", err)
+			}
+		}()
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			if *config == "" {
+				log.Info("SIGHUP: the bundled example does not change; nothing to reload")
+				continue
+			}
+			go reload("SIGHUP")
+			continue
+		}
+		log.Info("shutting down", "signal", sig.String())
+		break
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if hs != nil {
+		hs.Shutdown(sctx)
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown did not finish in time", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// httpHandler serves the HTTP side: liveness and readiness for now.
+func httpHandler(h *dnsserver.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if h.Snapshot() == nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "configuration not loaded\n")
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	return mux
+}

@@ -1,0 +1,374 @@
+package dnsserver
+
+import (
+	"encoding/hex"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+
+	"github.com/gslb/gslb/zones"
+	"github.com/miekg/dns"
+)
+
+// Transport tells how a query arrived.
+type Transport uint8
+
+// Transports.
+const (
+	UDP Transport = iota
+	TCP
+)
+
+// String names the transport.
+func (t Transport) String() string {
+	if t == TCP {
+		return "tcp"
+	}
+	return "udp"
+}
+
+// Identity holds what the handler answers about itself.
+type Identity struct {
+	// Hostname stands in for an identity configured as "auto".
+	Hostname string
+	// Version stands in for a version configured as "auto".
+	Version string
+}
+
+// Handler answers DNS queries from the current snapshot. It is safe for
+// concurrent use; Swap replaces the snapshot while queries run.
+type Handler struct {
+	snap   atomic.Pointer[zones.Snapshot]
+	ident  Identity
+	log    *slog.Logger
+	panics atomic.Uint64
+}
+
+// NewHandler returns a handler answering from snap.
+func NewHandler(snap *zones.Snapshot, ident Identity, log *slog.Logger) *Handler {
+	h := &Handler{ident: ident, log: log}
+	h.snap.Store(snap)
+	return h
+}
+
+// Swap installs a new snapshot; queries already running finish on the old
+// one.
+func (h *Handler) Swap(s *zones.Snapshot) { h.snap.Store(s) }
+
+// Snapshot returns the snapshot in use.
+func (h *Handler) Snapshot() *zones.Snapshot { return h.snap.Load() }
+
+// Panics returns how many queries ended in a recovered panic.
+func (h *Handler) Panics() uint64 { return h.panics.Load() }
+
+// EDNS option codes we act on.
+const (
+	optNSID = 3
+)
+
+// minUDPSize is the payload every DNS client accepts (RFC 1035 2.3.4).
+const minUDPSize = 512
+
+// Serve answers one query. req is the message as received; buf, if large
+// enough, holds the reply. It returns the reply, or nil when the message
+// must not be answered (a response, or bytes that are not a DNS header).
+func (h *Handler) Serve(req []byte, t Transport, buf []byte) (reply []byte) {
+	// Step 1: a cheap header check before anything else.
+	if len(req) < 12 || req[2]&0x80 != 0 {
+		return nil
+	}
+	// Step 2: a panic while answering costs this query, not the server.
+	defer func() {
+		if p := recover(); p != nil {
+			h.panics.Add(1)
+			h.log.Error("panic while answering a query", "panic", p, "stack", string(debug.Stack()))
+			reply = servfail(req)
+		}
+	}()
+	r, limit := h.answer(req, t)
+	if r == nil {
+		return nil
+	}
+	return h.pack(r, limit, buf)
+}
+
+// query is a request unpacked and checked.
+type query struct {
+	msg   *dns.Msg
+	opt   *dns.OPT // the client's OPT record, nil without EDNS
+	name  string   // query name as received
+	lower string   // query name in lower case
+	qtype uint16
+}
+
+// answer runs the request pipeline. It returns the reply message and the
+// largest size the reply may have on the wire.
+func (h *Handler) answer(req []byte, t Transport) (*dns.Msg, int) {
+	r, clientSize := h.build(req, t)
+	if t == TCP {
+		return r, dns.MaxMsgSize
+	}
+	// The client takes 512 octets without EDNS; with EDNS the smaller of
+	// its size and ours, never below 512 (RFC 6891 6.2.3, 6.2.5).
+	limit := minUDPSize
+	if clientSize > 0 {
+		limit = min(clientSize, int(h.snap.Load().Config.UDPSize))
+		limit = max(limit, minUDPSize)
+	}
+	return r, limit
+}
+
+// build unpacks and answers the request. clientSize is the UDP size the
+// client advertised with EDNS, 0 without EDNS.
+func (h *Handler) build(req []byte, t Transport) (r *dns.Msg, clientSize int) {
+	snap := h.snap.Load()
+	m := new(dns.Msg)
+	if err := m.Unpack(req); err != nil {
+		// The header parsed (we checked its length) but the rest did not:
+		// FORMERR, with an OPT record if the query had one.
+		if rawHasOPT(req) {
+			return formerr(req, snap.Config.UDPSize), minUDPSize
+		}
+		return formerr(req, 0), 0
+	}
+	q := query{msg: m}
+	nopt := 0
+	for _, rr := range m.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			nopt++
+			q.opt = o
+		}
+	}
+	r = reply(m)
+	size := 0
+	if q.opt != nil {
+		r.Extra = append(r.Extra, h.opt(snap, q.opt))
+		size = int(q.opt.UDPSize())
+	}
+	// Opcodes other than QUERY: NOTIMP, with every flag clear.
+	if m.Opcode != dns.OpcodeQuery {
+		r.Rcode = dns.RcodeNotImplemented
+		r.RecursionDesired, r.CheckingDisabled = false, false
+		if len(m.Question) != 1 {
+			r.Question = nil
+		}
+		return r, size
+	}
+	if len(m.Question) != 1 || nopt > 1 || optMisplaced(m) || (q.opt != nil && q.opt.Hdr.Name != ".") {
+		r.Rcode = dns.RcodeFormatError
+		if len(m.Question) != 1 {
+			r.Question = nil
+		}
+		return r, size
+	}
+	if q.opt != nil && q.opt.Version() != 0 {
+		// RFC 6891 6.1.3: BADVERS, no answer, our version (0) in the OPT.
+		r.Rcode = dns.RcodeBadVers
+		return r, size
+	}
+	qs := m.Question[0]
+	q.name, q.qtype = qs.Name, qs.Qtype
+	q.lower = strings.ToLower(qs.Name)
+	switch qs.Qclass {
+	case dns.ClassINET:
+	case dns.ClassCHAOS:
+		h.chaos(snap, r, &q)
+		return r, size
+	default:
+		r.Rcode = dns.RcodeRefused
+		return r, size
+	}
+	switch q.qtype {
+	case dns.TypeAXFR, dns.TypeIXFR:
+		// Answers are computed per query; there is nothing to transfer.
+		if t == TCP {
+			r.Rcode = dns.RcodeRefused
+		} else {
+			r.Rcode = dns.RcodeNotImplemented
+		}
+		return r, size
+	}
+	z := snap.Zone(q.lower)
+	if z == nil {
+		// Not ours: REFUSED, no referral upwards.
+		r.Rcode = dns.RcodeRefused
+		return r, size
+	}
+	a := z.Lookup(q.name, q.lower, q.qtype)
+	fill(r, z, a)
+	return r, size
+}
+
+// reply starts a reply to m: ID, opcode and question echoed, RD and CD
+// copied, QR set; AA, TC, RA, AD and Z clear.
+func reply(m *dns.Msg) *dns.Msg {
+	r := &dns.Msg{}
+	r.Id = m.Id
+	r.Response = true
+	r.Opcode = m.Opcode
+	r.RecursionDesired = m.RecursionDesired
+	r.CheckingDisabled = m.CheckingDisabled
+	r.Question = m.Question
+	r.Compress = true
+	return r
+}
+
+// fill maps a lookup result to the reply: the one place that decides rcode,
+// AA and the authority section (RFC 1034 4.3.2, RFC 2308).
+func fill(r *dns.Msg, z *zones.Zone, a zones.Answer) {
+	r.Answer = a.Answer
+	switch a.Result {
+	case zones.Success:
+		r.Authoritative = true
+	case zones.NoData:
+		r.Authoritative = true
+		r.Ns = []dns.RR{z.NegativeSOA()}
+	case zones.NXDomain:
+		r.Authoritative = true
+		r.Rcode = dns.RcodeNameError
+		r.Ns = []dns.RR{z.NegativeSOA()}
+	case zones.Delegation:
+		r.Ns = a.Ns
+	}
+	if len(a.Extra) > 0 {
+		// Keep the OPT record, if any, last.
+		r.Extra = append(a.Extra[:len(a.Extra):len(a.Extra)], r.Extra...)
+	}
+}
+
+// optMisplaced reports an OPT record outside the additional section.
+func optMisplaced(m *dns.Msg) bool {
+	for _, s := range [][]dns.RR{m.Answer, m.Ns} {
+		for _, rr := range s {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// opt builds our OPT record for a reply to an EDNS query: our UDP size,
+// version 0, DO copied, and only the options we support and were asked for.
+func (h *Handler) opt(snap *zones.Snapshot, req *dns.OPT) *dns.OPT {
+	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	o.SetUDPSize(snap.Config.UDPSize)
+	if req.Do() {
+		o.SetDo()
+	}
+	for _, e := range req.Option {
+		if e.Option() == optNSID && snap.Config.NSID {
+			if id := h.identity(snap); id != "" {
+				o.Option = append(o.Option, &dns.EDNS0_NSID{Code: optNSID, Nsid: hex.EncodeToString([]byte(id))})
+			}
+		}
+	}
+	return o
+}
+
+// identity returns the configured server identity, "" if hidden.
+func (h *Handler) identity(snap *zones.Snapshot) string {
+	if snap.Config.Identity == "auto" {
+		return h.ident.Hostname
+	}
+	return snap.Config.Identity
+}
+
+// chaos answers the CHAOS-class names that tell a server's identity and
+// version; everything else in class CHAOS is refused.
+func (h *Handler) chaos(snap *zones.Snapshot, r *dns.Msg, q *query) {
+	var text string
+	switch q.lower {
+	case "version.bind.", "version.server.":
+		text = snap.Config.Version
+		if text == "auto" {
+			text = h.ident.Version
+		}
+	case "id.server.", "hostname.bind.":
+		text = h.identity(snap)
+	}
+	if text == "" {
+		r.Rcode = dns.RcodeRefused
+		return
+	}
+	r.Authoritative = true
+	if q.qtype != dns.TypeTXT && q.qtype != dns.TypeANY {
+		return
+	}
+	r.Answer = []dns.RR{&dns.TXT{
+		Hdr: dns.RR_Header{Name: q.name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS},
+		Txt: []string{text},
+	}}
+}
+
+// pack encodes the reply, fitting a UDP reply into the client's buffer:
+// additional records go first, and if the answer still does not fit the
+// reply is sent empty with TC set, so that the client retries over TCP
+// rather than use a partial RRset.
+func (h *Handler) pack(r *dns.Msg, limit int, buf []byte) []byte {
+	out, err := r.PackBuffer(buf)
+	if err != nil {
+		h.log.Error("cannot pack reply", "err", err, "question", r.Question)
+		return servfailMsg(r, buf)
+	}
+	if len(out) <= limit {
+		return out
+	}
+	// Drop additional records, keeping the OPT record.
+	var opt []dns.RR
+	for _, rr := range r.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			opt = append(opt, rr)
+		}
+	}
+	if len(opt) != len(r.Extra) {
+		r.Extra = opt
+		if out, err = r.PackBuffer(buf); err == nil && len(out) <= limit {
+			return out
+		}
+	}
+	r.Truncated = true
+	r.Answer, r.Ns = nil, nil
+	out, err = r.PackBuffer(buf)
+	if err != nil || len(out) > limit {
+		r.Question = nil
+		out, _ = r.PackBuffer(buf)
+	}
+	return out
+}
+
+// formerr answers a message whose header parsed but whose body did not.
+// With udpSize > 0 it carries an OPT record advertising it.
+func formerr(req []byte, udpSize uint16) *dns.Msg {
+	r := &dns.Msg{}
+	r.Id = uint16(req[0])<<8 | uint16(req[1])
+	r.Response = true
+	r.Opcode = int(req[2]>>3) & 0xF
+	r.Rcode = dns.RcodeFormatError
+	if udpSize > 0 {
+		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		o.SetUDPSize(udpSize)
+		r.Extra = []dns.RR{o}
+	}
+	return r
+}
+
+// servfail is the reply of last resort, built from the request bytes alone.
+func servfail(req []byte) []byte {
+	out := make([]byte, 12)
+	copy(out, req[:4])
+	out[2] = 0x80 | req[2]&0x79 // QR, opcode and RD kept
+	out[3] = dns.RcodeServerFailure
+	return out
+}
+
+func servfailMsg(r *dns.Msg, buf []byte) []byte {
+	r.Answer, r.Ns, r.Extra = nil, nil, nil
+	r.Rcode = dns.RcodeServerFailure
+	out, err := r.PackBuffer(buf)
+	if err != nil {
+		return nil
+	}
+	return out
+}

@@ -1,0 +1,276 @@
+package dnsserver
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits bound what clients can make the server hold.
+type Limits struct {
+	// TCPConnections caps concurrent TCP connections per listener; a
+	// connection over the cap is closed at once.
+	TCPConnections int
+	// TCPIdleTimeout closes a TCP connection that sends no complete query
+	// for so long.
+	TCPIdleTimeout time.Duration
+}
+
+// Server runs UDP and TCP listeners on a set of addresses and answers with
+// a Handler.
+type Server struct {
+	h      *Handler
+	addrs  []string
+	limits Limits
+	log    *slog.Logger
+
+	udp      []*net.UDPConn
+	tcp      []*net.TCPListener
+	wg       sync.WaitGroup
+	closing  atomic.Bool
+	stopOnce sync.Once
+
+	mu    sync.Mutex
+	conns map[net.Conn]*tcpConn
+}
+
+// tcpConn tracks whether a connection is between queries, where shutdown
+// may close it at once.
+type tcpConn struct{ busy atomic.Bool }
+
+// NewServer returns a server for the addresses; Start binds them.
+func NewServer(h *Handler, addrs []string, limits Limits, log *slog.Logger) *Server {
+	if limits.TCPConnections <= 0 {
+		limits.TCPConnections = 1000
+	}
+	if limits.TCPIdleTimeout <= 0 {
+		limits.TCPIdleTimeout = 10 * time.Second
+	}
+	return &Server{h: h, addrs: addrs, limits: limits, log: log, conns: map[net.Conn]*tcpConn{}}
+}
+
+// Start binds UDP and TCP on every address and starts answering. If any
+// address cannot be bound, nothing is left listening and the error names it.
+func (s *Server) Start() error {
+	for _, a := range s.addrs {
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil {
+			s.closeAll()
+			return fmt.Errorf("listen address %q: %w", a, err)
+		}
+		u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+		if err != nil {
+			s.closeAll()
+			return fmt.Errorf("listen on %s/udp: %w", a, err)
+		}
+		s.udp = append(s.udp, u)
+		// The same port over TCP, also when the UDP port was chosen by the
+		// system (port 0).
+		tap := netip.AddrPortFrom(ap.Addr(), uint16(u.LocalAddr().(*net.UDPAddr).Port))
+		t, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(tap))
+		if err != nil {
+			s.closeAll()
+			return fmt.Errorf("listen on %s/tcp: %w", tap, err)
+		}
+		s.tcp = append(s.tcp, t)
+	}
+	readers := max(2, runtime.GOMAXPROCS(0))
+	for _, u := range s.udp {
+		for range readers {
+			s.wg.Add(1)
+			go s.serveUDP(u)
+		}
+	}
+	for _, t := range s.tcp {
+		s.wg.Add(1)
+		go s.serveTCP(t)
+	}
+	return nil
+}
+
+func (s *Server) closeAll() {
+	for _, u := range s.udp {
+		u.Close()
+	}
+	for _, t := range s.tcp {
+		t.Close()
+	}
+	s.udp, s.tcp = nil, nil
+}
+
+// Addrs returns the bound addresses, one per listen address (UDP and TCP
+// share the port).
+func (s *Server) Addrs() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, u := range s.udp {
+		out = append(out, u.LocalAddr().(*net.UDPAddr).AddrPort())
+	}
+	return out
+}
+
+// serveUDP reads and answers datagrams until shutdown. Several run per
+// socket; each answers inline, so the number of goroutines is bounded.
+func (s *Server) serveUDP(c *net.UDPConn) {
+	defer s.wg.Done()
+	in := make([]byte, 65535)
+	out := make([]byte, 0, 65535)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(in)
+		if err != nil {
+			if s.closing.Load() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("udp read failed", "addr", c.LocalAddr().String(), "err", err)
+			continue
+		}
+		reply := s.h.Serve(in[:n], UDP, out)
+		if reply == nil {
+			continue
+		}
+		if _, err := c.WriteToUDPAddrPort(reply, from); err != nil && !s.closing.Load() {
+			s.log.Debug("udp write failed", "to", from.String(), "err", err)
+		}
+	}
+}
+
+func (s *Server) serveTCP(l *net.TCPListener) {
+	defer s.wg.Done()
+	for {
+		c, err := l.AcceptTCP()
+		if err != nil {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("tcp accept failed", "addr", l.Addr().String(), "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		tc := &tcpConn{}
+		s.mu.Lock()
+		full := len(s.conns) >= s.limits.TCPConnections*len(s.tcp)
+		if !full && !s.closing.Load() {
+			s.conns[c] = tc
+		}
+		s.mu.Unlock()
+		if full || s.closing.Load() {
+			c.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go s.serveConn(c, tc)
+	}
+}
+
+// serveConn answers the queries of one TCP connection in order (RFC 7766:
+// pipelined queries are read as they come; replies keep their IDs).
+func (s *Server) serveConn(c *net.TCPConn, tc *tcpConn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	var lenBuf [2]byte
+	msg := make([]byte, 0, 512)
+	out := make([]byte, 0, 4096)
+	idle := s.limits.TCPIdleTimeout
+	for !s.closing.Load() {
+		c.SetReadDeadline(time.Now().Add(idle))
+		if _, err := io.ReadFull(c, lenBuf[:1]); err != nil {
+			return
+		}
+		tc.busy.Store(true)
+		if _, err := io.ReadFull(c, lenBuf[1:]); err != nil {
+			return
+		}
+		n := int(binary.BigEndian.Uint16(lenBuf[:]))
+		if n < 12 {
+			return // not even a header: nothing sensible can follow
+		}
+		if cap(msg) < n {
+			msg = make([]byte, n)
+		}
+		msg = msg[:n]
+		if _, err := io.ReadFull(c, msg); err != nil {
+			return
+		}
+		// Pack the reply behind room for its length, to send both in one
+		// write.
+		reply := s.h.Serve(msg, TCP, out[2:cap(out)])
+		if reply != nil {
+			var frame []byte
+			if &reply[0] == &out[2:cap(out)][0] {
+				frame = out[:2+len(reply)]
+			} else {
+				frame = append(make([]byte, 2, 2+len(reply)), reply...)
+			}
+			binary.BigEndian.PutUint16(frame, uint16(len(reply)))
+			c.SetWriteDeadline(time.Now().Add(idle))
+			if _, err := c.Write(frame); err != nil {
+				return
+			}
+		}
+		tc.busy.Store(false)
+	}
+}
+
+// Shutdown stops accepting queries, answers those in flight and returns
+// when all listeners are closed or ctx is done. It may be called more than
+// once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.closing.Store(true)
+		for _, t := range s.tcp {
+			t.Close()
+		}
+		// Wake the UDP readers; each finishes the datagram it holds.
+		for _, u := range s.udp {
+			u.SetReadDeadline(time.Now())
+		}
+		// Close idle TCP connections; busy ones finish their query.
+		s.mu.Lock()
+		for c, tc := range s.conns {
+			if !tc.busy.Load() {
+				c.SetReadDeadline(time.Now())
+			}
+		}
+		s.mu.Unlock()
+	})
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+	}
+	for _, u := range s.udp {
+		u.Close()
+	}
+	return err
+}
