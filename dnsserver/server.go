@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -45,7 +47,10 @@ type Server struct {
 
 // tcpConn tracks whether a connection is between queries, where shutdown
 // may close it at once.
-type tcpConn struct{ busy atomic.Bool }
+type tcpConn struct {
+	busy   atomic.Bool
+	active *atomic.Int64 // the listener's connection count
+}
 
 // NewServer returns a server for the addresses; Start binds them.
 func NewServer(h *Handler, addrs []string, limits Limits, log *slog.Logger) *Server {
@@ -67,21 +72,28 @@ func (s *Server) Start() error {
 			s.closeAll()
 			return fmt.Errorf("listen address %q: %w", a, err)
 		}
-		u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+		// Name the family: Go would make "[::]" a dual-stack socket.
+		family := "4"
+		if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+			family = "6"
+		}
+		lc := net.ListenConfig{Control: v6only}
+		pc, err := lc.ListenPacket(context.Background(), "udp"+family, ap.String())
 		if err != nil {
 			s.closeAll()
 			return fmt.Errorf("listen on %s/udp: %w", a, err)
 		}
+		u := pc.(*net.UDPConn)
 		s.udp = append(s.udp, u)
 		// The same port over TCP, also when the UDP port was chosen by the
 		// system (port 0).
 		tap := netip.AddrPortFrom(ap.Addr(), uint16(u.LocalAddr().(*net.UDPAddr).Port))
-		t, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(tap))
+		ln, err := lc.Listen(context.Background(), "tcp"+family, tap.String())
 		if err != nil {
 			s.closeAll()
 			return fmt.Errorf("listen on %s/tcp: %w", tap, err)
 		}
-		s.tcp = append(s.tcp, t)
+		s.tcp = append(s.tcp, ln.(*net.TCPListener))
 	}
 	readers := max(2, runtime.GOMAXPROCS(0))
 	for _, u := range s.udp {
@@ -151,6 +163,7 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 
 func (s *Server) serveTCP(l *net.TCPListener) {
 	defer s.wg.Done()
+	var active atomic.Int64 // connections of this listener
 	for {
 		c, err := l.AcceptTCP()
 		if err != nil {
@@ -161,17 +174,22 @@ func (s *Server) serveTCP(l *net.TCPListener) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		tc := &tcpConn{}
-		s.mu.Lock()
-		full := len(s.conns) >= s.limits.TCPConnections*len(s.tcp)
-		if !full && !s.closing.Load() {
-			s.conns[c] = tc
-		}
-		s.mu.Unlock()
-		if full || s.closing.Load() {
+		if active.Load() >= int64(s.limits.TCPConnections) {
 			c.Close()
 			continue
 		}
+		tc := &tcpConn{active: &active}
+		s.mu.Lock()
+		closing := s.closing.Load()
+		if !closing {
+			s.conns[c] = tc
+		}
+		s.mu.Unlock()
+		if closing {
+			c.Close()
+			continue
+		}
+		active.Add(1)
 		s.wg.Add(1)
 		go s.serveConn(c, tc)
 	}
@@ -185,6 +203,8 @@ func (s *Server) serveConn(c *net.TCPConn, tc *tcpConn) {
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+		// Count the connection gone before the client can see it close.
+		tc.active.Add(-1)
 		c.Close()
 	}()
 	var lenBuf [2]byte
@@ -231,6 +251,13 @@ func (s *Server) serveConn(c *net.TCPConn, tc *tcpConn) {
 	}
 }
 
+// tcpConns returns how many TCP connections are open.
+func (s *Server) tcpConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 // Shutdown stops accepting queries, answers those in flight and returns
 // when all listeners are closed or ctx is done. It may be called more than
 // once.
@@ -273,4 +300,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		u.Close()
 	}
 	return err
+}
+
+// v6only makes IPv6 sockets IPv6-only, so that "[::]:53" and "0.0.0.0:53"
+// can both be listened on, as NSD and Knot allow.
+func v6only(network, address string, c syscall.RawConn) error {
+	if !strings.HasSuffix(network, "6") {
+		return nil
+	}
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }

@@ -148,6 +148,9 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 			}
 			c.DNSAddrs = append(c.DNSAddrs, a)
 		}
+		if len(doc.Server.DNS) == 0 {
+			e.at([]string{"server", "dns"}, "server.dns: no address given; leave the key out for the defaults")
+		}
 	}
 	if doc.Server.HTTP != nil {
 		c.HTTPAddr = *doc.Server.HTTP
@@ -281,6 +284,10 @@ func unknownKeys(e *errs, md toml.MetaData) {
 		bad[joinPath(k)] = true
 	}
 	for _, k := range und {
+		if len(k) > 2 && k[0] == "records" {
+			// A table under a record name: the zone loader explains it.
+			continue
+		}
 		parentUnknown := false
 		for n := 1; n < len(k); n++ {
 			if bad[joinPath(k[:n])] {

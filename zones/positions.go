@@ -35,13 +35,20 @@ func (p positions) of(path []string) pos {
 // indexPositions scans TOML source that the decoder already accepted and
 // records the position of every key, table header and array element. On
 // input that is not valid TOML it stops early and returns what it found.
-func indexPositions(src []byte) positions {
-	s := &scanner{src: src, line: 1, col: 1, out: positions{}, arrays: map[string]int{}}
+func indexPositions(src []byte) (p positions) {
 	defer func() {
 		// The scanner is only an index for error messages; a surprise in
-		// the input must never take the loader down with it.
-		_ = recover()
+		// the input must never take the loader down with it. FuzzLoad
+		// calls scanPositions directly so that such surprises are found.
+		if recover() != nil {
+			p = positions{}
+		}
 	}()
+	return scanPositions(src)
+}
+
+func scanPositions(src []byte) positions {
+	s := &scanner{src: src, line: 1, col: 1, out: positions{}, arrays: map[string]int{}}
 	s.document()
 	return s.out
 }
@@ -253,6 +260,13 @@ func (s *scanner) value(path []string) {
 	default:
 		// Numbers, booleans, dates: up to a delimiter. Dates may hold one
 		// space ("1979-05-27 07:32:00"), which a following digit tells.
+		// A value that starts with a delimiter is not TOML: stop there.
+		start := s.i
+		defer func() {
+			if s.i == start {
+				s.stopped = true
+			}
+		}()
 		for !s.eof() {
 			c := s.peek()
 			if c == ',' || c == ']' || c == '}' || c == '\n' || c == '#' || c == '\r' {

@@ -91,5 +91,5 @@ func (s *Snapshot) Zone(lower string) *Zone {
 			return z
 		}
 	}
-	return s.byName["."]
+	return nil
 }

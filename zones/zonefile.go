@@ -225,6 +225,10 @@ func (l *zoneLoader) records(recs map[string]map[string]any) {
 				continue
 			}
 			tpath := append(path[:2:2], tkey)
+			if _, isTable := table[tkey].(map[string]any); isTable {
+				l.e.at(tpath, "%s: a dotted name must be quoted: write \"%s.%s\" = { ... }", dotted(tpath), key, tkey)
+				continue
+			}
 			typ, ok := recordTypes[strings.ToUpper(tkey)]
 			if !ok {
 				hint := ""
@@ -368,6 +372,12 @@ func (l *zoneLoader) record(owner string, ttl uint32, typ uint16, v string) (dns
 	}
 	if _, more := zp.Next(); more || rr.Header().Rrtype != typ {
 		return nil, fmt.Errorf("bad %s record %q", dns.TypeToString[typ], v)
+	}
+	// Some fields (hex, base64) are only checked when the record is put
+	// on the wire: do it now rather than fail a query later.
+	buf := make([]byte, dns.Len(rr)+64)
+	if _, err := dns.PackRR(rr, buf, 0, nil, false); err != nil {
+		return nil, fmt.Errorf("bad %s record %q: %v", dns.TypeToString[typ], v, err)
 	}
 	return rr, nil
 }

@@ -185,6 +185,8 @@ func TestZoneErrors(t *testing.T) {
 		{"type mismatch", "origin = 5\n", []string{`z.toml:1: origin: incompatible types: TOML value has type int64; destination has type string`}},
 		{"bad backend", base + "[services.www]\nbackends = [{address = \"192.0.2.1\"}, {name=\"b\", address = \"nope\"}]\n", []string{`z.toml:8:49: services.www.backends[1].address: "nope" is not an IP address`}},
 		{"no backends", base + "[services.www]\nttl = 30\n", []string{`z.toml:7:1: services.www: a service needs at least one backend`}},
+		{"bad DS hex", base + "sub = { NS = \"ns.example.net.\", DS = \"1 13 2 zz\" }\n", []string{`z.toml:7:33: records.sub.DS: bad DS record "1 13 2 zz": encoding/hex: invalid byte: U+007A 'z'`}},
+		{"unquoted dotted name", base + "foo.lab = { A = \"192.0.2.1\" }\n", []string{`z.toml:7:1: records.foo.lab: a dotted name must be quoted: write "foo.lab" = { ... }`}},
 		{"three at once", base + "a = { A = \"192.0.2.300\" }\nb = { A = \"192.0.2.1\", CNAME = \"a\" }\n[services.x]\nbackends = [{address=\"192.0.2.1\"}]\nbogus = 1\n",
 			[]string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`, `z.toml:8:24: records.b: a CNAME cannot stand beside other data (A) at b.example.com. (RFC 1034 section 3.6.2)`, `z.toml:11:1: unknown key "services.x.bogus"`}},
 	}
@@ -203,6 +205,25 @@ func TestZoneErrors(t *testing.T) {
 				t.Errorf("errors:\n got %q\nwant %q", got, c.want)
 			}
 		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	cases := []struct{ conf, want string }{
+		{"zones = [\"z.toml\"]\n[server]\ndns = []\n", "gslb.toml:3:1: server.dns: no address given; leave the key out for the defaults"},
+		{"zones = [\"z.toml\"]\n[server]\ndns = [\"localhost:53\"]\n", `gslb.toml:3:8: server.dns: "localhost:53" is not an IP:port address (use [::1]:53 for IPv6)`},
+		{"zones = [\"missing.toml\"]\n", "missing.toml: cannot read zone file: file does not exist"},
+		{"zones = []\n", `gslb.toml:1:1: zones: no zone files given (e.g. zones = ["zones/*.toml"])`},
+		{"zones = [\"z.toml\"]\n[limits]\nmin_ttl = 60\n", "gslb.toml: defaults.service_ttl: 30 is outside limits.min_ttl..limits.max_ttl (60..604800)\nz.toml:25:1: services.www.ttl: TTL 30 is outside the allowed range 60..604800 (limits.min_ttl, limits.max_ttl)"},
+		{"zones = [\"z.toml\"]\n[limits]\ntcp_idle_timeout = \"10\"\n", `gslb.toml:3:1: limits.tcp_idle_timeout: bad duration "10": want e.g. "10s" or "500ms"`},
+		{"zones = [\"z.toml\"]\n[identiy]\nid = \"x\"\n", `gslb.toml:2:1: unknown key "identiy"`},
+	}
+	for _, c := range cases {
+		fsys := fstest.MapFS{"gslb.toml": {Data: []byte(c.conf)}, "z.toml": {Data: []byte(testZone)}}
+		_, err := Load(FSFiles(fsys), "gslb.toml")
+		if err == nil || err.Error() != c.want {
+			t.Errorf("config %q:\n got %v\nwant %s", c.conf, err, c.want)
+		}
 	}
 }
 

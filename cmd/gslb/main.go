@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	gslb serve [-config FILE] [-dns-addr HOST:PORT ...] [-http-addr HOST:PORT]
+//	gslb serve [-config FILE] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]
 //	gslb check [-config FILE]
 //	gslb version
 package main
@@ -25,7 +25,7 @@ func main() {
 const usage = `gslb: an authoritative DNS global server load balancer
 
 Usage:
-  gslb serve [-config FILE] [-dns-addr HOST:PORT ...] [-http-addr HOST:PORT]
+  gslb serve [-config FILE] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]
         answer DNS queries (without -config: the bundled example)
   gslb check [-config FILE]
         check the configuration and every zone file, print every problem

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
@@ -58,12 +59,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "main configuration `file` (default: the bundled example, embedded in the binary)")
 	var dnsAddrs stringList
-	fs.Var(&dnsAddrs, "dns-addr", "answer DNS over UDP and TCP on `HOST:PORT`; repeat for several (default: from the config, else "+zones.DefaultDNSAddr4+" and "+zones.DefaultDNSAddr6+")")
-	httpAddr := fs.String("http-addr", "", "serve metrics, status and API on `HOST:PORT`; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
+	fs.Var(&dnsAddrs, "dns-addr", "answer DNS over UDP and TCP on `IP:PORT`; repeat for several (default: from the config, else "+zones.DefaultDNSAddr4+" and "+zones.DefaultDNSAddr6+")")
+	httpAddr := fs.String("http-addr", "", "serve the HTTP side (/healthz, /readyz) on `IP:PORT`; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gslb serve [-config FILE] [-dns-addr HOST:PORT ...] [-http-addr HOST:PORT]\n\nAnswer DNS queries. SIGHUP or a change to a configuration file reloads;\nSIGINT and SIGTERM stop after answering the queries in flight.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: gslb serve [-config FILE] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]\n\nAnswer DNS queries. SIGHUP or a change to a configuration file reloads;\nSIGINT and SIGTERM stop after answering the queries in flight.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -160,7 +161,16 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		if *httpAddr != "" {
 			fmt.Fprintf(stdout, ", HTTP on http://%s/", *httpAddr)
 		}
-		fmt.Fprintf(stdout, "\ntry: dig @%s -p %d %s\n", a.Addr(), a.Port(), try)
+		ip := a.Addr()
+		if ip.IsUnspecified() {
+			// Listening on every address: loopback is one of them.
+			if ip.Is4() {
+				ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+			} else {
+				ip = netip.IPv6Loopback()
+			}
+		}
+		fmt.Fprintf(stdout, "\ntry: dig @%s -p %d %s\n", ip, a.Port(), try)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -187,6 +197,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 		if !slices.Equal(next.Config.DNSAddrs, old.Config.DNSAddrs) || next.Config.HTTPAddr != old.Config.HTTPAddr {
 			log.Warn("listen addresses changed in the configuration; they take effect on restart")
+		}
+		if next.Config.TCPConnections != old.Config.TCPConnections || next.Config.TCPIdleTimeout != old.Config.TCPIdleTimeout {
+			log.Warn("limits.tcp_connections and limits.tcp_idle_timeout changed; they take effect on restart")
 		}
 		h.Swap(next)
 		log.Info("configuration reloaded", "trigger", why, "zones", len(next.Zones), "config_hash", next.Hash)

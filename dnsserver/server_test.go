@@ -1,0 +1,134 @@
+package dnsserver
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/gslb/gslb/zones"
+	"github.com/miekg/dns"
+)
+
+// testConfig is the main configuration of the tests; %s is replaced by
+// extra settings.
+const testConfig = `zones = ["example.com.toml"]
+[identity]
+id = "ns1.test"
+[limits]
+tcp_idle_timeout = "300ms"
+tcp_connections = 4
+`
+
+// testZone is the zone the DNS semantics tests query.
+const testZone = `origin = "example.com."
+ttl = 300
+ns = ["ns1", "ns2.example.net."]
+[soa]
+rname = "hostmaster"
+negative_ttl = 60
+ttl = 3600
+[records]
+ns1 = { A = "192.0.2.1", AAAA = "2001:db8::1" }
+"@" = { MX = "10 mail", TXT = "apex" }
+mail = { A = "192.0.2.25" }
+"a.b" = { A = "192.0.2.3" }
+alias = { CNAME = "mail" }
+dangling = { CNAME = "missing" }
+"*.wild" = { A = "192.0.2.99" }
+"sub.wild" = { TXT = "exists" }
+child = { NS = ["ns.child", "ns.example.net."] }
+"ns.child" = { A = "192.0.2.53" }
+big = { TXT = [
+  "0123456789012345678901234567890123456789012345678901234567890-00",
+  "0123456789012345678901234567890123456789012345678901234567890-01",
+  "0123456789012345678901234567890123456789012345678901234567890-02",
+  "0123456789012345678901234567890123456789012345678901234567890-03",
+  "0123456789012345678901234567890123456789012345678901234567890-04",
+  "0123456789012345678901234567890123456789012345678901234567890-05",
+  "0123456789012345678901234567890123456789012345678901234567890-06",
+  "0123456789012345678901234567890123456789012345678901234567890-07",
+  "0123456789012345678901234567890123456789012345678901234567890-08",
+  "0123456789012345678901234567890123456789012345678901234567890-09",
+] }
+[services.www]
+ttl = 30
+backends = [
+  { name = "a", address = "192.0.2.10" },
+  { name = "b", address = "192.0.2.11" },
+  { name = "c", address = "2001:db8::10" },
+]
+`
+
+// loadSnapshot compiles a configuration from text.
+func loadSnapshot(t testing.TB, config, zone string) *zones.Snapshot {
+	t.Helper()
+	fsys := fstest.MapFS{
+		"gslb.toml":        {Data: []byte(config)},
+		"example.com.toml": {Data: []byte(zone)},
+	}
+	s, err := zones.Load(zones.FSFiles(fsys), "gslb.toml")
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return s
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startServer runs a server on loopback ports chosen by the system and
+// returns its address; it stops when the test ends.
+func startServer(t testing.TB, snap *zones.Snapshot) (*Server, string) {
+	t.Helper()
+	h := NewHandler(snap, Identity{Hostname: "host.test", Version: "gslb test"}, discard())
+	s := NewServer(h, []string{"127.0.0.1:0"}, Limits{
+		TCPConnections: snap.Config.TCPConnections,
+		TCPIdleTimeout: snap.Config.TCPIdleTimeout,
+	}, discard())
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return s, s.Addrs()[0].String()
+}
+
+// exchangeRaw sends a raw message over UDP and returns the raw reply, or
+// nil when none came within the timeout.
+func exchangeRaw(t testing.TB, addr string, msg []byte, timeout time.Duration) []byte {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 65535)
+	n, err := c.Read(buf)
+	if err != nil {
+		return nil
+	}
+	return buf[:n]
+}
+
+// exchange sends m over the network ("udp" or "tcp") and unpacks the reply.
+func exchange(t testing.TB, network, addr string, m *dns.Msg) *dns.Msg {
+	t.Helper()
+	c := &dns.Client{Net: network, Timeout: 2 * time.Second, UDPSize: 65535}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("%s exchange: %v", network, err)
+	}
+	return r
+}

@@ -1,0 +1,57 @@
+package zones
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/miekg/dns"
+)
+
+// FuzzLoad loads arbitrary bytes as a zone file (and as a main
+// configuration): the loader must return an error or a snapshot whose zones
+// pass the checks, and never panic. The position index, which runs on every
+// load, is called without its safety net.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(testZone))
+	if b, err := os.ReadFile(filepath.Join("..", "cmd", "gslb", "example", "zones", "gslb.example.com.toml")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("origin = \"x.\"\nns = [\"ns.y.\"]\n[soa]\n[records]\n\"*\" = { A = \"192.0.2.1\" }\n"))
+	f.Add([]byte("[[a.b]]\nc = '''x\n'''\n[[a.b]]\n\"d\".e = { f = [1, {g = 2}] }\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		scanPositions(src)
+		for _, layout := range []fstest.MapFS{
+			{"gslb.toml": {Data: []byte(mainConf)}, "z.toml": {Data: src}},
+			{"gslb.toml": {Data: src}, "z.toml": {Data: []byte(testZone)}},
+		} {
+			s, err := Load(FSFiles(layout), "gslb.toml")
+			if err != nil {
+				if _, ok := err.(ErrorList); !ok {
+					t.Fatalf("error is not an ErrorList: %T %v", err, err)
+				}
+				for _, e := range err.(ErrorList) {
+					if e.File == "" || e.Msg == "" {
+						t.Fatalf("error without file or message: %#v", e)
+					}
+				}
+				continue
+			}
+			for _, z := range s.Zones {
+				if z.SOA == nil || z.NegativeSOA() == nil {
+					t.Fatalf("zone %s loaded without SOA", z.Origin)
+				}
+				a := z.Lookup(z.Origin, strings.ToLower(z.Origin), dns.TypeNS)
+				if a.Result != Success || len(a.Answer) == 0 {
+					t.Fatalf("zone %s: apex NS lookup gave %v", z.Origin, a.Result)
+				}
+				for name := range z.nodes {
+					z.Lookup(name, name, dns.TypeA)
+					z.Lookup("x."+name, "x."+name, dns.TypeANY)
+				}
+			}
+		}
+	})
+}
