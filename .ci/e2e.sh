@@ -1,0 +1,504 @@
+#!/usr/bin/env bash
+# End-to-end checks of `gslb serve` with real dig queries, `gslb check`,
+# hot reload and ISC's DNS compliance tests (genreport).
+#
+# Usage: bash .ci/e2e.sh
+# Environment (all optional):
+#   E2E_DNS_PORT   (18053) DNS port of the server on the bundled example
+#   E2E_HTTP_PORT  (18080) its HTTP port
+#   E2E_DNS_PORT2  (18054) DNS port of the server on a temporary config
+#   E2E_HTTP_PORT2 (18081) its HTTP port
+#   SHARED         (<repo>/../shared) where tools/genreport lives
+#   GSLB_BIN       a gslb binary to test instead of building one
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+SHARED="${SHARED:-$(cd "$ROOT/.." && pwd)/shared}"
+GENREPORT="$SHARED/tools/genreport"
+
+PORT="${E2E_DNS_PORT:-18053}"
+HTTP_PORT="${E2E_HTTP_PORT:-18080}"
+PORT2="${E2E_DNS_PORT2:-18054}"
+HTTP_PORT2="${E2E_HTTP_PORT2:-18081}"
+
+ZONE=gslb.example.com.
+PASSED=0
+PIDS=()
+LOGS=()
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/gslb-e2e.XXXXXX")"
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null || true
+			for _ in $(seq 1 30); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ok() {
+	PASSED=$((PASSED + 1))
+	echo "ok: $*"
+}
+
+# fail prints the reason, the last dig command and its output (if any) and
+# the tail of every server log, then exits.
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -n "${DIG_CMD:-}" ]; then
+		echo "---- last query: $DIG_CMD" >&2
+		printf '%s\n' "$DIG_OUT" >&2
+		echo "----" >&2
+	fi
+	local log
+	for log in "${LOGS[@]}"; do
+		echo "---- tail of $(basename "$log")" >&2
+		tail -n 30 "$log" >&2 || true
+	done
+	echo "e2e: $PASSED passed, 1 failed"
+	exit 1
+}
+
+need() {
+	command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed (.ci/run installs it)"
+}
+need dig
+need awk
+need timeout
+[ -x "$GENREPORT" ] || fail "$GENREPORT is missing or not executable (part of CI's contract: ../shared/tools/genreport)"
+
+# ---------------------------------------------------------------- dig helpers
+
+DIG_CMD=""
+DIG_OUT=""
+
+# q ADDR PORT DIG-ARGS...: one query; the output lands in DIG_OUT.
+q() {
+	local addr="$1" port="$2" rc=0
+	shift 2
+	DIG_CMD="dig @$addr -p $port +time=2 +tries=1 $*"
+	DIG_OUT="$(dig "@$addr" -p "$port" +time=2 +tries=1 "$@" 2>&1)" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		fail "dig exited with status $rc (no usable answer)"
+	fi
+}
+
+# q1 DIG-ARGS...: a query to the server on the bundled example, over IPv4.
+q1() { q 127.0.0.1 "$PORT" "$@"; }
+
+status() { sed -n 's/.*status: \([A-Z]*\),.*/\1/p' <<<"$DIG_OUT" | head -n 1; }
+flags() { sed -n 's/^;; flags: \([^;]*\);.*/\1/p' <<<"$DIG_OUT" | head -n 1; }
+# hdrcount QUERY|ANSWER|AUTHORITY|ADDITIONAL: the count in the header line.
+hdrcount() { sed -n "s/^;; flags: .* $1: \([0-9]*\).*/\1/p" <<<"$DIG_OUT" | head -n 1; }
+# section NAME: the record lines of one section (QUESTION lines keep their ';').
+section() {
+	awk -v s=";; $1 SECTION:" '$0 == s { f = 1; next } f && /^$/ { f = 0 } f' <<<"$DIG_OUT"
+}
+# rrcount SECTION TYPE: how many records of TYPE the section holds.
+rrcount() { section "$1" | awk -v t="$2" '$4 == t' | wc -l | tr -d ' '; }
+
+expect_status() {
+	local got
+	got="$(status)"
+	[ "$got" = "$1" ] || fail "expected status $1, got '${got:-none}'"
+}
+expect_flag() {
+	[[ " $(flags) " == *" $1 "* ]] || fail "expected flag '$1' in flags '$(flags)'"
+}
+expect_no_flag() {
+	[[ " $(flags) " != *" $1 "* ]] || fail "flag '$1' must not be set (flags '$(flags)')"
+}
+# expect_rrs SECTION TYPE N [TTL]: exactly N records of TYPE, all with TTL.
+expect_rrs() {
+	local n
+	n="$(rrcount "$1" "$2")"
+	[ "$n" = "$3" ] || fail "expected $3 $2 record(s) in $1 section, got $n"
+	if [ $# -ge 4 ]; then
+		local bad
+		bad="$(section "$1" | awk -v t="$2" -v ttl="$4" '$4 == t && $2 != ttl' | wc -l | tr -d ' ')"
+		[ "$bad" = 0 ] || fail "expected TTL $4 on every $2 record in $1 section, $bad differ"
+	fi
+}
+
+# ------------------------------------------------------------ server helpers
+
+# start NAME PORT HTTPPORT [ARGS...]: start gslb serve in the background,
+# dual-stack on PORT; sets LAST_PID and LAST_LOG.
+start() {
+	local name="$1" port="$2" http="$3"
+	shift 3
+	LAST_LOG="$WORK/$name.log"
+	: >"$LAST_LOG"
+	: >"$WORK/$name.out"
+	"$GSLB" serve -dns-addr "127.0.0.1:$port" -dns-addr "[::1]:$port" -http-addr "127.0.0.1:$http" "$@" \
+		>"$WORK/$name.out" 2>"$LAST_LOG" </dev/null &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	LOGS+=("$LAST_LOG")
+}
+
+# wait_ready PID LOG PORT NAME: poll until the server has logged that it
+# started and answers the SOA of NAME, at most 10 s. The log line tells
+# that this process bound the port, not another one that holds it.
+wait_ready() {
+	local pid="$1" log="$2" port="$3" name="$4" i out=""
+	for i in $(seq 1 100); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			DIG_CMD=""
+			fail "gslb (pid $pid) exited before answering on port $port (port in use?)"
+		fi
+		if grep -q 'gslb started' "$log" || grep -q 'answers DNS on' "${log%.log}.out"; then
+			out="$(dig @127.0.0.1 -p "$port" +time=1 +tries=1 SOA "$name" 2>&1)" || true
+			if grep -q 'status: NOERROR' <<<"$out"; then
+				return 0
+			fi
+		fi
+		sleep 0.1
+	done
+	DIG_CMD="dig @127.0.0.1 -p $port +time=1 +tries=1 SOA $name"
+	DIG_OUT="$out"
+	fail "gslb on port $port did not answer within 10 s"
+}
+
+# stop PID NAME: SIGTERM, then it must be gone within 5 s with status 0.
+stop() {
+	local pid="$1" name="$2" i rc=0
+	kill -TERM "$pid"
+	for i in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	DIG_CMD=""
+	if kill -0 "$pid" 2>/dev/null; then
+		fail "$name (pid $pid) still running 5 s after SIGTERM"
+	fi
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ] || fail "$name (pid $pid) exited with status $rc after SIGTERM"
+	ok "$name stops within 5 s of SIGTERM, exit status 0"
+}
+
+# http_get PORT PATH: prints the raw HTTP/1.0 response (no curl needed).
+http_get() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	timeout 5 bash -c '
+		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$2" >&3
+		cat <&3' _ "$1" "$2"
+}
+
+# ----------------------------------------------------------------- the build
+
+if [ -n "${GSLB_BIN:-}" ]; then
+	GSLB="$GSLB_BIN"
+	echo "e2e: testing $GSLB"
+else
+	GSLB="$WORK/gslb"
+	echo "e2e: building ./cmd/gslb"
+	go build -o "$GSLB" ./cmd/gslb
+fi
+"$GSLB" version
+
+# ------------------------------------------- server 1: the bundled example
+
+echo "e2e: starting gslb serve (bundled example) on 127.0.0.1:$PORT, [::1]:$PORT, HTTP 127.0.0.1:$HTTP_PORT"
+start example "$PORT" "$HTTP_PORT"
+PID1=$LAST_PID
+wait_ready "$PID1" "$LAST_LOG" "$PORT" "$ZONE"
+ok "server answers on port $PORT (pid $PID1)"
+
+# HTTP liveness and readiness.
+DIG_CMD=""
+resp="$(http_get "$HTTP_PORT" /healthz)" || fail "GET /healthz on 127.0.0.1:$HTTP_PORT failed"
+if ! grep -q '^HTTP/1\.[01] 200' <<<"$resp" || ! grep -q '^ok' <<<"$resp"; then
+	fail "GET /healthz: unexpected response: $resp"
+fi
+ok "GET /healthz → 200 ok"
+resp="$(http_get "$HTTP_PORT" /readyz)" || fail "GET /readyz on 127.0.0.1:$HTTP_PORT failed"
+if ! grep -q '^HTTP/1\.[01] 200' <<<"$resp" || ! grep -q '^ready' <<<"$resp"; then
+	fail "GET /readyz: unexpected response: $resp"
+fi
+ok "GET /readyz → 200 ready"
+
+# SOA at the apex.
+q1 SOA gslb.example.com
+expect_status NOERROR
+expect_flag aa
+expect_rrs ANSWER SOA 1
+ok "SOA gslb.example.com → NOERROR, aa, 1 SOA"
+
+# Apex NS with glue.
+q1 NS gslb.example.com
+expect_status NOERROR
+expect_flag aa
+expect_rrs ANSWER NS 2
+ns="$(section ANSWER | awk '$4 == "NS" { print tolower($5) }' | sort | tr '\n' ' ')"
+[ "$ns" = "ns1.gslb.example.com. ns2.gslb.example.com. " ] || fail "expected NS ns1 and ns2, got: $ns"
+for h in ns1 ns2; do
+	for t in A AAAA; do
+		n="$(section ADDITIONAL | awk -v h="$h.gslb.example.com." -v t="$t" 'tolower($1) == h && $4 == t' | wc -l | tr -d ' ')"
+		[ "$n" -ge 1 ] || fail "no glue $t for $h.gslb.example.com. in the ADDITIONAL section"
+	done
+done
+ok "NS gslb.example.com → ns1, ns2 with A and AAAA glue in ADDITIONAL"
+
+# The www service.
+q1 www.gslb.example.com A
+expect_status NOERROR
+expect_flag aa
+expect_rrs ANSWER A 3 30
+[ "$(hdrcount ANSWER)" = 3 ] || fail "expected ANSWER: 3 in the header"
+ok "www.gslb.example.com A → NOERROR, aa, 3 A, TTL 30"
+
+q1 www.gslb.example.com AAAA
+expect_status NOERROR
+expect_flag aa
+expect_rrs ANSWER AAAA 2 30
+[ "$(hdrcount ANSWER)" = 2 ] || fail "expected ANSWER: 2 in the header"
+ok "www.gslb.example.com AAAA → NOERROR, aa, 2 AAAA, TTL 30"
+
+# A name that does not exist.
+q1 nonexistent.gslb.example.com A
+expect_status NXDOMAIN
+expect_flag aa
+expect_rrs ANSWER A 0
+expect_rrs AUTHORITY SOA 1 60
+section AUTHORITY | awk '$4 == "SOA"' | grep -qi '^gslb\.example\.com\.' || fail "the SOA in AUTHORITY is not the zone's"
+ok "nonexistent.gslb.example.com → NXDOMAIN, aa, SOA in AUTHORITY with TTL 60"
+
+# A zone that is not ours.
+q1 example.org A
+expect_status REFUSED
+expect_no_flag aa
+[ "$(hdrcount ANSWER)" = 0 ] || fail "expected no answer records"
+ok "example.org → REFUSED"
+
+# TCP.
+q1 +tcp www.gslb.example.com A
+expect_status NOERROR
+expect_flag aa
+expect_rrs ANSWER A 3 30
+grep -q '^;; SERVER: .*(TCP)' <<<"$DIG_OUT" || fail "dig did not use TCP"
+ok "+tcp www.gslb.example.com A → NOERROR, 3 A"
+
+# IPv6 listener, UDP and TCP.
+q ::1 "$PORT" www.gslb.example.com A
+expect_status NOERROR
+expect_flag aa
+expect_rrs ANSWER A 3 30
+grep -q '^;; SERVER: ::1#' <<<"$DIG_OUT" || fail "the answer did not come from ::1"
+q ::1 "$PORT" +tcp www.gslb.example.com AAAA
+expect_status NOERROR
+expect_rrs ANSWER AAAA 2 30
+ok "IPv6 listener [::1]:$PORT answers over UDP and TCP"
+
+# ANY: one RRset only.
+q1 ANY gslb.example.com
+expect_status NOERROR
+expect_flag aa
+types="$(section ANSWER | awk '{ print $4 }' | sort -u)"
+[ -n "$types" ] || fail "ANY: empty answer"
+[ "$(wc -l <<<"$types" | tr -d ' ')" = 1 ] || fail "ANY: expected a single RRset, got types: $(tr '\n' ' ' <<<"$types")"
+ok "ANY gslb.example.com → a single RRset ($types)"
+
+# The case of the query name is kept.
+q1 WwW.GsLb.ExAmPlE.CoM A
+expect_status NOERROR
+grep -q '^;WwW\.GsLb\.ExAmPlE\.CoM\.[[:space:]]' <<<"$(section QUESTION)" || fail "the question name lost its case"
+expect_rrs ANSWER A 3 30
+bad="$(section ANSWER | awk '$1 != "WwW.GsLb.ExAmPlE.CoM."' | wc -l | tr -d ' ')"
+[ "$bad" = 0 ] || fail "$bad answer record(s) do not keep the owner name WwW.GsLb.ExAmPlE.CoM."
+ok "WwW.GsLb.ExAmPlE.CoM keeps its case in question and answer"
+
+# ISC DNS compliance tests, EDNS and FULL groups, over IPv4 and IPv6.
+DIG_CMD=""
+for addr in 127.0.0.1 ::1; do
+	for mode in "" -f; do
+		what="genreport -P $PORT ${mode:+$mode }@$addr"
+		# All three fields, always: with fewer genreport asks the system resolver.
+		out="$(echo "$ZONE ns1.$ZONE $addr" | timeout 120 "$GENREPORT" -P "$PORT" $mode 2>&1)" || fail "$what failed: $out"
+		tokens="$(tr -s ' \t' '\n' <<<"$out" | grep '=' || true)"
+		[ -n "$tokens" ] || fail "$what printed no test results: $out"
+		badtok="$(grep -v '^[^=]*=ok' <<<"$tokens" || true)"
+		[ -z "$badtok" ] || fail "$what: tests not ok: $(tr '\n' ' ' <<<"$badtok")
+full output: $out"
+		ok "$what: all $(wc -l <<<"$tokens" | tr -d ' ') tests ok"
+	done
+done
+
+# ------------------------------------------------------------ gslb check
+
+mkdir -p "$WORK/broken/zones"
+printf 'zones = ["zones"]\n' >"$WORK/broken/gslb.toml"
+cat >"$WORK/broken/zones/broken.toml" <<'EOF'
+origin = "broken.example."
+ns = ["ns1"]
+colour = "blue"                             # unknown key
+
+[soa]
+rname = "hostmaster@example.com"
+
+[records]
+ns1 = { A = "127.0.0.1" }
+bad = { A = "192.0.2.300" }                 # not an IP address
+both = { A = "192.0.2.1", CNAME = "ns1" }   # CNAME beside other data
+EOF
+rc=0
+out="$("$GSLB" check -config "$WORK/broken/gslb.toml" 2>&1)" || rc=$?
+[ "$rc" = 1 ] || fail "gslb check on a broken zone: exit status $rc, want 1; output:
+$out"
+n="$(grep -cE '^[^:]+:[0-9]+:([0-9]+:)? ' <<<"$out" || true)"
+[ "$n" = 3 ] || fail "gslb check on a broken zone: $n file:line: lines, want 3; output:
+$out"
+for want in 'colour' '192\.0\.2\.300' 'CNAME'; do
+	grep -E '^[^:]+:[0-9]+:([0-9]+:)? ' <<<"$out" | grep -q "$want" || fail "gslb check: no problem reported about $want; output:
+$out"
+done
+ok "gslb check on a broken zone → exit 1, 3 file:line: problems (bad IP, unknown key, CNAME beside A)"
+
+rc=0
+out="$("$GSLB" check 2>&1)" || rc=$?
+[ "$rc" = 0 ] || fail "gslb check on the bundled example: exit status $rc, want 0; output:
+$out"
+ok "gslb check on the bundled example → exit 0"
+
+# ------------------------------------ server 2: a temporary configuration
+
+CFG="$WORK/cfg"
+mkdir -p "$CFG/zones"
+cat >"$CFG/gslb.toml" <<'EOF'
+# e2e: a temporary configuration
+zones = ["zones"]
+EOF
+ZFILE="$CFG/zones/e2e.toml"
+
+# write_zone RELOAD_VALUE: (re)writes the zone file; the value is the A
+# record of reload.e2e.example. Written beside and renamed over the file,
+# as editors do, so the server never reads half a file.
+write_zone() {
+	{
+		cat <<EOF
+origin = "e2e.example."
+ns = ["ns1"]
+
+[soa]
+rname = "hostmaster@example.com"
+negative_ttl = 60
+
+[records]
+ns1 = { A = "127.0.0.1", AAAA = "::1" }
+reload = { A = "$1" }
+EOF
+		# big: 40 TXT records of 60 characters, about 3 KB: more than any
+		# UDP answer may carry (512, or 1232 with EDNS).
+		printf 'big.TXT = [\n'
+		for i in $(seq -w 1 40); do
+			printf '  "txt-%s-%s",\n' "$i" "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopq"
+		done
+		printf ']\n\n'
+		# many: a service with 40 IPv4 backends, about 700 octets: more
+		# than 512, less than 1232.
+		printf '[services.many]\nttl = 30\nbackends = [\n'
+		for i in $(seq 1 40); do
+			printf '  { name = "b%d", address = "198.51.100.%d" },\n' "$i" "$i"
+		done
+		printf ']\n'
+	} >"$CFG/zones/.e2e.tmp"
+	mv -f "$CFG/zones/.e2e.tmp" "$ZFILE"
+}
+write_zone 192.0.2.1
+"$GSLB" check -config "$CFG/gslb.toml" >/dev/null 2>&1 || fail "the temporary config is not valid: $("$GSLB" check -config "$CFG/gslb.toml" 2>&1)"
+
+echo "e2e: starting gslb serve -config $CFG/gslb.toml on port $PORT2, HTTP $HTTP_PORT2"
+start cfg "$PORT2" "$HTTP_PORT2" -config "$CFG/gslb.toml"
+PID2=$LAST_PID
+LOG2=$LAST_LOG
+wait_ready "$PID2" "$LOG2" "$PORT2" e2e.example.
+ok "server with -config answers on port $PORT2 (pid $PID2)"
+
+q2() { q 127.0.0.1 "$PORT2" "$@"; }
+
+# Truncation.
+q2 +bufsize=512 +ignore +notcp big.e2e.example TXT
+expect_status NOERROR
+expect_flag tc
+[ "$(hdrcount ANSWER)" = 0 ] || fail "a truncated reply must carry no answer records"
+ok "big TXT over UDP, bufsize 512 → tc, no answer records"
+
+q2 +noedns +ignore +notcp big.e2e.example TXT
+expect_flag tc
+[ "$(hdrcount ANSWER)" = 0 ] || fail "a truncated reply must carry no answer records"
+ok "big TXT over UDP without EDNS → tc, no answer records"
+
+q2 +tcp big.e2e.example TXT
+expect_status NOERROR
+expect_flag aa
+expect_no_flag tc
+expect_rrs ANSWER TXT 40
+ok "big TXT over TCP → all 40 records"
+
+q2 +bufsize=512 +ignore +notcp many.e2e.example A
+expect_flag tc
+[ "$(hdrcount ANSWER)" = 0 ] || fail "a truncated reply must carry no answer records"
+q2 +bufsize=1232 +ignore +notcp many.e2e.example A
+expect_status NOERROR
+expect_no_flag tc
+expect_rrs ANSWER A 40 30
+ok "40-backend service: tc at bufsize 512, all 40 A over UDP at bufsize 1232"
+
+# Hot reload: a broken file is rejected and the old data stays.
+q2 reload.e2e.example A
+expect_rrs ANSWER A 1
+section ANSWER | grep -q '192\.0\.2\.1$' || fail "expected reload.e2e.example A 192.0.2.1 before the reload"
+
+write_zone 192.0.2.999
+logged=""
+for _ in $(seq 1 100); do
+	if grep -qE 'reload rejected: [^ ]*e2e\.toml:[0-9]+:' "$LOG2"; then
+		logged=1
+		break
+	fi
+	sleep 0.1
+done
+DIG_CMD=""
+[ -n "$logged" ] || fail "no 'reload rejected: .../e2e.toml:LINE:' in the log within 10 s of breaking the zone file"
+ok "broken zone file: the log names it with file:line ($(grep -oE 'reload rejected: [^ ]*e2e\.toml:[0-9]+(:[0-9]+)?' "$LOG2" | head -n 1 | sed 's/.*\///'))"
+kill -0 "$PID2" 2>/dev/null || fail "the server exited after a broken zone file"
+q2 reload.e2e.example A
+expect_status NOERROR
+expect_rrs ANSWER A 1
+section ANSWER | grep -q '192\.0\.2\.1$' || fail "after a rejected reload the old data (192.0.2.1) must still be answered"
+ok "broken zone file: the server keeps answering the old data"
+
+# Fixed, with a changed record: the new data is answered within 10 s.
+write_zone 192.0.2.2
+reloaded=""
+for _ in $(seq 1 100); do
+	q2 reload.e2e.example A
+	if section ANSWER | grep -q '192\.0\.2\.2$'; then
+		reloaded=1
+		break
+	fi
+	sleep 0.1
+done
+[ -n "$reloaded" ] || fail "the fixed zone file (reload A 192.0.2.2) was not answered within 10 s"
+expect_status NOERROR
+expect_rrs ANSWER A 1
+ok "fixed zone file: the new data is answered"
+
+# ------------------------------------------------------------------ stop
+
+stop "$PID2" "gslb -config"
+stop "$PID1" "gslb (bundled example)"
+
+echo
+echo "e2e: all checks passed"
+echo "e2e: $PASSED passed, 0 failed"

@@ -1,0 +1,45 @@
+# gslb container image: a static binary on distroless, running as non-root.
+#
+# Build:
+#   docker build --build-arg VERSION=$(git describe --tags --always) -t gslb .
+#
+# Run, with your configuration (gslb.toml and the zone files it names) in
+# /srv/gslb on the host, mounted read-only at /etc/gslb:
+#   docker run -d --name gslb \
+#     --cap-drop=ALL --cap-add=NET_BIND_SERVICE \
+#     -p 53:53/udp -p 53:53/tcp -p 127.0.0.1:9153:9153/tcp \
+#     -v /srv/gslb:/etc/gslb:ro \
+#     gslb
+#   dig @127.0.0.1 www.gslb.example.com
+#
+# Port 53 as the nonroot user: Docker 20.10 and later (and Podman) set
+# net.ipv4.ip_unprivileged_port_start=0 inside the container's own network
+# namespace, so any user may bind it there; --cap-add=NET_BIND_SERVICE keeps
+# that one capability when all others are dropped. With --network=host or an
+# older engine that does not set the sysctl, listen on a high port instead
+# and map it: append the arguments to override CMD, e.g.
+#   docker run ... -p 53:8053/udp -p 53:8053/tcp gslb \
+#     serve -config /etc/gslb/gslb.toml -dns-addr 0.0.0.0:8053 -http-addr 0.0.0.0:9153
+#
+# Check a configuration without serving it:
+#   docker run --rm -v /srv/gslb:/etc/gslb:ro gslb check -config /etc/gslb/gslb.toml
+#
+# Reload after editing the files: `docker kill -s HUP gslb` (gslb's file
+# watcher may also see the change, if inotify reaches through the mount: mount
+# the directory, not single files). `docker stop` (SIGTERM) stops it cleanly.
+
+FROM golang:1.26-bookworm AS build
+ARG VERSION=dev
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /gslb ./cmd/gslb \
+ && /gslb version
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /gslb /gslb
+USER nonroot:nonroot
+EXPOSE 53/udp 53/tcp 9153/tcp
+ENTRYPOINT ["/gslb"]
+CMD ["serve", "-config", "/etc/gslb/gslb.toml", "-dns-addr", "0.0.0.0:53", "-http-addr", "0.0.0.0:9153"]
