@@ -62,6 +62,14 @@ type Config struct {
 
 	// ZoneFiles are the zone files, resolved relative to File.
 	ZoneFiles []string
+
+	// AdminStateFile keeps admin overrides across restarts ("" for none);
+	// AdminTokenFile holds the bearer token of the admin write API (""
+	// turns the write API off). Both resolved relative to File.
+	AdminStateFile string
+	AdminTokenFile string
+	// MaxProbesInFlight bounds the health probes running at once.
+	MaxProbesInFlight int
 }
 
 type configDoc struct {
@@ -86,6 +94,13 @@ type configDoc struct {
 		TTL        any `toml:"ttl"`
 		ServiceTTL any `toml:"service_ttl"`
 	} `toml:"defaults"`
+	Admin struct {
+		StateFile string `toml:"state_file"`
+		TokenFile string `toml:"token_file"`
+	} `toml:"admin"`
+	Health struct {
+		MaxInFlight *int64 `toml:"max_in_flight"`
+	} `toml:"health"`
 }
 
 // Files reads configuration files. OSFiles reads the file system; FSFiles
@@ -218,6 +233,23 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 	}{{c.DefaultTTL, []string{"defaults", "ttl"}}, {c.ServiceTTL, []string{"defaults", "service_ttl"}}} {
 		if k.v < c.MinTTL || k.v > c.MaxTTL {
 			e.at(k.path, "%s: %d is outside limits.min_ttl..limits.max_ttl (%d..%d)", strings.Join(k.path, "."), k.v, c.MinTTL, c.MaxTTL)
+		}
+	}
+
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(filepath.Dir(file), p)
+	}
+	c.AdminStateFile = rel(doc.Admin.StateFile)
+	c.AdminTokenFile = rel(doc.Admin.TokenFile)
+	c.MaxProbesInFlight = 256
+	if v := doc.Health.MaxInFlight; v != nil {
+		if *v < 1 || *v > 100000 {
+			e.at([]string{"health", "max_in_flight"}, "health.max_in_flight: %d is out of range 1..100000", *v)
+		} else {
+			c.MaxProbesInFlight = int(*v)
 		}
 	}
 

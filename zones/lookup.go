@@ -123,18 +123,24 @@ func (z *Zone) answerAt(a *Answer, n *node, owner string, qtype uint16, depth in
 		var rrs []dns.RR
 		switch qtype {
 		case dns.TypeA:
-			rrs = s.a
+			rrs, _ = s.pick(&s.v4)
 		case dns.TypeAAAA:
-			rrs = s.aaaa
+			rrs, _ = s.pick(&s.v6)
 		case dns.TypeANY:
-			rrs = s.a
-			if len(rrs) == 0 {
-				rrs = s.aaaa
+			if len(s.v4.backends) > 0 {
+				rrs, _ = s.pick(&s.v4)
+			} else {
+				rrs, _ = s.pick(&s.v6)
 			}
 		}
-		if rrs != nil {
+		if len(rrs) > 0 {
 			a.Result = Success
 			a.Answer = appendOwned(a.Answer, rrs, owner)
+			if c, ok := rrs[0].(*dns.CNAME); ok && qtype != dns.TypeANY {
+				// The fallback CNAME of a service whose backends are all
+				// down: follow it like any CNAME.
+				z.chase(a, c.Target, qtype, depth)
+			}
 			return
 		}
 		if qtype == dns.TypeA || qtype == dns.TypeAAAA {
@@ -148,12 +154,7 @@ func (z *Zone) answerAt(a *Answer, n *node, owner string, qtype uint16, depth in
 		if qtype == dns.TypeANY {
 			return
 		}
-		target := c[0].(*dns.CNAME).Target
-		tl := strings.ToLower(target)
-		if depth+1 >= maxChain || !dns.IsSubDomain(z.origin, tl) || chainHas(a.Answer, tl) {
-			return
-		}
-		z.lookup(a, target, tl, qtype, depth+1)
+		z.chase(a, c[0].(*dns.CNAME).Target, qtype, depth)
 		return
 	}
 	var rrs []dns.RR
@@ -175,6 +176,16 @@ func (z *Zone) answerAt(a *Answer, n *node, owner string, qtype uint16, depth in
 	case dns.TypeNS, dns.TypeMX, dns.TypeSRV:
 		a.Extra = z.addresses(a.Extra, rrs)
 	}
+}
+
+// chase follows a CNAME to target when it is in the zone, the chain is not
+// too long and does not loop.
+func (z *Zone) chase(a *Answer, target string, qtype uint16, depth int) {
+	tl := strings.ToLower(target)
+	if depth+1 >= maxChain || !dns.IsSubDomain(z.origin, tl) || chainHas(a.Answer, tl) {
+		return
+	}
+	z.lookup(a, target, tl, qtype, depth+1)
 }
 
 // chainHas reports whether a CNAME in the answer is owned by lower: a loop.
@@ -220,8 +231,14 @@ func (z *Zone) addresses(dst []dns.RR, rrs []dns.RR) []dns.RR {
 			continue
 		}
 		if s := n.service; s != nil {
-			dst = append(dst, s.a...)
-			dst = append(dst, s.aaaa...)
+			v4, all4 := s.pick(&s.v4)
+			v6, all6 := s.pick(&s.v6)
+			if !all4 {
+				dst = append(dst, v4...)
+			}
+			if !all6 {
+				dst = append(dst, v6...)
+			}
 			continue
 		}
 		dst = append(dst, n.get(dns.TypeA)...)

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gslb/gslb/health"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Snapshot is a complete, compiled configuration: the main settings and
@@ -92,4 +94,45 @@ func (s *Snapshot) Zone(lower string) *Zone {
 		}
 	}
 	return nil
+}
+
+// Services returns every service of every zone.
+func (s *Snapshot) Services() []*Service {
+	var out []*Service
+	for _, z := range s.Zones {
+		out = append(out, z.Services...)
+	}
+	return out
+}
+
+// Specs returns the distinct health checks of every backend.
+func (s *Snapshot) Specs() []health.Spec {
+	seen := map[health.Spec]bool{}
+	var out []health.Spec
+	for _, svc := range s.Services() {
+		for _, b := range svc.Backends {
+			if !seen[b.Check] {
+				seen[b.Check] = true
+				out = append(out, b.Check)
+			}
+		}
+	}
+	return out
+}
+
+// Bind connects every backend to its health state and admin override, and
+// every service to its all-down counter (a vector labelled by service and
+// policy; nil for none). It is called once, before the snapshot serves.
+func (s *Snapshot) Bind(states map[health.Spec]*health.State, admin *health.Admin, allDown *prometheus.CounterVec) {
+	for _, svc := range s.Services() {
+		if allDown != nil {
+			svc.allDown = allDown.WithLabelValues(strings.TrimSuffix(svc.Name, "."), svc.WhenAllDown)
+		}
+		for _, b := range svc.Backends {
+			b.state = states[b.Check]
+			if admin != nil {
+				b.admin = admin.Slot(b.ID)
+			}
+		}
+	}
 }

@@ -12,9 +12,8 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"slices"
+	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -60,7 +59,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	config := fs.String("config", "", "main configuration `file` (default: the bundled example, embedded in the binary)")
 	var dnsAddrs stringList
 	fs.Var(&dnsAddrs, "dns-addr", "answer DNS over UDP and TCP on `IP:PORT`; repeat for several (default: from the config, else "+zones.DefaultDNSAddr4+" and "+zones.DefaultDNSAddr6+")")
-	httpAddr := fs.String("http-addr", "", "serve the HTTP side (/healthz, /readyz) on `IP:PORT`; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
+	httpAddr := fs.String("http-addr", "", "serve the HTTP side (/healthz, /readyz, /metrics, /api/v1/) on `IP:PORT`; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {
@@ -106,9 +105,21 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		*httpAddr = ""
 	}
 
+	token, err := readToken(snap.Config.AdminTokenFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "gslb serve:", err)
+		return 1
+	}
+	a := newApp(log, *config, snap)
+	if err := a.admin.LoadFile(); err != nil {
+		fmt.Fprintln(stderr, "gslb serve: admin state file:", err)
+		return 1
+	}
 	host, _ := os.Hostname()
-	h := dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version}, log)
-	srv := dnsserver.NewServer(h, dnsAddrs, dnsserver.Limits{
+	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version}, log)
+	a.prepare(snap) // before the first query: binds backends to their health
+	defer a.checker.Stop()
+	srv := dnsserver.NewServer(a.h, dnsAddrs, dnsserver.Limits{
 		TCPConnections: snap.Config.TCPConnections,
 		TCPIdleTimeout: snap.Config.TCPIdleTimeout,
 	}, log)
@@ -126,7 +137,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		hs = &http.Server{
-			Handler:           httpHandler(h),
+			Handler:           a.httpHandler(token),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       10 * time.Second,
 			WriteTimeout:      10 * time.Second,
@@ -137,20 +148,24 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		*httpAddr = ln.Addr().String()
 	}
 
-	services := 0
 	var names []string
 	for _, z := range snap.Zones {
-		services += len(z.Services)
 		names = append(names, z.Origin)
 	}
 	var bound []string
-	for _, a := range srv.Addrs() {
-		bound = append(bound, a.String())
+	for _, ap := range srv.Addrs() {
+		bound = append(bound, ap.String())
+	}
+	writeAPI := "off"
+	if token != "" {
+		writeAPI = "on"
 	}
 	log.Info("gslb started", "version", version, "config", source, "dns", strings.Join(bound, " "),
-		"http", *httpAddr, "zones", strings.Join(names, " "), "services", services, "config_hash", snap.Hash)
+		"http", *httpAddr, "zones", strings.Join(names, " "), "services", len(snap.Services()),
+		"probes", a.checker.Running(), "admin_state_file", snap.Config.AdminStateFile, "admin_write_api", writeAPI,
+		"config_hash", snap.Hash)
 	if len(snap.Zones) > 0 && len(bound) > 0 {
-		a := srv.Addrs()[0]
+		ap := srv.Addrs()[0]
 		try := snap.Zones[0].Origin
 		for i, svc := range snap.Zones[0].Services {
 			if i == 0 || strings.HasPrefix(svc.Name, "www.") {
@@ -161,7 +176,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		if *httpAddr != "" {
 			fmt.Fprintf(stdout, ", HTTP on http://%s/", *httpAddr)
 		}
-		ip := a.Addr()
+		ip := ap.Addr()
 		if ip.IsUnspecified() {
 			// Listening on every address: loopback is one of them.
 			if ip.Is4() {
@@ -170,48 +185,46 @@ func serve(args []string, stdout, stderr io.Writer) int {
 				ip = netip.IPv6Loopback()
 			}
 		}
-		fmt.Fprintf(stdout, "\ntry: dig @%s -p %d %s\n", ip, a.Port(), try)
+		fmt.Fprintf(stdout, "\ntry: dig @%s -p %d %s\n", ip, ap.Port(), try)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var reloadMu sync.Mutex
-	reload := func(why string) {
-		reloadMu.Lock()
-		defer reloadMu.Unlock()
-		next, err := loadConfig(*config)
-		if err != nil {
-			var list zones.ErrorList
-			if errors.As(err, &list) {
-				for _, e := range list {
-					log.Error("reload rejected: "+e.Error(), "file", e.File, "line", e.Line, "col", e.Col)
-				}
-			}
-			log.Error("reload failed; still serving the previous configuration", "trigger", why, "err_count", max(1, len(list)), "config_hash", h.Snapshot().Hash)
-			return
-		}
-		old := h.Snapshot()
-		if next.Hash == old.Hash {
-			log.Debug("configuration unchanged", "trigger", why)
-			return
-		}
-		if !slices.Equal(next.Config.DNSAddrs, old.Config.DNSAddrs) || next.Config.HTTPAddr != old.Config.HTTPAddr {
-			log.Warn("listen addresses changed in the configuration; they take effect on restart")
-		}
-		if next.Config.TCPConnections != old.Config.TCPConnections || next.Config.TCPIdleTimeout != old.Config.TCPIdleTimeout {
-			log.Warn("limits.tcp_connections and limits.tcp_idle_timeout changed; they take effect on restart")
-		}
-		h.Swap(next)
-		log.Info("configuration reloaded", "trigger", why, "zones", len(next.Zones), "config_hash", next.Hash)
-	}
 	if *config != "" {
 		go func() {
-			err := zones.Watch(ctx, log, 200*time.Millisecond, func() []string { return h.Snapshot().Dirs() }, func() { reload("file change") })
+			err := zones.Watch(ctx, log, 200*time.Millisecond, func() []string { return a.h.Snapshot().Dirs() }, func() { a.reload("file change") })
 			if err != nil {
 				log.Warn("cannot watch configuration files; reload with SIGHUP", "err", err)
 			}
 		}()
 	}
+	if f := snap.Config.AdminStateFile; f != "" {
+		go func() {
+			err := zones.Watch(ctx, log, 200*time.Millisecond, func() []string { return []string{filepath.Dir(f)} }, func() {
+				if err := a.admin.LoadFile(); err != nil {
+					log.Error("admin state file rejected; overrides unchanged", "err", err)
+				}
+			})
+			if err != nil {
+				log.Warn("cannot watch the admin state file", "err", err)
+			}
+		}()
+	}
+	go func() {
+		// Overrides with an expiry clear themselves.
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				if a.admin.Expire(now) > 0 {
+					a.checkAllDown()
+				}
+			}
+		}
+	}()
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
@@ -222,7 +235,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 				log.Info("SIGHUP: the bundled example does not change; nothing to reload")
 				continue
 			}
-			go reload("SIGHUP")
+			go a.reload("SIGHUP")
 			continue
 		}
 		log.Info("shutting down", "signal", sig.String())
@@ -240,23 +253,4 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
-}
-
-// httpHandler serves the HTTP side: liveness and readiness for now.
-func httpHandler(h *dnsserver.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if h.Snapshot() == nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, "configuration not loaded\n")
-			return
-		}
-		io.WriteString(w, "ready\n")
-	})
-	return mux
 }

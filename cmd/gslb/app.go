@@ -1,0 +1,174 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/gslb/gslb/dnsserver"
+	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// app ties the parts of a running server together: the configuration, the
+// DNS handler, the health checker and the admin overrides.
+type app struct {
+	log        *slog.Logger
+	configPath string // "" for the bundled example
+	reg        *prometheus.Registry
+	h          *dnsserver.Handler
+	checker    *health.Checker
+	admin      *health.Admin
+	allDown    *prometheus.CounterVec
+
+	reloadMu sync.Mutex
+
+	downMu sync.Mutex
+	down   map[string]bool // services whose backends are all out of service
+}
+
+func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot) *app {
+	a := &app{
+		log:        log,
+		configPath: configPath,
+		reg:        prometheus.NewRegistry(),
+		down:       map[string]bool{},
+	}
+	a.allDown = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gslb", Name: "all_down_answers_total",
+		Help: "Answers given while every backend of a service's address family was out of service, by service and when_all_down policy.",
+	}, []string{"service", "policy"})
+	a.reg.MustRegister(a.allDown, backendCollector{a})
+	a.checker = health.NewChecker(log, a.reg, snap.Config.MaxProbesInFlight)
+	a.checker.OnChange = a.healthChanged
+	a.admin = health.NewAdmin(snap.Config.AdminStateFile, log)
+	return a
+}
+
+// prepare binds a freshly loaded snapshot to the running health checks,
+// starting probes for new backends and stopping those of removed ones.
+func (a *app) prepare(s *zones.Snapshot) {
+	states := a.checker.Sync(s.Specs())
+	s.Bind(states, a.admin, a.allDown)
+}
+
+// reload loads the configuration again and swaps it in if it is valid.
+func (a *app) reload(why string) {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	next, err := loadConfig(a.configPath)
+	if err != nil {
+		var list zones.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				a.log.Error("reload rejected: "+e.Error(), "file", e.File, "line", e.Line, "col", e.Col)
+			}
+		} else {
+			a.log.Error("reload rejected: " + err.Error())
+		}
+		a.log.Error("reload failed; still serving the previous configuration", "trigger", why, "err_count", max(1, len(list)), "config_hash", a.h.Snapshot().Hash)
+		return
+	}
+	old := a.h.Snapshot()
+	if next.Hash == old.Hash {
+		a.log.Debug("configuration unchanged", "trigger", why)
+		return
+	}
+	if !slices.Equal(next.Config.DNSAddrs, old.Config.DNSAddrs) || next.Config.HTTPAddr != old.Config.HTTPAddr {
+		a.log.Warn("listen addresses changed in the configuration; they take effect on restart")
+	}
+	if next.Config.TCPConnections != old.Config.TCPConnections || next.Config.TCPIdleTimeout != old.Config.TCPIdleTimeout {
+		a.log.Warn("limits.tcp_connections and limits.tcp_idle_timeout changed; they take effect on restart")
+	}
+	if next.Config.AdminStateFile != old.Config.AdminStateFile || next.Config.AdminTokenFile != old.Config.AdminTokenFile || next.Config.MaxProbesInFlight != old.Config.MaxProbesInFlight {
+		a.log.Warn("[admin] and [health] settings changed; they take effect on restart")
+	}
+	a.prepare(next)
+	a.h.Swap(next)
+	a.log.Info("configuration reloaded", "trigger", why, "zones", len(next.Zones), "services", len(next.Services()), "probes", a.checker.Running(), "config_hash", next.Hash)
+	a.checkAllDown()
+}
+
+// healthChanged logs a probe target's transition with the backends it
+// stands for, then any service that lost or regained all its backends.
+func (a *app) healthChanged(st *health.State, r health.Result) {
+	var ids []string
+	for _, svc := range a.h.Snapshot().Services() {
+		for _, b := range svc.Backends {
+			if b.State() == st {
+				ids = append(ids, b.ID)
+			}
+		}
+	}
+	state := "down"
+	if st.Up() {
+		state = "up"
+	}
+	succ, fail := st.Consecutive()
+	a.log.Info("backend health changed", "backends", strings.Join(ids, " "), "state", state, "reason", r.Reason,
+		"check", st.Spec().String(), "successes", succ, "failures", fail)
+	a.checkAllDown()
+}
+
+// checkAllDown logs services that have just lost, or regained, every
+// backend.
+func (a *app) checkAllDown() {
+	snap := a.h.Snapshot()
+	a.downMu.Lock()
+	defer a.downMu.Unlock()
+	for _, svc := range snap.Services() {
+		name := strings.TrimSuffix(svc.Name, ".")
+		down := svc.AllDown()
+		if down == a.down[name] {
+			continue
+		}
+		a.down[name] = down
+		if down {
+			a.log.Warn("every backend of the service is out of service", "service", name, "when_all_down", svc.WhenAllDown)
+		} else {
+			a.log.Info("the service has a serving backend again", "service", name)
+		}
+	}
+}
+
+// backendCollector exports the state of every backend of the current
+// configuration: the label set follows the configuration.
+type backendCollector struct{ a *app }
+
+var (
+	backendUpDesc = prometheus.NewDesc("gslb_backend_up",
+		"Whether a backend gets answers (healthy or forced up, and not drained or forced down).",
+		[]string{"service", "backend"}, nil)
+	backendHealthyDesc = prometheus.NewDesc("gslb_backend_healthy",
+		"Whether a backend's health checks pass, whatever its admin state.",
+		[]string{"service", "backend"}, nil)
+)
+
+func (c backendCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- backendUpDesc
+	ch <- backendHealthyDesc
+}
+
+func (c backendCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.a.h == nil {
+		return
+	}
+	for _, svc := range c.a.h.Snapshot().Services() {
+		name := strings.TrimSuffix(svc.Name, ".")
+		for _, b := range svc.Backends {
+			ch <- prometheus.MustNewConstMetric(backendUpDesc, prometheus.GaugeValue, b2f(b.Serving()), name, b.Name)
+			healthy := b.State() == nil || b.State().Up()
+			ch <- prometheus.MustNewConstMetric(backendHealthyDesc, prometheus.GaugeValue, b2f(healthy), name, b.Name)
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

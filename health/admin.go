@@ -1,0 +1,271 @@
+package health
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Admin states an operator can put a backend in.
+const (
+	AdminUp    = "up"    // serve it whatever the probes say
+	AdminDown  = "down"  // never serve it
+	AdminDrain = "drain" // no new answers; probes go on
+)
+
+// Override is an operator's decision about one backend.
+type Override struct {
+	State   string    `toml:"state" json:"state"`
+	Reason  string    `toml:"reason,omitempty" json:"reason,omitempty"`
+	Expires time.Time `toml:"expires,omitempty" json:"expires,omitzero"`
+	Source  string    `toml:"source,omitempty" json:"source,omitempty"`
+	Set     time.Time `toml:"set,omitempty" json:"set,omitzero"`
+}
+
+// Slot holds a backend's override; the query path loads it atomically.
+type Slot = atomic.Pointer[Override]
+
+// Serving tells whether a backend with this health and override gets new
+// answers.
+func Serving(st *State, slot *Slot) bool {
+	if o := slot.Load(); o != nil {
+		return o.State == AdminUp
+	}
+	return st.Up()
+}
+
+// backendID is the form of a backend's ID: "service/backend".
+var backendID = regexp.MustCompile(`^[A-Za-z0-9_.*-]+/[A-Za-z0-9_.-]+$`)
+
+// Admin keeps the admin overrides of all backends by ID, persists them in
+// a state file, and clears them when they expire.
+type Admin struct {
+	log  *slog.Logger
+	file string // "" keeps overrides in memory only
+
+	mu    sync.Mutex // serialises writers; readers use the slots
+	slots map[string]*Slot
+}
+
+// NewAdmin returns an override store persisted in file ("" for none). It
+// does not read the file; call LoadFile.
+func NewAdmin(file string, log *slog.Logger) *Admin {
+	return &Admin{log: log, file: file, slots: map[string]*Slot{}}
+}
+
+// File returns the state file's path.
+func (a *Admin) File() string { return a.file }
+
+// Slot returns the slot of a backend ID, the same one every time, so that
+// overrides survive reloads of the configuration.
+func (a *Admin) Slot(id string) *Slot {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.slot(id)
+}
+
+func (a *Admin) slot(id string) *Slot {
+	s, ok := a.slots[id]
+	if !ok {
+		s = new(Slot)
+		a.slots[id] = s
+	}
+	return s
+}
+
+// Get returns the override of a backend, nil if none.
+func (a *Admin) Get(id string) *Override { return a.Slot(id).Load() }
+
+// List returns every override in effect, by backend ID.
+func (a *Admin) List() map[string]Override {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := map[string]Override{}
+	for id, s := range a.slots {
+		if o := s.Load(); o != nil {
+			out[id] = *o
+		}
+	}
+	return out
+}
+
+// Set puts an override on a backend (nil clears it), logs the change and
+// writes the state file.
+func (a *Admin) Set(id string, o *Override, source string) error {
+	if !backendID.MatchString(id) {
+		return fmt.Errorf("bad backend id %q: want service/backend", id)
+	}
+	if o != nil {
+		if err := o.check(); err != nil {
+			return err
+		}
+		c := *o
+		c.Source = source
+		if c.Set.IsZero() {
+			c.Set = time.Now().UTC().Truncate(time.Second)
+		}
+		o = &c
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.swap(id, o, source)
+	return a.save()
+}
+
+func (o *Override) check() error {
+	switch o.State {
+	case AdminUp, AdminDown, AdminDrain:
+	default:
+		return fmt.Errorf("bad admin state %q: want up, down or drain", o.State)
+	}
+	if len(o.Reason) > 256 {
+		return fmt.Errorf("reason longer than 256 characters")
+	}
+	return nil
+}
+
+// swap installs o and logs the change. a.mu is held.
+func (a *Admin) swap(id string, o *Override, source string) {
+	old := a.slot(id).Swap(o)
+	switch {
+	case o == nil && old == nil:
+	case o == nil:
+		a.log.Info("admin override cleared", "backend", id, "was", old.State, "source", source)
+	case old != nil && old.State == o.State && old.Reason == o.Reason && old.Expires.Equal(o.Expires):
+	default:
+		args := []any{"backend", id, "state", o.State, "reason", o.Reason, "source", source}
+		if !o.Expires.IsZero() {
+			args = append(args, "expires", o.Expires.Format(time.RFC3339))
+		}
+		a.log.Info("admin override set", args...)
+	}
+}
+
+// stateFile is the admin state file's layout.
+type stateFile struct {
+	Backends map[string]Override `toml:"backends"`
+}
+
+// ParseStateFile decodes an admin state file.
+func ParseStateFile(name string, src []byte) (map[string]Override, error) {
+	var f stateFile
+	md, err := toml.Decode(string(src), &f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("%s: unknown key %q", name, und[0].String())
+	}
+	for id, o := range f.Backends {
+		if !backendID.MatchString(id) {
+			return nil, fmt.Errorf("%s: bad backend id %q: want \"service/backend\"", name, id)
+		}
+		if err := o.check(); err != nil {
+			return nil, fmt.Errorf("%s: backends.%q: %w", name, id, err)
+		}
+	}
+	return f.Backends, nil
+}
+
+// LoadFile reads the state file and makes its overrides the ones in
+// effect. A missing file means no overrides; a bad one changes nothing.
+func (a *Admin) LoadFile() error {
+	if a.file == "" {
+		return nil
+	}
+	src, err := os.ReadFile(a.file)
+	if os.IsNotExist(err) {
+		src, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	list, err := ParseStateFile(a.file, src)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	for id, s := range a.slots {
+		if _, keep := list[id]; !keep && s.Load() != nil {
+			a.swap(id, nil, "state file")
+		}
+	}
+	for id, o := range list {
+		if !o.Expires.IsZero() && !o.Expires.After(now) {
+			continue
+		}
+		c := o
+		if c.Source == "" {
+			c.Source = "state file"
+		}
+		a.swap(id, &c, "state file")
+	}
+	return nil
+}
+
+// save writes the overrides to the state file, atomically. a.mu is held.
+func (a *Admin) save() error {
+	if a.file == "" {
+		return nil
+	}
+	f := stateFile{Backends: map[string]Override{}}
+	ids := make([]string, 0, len(a.slots))
+	for id, s := range a.slots {
+		if o := s.Load(); o != nil {
+			f.Backends[id] = *o
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	var buf bytes.Buffer
+	buf.WriteString("# gslb admin overrides: written by gslb, may be edited by hand.\n")
+	if err := toml.NewEncoder(&buf).Encode(f); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(a.file), ".admin-*.tmp")
+	if err != nil {
+		return fmt.Errorf("writing admin state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing admin state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing admin state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), a.file); err != nil {
+		return fmt.Errorf("writing admin state: %w", err)
+	}
+	return nil
+}
+
+// Expire clears the overrides whose time has come and returns how many.
+func (a *Admin) Expire(now time.Time) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for id, s := range a.slots {
+		if o := s.Load(); o != nil && !o.Expires.IsZero() && !o.Expires.After(now) {
+			a.swap(id, nil, "expiry")
+			n++
+		}
+	}
+	if n > 0 {
+		if err := a.save(); err != nil {
+			a.log.Error("cannot write admin state file", "err", err)
+		}
+	}
+	return n
+}

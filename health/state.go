@@ -1,0 +1,183 @@
+package health
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// historyLen is how many recent results a State keeps for status pages.
+const historyLen = 60
+
+// errorWindow is how many recent results the error rate covers.
+const errorWindow = 20
+
+// rttWeight is the weight of a new sample in the RTT moving average.
+const rttWeight = 0.3
+
+// State is the live health of one probe target. Probes write it from one
+// goroutine; the query path reads it through atomics, without locks or
+// allocations.
+type State struct {
+	spec Spec
+
+	up        atomic.Bool
+	since     atomic.Int64 // unix nanoseconds of the last transition
+	probed    atomic.Bool  // a result has come in
+	succ      atomic.Int32 // consecutive successes
+	fail      atomic.Int32 // consecutive failures
+	rtt       atomic.Int64 // moving average of probe durations, ns
+	errRate   atomic.Uint64
+	load      atomic.Uint64 // float64 bits; NaN when none reported
+	lastProbe atomic.Int64
+	lastErr   atomic.Pointer[string]
+
+	// Written by the probe goroutine only; the window is read by it alone.
+	window    [errorWindow]bool
+	windowN   int
+	windowPos int
+
+	mu   sync.Mutex // guards hist, for status pages: never on the query path
+	hist [historyLen]Sample
+	n    int
+}
+
+// Sample is one probe result as kept in a State's history.
+type Sample struct {
+	At       time.Time
+	OK       bool
+	Duration time.Duration
+	Reason   string
+}
+
+func newState(spec Spec, now time.Time) *State {
+	s := &State{spec: spec}
+	s.up.Store(!spec.StartDown)
+	s.since.Store(now.UnixNano())
+	s.load.Store(math.Float64bits(math.NaN()))
+	return s
+}
+
+// alwaysUp is the state of backends with no probe.
+func alwaysUp(spec Spec) *State {
+	s := newState(spec, time.Now())
+	s.up.Store(true)
+	s.probed.Store(true)
+	return s
+}
+
+// Spec returns what the state is about.
+func (s *State) Spec() Spec { return s.spec }
+
+// Up reports whether the target is healthy.
+func (s *State) Up() bool { return s.up.Load() }
+
+// Since returns when the target last changed between up and down.
+func (s *State) Since() time.Time { return time.Unix(0, s.since.Load()) }
+
+// Probed reports whether at least one result has come in.
+func (s *State) Probed() bool { return s.probed.Load() }
+
+// RTT returns the moving average of probe durations.
+func (s *State) RTT() time.Duration { return time.Duration(s.rtt.Load()) }
+
+// ErrorRate returns the share of failed probes among the recent ones.
+func (s *State) ErrorRate() float64 { return math.Float64frombits(s.errRate.Load()) }
+
+// Load returns the load the backend last reported, if it reports one.
+func (s *State) Load() (float64, bool) {
+	l := math.Float64frombits(s.load.Load())
+	return l, !math.IsNaN(l)
+}
+
+// Consecutive returns the current run of successes and failures (one of
+// them is zero).
+func (s *State) Consecutive() (successes, failures int) {
+	return int(s.succ.Load()), int(s.fail.Load())
+}
+
+// LastError returns the reason of the last failed probe, "" if none.
+func (s *State) LastError() string {
+	if p := s.lastErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// LastProbe returns when the last result came in.
+func (s *State) LastProbe() time.Time {
+	if n := s.lastProbe.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// History returns the recent results, oldest first.
+func (s *State) History() []Sample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := min(s.n, historyLen)
+	out := make([]Sample, 0, n)
+	for i := s.n - n; i < s.n; i++ {
+		out = append(out, s.hist[i%historyLen])
+	}
+	return out
+}
+
+// record applies one result with rise/fall hysteresis. It returns whether
+// the state changed between up and down. Only the probe goroutine calls it.
+func (s *State) record(r Result, now time.Time) (changed bool) {
+	s.lastProbe.Store(now.UnixNano())
+	if r.OK {
+		s.succ.Add(1)
+		s.fail.Store(0)
+	} else {
+		s.fail.Add(1)
+		s.succ.Store(0)
+		reason := r.Reason
+		s.lastErr.Store(&reason)
+	}
+	// RTT: only successful probes say how fast the backend answers.
+	if r.OK {
+		old := s.rtt.Load()
+		if old == 0 {
+			s.rtt.Store(int64(r.Duration))
+		} else {
+			s.rtt.Store(int64(float64(old)*(1-rttWeight) + float64(r.Duration)*rttWeight))
+		}
+	}
+	if r.HasLoad {
+		s.load.Store(math.Float64bits(r.Load))
+	} else if r.OK {
+		s.load.Store(math.Float64bits(math.NaN()))
+	}
+	s.window[s.windowPos] = !r.OK
+	s.windowPos = (s.windowPos + 1) % errorWindow
+	s.windowN = min(s.windowN+1, errorWindow)
+	bad := 0
+	for i := 0; i < s.windowN; i++ {
+		if s.window[i] {
+			bad++
+		}
+	}
+	s.errRate.Store(math.Float64bits(float64(bad) / float64(s.windowN)))
+
+	s.mu.Lock()
+	s.hist[s.n%historyLen] = Sample{At: now, OK: r.OK, Duration: r.Duration, Reason: r.Reason}
+	s.n++
+	s.mu.Unlock()
+	s.probed.Store(true)
+
+	up := s.up.Load()
+	switch {
+	case !up && r.OK && int(s.succ.Load()) >= s.spec.Rise:
+		s.up.Store(true)
+	case up && !r.OK && int(s.fail.Load()) >= s.spec.Fall:
+		s.up.Store(false)
+	default:
+		return false
+	}
+	s.since.Store(now.UnixNano())
+	return true
+}
