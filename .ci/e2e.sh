@@ -222,10 +222,18 @@ if ! grep -q '^HTTP/1\.[01] 200' <<<"$resp" || ! grep -q '^ok' <<<"$resp"; then
 	fail "GET /healthz: unexpected response: $resp"
 fi
 ok "GET /healthz → 200 ok"
-resp="$(http_get "$HTTP_PORT" /readyz)" || fail "GET /readyz on 127.0.0.1:$HTTP_PORT failed"
-if ! grep -q '^HTTP/1\.[01] 200' <<<"$resp" || ! grep -q '^ready' <<<"$resp"; then
-	fail "GET /readyz: unexpected response: $resp"
-fi
+# Ready once every health-checked backend has had its first probe: poll,
+# at most 15 s.
+ready=""
+for _ in $(seq 1 75); do
+	resp="$(http_get "$HTTP_PORT" /readyz)" || fail "GET /readyz on 127.0.0.1:$HTTP_PORT failed"
+	if grep -q '^HTTP/1\.[01] 200' <<<"$resp" && grep -q '^ready' <<<"$resp"; then
+		ready=1
+		break
+	fi
+	sleep 0.2
+done
+[ -n "$ready" ] || fail "GET /readyz: not 200 ready within 15 s; last response: $resp"
 ok "GET /readyz → 200 ready"
 
 # SOA at the apex.
