@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gslb/gslb/dnsserver"
 	"github.com/gslb/gslb/health"
@@ -171,4 +174,36 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// background runs, until ctx is done, what keeps admin overrides current:
+// the watch of the state file and the expiry of timed overrides.
+func (a *app) background(ctx context.Context) {
+	if f := a.admin.File(); f != "" {
+		go func() {
+			err := zones.Watch(ctx, a.log, 200*time.Millisecond, func() []string { return []string{filepath.Dir(f)} }, func() {
+				if err := a.admin.LoadFile(); err != nil {
+					a.log.Error("admin state file rejected; overrides unchanged", "err", err)
+				}
+				a.checkAllDown()
+			})
+			if err != nil {
+				a.log.Warn("cannot watch the admin state file", "err", err)
+			}
+		}()
+	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				if a.admin.Expire(now) > 0 {
+					a.checkAllDown()
+				}
+			}
+		}
+	}()
 }

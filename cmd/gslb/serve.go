@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -198,33 +197,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
-	if f := snap.Config.AdminStateFile; f != "" {
-		go func() {
-			err := zones.Watch(ctx, log, 200*time.Millisecond, func() []string { return []string{filepath.Dir(f)} }, func() {
-				if err := a.admin.LoadFile(); err != nil {
-					log.Error("admin state file rejected; overrides unchanged", "err", err)
-				}
-			})
-			if err != nil {
-				log.Warn("cannot watch the admin state file", "err", err)
-			}
-		}()
-	}
-	go func() {
-		// Overrides with an expiry clear themselves.
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				if a.admin.Expire(now) > 0 {
-					a.checkAllDown()
-				}
-			}
-		}
-	}()
+	a.background(ctx)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)

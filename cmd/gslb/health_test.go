@@ -1,0 +1,574 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gslb/gslb/dnsserver"
+	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones"
+	"github.com/miekg/dns"
+)
+
+// testApp is the server assembled as `gslb serve` assembles it, in process:
+// configuration, health checker, admin store, DNS on a loopback port and
+// the HTTP API on an httptest server.
+type testApp struct {
+	*app
+	dns    string
+	api    *httptest.Server
+	srv    *dnsserver.Server
+	cancel context.CancelFunc
+	logs   syncBuffer
+}
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startApp(t *testing.T, configFile string, token string) *testApp {
+	t.Helper()
+	snap, err := zones.Load(zones.OSFiles(), configFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta := &testApp{}
+	var w io.Writer = &ta.logs
+	if testing.Verbose() {
+		w = io.MultiWriter(w, os.Stderr)
+	}
+	log := slog.New(slog.NewTextHandler(w, nil))
+	a := newApp(log, configFile, snap)
+	if err := a.admin.LoadFile(); err != nil {
+		t.Fatal(err)
+	}
+	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{}, log)
+	a.prepare(snap)
+	srv := dnsserver.NewServer(a.h, []string{"127.0.0.1:0"}, dnsserver.Limits{}, log)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.background(ctx)
+	ta.app, ta.dns, ta.api, ta.srv, ta.cancel = a, srv.Addrs()[0].String(), httptest.NewServer(a.httpHandler(token)), srv, cancel
+	t.Cleanup(ta.stop)
+	return ta
+}
+
+func (ta *testApp) stop() {
+	ta.cancel()
+	ta.api.Close()
+	ta.srv.Shutdown(context.Background())
+	ta.checker.Stop()
+}
+
+// answers returns the sorted addresses the server answers for name.
+func answers(t *testing.T, addr, name string, qtype uint16) ([]string, *dns.Msg) {
+	t.Helper()
+	r := query(t, addr, name, qtype)
+	var out []string
+	for _, rr := range r.Answer {
+		switch v := rr.(type) {
+		case *dns.A:
+			out = append(out, v.A.String())
+		case *dns.AAAA:
+			out = append(out, v.AAAA.String())
+		case *dns.CNAME:
+			out = append(out, "CNAME "+v.Target)
+		}
+	}
+	sort.Strings(out)
+	return out, r
+}
+
+func has(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// backend is a real HTTP server on loopback that can be killed and
+// restored on the same port.
+type backend struct {
+	t    *testing.T
+	addr string
+	mu   sync.Mutex
+	srv  *http.Server
+}
+
+func newBackend(t *testing.T) *backend {
+	b := &backend{t: t}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.addr = ln.Addr().String()
+	b.serve(ln)
+	t.Cleanup(b.kill)
+	return b
+}
+
+func (b *backend) serve(ln net.Listener) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	go b.srv.Serve(ln)
+}
+
+func (b *backend) kill() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv != nil {
+		b.srv.Close()
+		b.srv = nil
+	}
+}
+
+func (b *backend) restore() {
+	ln, err := net.Listen("tcp", b.addr)
+	if err != nil {
+		b.t.Fatalf("restore %s: %v", b.addr, err)
+	}
+	b.serve(ln)
+}
+
+const (
+	interval = 200 * time.Millisecond
+	timeout  = 100 * time.Millisecond
+)
+
+func healthConfig(t *testing.T, services string, admin string) string {
+	t.Helper()
+	dir := writeFiles(t, map[string]string{
+		"gslb.toml": `zones = ["zones"]
+[server]
+dns = ["127.0.0.1:0"]
+` + admin,
+		"zones/example.test.toml": `origin = "example.test."
+ns = ["ns1"]
+[soa]
+rname = "hostmaster"
+[records]
+ns1 = { A = "127.0.0.1" }
+` + services,
+	})
+	return filepath.Join(dir, "gslb.toml")
+}
+
+func checkTOML(kind, addr string) string {
+	return fmt.Sprintf(`{ type = %q, address = %q, interval = %q, timeout = %q, rise = 2, fall = 2 }`, kind, addr, interval, timeout)
+}
+
+func TestBackendFailover(t *testing.T) {
+	b1, b2 := newBackend(t), newBackend(t)
+	conf := healthConfig(t, fmt.Sprintf(`[services.www]
+backends = [
+  { name = "one", address = "192.0.2.1", check = %s },
+  { name = "two", address = "192.0.2.2", check = %s },
+]
+`, checkTOML("http", b1.addr), checkTOML("tcp", b2.addr)), "")
+	ta := startApp(t, conf, "")
+	waitFor(t, "first probes", 2*time.Second, func() bool { return ta.notReady() == "" })
+	if got, _ := answers(t, ta.dns, "www.example.test.", dns.TypeA); len(got) != 2 {
+		t.Fatalf("both up: %v", got)
+	}
+	bound := 2*interval + timeout + interval // fall × interval + timeout, plus one interval of slack
+	for _, c := range []struct {
+		b    *backend
+		ip   string
+		kind string
+	}{{b1, "192.0.2.1", "http"}, {b2, "192.0.2.2", "tcp"}} {
+		killed := time.Now()
+		c.b.kill()
+		waitFor(t, c.kind+" backend to leave the answers", 5*time.Second, func() bool {
+			got, _ := answers(t, ta.dns, "www.example.test.", dns.TypeA)
+			return !has(got, c.ip)
+		})
+		gone := time.Since(killed)
+		t.Logf("%s backend killed: gone from DNS answers after %v (bound %v)", c.kind, gone.Round(time.Millisecond), bound)
+		if gone > bound {
+			t.Errorf("%s backend left after %v, more than fall×interval+timeout+interval = %v", c.kind, gone, bound)
+		}
+		restored := time.Now()
+		c.b.restore()
+		waitFor(t, c.kind+" backend to come back", 5*time.Second, func() bool {
+			got, _ := answers(t, ta.dns, "www.example.test.", dns.TypeA)
+			return has(got, c.ip)
+		})
+		back := time.Since(restored)
+		t.Logf("%s backend restored: back in DNS answers after %v (rise 2 × interval %v)", c.kind, back.Round(time.Millisecond), interval)
+		if back < interval || back > 3*interval+timeout {
+			t.Errorf("%s backend came back after %v; want about rise × interval", c.kind, back)
+		}
+	}
+}
+
+func TestFlappingBackendNeverReturns(t *testing.T) {
+	var healthy atomic.Bool
+	var probes atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		probes.Add(1)
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		// Alternate on every probe.
+		healthy.Store(!healthy.Load())
+	}))
+	defer srv.Close()
+	stable := newBackend(t)
+	conf := healthConfig(t, fmt.Sprintf(`[services.www]
+backends = [
+  { name = "flappy", address = "192.0.2.1", check = %s },
+  { name = "stable", address = "192.0.2.2", check = %s },
+]
+`, strings.Replace(checkTOML("http", strings.TrimPrefix(srv.URL, "http://")), "rise = 2", `rise = 2, start = "down"`, 1), checkTOML("http", stable.addr)), "")
+	ta := startApp(t, conf, "")
+	deadline := time.Now().Add(15 * interval)
+	for time.Now().Before(deadline) {
+		got, _ := answers(t, ta.dns, "www.example.test.", dns.TypeA)
+		if has(got, "192.0.2.1") {
+			t.Fatalf("the flapping backend was answered after %d probes", probes.Load())
+		}
+		time.Sleep(interval / 4)
+	}
+	t.Logf("flapping backend: %d alternating probes, never answered", probes.Load())
+	if probes.Load() < 10 {
+		t.Errorf("only %d probes ran", probes.Load())
+	}
+}
+
+func TestHangingBackendsDelayNothing(t *testing.T) {
+	// 50 backends accept TCP and never answer HTTP: their probes each cost
+	// a timeout, while a healthy backend's probes keep their schedule and
+	// DNS answers keep their latency.
+	var hang []net.Conn
+	var hangMu sync.Mutex
+	var lines []string
+	for i := range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				hangMu.Lock()
+				hang = append(hang, c) // held open, never answered
+				hangMu.Unlock()
+			}
+		}()
+		lines = append(lines, fmt.Sprintf(`  { name = "hang%d", address = "192.0.2.%d", check = %s },`, i, 100+i, checkTOML("http", ln.Addr().String())))
+	}
+	defer func() {
+		hangMu.Lock()
+		for _, c := range hang {
+			c.Close()
+		}
+		hangMu.Unlock()
+	}()
+	good := newBackend(t)
+	conf := healthConfig(t, fmt.Sprintf("[services.www]\nbackends = [\n  { name = \"good\", address = \"192.0.2.1\", check = %s },\n%s\n]\n", checkTOML("http", good.addr), strings.Join(lines, "\n")), "")
+	ta := startApp(t, conf, "")
+	time.Sleep(10 * interval)
+	var h []health.Sample
+	for _, b := range ta.h.Snapshot().Services()[0].Backends {
+		if b.Name == "good" {
+			h = b.State().History()
+		}
+	}
+	if len(h) < 7 {
+		t.Fatalf("the healthy backend was probed %d times in %v, want about 10", len(h), 10*interval)
+	}
+	var worst time.Duration
+	for i := 1; i < len(h); i++ {
+		gap := h[i].At.Sub(h[i-1].At)
+		worst = max(worst, gap)
+		if !h[i].OK {
+			t.Errorf("healthy backend probe failed: %s", h[i].Reason)
+		}
+	}
+	if worst > interval+interval/2 {
+		t.Errorf("worst gap between probes of the healthy backend %v; interval %v", worst, interval)
+	}
+	// DNS latency while the hanging probes run.
+	var lat []time.Duration
+	for range 200 {
+		start := time.Now()
+		got, _ := answers(t, ta.dns, "www.example.test.", dns.TypeA)
+		lat = append(lat, time.Since(start))
+		if len(got) != 1 || got[0] != "192.0.2.1" {
+			t.Fatalf("answers %v, want only the healthy backend", got)
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	t.Logf("50 hanging backends: healthy probed %d times in %v, worst gap %v; DNS latency p50 %v p99 %v (loopback, Go client)",
+		len(h), 10*interval, worst.Round(time.Millisecond), lat[len(lat)/2], lat[len(lat)*99/100])
+	if p99 := lat[len(lat)*99/100]; p99 > 20*time.Millisecond {
+		t.Errorf("DNS p99 latency %v while probes hang", p99)
+	}
+}
+
+func TestReloadKeepsHealth(t *testing.T) {
+	up, down := newBackend(t), newBackend(t)
+	down.kill()
+	var removedHits atomic.Int32
+	removedSrv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { removedHits.Add(1) }))
+	defer removedSrv.Close()
+	svc := func(ttl int, withRemoved bool) string {
+		s := fmt.Sprintf(`[services.www]
+ttl = %d
+backends = [
+  { name = "up", address = "192.0.2.1", check = %s },
+  { name = "down", address = "192.0.2.2", check = %s },
+`, ttl, checkTOML("http", up.addr), checkTOML("http", down.addr))
+		if withRemoved {
+			s += fmt.Sprintf("  { name = \"gone\", address = \"192.0.2.3\", check = %s },\n", checkTOML("http", strings.TrimPrefix(removedSrv.URL, "http://")))
+		}
+		return s + "]\n"
+	}
+	conf := healthConfig(t, svc(30, true), "")
+	zoneFile := filepath.Join(filepath.Dir(conf), "zones", "example.test.toml")
+	ta := startApp(t, conf, "")
+	waitFor(t, "the dead backend to go down", 3*time.Second, func() bool {
+		got, _ := answers(t, ta.dns, "www.example.test.", dns.TypeA)
+		return len(got) == 2 && !has(got, "192.0.2.2")
+	})
+	upState := ta.h.Snapshot().Services()[0].Backends[0].State()
+	succBefore, _ := upState.Consecutive()
+
+	// An unrelated change (the TTL) and a removed backend.
+	zone, _ := os.ReadFile(zoneFile)
+	newZone := strings.Replace(string(zone), svc(30, true), svc(60, false), 1)
+	if err := os.WriteFile(zoneFile, []byte(newZone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ta.reload("test")
+	got, r := answers(t, ta.dns, "www.example.test.", dns.TypeA)
+	if r.Answer[0].Header().Ttl != 60 {
+		t.Fatalf("reload not applied: %v", r)
+	}
+	if len(got) != 1 || got[0] != "192.0.2.1" {
+		t.Errorf("right after the reload: %v; want the up backend only (no re-rise, no flap)", got)
+	}
+	b := ta.h.Snapshot().Services()[0].Backends[0]
+	if b.State() != upState {
+		t.Error("the unchanged backend got a new health state")
+	}
+	if succ, _ := upState.Consecutive(); succ < succBefore {
+		t.Errorf("consecutive successes went from %d to %d: the state was reset", succBefore, succ)
+	}
+	hits := removedHits.Load()
+	time.Sleep(3 * interval)
+	if removedHits.Load() != hits {
+		t.Errorf("the removed backend was probed %d more times after the reload", removedHits.Load()-hits)
+	}
+	if ta.checker.Running() != 2 {
+		t.Errorf("%d probes running, want 2", ta.checker.Running())
+	}
+}
+
+func TestWhenAllDown(t *testing.T) {
+	dead := newBackend(t)
+	dead.kill()
+	cases := []struct {
+		policy string
+		extra  string
+		qtype  uint16
+		want   []string
+		rcode  int
+	}{
+		{"serve_all", "", dns.TypeA, []string{"192.0.2.1", "192.0.2.2"}, dns.RcodeSuccess},
+		{"nodata", "", dns.TypeA, nil, dns.RcodeSuccess},
+		{"fallback", `fallback = ["198.51.100.1", "2001:db8::99"]`, dns.TypeA, []string{"198.51.100.1"}, dns.RcodeSuccess},
+		{"fallback", `fallback = ["198.51.100.1", "2001:db8::99"]`, dns.TypeAAAA, []string{"2001:db8::99"}, dns.RcodeSuccess},
+		{"fallback", `fallback_cname = "sorry.example.net."`, dns.TypeA, []string{"CNAME sorry.example.net."}, dns.RcodeSuccess},
+	}
+	for _, c := range cases {
+		t.Run(c.policy+"/"+dns.TypeToString[c.qtype], func(t *testing.T) {
+			conf := healthConfig(t, fmt.Sprintf(`[services.www]
+when_all_down = %q
+%s
+check = %s
+backends = [{ name = "a", address = "192.0.2.1" }, { name = "b", address = "192.0.2.2" }, { name = "c", address = "2001:db8::1" }]
+`, c.policy, c.extra, checkTOML("http", dead.addr)), "")
+			ta := startApp(t, conf, "")
+			waitFor(t, "all backends down", 3*time.Second, func() bool { return ta.h.Snapshot().Services()[0].AllDown() })
+			got, r := answers(t, ta.dns, "www.example.test.", c.qtype)
+			if r.Rcode != c.rcode || strings.Join(got, " ") != strings.Join(c.want, " ") {
+				t.Errorf("answers %v rcode %s; want %v", got, dns.RcodeToString[r.Rcode], c.want)
+			}
+			if c.want == nil && (len(r.Ns) != 1 || r.Ns[0].Header().Rrtype != dns.TypeSOA) {
+				t.Errorf("nodata without SOA: %v", r)
+			}
+			wantLog := fmt.Sprintf(`msg="every backend of the service is out of service" service=www.example.test when_all_down=%s`, c.policy)
+			waitFor(t, "the all-down log line", 2*time.Second, func() bool { return strings.Contains(ta.logs.String(), wantLog) })
+			body := scrape(t, ta)
+			want := fmt.Sprintf(`gslb_all_down_answers_total{policy=%q,service="www.example.test"}`, c.policy)
+			if !strings.Contains(body, want) || strings.Contains(body, want+" 0\n") {
+				t.Errorf("metric %s not counted:\n%s", want, grep(body, "all_down"))
+			}
+		})
+	}
+}
+
+func scrape(t *testing.T, ta *testApp) string {
+	t.Helper()
+	resp, err := http.Get(ta.api.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestAdminAPI(t *testing.T) {
+	b1, b2 := newBackend(t), newBackend(t)
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	const token = "0123456789abcdef0123"
+	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
+	stateFile := filepath.Join(dir, "admin.toml")
+	adminConf := fmt.Sprintf("[admin]\nstate_file = %q\ntoken_file = %q\n", stateFile, tokenFile)
+	conf := healthConfig(t, fmt.Sprintf(`[services.www]
+backends = [
+  { name = "one", address = "192.0.2.1", check = %s },
+  { name = "two", address = "192.0.2.2", check = %s },
+]
+`, checkTOML("http", b1.addr), checkTOML("http", b2.addr)), adminConf)
+	tok, err := readToken(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta := startApp(t, conf, tok)
+	url := ta.api.URL + "/api/v1/backends/www.example.test/one/admin"
+	put := func(auth, body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	both := []string{"192.0.2.1", "192.0.2.2"}
+	if got, _ := answers(t, ta.dns, "www.example.test.", dns.TypeA); strings.Join(got, " ") != strings.Join(both, " ") {
+		t.Fatalf("before: %v", got)
+	}
+
+	for _, auth := range []string{"", "wrong-token-wrong-token"} {
+		if code, body := put(auth, `{"state":"drain","reason":"test"}`); code != http.StatusUnauthorized {
+			t.Errorf("token %q: status %d %s, want 401", auth, code, body)
+		}
+	}
+	if got, _ := answers(t, ta.dns, "www.example.test.", dns.TypeA); len(got) != 2 {
+		t.Errorf("a refused request changed the answers: %v", got)
+	}
+	if code, body := put(token, `{"state":"sideways"}`); code != http.StatusBadRequest {
+		t.Errorf("bad state: %d %s", code, body)
+	}
+
+	// Drain: the very next answer leaves the backend out.
+	if code, body := put(token, `{"state":"drain","reason":"kernel upgrade"}`); code != http.StatusOK {
+		t.Fatalf("drain: %d %s", code, body)
+	}
+	if got, _ := answers(t, ta.dns, "www.example.test.", dns.TypeA); len(got) != 1 || got[0] != "192.0.2.2" {
+		t.Errorf("after drain: %v, want only 192.0.2.2", got)
+	}
+	var view backendJSON
+	resp, _ := http.Get(ta.api.URL + "/api/v1/backends/www.example.test/one")
+	json.NewDecoder(resp.Body).Decode(&view)
+	resp.Body.Close()
+	if view.Serving || view.Admin == nil || view.Admin.State != "drain" || view.Admin.Reason != "kernel upgrade" || !view.Healthy {
+		t.Errorf("backend view after drain: %+v", view)
+	}
+	state, err := os.ReadFile(stateFile)
+	if err != nil || !strings.Contains(string(state), "kernel upgrade") {
+		t.Fatalf("state file: %v %s", err, state)
+	}
+
+	// The state file survives a restart.
+	ta.stop()
+	ta2 := startApp(t, conf, tok)
+	if got, _ := answers(t, ta2.dns, "www.example.test.", dns.TypeA); len(got) != 1 || got[0] != "192.0.2.2" {
+		t.Errorf("after restart: %v, want the drain kept", got)
+	}
+
+	// An expiring drain clears itself.
+	url = ta2.api.URL + "/api/v1/backends/www.example.test/two/admin"
+	if code, body := put(token, `{"state":"drain","for":"1s"}`); code != http.StatusOK {
+		t.Fatalf("timed drain: %d %s", code, body)
+	}
+	if got, _ := answers(t, ta2.dns, "www.example.test.", dns.TypeA); len(got) != 2 {
+		// Both drained: serve_all answers both.
+		t.Errorf("both drained: %v", got)
+	}
+	waitFor(t, "the timed drain to expire", 4*time.Second, func() bool { return ta2.admin.Get("www.example.test/two") == nil })
+	if got, _ := answers(t, ta2.dns, "www.example.test.", dns.TypeA); len(got) != 1 || got[0] != "192.0.2.2" {
+		t.Errorf("after expiry: %v, want 192.0.2.2 back (one still drained)", got)
+	}
+
+	// Editing the state file by hand takes effect too.
+	os.WriteFile(stateFile, []byte(""), 0o644)
+	waitFor(t, "the emptied state file to clear the drain", 4*time.Second, func() bool {
+		got, _ := answers(t, ta2.dns, "www.example.test.", dns.TypeA)
+		return len(got) == 2
+	})
+}
+
+func TestTokenFileReadableByOthersRefused(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(f, []byte("0123456789abcdef0123"), 0o644)
+	if _, err := readToken(f); err == nil || !strings.Contains(err.Error(), "readable by others") {
+		t.Errorf("err %v", err)
+	}
+}
