@@ -258,20 +258,34 @@ for h in ns1 ns2; do
 done
 ok "NS gslb.example.com → ns1, ns2 with A and AAAA glue in ADDITIONAL"
 
-# The www service.
+# The www service (policy geo): 127.0.0.1 is in no GeoIP network, so the
+# default rule sends it to pool "us" (two IPv4 members, one IPv6).
 q1 www.gslb.example.com A
 expect_status NOERROR
 expect_flag aa
-expect_rrs ANSWER A 3 30
-[ "$(hdrcount ANSWER)" = 3 ] || fail "expected ANSWER: 3 in the header"
-ok "www.gslb.example.com A → NOERROR, aa, 3 A, TTL 30"
+expect_rrs ANSWER A 2 30
+[ "$(hdrcount ANSWER)" = 2 ] || fail "expected ANSWER: 2 in the header"
+ok "www.gslb.example.com A → NOERROR, aa, 2 A (pool us), TTL 30"
 
 q1 www.gslb.example.com AAAA
 expect_status NOERROR
 expect_flag aa
-expect_rrs ANSWER AAAA 2 30
-[ "$(hdrcount ANSWER)" = 2 ] || fail "expected ANSWER: 2 in the header"
-ok "www.gslb.example.com AAAA → NOERROR, aa, 2 AAAA, TTL 30"
+expect_rrs ANSWER AAAA 1 30
+[ "$(hdrcount ANSWER)" = 1 ] || fail "expected ANSWER: 1 in the header"
+ok "www.gslb.example.com AAAA → NOERROR, aa, 1 AAAA (pool us), TTL 30"
+
+# EDNS Client Subnet: an Asian and a European client subnet get their own
+# pools, and the reply carries the ECS scope of the matched network.
+q1 +subnet=175.16.199.0/24 www.gslb.example.com A
+expect_status NOERROR
+section ANSWER | awk '$4 == "A"' | grep -q '203\.0\.113\.10$' || fail "Asian subnet: expected the ap pool (203.0.113.10)"
+grep -q 'CLIENT-SUBNET: 175\.16\.199\.0/24/24' <<<"$DIG_OUT" || fail "Asian subnet: expected ECS 175.16.199.0/24 with scope 24"
+ok "+subnet=175.16.199.0/24 → pool ap (203.0.113.10), ECS scope /24"
+q1 +subnet=2a02:cfc0::/56 www.gslb.example.com A
+expect_status NOERROR
+section ANSWER | awk '$4 == "A"' | grep -q '192\.0\.2\.1[01]$' || fail "European subnet: expected the eu pool (192.0.2.10/11)"
+grep -q 'CLIENT-SUBNET: 2a02:cfc0::/56/29' <<<"$DIG_OUT" || fail "European subnet: expected ECS 2a02:cfc0::/56 with scope 29"
+ok "+subnet=2a02:cfc0::/56 → pool eu (192.0.2.10, 192.0.2.11), ECS scope /29"
 
 # A name that does not exist.
 q1 nonexistent.gslb.example.com A
@@ -293,19 +307,19 @@ ok "example.org → REFUSED"
 q1 +tcp www.gslb.example.com A
 expect_status NOERROR
 expect_flag aa
-expect_rrs ANSWER A 3 30
+expect_rrs ANSWER A 2 30
 grep -q '^;; SERVER: .*(TCP)' <<<"$DIG_OUT" || fail "dig did not use TCP"
-ok "+tcp www.gslb.example.com A → NOERROR, 3 A"
+ok "+tcp www.gslb.example.com A → NOERROR, 2 A"
 
 # IPv6 listener, UDP and TCP.
 q ::1 "$PORT" www.gslb.example.com A
 expect_status NOERROR
 expect_flag aa
-expect_rrs ANSWER A 3 30
+expect_rrs ANSWER A 2 30
 grep -q '^;; SERVER: ::1#' <<<"$DIG_OUT" || fail "the answer did not come from ::1"
 q ::1 "$PORT" +tcp www.gslb.example.com AAAA
 expect_status NOERROR
-expect_rrs ANSWER AAAA 2 30
+expect_rrs ANSWER AAAA 1 30
 ok "IPv6 listener [::1]:$PORT answers over UDP and TCP"
 
 # ANY: one RRset only.
@@ -321,7 +335,7 @@ ok "ANY gslb.example.com → a single RRset ($types)"
 q1 WwW.GsLb.ExAmPlE.CoM A
 expect_status NOERROR
 grep -q '^;WwW\.GsLb\.ExAmPlE\.CoM\.[[:space:]]' <<<"$(section QUESTION)" || fail "the question name lost its case"
-expect_rrs ANSWER A 3 30
+expect_rrs ANSWER A 2 30
 bad="$(section ANSWER | awk '$1 != "WwW.GsLb.ExAmPlE.CoM."' | wc -l | tr -d ' ')"
 [ "$bad" = 0 ] || fail "$bad answer record(s) do not keep the owner name WwW.GsLb.ExAmPlE.CoM."
 ok "WwW.GsLb.ExAmPlE.CoM keeps its case in question and answer"

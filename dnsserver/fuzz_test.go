@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -10,7 +11,7 @@ import (
 // a reply that unpacks, and never panic (a recovered panic counts as one).
 func FuzzServe(f *testing.F) {
 	snap := loadSnapshot(f, testConfig, testZone)
-	h := NewHandler(snap, Identity{Hostname: "fuzz"}, discard())
+	h := NewHandler(snap, Identity{Hostname: "fuzz"}, nil, discard())
 	for _, q := range []struct {
 		name  string
 		qtype uint16
@@ -40,7 +41,7 @@ func FuzzServe(f *testing.F) {
 		if tcp {
 			tr = TCP
 		}
-		out := h.Serve(req, tr, nil)
+		out := h.Serve(req, netip.MustParseAddrPort("192.0.2.1:5353"), tr, nil)
 		if h.Panics() > 0 {
 			t.Fatalf("the handler panicked on %x", req)
 		}

@@ -3,6 +3,8 @@ package dnsserver
 import (
 	"encoding/hex"
 	"log/slog"
+	"net"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -41,13 +43,15 @@ type Identity struct {
 type Handler struct {
 	snap   atomic.Pointer[zones.Snapshot]
 	ident  Identity
+	geo    zones.Locator
 	log    *slog.Logger
 	panics atomic.Uint64
 }
 
-// NewHandler returns a handler answering from snap.
-func NewHandler(snap *zones.Snapshot, ident Identity, log *slog.Logger) *Handler {
-	h := &Handler{ident: ident, log: log}
+// NewHandler returns a handler answering from snap, locating clients with
+// geo (nil without a GeoIP database).
+func NewHandler(snap *zones.Snapshot, ident Identity, geo zones.Locator, log *slog.Logger) *Handler {
+	h := &Handler{ident: ident, geo: geo, log: log}
 	h.snap.Store(snap)
 	return h
 }
@@ -70,10 +74,11 @@ const (
 // minUDPSize is the payload every DNS client accepts (RFC 1035 2.3.4).
 const minUDPSize = 512
 
-// Serve answers one query. req is the message as received; buf, if large
-// enough, holds the reply. It returns the reply, or nil when the message
-// must not be answered (a response, or bytes that are not a DNS header).
-func (h *Handler) Serve(req []byte, t Transport, buf []byte) (reply []byte) {
+// Serve answers one query from src. req is the message as received; buf,
+// if large enough, holds the reply. It returns the reply, or nil when the
+// message must not be answered (a response, or bytes that are not a DNS
+// header).
+func (h *Handler) Serve(req []byte, src netip.AddrPort, t Transport, buf []byte) (reply []byte) {
 	// Step 1: a cheap header check before anything else.
 	if len(req) < 12 || req[2]&0x80 != 0 {
 		return nil
@@ -86,7 +91,7 @@ func (h *Handler) Serve(req []byte, t Transport, buf []byte) (reply []byte) {
 			reply = servfail(req)
 		}
 	}()
-	r, limit := h.answer(req, t)
+	r, limit := h.answer(req, src.Addr(), t)
 	if r == nil {
 		return nil
 	}
@@ -104,8 +109,8 @@ type query struct {
 
 // answer runs the request pipeline. It returns the reply message and the
 // largest size the reply may have on the wire.
-func (h *Handler) answer(req []byte, t Transport) (*dns.Msg, int) {
-	r, clientSize := h.build(req, t)
+func (h *Handler) answer(req []byte, src netip.Addr, t Transport) (*dns.Msg, int) {
+	r, clientSize := h.build(req, src, t, nil)
 	if t == TCP {
 		return r, dns.MaxMsgSize
 	}
@@ -120,8 +125,9 @@ func (h *Handler) answer(req []byte, t Transport) (*dns.Msg, int) {
 }
 
 // build unpacks and answers the request. clientSize is the UDP size the
-// client advertised with EDNS, 0 without EDNS.
-func (h *Handler) build(req []byte, t Transport) (r *dns.Msg, clientSize int) {
+// client advertised with EDNS, 0 without EDNS. A non-nil trace collects
+// the decision in words.
+func (h *Handler) build(req []byte, src netip.Addr, t Transport, trace *zones.Trace) (r *dns.Msg, clientSize int) {
 	snap := h.snap.Load()
 	m := new(dns.Msg)
 	if err := m.Unpack(req); err != nil {
@@ -167,6 +173,15 @@ func (h *Handler) build(req []byte, t Transport) (r *dns.Msg, clientSize int) {
 		r.Rcode = dns.RcodeBadVers
 		return r, size
 	}
+	var subnet *ecs
+	if q.opt != nil {
+		rdata, _ := findOPT(req)
+		var err error
+		if subnet, err = parseECS(rdata); err != nil {
+			r.Rcode = dns.RcodeFormatError
+			return r, size
+		}
+	}
 	qs := m.Question[0]
 	q.name, q.qtype = qs.Name, qs.Qtype
 	q.lower = strings.ToLower(qs.Name)
@@ -195,8 +210,48 @@ func (h *Handler) build(req []byte, t Transport) (r *dns.Msg, clientSize int) {
 		r.Rcode = dns.RcodeRefused
 		return r, size
 	}
-	a := z.Lookup(q.name, q.lower, q.qtype)
+	zq := zones.Query{Name: q.name, Lower: q.lower, Type: q.qtype, Geo: h.geo, Trace: trace}
+	src = src.Unmap()
+	zq.Client = zones.Client{Addr: src, Bits: src.BitLen()}
+	located := false
+	if subnet != nil && subnet.source > 0 && snap.Config.TrustECS(src) {
+		zq.Client = zones.Client{Addr: subnet.addr, Bits: int(subnet.source)}
+		located = true
+	}
+	if trace != nil {
+		switch {
+		case located:
+			trace.Add("client: EDNS Client Subnet %s/%d (from resolver %s)", subnet.addr, subnet.source, src)
+		case subnet != nil && subnet.source > 0:
+			trace.Add("client: resolver %s (its client subnet option is not trusted: geo.ecs)", src)
+		default:
+			trace.Add("client: %s (no client subnet)", src)
+		}
+	}
+	a := z.Lookup(&zq)
 	fill(r, z, a)
+	if subnet != nil {
+		// RFC 7871 7.2.1: echo family, source prefix and address; SCOPE is
+		// the prefix length the answer depended on.
+		scope := 0
+		if located {
+			scope = a.Scope
+		}
+		o := r.Extra[len(r.Extra)-1].(*dns.OPT)
+		e := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: subnet.family, SourceNetmask: subnet.source, SourceScope: uint8(scope)}
+		switch subnet.family {
+		case 1:
+			e.Address = subnet.addr.AsSlice()
+		case 2:
+			e.Address = subnet.addr.AsSlice()
+		default:
+			e.Address = net.IPv4zero
+		}
+		o.Option = append(o.Option, e)
+		if trace != nil {
+			trace.Add("ECS scope in the reply: /%d", scope)
+		}
+	}
 	return r, size
 }
 
@@ -371,4 +426,17 @@ func servfailMsg(r *dns.Msg, buf []byte) []byte {
 		return nil
 	}
 	return out
+}
+
+// Explain answers m as if it came from src over TCP (so nothing is
+// truncated) and returns the reply with the decision in plain words: the
+// same code path as serving, with a trace attached.
+func (h *Handler) Explain(m *dns.Msg, src netip.Addr) (*dns.Msg, []string, error) {
+	req, err := m.Pack()
+	if err != nil {
+		return nil, nil, err
+	}
+	tr := &zones.Trace{}
+	r, _ := h.build(req, src, TCP, tr)
+	return r, tr.Lines, nil
 }

@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
 	"sort"
 	"strings"
 	"testing"
@@ -399,13 +400,13 @@ func TestTruncation(t *testing.T) {
 		// The NS answer with glue is 150 bytes; cut the glue alone by
 		// making the answer just fit 512 is not possible with this zone,
 		// so check the handler directly with a small limit.
-		h := NewHandler(snap, Identity{}, discard())
+		h := NewHandler(snap, Identity{}, nil, discard())
 		m := new(dns.Msg)
 		m.SetQuestion("example.com.", dns.TypeNS)
 		q, _ := m.Pack()
-		r, _ := h.answer(q, UDP)
+		r, _ := h.answer(q, netip.MustParseAddr("192.0.2.1"), UDP)
 		full, _ := r.Pack()
-		r, _ = h.answer(q, UDP)
+		r, _ = h.answer(q, netip.MustParseAddr("192.0.2.1"), UDP)
 		withoutExtra := *r
 		withoutExtra.Extra = nil
 		small, _ := withoutExtra.Pack()

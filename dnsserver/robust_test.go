@@ -78,7 +78,7 @@ func TestReloadUnderLoad(t *testing.T) {
 func TestShutdownAnswersInFlightAndLeaksNothing(t *testing.T) {
 	before := runtime.NumGoroutine()
 	snap := loadSnapshot(t, testConfig, testZone)
-	h := NewHandler(snap, Identity{}, discard())
+	h := NewHandler(snap, Identity{}, nil, discard())
 	s := NewServer(h, []string{"127.0.0.1:0", "[::1]:0"}, Limits{}, discard())
 	if err := s.Start(); err != nil {
 		t.Fatal(err)

@@ -72,28 +72,13 @@ func (s *Server) Start() error {
 			s.closeAll()
 			return fmt.Errorf("listen address %q: %w", a, err)
 		}
-		// Name the family: Go would make "[::]" a dual-stack socket.
-		family := "4"
-		if ap.Addr().Is6() && !ap.Addr().Is4In6() {
-			family = "6"
-		}
-		lc := net.ListenConfig{Control: v6only}
-		pc, err := lc.ListenPacket(context.Background(), "udp"+family, ap.String())
+		u, t, err := listenPair(ap)
 		if err != nil {
 			s.closeAll()
-			return fmt.Errorf("listen on %s/udp: %w", a, err)
+			return err
 		}
-		u := pc.(*net.UDPConn)
 		s.udp = append(s.udp, u)
-		// The same port over TCP, also when the UDP port was chosen by the
-		// system (port 0).
-		tap := netip.AddrPortFrom(ap.Addr(), uint16(u.LocalAddr().(*net.UDPAddr).Port))
-		ln, err := lc.Listen(context.Background(), "tcp"+family, tap.String())
-		if err != nil {
-			s.closeAll()
-			return fmt.Errorf("listen on %s/tcp: %w", tap, err)
-		}
-		s.tcp = append(s.tcp, ln.(*net.TCPListener))
+		s.tcp = append(s.tcp, t)
 	}
 	readers := max(2, runtime.GOMAXPROCS(0))
 	for _, u := range s.udp {
@@ -117,6 +102,40 @@ func (s *Server) closeAll() {
 		t.Close()
 	}
 	s.udp, s.tcp = nil, nil
+}
+
+// listenPair binds UDP and TCP on the same address. With port 0 the
+// system picks the UDP port, and the TCP port must then be free too: a few
+// tries find a port free for both.
+func listenPair(ap netip.AddrPort) (*net.UDPConn, *net.TCPListener, error) {
+	// Name the family: Go would make "[::]" a dual-stack socket.
+	family := "4"
+	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+		family = "6"
+	}
+	lc := net.ListenConfig{Control: v6only}
+	tries := 1
+	if ap.Port() == 0 {
+		tries = 20
+	}
+	var err error
+	for range tries {
+		var pc net.PacketConn
+		pc, err = lc.ListenPacket(context.Background(), "udp"+family, ap.String())
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen on %s/udp: %w", ap, err)
+		}
+		u := pc.(*net.UDPConn)
+		tap := netip.AddrPortFrom(ap.Addr(), uint16(u.LocalAddr().(*net.UDPAddr).Port))
+		var ln net.Listener
+		ln, err = lc.Listen(context.Background(), "tcp"+family, tap.String())
+		if err == nil {
+			return u, ln.(*net.TCPListener), nil
+		}
+		u.Close()
+		err = fmt.Errorf("listen on %s/tcp: %w", tap, err)
+	}
+	return nil, nil, err
 }
 
 // Addrs returns the bound addresses, one per listen address (UDP and TCP
@@ -151,7 +170,7 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 			s.log.Warn("udp read failed", "addr", c.LocalAddr().String(), "err", err)
 			continue
 		}
-		reply := s.h.Serve(in[:n], UDP, out)
+		reply := s.h.Serve(in[:n], from, UDP, out)
 		if reply == nil {
 			continue
 		}
@@ -208,6 +227,7 @@ func (s *Server) serveConn(c *net.TCPConn, tc *tcpConn) {
 		c.Close()
 	}()
 	var lenBuf [2]byte
+	remote := c.RemoteAddr().(*net.TCPAddr).AddrPort()
 	msg := make([]byte, 0, 512)
 	out := make([]byte, 0, 4096)
 	idle := s.limits.TCPIdleTimeout
@@ -233,7 +253,7 @@ func (s *Server) serveConn(c *net.TCPConn, tc *tcpConn) {
 		}
 		// Pack the reply behind room for its length, to send both in one
 		// write.
-		reply := s.h.Serve(msg, TCP, out[2:cap(out)])
+		reply := s.h.Serve(msg, remote, TCP, out[2:cap(out)])
 		if reply != nil {
 			var frame []byte
 			if &reply[0] == &out[2:cap(out)][0] {

@@ -83,7 +83,7 @@ func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, ni
 // returns its address; it stops when the test ends.
 func startServer(t testing.TB, snap *zones.Snapshot) (*Server, string) {
 	t.Helper()
-	h := NewHandler(snap, Identity{Hostname: "host.test", Version: "gslb test"}, discard())
+	h := NewHandler(snap, Identity{Hostname: "host.test", Version: "gslb test"}, nil, discard())
 	s := NewServer(h, []string{"127.0.0.1:0"}, Limits{
 		TCPConnections: snap.Config.TCPConnections,
 		TCPIdleTimeout: snap.Config.TCPIdleTimeout,

@@ -35,12 +35,12 @@ func TestLookup(t *testing.T) {
 		t.Errorf("type %q asn %q built %v", db.Type, db.ASNType, db.BuildTime)
 	}
 	cases := []struct {
-		ip                           string
-		found                        bool
-		country, continent, sub      string
-		lat, lon                     float64
-		network                      string
-		asn                          uint32
+		ip                      string
+		found                   bool
+		country, continent, sub string
+		lat, lon                float64
+		network                 string
+		asn                     uint32
 	}{
 		{"81.2.69.142", true, "GB", "EU", "GB-ENG", 51.5142, -0.0931, "81.2.69.142/31", 0},
 		{"::ffff:81.2.69.142", true, "GB", "EU", "GB-ENG", 51.5142, -0.0931, "81.2.69.142/31", 0},

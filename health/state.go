@@ -181,3 +181,14 @@ func (s *State) record(r Result, now time.Time) (changed bool) {
 	s.since.Store(now.UnixNano())
 	return true
 }
+
+// StartState returns a state that stays in the spec's start state: up,
+// or down with start = "down". It stands in for live health where no
+// probes run (gslb explain without a server).
+func StartState(spec Spec) *State {
+	s := newState(spec, time.Now())
+	if spec.Kind == KindNone || spec.Kind == "" {
+		s.probed.Store(true)
+	}
+	return s
+}

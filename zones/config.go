@@ -70,6 +70,30 @@ type Config struct {
 	AdminTokenFile string
 	// MaxProbesInFlight bounds the health probes running at once.
 	MaxProbesInFlight int
+
+	// GeoDatabase is the GeoIP2/GeoLite2 City or Country database and
+	// GeoASNDatabase the optional ASN one, resolved relative to File.
+	GeoDatabase, GeoASNDatabase string
+	// ECS says whose EDNS Client Subnet options are used: ECSAll, or only
+	// those from ECSTrusted resolver networks (none when empty).
+	ECSAll     bool
+	ECSTrusted []netip.Prefix
+}
+
+// HasGeo reports whether a GeoIP database is configured.
+func (c *Config) HasGeo() bool { return c.GeoDatabase != "" }
+
+// TrustECS reports whether an ECS option from a resolver at addr is used.
+func (c *Config) TrustECS(addr netip.Addr) bool {
+	if c.ECSAll {
+		return true
+	}
+	for _, p := range c.ECSTrusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 type configDoc struct {
@@ -101,6 +125,11 @@ type configDoc struct {
 	Health struct {
 		MaxInFlight *int64 `toml:"max_in_flight"`
 	} `toml:"health"`
+	Geo struct {
+		Database    string `toml:"database"`
+		ASNDatabase string `toml:"asn_database"`
+		ECS         any    `toml:"ecs"`
+	} `toml:"geo"`
 }
 
 // Files reads configuration files. OSFiles reads the file system; FSFiles
@@ -251,6 +280,36 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 		} else {
 			c.MaxProbesInFlight = int(*v)
 		}
+	}
+
+	c.GeoDatabase = rel(doc.Geo.Database)
+	c.GeoASNDatabase = rel(doc.Geo.ASNDatabase)
+	if c.GeoASNDatabase != "" && c.GeoDatabase == "" {
+		e.at([]string{"geo", "asn_database"}, "geo.asn_database needs geo.database (a City or Country database) too")
+	}
+	switch v := doc.Geo.ECS.(type) {
+	case nil:
+		c.ECSAll = true
+	case string:
+		switch v {
+		case "all":
+			c.ECSAll = true
+		case "none":
+		default:
+			e.at([]string{"geo", "ecs"}, "geo.ecs: %q: want \"all\", \"none\" or a list of trusted resolver networks", v)
+		}
+	case []any:
+		for i, x := range v {
+			s, _ := x.(string)
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				e.at([]string{"geo", "ecs", fmt.Sprintf("[%d]", i)}, "geo.ecs[%d]: %q is not a network such as \"192.0.2.0/24\"", i, x)
+				continue
+			}
+			c.ECSTrusted = append(c.ECSTrusted, p.Masked())
+		}
+	default:
+		e.at([]string{"geo", "ecs"}, "geo.ecs: want \"all\", \"none\" or a list of networks")
 	}
 
 	if len(doc.Zones) == 0 {

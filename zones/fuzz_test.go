@@ -43,13 +43,13 @@ func FuzzLoad(f *testing.F) {
 				if z.SOA == nil || z.NegativeSOA() == nil {
 					t.Fatalf("zone %s loaded without SOA", z.Origin)
 				}
-				a := z.Lookup(z.Origin, strings.ToLower(z.Origin), dns.TypeNS)
+				a := z.Lookup(&Query{Name: z.Origin, Lower: strings.ToLower(z.Origin), Type: dns.TypeNS})
 				if a.Result != Success || len(a.Answer) == 0 {
 					t.Fatalf("zone %s: apex NS lookup gave %v", z.Origin, a.Result)
 				}
 				for name := range z.nodes {
-					z.Lookup(name, name, dns.TypeA)
-					z.Lookup("x."+name, "x."+name, dns.TypeANY)
+					z.Lookup(&Query{Name: name, Lower: name, Type: dns.TypeA})
+					z.Lookup(&Query{Name: "x." + name, Lower: "x." + name, Type: dns.TypeANY})
 				}
 			}
 		}

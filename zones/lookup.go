@@ -45,21 +45,27 @@ type Answer struct {
 	Answer []dns.RR
 	Ns     []dns.RR
 	Extra  []dns.RR
+	// Scope is the prefix length of the client address the answer
+	// depended on: 0 unless a policy looked at the client.
+	Scope int
+	// Service and Pool tell which service and pool answered, if any.
+	Service *Service
+	Pool    *Pool
 }
 
 // maxChain bounds the CNAME chain followed inside a zone.
 const maxChain = 8
 
-// Lookup answers qtype at name. name is the query name as received (its
-// case is kept in owner names); lower is the same name in lower case. Both
-// are FQDNs within the zone.
-func (z *Zone) Lookup(name, lower string, qtype uint16) Answer {
+// Lookup answers q. Its name is an FQDN within the zone, as received (its
+// case is kept in owner names) and in lower case.
+func (z *Zone) Lookup(q *Query) Answer {
 	var a Answer
-	z.lookup(&a, name, lower, qtype, 0)
+	z.lookup(&a, q, q.Name, q.Lower, 0)
 	return a
 }
 
-func (z *Zone) lookup(a *Answer, name, lower string, qtype uint16, depth int) {
+func (z *Zone) lookup(a *Answer, q *Query, name, lower string, depth int) {
+	qtype := q.Type
 	n, encloser, cut := z.find(lower)
 	if cut != nil && (cut != n || qtype != dns.TypeDS) {
 		if depth > 0 {
@@ -70,7 +76,7 @@ func (z *Zone) lookup(a *Answer, name, lower string, qtype uint16, depth int) {
 		}
 		a.Result = Delegation
 		a.Ns = cut.get(dns.TypeNS)
-		a.Extra = z.addresses(a.Extra, a.Ns)
+		a.Extra = z.addresses(a, q, a.Extra, a.Ns)
 		return
 	}
 	if n == nil {
@@ -81,7 +87,7 @@ func (z *Zone) lookup(a *Answer, name, lower string, qtype uint16, depth int) {
 			return
 		}
 	}
-	z.answerAt(a, n, name, qtype, depth)
+	z.answerAt(a, q, n, name, depth)
 }
 
 // find walks from the apex down to lower. It returns the node of lower (nil
@@ -117,35 +123,40 @@ func (z *Zone) find(lower string) (n *node, encloser string, cut *node) {
 	return n, encloser, nil
 }
 
-// answerAt answers qtype from node n for the owner name.
-func (z *Zone) answerAt(a *Answer, n *node, owner string, qtype uint16, depth int) {
-	if s := n.service; s != nil {
-		var rrs []dns.RR
-		switch qtype {
-		case dns.TypeA:
-			rrs, _ = s.pick(&s.v4)
-		case dns.TypeAAAA:
-			rrs, _ = s.pick(&s.v6)
-		case dns.TypeANY:
-			if len(s.v4.backends) > 0 {
-				rrs, _ = s.pick(&s.v4)
-			} else {
-				rrs, _ = s.pick(&s.v6)
+// answerAt answers the query from node n for the owner name.
+func (z *Zone) answerAt(a *Answer, q *Query, n *node, owner string, depth int) {
+	qtype := q.Type
+	if s := n.service; s != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA || qtype == dns.TypeANY) {
+		v6 := qtype == dns.TypeAAAA || qtype == dns.TypeANY && !s.hasFamily(false)
+		if !s.hasFamily(v6) {
+			if qtype != dns.TypeANY {
+				if q.Trace != nil {
+					q.Trace.Add("service %s has no %s backend: NODATA", s.Name, famName(v6))
+				}
+				a.Result = NoData
+				return
 			}
-		}
-		if len(rrs) > 0 {
-			a.Result = Success
-			a.Answer = appendOwned(a.Answer, rrs, owner)
-			if c, ok := rrs[0].(*dns.CNAME); ok && qtype != dns.TypeANY {
-				// The fallback CNAME of a service whose backends are all
-				// down: follow it like any CNAME.
-				z.chase(a, c.Target, qtype, depth)
+		} else {
+			if q.Trace != nil {
+				q.Trace.Add("service %s: policy %s, members %s, answers %d", s.Name, s.Policy, s.Members, s.Answers)
 			}
-			return
-		}
-		if qtype == dns.TypeA || qtype == dns.TypeAAAA {
-			a.Result = NoData
-			return
+			d := s.decide(q, v6)
+			a.Service, a.Pool = s, d.Pool
+			a.Scope = max(a.Scope, d.Scope)
+			if len(d.RRs) > 0 {
+				a.Result = Success
+				a.Answer = appendOwned(a.Answer, d.RRs, owner)
+				if c, ok := d.RRs[0].(*dns.CNAME); ok && qtype != dns.TypeANY {
+					// The fallback CNAME of a service whose backends are
+					// all down: follow it like any CNAME.
+					z.chase(a, q, c.Target, depth)
+				}
+				return
+			}
+			if qtype != dns.TypeANY {
+				a.Result = NoData
+				return
+			}
 		}
 	}
 	if c := n.get(dns.TypeCNAME); c != nil && qtype != dns.TypeCNAME {
@@ -154,7 +165,7 @@ func (z *Zone) answerAt(a *Answer, n *node, owner string, qtype uint16, depth in
 		if qtype == dns.TypeANY {
 			return
 		}
-		z.chase(a, c[0].(*dns.CNAME).Target, qtype, depth)
+		z.chase(a, q, c[0].(*dns.CNAME).Target, depth)
 		return
 	}
 	var rrs []dns.RR
@@ -174,18 +185,21 @@ func (z *Zone) answerAt(a *Answer, n *node, owner string, qtype uint16, depth in
 	a.Answer = appendOwned(a.Answer, rrs, owner)
 	switch rrs[0].Header().Rrtype {
 	case dns.TypeNS, dns.TypeMX, dns.TypeSRV:
-		a.Extra = z.addresses(a.Extra, rrs)
+		a.Extra = z.addresses(a, q, a.Extra, rrs)
 	}
 }
 
 // chase follows a CNAME to target when it is in the zone, the chain is not
 // too long and does not loop.
-func (z *Zone) chase(a *Answer, target string, qtype uint16, depth int) {
+func (z *Zone) chase(a *Answer, q *Query, target string, depth int) {
 	tl := strings.ToLower(target)
 	if depth+1 >= maxChain || !dns.IsSubDomain(z.origin, tl) || chainHas(a.Answer, tl) {
 		return
 	}
-	z.lookup(a, target, tl, qtype, depth+1)
+	if q.Trace != nil {
+		q.Trace.Add("CNAME to %s: following it in the zone", target)
+	}
+	z.lookup(a, q, target, tl, depth+1)
 }
 
 // chainHas reports whether a CNAME in the answer is owned by lower: a loop.
@@ -213,7 +227,7 @@ func appendOwned(dst, rrs []dns.RR, owner string) []dns.RR {
 
 // addresses appends the in-zone A and AAAA records of the targets of NS, MX
 // and SRV records: glue and additional-section processing.
-func (z *Zone) addresses(dst []dns.RR, rrs []dns.RR) []dns.RR {
+func (z *Zone) addresses(a *Answer, q *Query, dst []dns.RR, rrs []dns.RR) []dns.RR {
 	for _, rr := range rrs {
 		var target string
 		switch r := rr.(type) {
@@ -231,13 +245,15 @@ func (z *Zone) addresses(dst []dns.RR, rrs []dns.RR) []dns.RR {
 			continue
 		}
 		if s := n.service; s != nil {
-			v4, all4 := s.pick(&s.v4)
-			v6, all6 := s.pick(&s.v6)
-			if !all4 {
-				dst = append(dst, v4...)
-			}
-			if !all6 {
-				dst = append(dst, v6...)
+			// The targets' addresses as this client would get them.
+			for _, v6 := range []bool{false, true} {
+				if s.hasFamily(v6) {
+					d := s.decide(q, v6)
+					a.Scope = max(a.Scope, d.Scope)
+					if !d.AllDown {
+						dst = append(dst, d.RRs...)
+					}
+				}
 			}
 			continue
 		}

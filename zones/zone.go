@@ -1,13 +1,10 @@
 package zones
 
 import (
-	"net/netip"
 	"sort"
 	"strings"
 
-	"github.com/gslb/gslb/health"
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Zone is one compiled, read-only zone. All names in its index are
@@ -43,127 +40,6 @@ type node struct {
 type rrset struct {
 	typ uint16
 	rrs []dns.RR
-}
-
-// What a service answers for a family when none of its backends of that
-// family is serving.
-const (
-	// AllDownServeAll answers as if every backend were up, as Route 53
-	// and gdnsd do: better a chance than nothing.
-	AllDownServeAll = "serve_all"
-	// AllDownFallback answers the fallback addresses or CNAME.
-	AllDownFallback = "fallback"
-	// AllDownNoData answers NODATA.
-	AllDownNoData = "nodata"
-)
-
-// Service is a name answered from a set of backends rather than from static
-// records.
-type Service struct {
-	// Name is the service's owner name as written, FQDN.
-	Name string
-	// TTL is the TTL of the service's answers.
-	TTL uint32
-	// Backends are the service's members, in the order written.
-	Backends []*Backend
-	// WhenAllDown is one of AllDownServeAll, AllDownFallback, AllDownNoData.
-	WhenAllDown string
-	// Fallback and FallbackCNAME are answered with AllDownFallback.
-	Fallback      []netip.Addr
-	FallbackCNAME string
-
-	v4, v6  family
-	allDown prometheus.Counter // answers given while all were down; may be nil
-}
-
-// family holds a service's backends of one address family with the records
-// answered for them, built at load time.
-type family struct {
-	backends []*Backend
-	rrs      []dns.RR // rrs[i] answers backends[i]
-	fallback []dns.RR
-}
-
-// Backend is one member of a service.
-type Backend struct {
-	// ID names the backend in the admin API and state file:
-	// "service/backend", the service without its final dot.
-	ID string
-	// Name identifies the backend within its service.
-	Name string
-	// Addr is the address answered for the backend.
-	Addr netip.Addr
-	// Check says how the backend is probed.
-	Check health.Spec
-
-	state *health.State
-	admin *health.Slot
-}
-
-// Serving tells whether the backend gets new answers: healthy (or forced
-// up) and neither drained nor forced down. A backend not bound to a health
-// state is serving.
-func (b *Backend) Serving() bool {
-	if b.admin != nil {
-		if o := b.admin.Load(); o != nil {
-			return o.State == health.AdminUp
-		}
-	}
-	return b.state == nil || b.state.Up()
-}
-
-// State returns the backend's health state, nil before Bind.
-func (b *Backend) State() *health.State { return b.state }
-
-// Override returns the backend's admin override, nil if none.
-func (b *Backend) Override() *health.Override {
-	if b.admin == nil {
-		return nil
-	}
-	return b.admin.Load()
-}
-
-// AllDown reports whether every backend of the service is out of service.
-func (s *Service) AllDown() bool {
-	for _, b := range s.Backends {
-		if b.Serving() {
-			return false
-		}
-	}
-	return true
-}
-
-// pick returns the records of the serving backends of f. all reports that
-// none was serving and the when_all_down policy chose the answer.
-func (s *Service) pick(f *family) (rrs []dns.RR, all bool) {
-	n := 0
-	for _, b := range f.backends {
-		if b.Serving() {
-			n++
-		}
-	}
-	if n == len(f.backends) {
-		return f.rrs, false
-	}
-	if n > 0 {
-		rrs = make([]dns.RR, 0, n)
-		for i, b := range f.backends {
-			if b.Serving() {
-				rrs = append(rrs, f.rrs[i])
-			}
-		}
-		return rrs, false
-	}
-	if s.allDown != nil {
-		s.allDown.Inc()
-	}
-	switch s.WhenAllDown {
-	case AllDownNoData:
-		return nil, true
-	case AllDownFallback:
-		return f.fallback, true
-	}
-	return f.rrs, true
 }
 
 func (n *node) get(t uint16) []dns.RR {

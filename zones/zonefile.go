@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -31,25 +30,6 @@ type soaDoc struct {
 	NegativeTTL any    `toml:"negative_ttl"`
 	TTL         any    `toml:"ttl"`
 }
-
-type serviceDoc struct {
-	TTL           any          `toml:"ttl"`
-	Check         *checkDoc    `toml:"check"`
-	WhenAllDown   string       `toml:"when_all_down"`
-	Fallback      []string     `toml:"fallback"`
-	FallbackCNAME string       `toml:"fallback_cname"`
-	Backends      []backendDoc `toml:"backends"`
-}
-
-type backendDoc struct {
-	Name    string    `toml:"name"`
-	Address string    `toml:"address"`
-	Check   *checkDoc `toml:"check"`
-}
-
-// backendName is what a backend name may hold: it is part of the
-// backend's ID in the admin API and state file.
-var backendName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // SOA timer defaults, for a zone whose [soa] leaves them out.
 const (
@@ -410,150 +390,6 @@ func escapeTXT(s string) string {
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	return r.Replace(s)
-}
-
-func (l *zoneLoader) services(svcs map[string]*serviceDoc) {
-	for _, key := range sortedKeys(l.e.pos, []string{"services"}, svcs) {
-		path := []string{"services", key}
-		doc := svcs[key]
-		name, err := l.name(key)
-		if err != nil {
-			l.e.at(path, "%s: %v", dotted(path), err)
-			continue
-		}
-		if !dns.IsSubDomain(l.z.Origin, name) {
-			l.e.at(path, "%s: %q is outside the zone %s", dotted(path), name, l.z.Origin)
-			continue
-		}
-		if first, dup := l.owners[strings.ToLower(name)]; dup {
-			p := l.e.pos.of(first)
-			what := "is already defined"
-			if first[0] == "records" {
-				what = "shares its name with static records"
-			}
-			l.e.at(path, "%s: service %s %s at line %d (%s); a name is either a service or static records", dotted(path), name, what, p.Line, dotted(first))
-			continue
-		}
-		l.owners[strings.ToLower(name)] = path
-		s := &Service{Name: name, TTL: l.cfg.ServiceTTL, WhenAllDown: AllDownServeAll}
-		if doc.TTL != nil {
-			s.TTL = l.ttlValue(doc.TTL, append(path, "ttl"))
-		}
-		l.allDown(s, doc, path)
-		if len(doc.Backends) == 0 {
-			l.e.at(path, "%s: a service needs at least one backend", dotted(path))
-		}
-		names := map[string]int{}
-		for i, b := range doc.Backends {
-			bpath := append(path[:2:2], "backends", fmt.Sprintf("[%d]", i))
-			ip, err := netip.ParseAddr(b.Address)
-			if b.Address == "" {
-				l.e.at(bpath, "%s: address missing", dotted(bpath))
-				continue
-			}
-			if err != nil || ip.Zone() != "" {
-				l.e.at(append(bpath, "address"), "%s.address: %q is not an IP address", dotted(bpath), b.Address)
-				continue
-			}
-			ip = ip.Unmap()
-			bn := b.Name
-			if bn == "" {
-				bn = strings.ReplaceAll(ip.String(), ":", "-")
-			}
-			if !backendName.MatchString(bn) {
-				l.e.at(append(bpath, "name"), "%s.name: %q: use 1 to 64 letters, digits, '.', '_' or '-'", dotted(bpath), bn)
-				continue
-			}
-			if j, dup := names[bn]; dup {
-				l.e.at(append(bpath, "name"), "%s: backend name %q is already used by backends[%d]", dotted(bpath), bn, j)
-				continue
-			}
-			names[bn] = i
-			cpath := append(bpath, "check")
-			if b.Check == nil {
-				cpath = append(path[:2:2], "check")
-			}
-			s.Backends = append(s.Backends, &Backend{
-				ID:    strings.TrimSuffix(name, ".") + "/" + bn,
-				Name:  bn,
-				Addr:  ip,
-				Check: l.spec(merge(doc.Check, b.Check), ip, cpath),
-			})
-		}
-		n := l.z.ensure(name)
-		n.service = s
-		l.z.Services = append(l.z.Services, s)
-	}
-	sort.Slice(l.z.Services, func(i, j int) bool { return l.z.Services[i].Name < l.z.Services[j].Name })
-}
-
-// allDown reads what a service answers when none of its backends of a
-// family is serving.
-func (l *zoneLoader) allDown(s *Service, doc *serviceDoc, path []string) {
-	switch doc.WhenAllDown {
-	case "", AllDownServeAll:
-	case AllDownNoData:
-		s.WhenAllDown = AllDownNoData
-	case AllDownFallback:
-		s.WhenAllDown = AllDownFallback
-		if len(doc.Fallback) == 0 && doc.FallbackCNAME == "" {
-			l.e.at(append(path, "when_all_down"), "%s.when_all_down = \"fallback\" needs fallback = [addresses] or fallback_cname", dotted(path))
-		}
-	default:
-		l.e.at(append(path, "when_all_down"), "%s.when_all_down: %q: want \"serve_all\", \"fallback\" or \"nodata\"", dotted(path), doc.WhenAllDown)
-	}
-	if (len(doc.Fallback) > 0 || doc.FallbackCNAME != "") && s.WhenAllDown != AllDownFallback {
-		l.e.at(append(path, "fallback"), "%s: fallback is set but when_all_down is not \"fallback\"", dotted(path))
-	}
-	if len(doc.Fallback) > 0 && doc.FallbackCNAME != "" {
-		l.e.at(append(path, "fallback_cname"), "%s: give fallback addresses or fallback_cname, not both", dotted(path))
-	}
-	for i, a := range doc.Fallback {
-		ip, err := netip.ParseAddr(a)
-		if err != nil || ip.Zone() != "" {
-			l.e.at(append(path, "fallback", fmt.Sprintf("[%d]", i)), "%s.fallback[%d]: %q is not an IP address", dotted(path), i, a)
-			continue
-		}
-		s.Fallback = append(s.Fallback, ip.Unmap())
-	}
-	if doc.FallbackCNAME != "" {
-		n, err := l.name(doc.FallbackCNAME)
-		if err != nil {
-			l.e.at(append(path, "fallback_cname"), "%s.fallback_cname: %v", dotted(path), err)
-		}
-		s.FallbackCNAME = n
-	}
-}
-
-// compile builds the service's A and AAAA answers from its backends.
-func (s *Service) compile() {
-	rr := func(ip netip.Addr) dns.RR {
-		if ip.Is4() {
-			return &dns.A{Hdr: dns.RR_Header{Name: s.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: s.TTL}, A: ip.AsSlice()}
-		}
-		return &dns.AAAA{Hdr: dns.RR_Header{Name: s.Name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: s.TTL}, AAAA: ip.AsSlice()}
-	}
-	for _, b := range s.Backends {
-		if b.Addr.Is4() {
-			s.v4.backends = append(s.v4.backends, b)
-			s.v4.rrs = append(s.v4.rrs, rr(b.Addr))
-		} else {
-			s.v6.backends = append(s.v6.backends, b)
-			s.v6.rrs = append(s.v6.rrs, rr(b.Addr))
-		}
-	}
-	for _, ip := range s.Fallback {
-		if ip.Is4() {
-			s.v4.fallback = append(s.v4.fallback, rr(ip))
-		} else {
-			s.v6.fallback = append(s.v6.fallback, rr(ip))
-		}
-	}
-	if s.FallbackCNAME != "" {
-		c := &dns.CNAME{Hdr: dns.RR_Header{Name: s.Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: s.TTL}, Target: s.FallbackCNAME}
-		s.v4.fallback = []dns.RR{c}
-		s.v6.fallback = []dns.RR{c}
-	}
 }
 
 // apex builds the SOA and the apex NS records.

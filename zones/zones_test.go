@@ -107,7 +107,7 @@ func TestLookup(t *testing.T) {
 			if z == nil {
 				t.Fatal("no zone")
 			}
-			a := z.Lookup(c.qname, lower, c.qtype)
+			a := z.Lookup(&Query{Name: c.qname, Lower: lower, Type: c.qtype})
 			if a.Result != c.result {
 				t.Errorf("result %v, want %v", a.Result, c.result)
 			}

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gslb/gslb/cmd/gslb/example"
 	"github.com/gslb/gslb/dnsserver"
+	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/health"
 	"github.com/gslb/gslb/zones"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +27,7 @@ type app struct {
 	h          *dnsserver.Handler
 	checker    *health.Checker
 	admin      *health.Admin
+	geo        *geo.Locator // nil without a GeoIP database
 	allDown    *prometheus.CounterVec
 
 	reloadMu sync.Mutex
@@ -49,6 +52,42 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot) *app {
 	a.checker.OnChange = a.healthChanged
 	a.admin = health.NewAdmin(snap.Config.AdminStateFile, log)
 	return a
+}
+
+// openGeo opens the configured GeoIP databases; for the bundled example
+// they are read from the binary.
+func openGeo(configPath string, cfg *zones.Config, log *slog.Logger) (*geo.Locator, error) {
+	if !cfg.HasGeo() {
+		return nil, nil
+	}
+	src := func(p string) (geo.Source, error) {
+		if p == "" {
+			return geo.Source{}, nil
+		}
+		if configPath == "" {
+			b, err := example.FS.ReadFile(p)
+			return geo.Source{Bytes: b}, err
+		}
+		return geo.Source{Path: p}, nil
+	}
+	loc, err := src(cfg.GeoDatabase)
+	if err != nil {
+		return nil, err
+	}
+	asn, err := src(cfg.GeoASNDatabase)
+	if err != nil {
+		return nil, err
+	}
+	return geo.NewLocator(loc, asn, log)
+}
+
+// locator returns the GeoIP locator as the query path takes it: a nil
+// interface, not a nil pointer, without one.
+func (a *app) locator() zones.Locator {
+	if a.geo == nil {
+		return nil
+	}
+	return a.geo
 }
 
 // prepare binds a freshly loaded snapshot to the running health checks,
@@ -85,6 +124,13 @@ func (a *app) reload(why string) {
 	}
 	if next.Config.TCPConnections != old.Config.TCPConnections || next.Config.TCPIdleTimeout != old.Config.TCPIdleTimeout {
 		a.log.Warn("limits.tcp_connections and limits.tcp_idle_timeout changed; they take effect on restart")
+	}
+	if next.Config.GeoDatabase != old.Config.GeoDatabase || next.Config.GeoASNDatabase != old.Config.GeoASNDatabase {
+		a.log.Warn("[geo] database paths changed; they take effect on restart (a changed file is reloaded by itself)")
+	}
+	if next.Config.HasGeo() && a.geo == nil {
+		a.log.Error("reload rejected: the new configuration needs a GeoIP database; restart to open one")
+		return
 	}
 	if next.Config.AdminStateFile != old.Config.AdminStateFile || next.Config.AdminTokenFile != old.Config.AdminTokenFile || next.Config.MaxProbesInFlight != old.Config.MaxProbesInFlight {
 		a.log.Warn("[admin] and [health] settings changed; they take effect on restart")
@@ -189,6 +235,13 @@ func (a *app) background(ctx context.Context) {
 			})
 			if err != nil {
 				a.log.Warn("cannot watch the admin state file", "err", err)
+			}
+		}()
+	}
+	if a.geo != nil && a.configPath != "" {
+		go func() {
+			if err := a.geo.Watch(ctx, time.Second); err != nil {
+				a.log.Warn("cannot watch the GeoIP database; it will not reload", "err", err)
 			}
 		}()
 	}

@@ -67,10 +67,13 @@ func startApp(t *testing.T, configFile string, token string) *testApp {
 	}
 	log := slog.New(slog.NewTextHandler(w, nil))
 	a := newApp(log, configFile, snap)
+	if a.geo, err = openGeo(configFile, snap.Config, log); err != nil {
+		t.Fatal(err)
+	}
 	if err := a.admin.LoadFile(); err != nil {
 		t.Fatal(err)
 	}
-	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{}, log)
+	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{}, a.locator(), log)
 	a.prepare(snap)
 	srv := dnsserver.NewServer(a.h, []string{"127.0.0.1:0"}, dnsserver.Limits{}, log)
 	if err := srv.Start(); err != nil {

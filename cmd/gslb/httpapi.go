@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -113,6 +114,26 @@ func (a *app) httpHandler(token string) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, a.backendJSON(svc, b))
 	}
+	mux.HandleFunc("GET /api/v1/explain", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		client := q.Get("client")
+		if client == "" {
+			client, _, _ = strings.Cut(r.RemoteAddr, ":")
+			if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+				client = ap.Addr().String()
+			}
+		}
+		req, err := parseExplain(q.Get("name"), q.Get("type"), client, q.Get("ecs"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := explain(w, a.h, req); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
 	mux.HandleFunc("PUT /api/v1/backends/{service}/{backend}/admin", admin)
 	mux.HandleFunc("DELETE /api/v1/backends/{service}/{backend}/admin", admin)
 	return mux

@@ -5,6 +5,7 @@
 //
 //	gslb serve [-config FILE] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]
 //	gslb check [-config FILE]
+//	gslb explain [-config FILE] [-server URL] -client IP [-ecs SUBNET] NAME [TYPE]
 //	gslb version
 package main
 
@@ -29,6 +30,8 @@ Usage:
         answer DNS queries (without -config: the bundled example)
   gslb check [-config FILE]
         check the configuration and every zone file, print every problem
+  gslb explain [-config FILE] [-server URL] -client IP [-ecs SUBNET] NAME [TYPE]
+        explain the answer a client gets, step by step
   gslb version
         print the version
 
@@ -46,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "explain":
+		return explainCmd(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

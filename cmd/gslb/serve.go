@@ -18,6 +18,7 @@ import (
 
 	"github.com/gslb/gslb/cmd/gslb/example"
 	"github.com/gslb/gslb/dnsserver"
+	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/zones"
 )
 
@@ -110,12 +111,16 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	a := newApp(log, *config, snap)
+	if a.geo, err = openGeo(*config, snap.Config, log); err != nil {
+		fmt.Fprintln(stderr, "gslb serve:", err)
+		return 1
+	}
 	if err := a.admin.LoadFile(); err != nil {
 		fmt.Fprintln(stderr, "gslb serve: admin state file:", err)
 		return 1
 	}
 	host, _ := os.Hostname()
-	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version}, log)
+	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version}, a.locator(), log)
 	a.prepare(snap) // before the first query: binds backends to their health
 	defer a.checker.Stop()
 	srv := dnsserver.NewServer(a.h, dnsAddrs, dnsserver.Limits{
@@ -161,7 +166,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("gslb started", "version", version, "config", source, "dns", strings.Join(bound, " "),
 		"http", *httpAddr, "zones", strings.Join(names, " "), "services", len(snap.Services()),
-		"probes", a.checker.Running(), "admin_state_file", snap.Config.AdminStateFile, "admin_write_api", writeAPI,
+		"probes", a.checker.Running(), "geoip", geoSummary(a.geo), "admin_state_file", snap.Config.AdminStateFile, "admin_write_api", writeAPI,
 		"config_hash", snap.Hash)
 	if len(snap.Zones) > 0 && len(bound) > 0 {
 		ap := srv.Addrs()[0]
@@ -226,4 +231,17 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// geoSummary describes the GeoIP databases for the start-up log.
+func geoSummary(l *geo.Locator) string {
+	if l == nil {
+		return "none"
+	}
+	t, built, asn := l.DB()
+	s := fmt.Sprintf("%s built %s", t, built.UTC().Format("2006-01-02"))
+	if asn != "" {
+		s += " + " + asn
+	}
+	return s
 }

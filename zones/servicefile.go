@@ -1,0 +1,479 @@
+package zones
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+type serviceDoc struct {
+	TTL            any          `toml:"ttl"`
+	Policy         string       `toml:"policy"`
+	Members        string       `toml:"members"`
+	Answers        *int64       `toml:"answers"`
+	MinHealthy     *int64       `toml:"min_healthy"`
+	StickyPrefixV4 *int64       `toml:"sticky_prefix_v4"`
+	StickyPrefixV6 *int64       `toml:"sticky_prefix_v6"`
+	Check          *checkDoc    `toml:"check"`
+	WhenAllDown    string       `toml:"when_all_down"`
+	Fallback       []string     `toml:"fallback"`
+	FallbackCNAME  string       `toml:"fallback_cname"`
+	Backends       []backendDoc `toml:"backends"`
+	Pools          []poolDoc    `toml:"pools"`
+	Geo            *geoDoc      `toml:"geo"`
+}
+
+type backendDoc struct {
+	Name    string    `toml:"name"`
+	Address string    `toml:"address"`
+	Weight  any       `toml:"weight"`
+	Check   *checkDoc `toml:"check"`
+}
+
+type poolDoc struct {
+	Name        string   `toml:"name"`
+	Backends    []string `toml:"backends"`
+	Coordinates []any    `toml:"coordinates"`
+	Bias        any      `toml:"bias"`
+}
+
+type geoDoc struct {
+	Default     []string            `toml:"default"`
+	Continent   map[string][]string `toml:"continent"`
+	Country     map[string][]string `toml:"country"`
+	Subdivision map[string][]string `toml:"subdivision"`
+	ASN         map[string][]string `toml:"asn"`
+	CIDR        map[string][]string `toml:"cidr"`
+}
+
+// backendName is what a backend name may hold: it is part of the
+// backend's ID in the admin API and state file.
+var backendName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// Default sticky prefixes: a client's /24 or /56 keeps its backend.
+const (
+	defaultStickyV4 = 24
+	defaultStickyV6 = 56
+)
+
+var continents = map[string]bool{"AF": true, "AN": true, "AS": true, "EU": true, "NA": true, "OC": true, "SA": true}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
+
+func (l *zoneLoader) services(svcs map[string]*serviceDoc) {
+	for _, key := range sortedKeys(l.e.pos, []string{"services"}, svcs) {
+		path := []string{"services", key}
+		doc := svcs[key]
+		name, err := l.name(key)
+		if err != nil {
+			l.e.at(path, "%s: %v", dotted(path), err)
+			continue
+		}
+		if !dns.IsSubDomain(l.z.Origin, name) {
+			l.e.at(path, "%s: %q is outside the zone %s", dotted(path), name, l.z.Origin)
+			continue
+		}
+		if first, dup := l.owners[strings.ToLower(name)]; dup {
+			p := l.e.pos.of(first)
+			what := "is already defined"
+			if first[0] == "records" {
+				what = "shares its name with static records"
+			}
+			l.e.at(path, "%s: service %s %s at line %d (%s); a name is either a service or static records", dotted(path), name, what, p.Line, dotted(first))
+			continue
+		}
+		l.owners[strings.ToLower(name)] = path
+		s := l.service(name, doc, path)
+		n := l.z.ensure(name)
+		n.service = s
+		l.z.Services = append(l.z.Services, s)
+	}
+	sort.Slice(l.z.Services, func(i, j int) bool { return l.z.Services[i].Name < l.z.Services[j].Name })
+}
+
+func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Service {
+	at := func(k ...string) []string { return append(path[:len(path):len(path)], k...) }
+	s := &Service{Name: name, TTL: l.cfg.ServiceTTL, WhenAllDown: AllDownServeAll, MinHealthy: 1,
+		StickyV4: defaultStickyV4, StickyV6: defaultStickyV6}
+	if doc.TTL != nil {
+		s.TTL = l.ttlValue(doc.TTL, at("ttl"))
+	}
+	l.allDown(s, doc, path)
+
+	s.Members = MembersAll
+	if doc.Members != "" {
+		s.Members = doc.Members
+		if s.Members != MembersAll {
+			s.Answers = 1
+		}
+	}
+	switch s.Members {
+	case MembersAll, MembersWeighted, MembersRoundRobin, MembersSticky, MembersAdaptive:
+	default:
+		l.e.at(at("members"), "%s.members: %q: want all, weighted, roundrobin, sticky or adaptive", dotted(path), doc.Members)
+	}
+	if doc.Answers != nil {
+		if *doc.Answers < 1 || *doc.Answers > 64 {
+			l.e.at(at("answers"), "%s.answers: %d is out of range 1..64", dotted(path), *doc.Answers)
+		} else if s.Members == MembersAll {
+			l.e.at(at("answers"), "%s.answers: members = \"all\" answers every serving member; choose a selection with members = ...", dotted(path))
+		}
+		s.Answers = int(*doc.Answers)
+	}
+	if doc.MinHealthy != nil {
+		if *doc.MinHealthy < 1 || *doc.MinHealthy > 1000 {
+			l.e.at(at("min_healthy"), "%s.min_healthy: %d is out of range 1..1000", dotted(path), *doc.MinHealthy)
+		}
+		s.MinHealthy = int(*doc.MinHealthy)
+	}
+	for _, p := range []struct {
+		v    *int64
+		dst  *int
+		max  int64
+		name string
+	}{{doc.StickyPrefixV4, &s.StickyV4, 32, "sticky_prefix_v4"}, {doc.StickyPrefixV6, &s.StickyV6, 128, "sticky_prefix_v6"}} {
+		if p.v == nil {
+			continue
+		}
+		if *p.v < 0 || *p.v > p.max {
+			l.e.at(at(p.name), "%s.%s: %d is out of range 0..%d", dotted(path), p.name, *p.v, p.max)
+		}
+		*p.dst = int(*p.v)
+	}
+
+	if len(doc.Backends) == 0 {
+		l.e.at(path, "%s: a service needs at least one backend", dotted(path))
+	}
+	byName := map[string]*Backend{}
+	names := map[string]int{}
+	for i, b := range doc.Backends {
+		bpath := at("backends", fmt.Sprintf("[%d]", i))
+		if b.Address == "" {
+			l.e.at(bpath, "%s: address missing", dotted(bpath))
+			continue
+		}
+		ip, err := netip.ParseAddr(b.Address)
+		if err != nil || ip.Zone() != "" {
+			l.e.at(append(bpath, "address"), "%s.address: %q is not an IP address", dotted(bpath), b.Address)
+			continue
+		}
+		ip = ip.Unmap()
+		bn := b.Name
+		if bn == "" {
+			bn = strings.ReplaceAll(ip.String(), ":", "-")
+		}
+		if !backendName.MatchString(bn) {
+			l.e.at(append(bpath, "name"), "%s.name: %q: use 1 to 64 letters, digits, '.', '_' or '-'", dotted(bpath), bn)
+			continue
+		}
+		if j, dup := names[bn]; dup {
+			l.e.at(append(bpath, "name"), "%s: backend name %q is already used by backends[%d]", dotted(bpath), bn, j)
+			continue
+		}
+		names[bn] = i
+		weight := 1.0
+		if b.Weight != nil {
+			w, ok := number(b.Weight)
+			if !ok || w < 0 || w > 1e6 {
+				l.e.at(append(bpath, "weight"), "%s.weight: want a number 0..1000000 (0: standby)", dotted(bpath))
+			}
+			weight = w
+		}
+		cpath := append(bpath, "check")
+		if b.Check == nil {
+			cpath = at("check")
+		}
+		id := strings.TrimSuffix(name, ".") + "/" + bn
+		be := &Backend{ID: id, Name: bn, Addr: ip, Weight: weight, seed: hashString(id), Check: l.spec(merge(doc.Check, b.Check), ip, cpath)}
+		s.Backends = append(s.Backends, be)
+		byName[bn] = be
+	}
+
+	l.pools(s, doc, path, byName)
+	l.policy(s, doc, path)
+	return s
+}
+
+// pools reads the service's pools; without any, every backend forms the
+// pool "default".
+func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName map[string]*Backend) {
+	if len(doc.Pools) == 0 {
+		s.Pools = []*Pool{{Name: "default", Members: s.Backends}}
+		return
+	}
+	used := map[string]bool{}
+	seen := map[string]bool{}
+	for i, pd := range doc.Pools {
+		ppath := append(path[:len(path):len(path)], "pools", fmt.Sprintf("[%d]", i))
+		if !backendName.MatchString(pd.Name) {
+			l.e.at(ppath, "%s.name: %q: a pool needs a name of letters, digits, '.', '_' or '-'", dotted(ppath), pd.Name)
+			continue
+		}
+		if seen[pd.Name] {
+			l.e.at(ppath, "%s: pool name %q is already used", dotted(ppath), pd.Name)
+			continue
+		}
+		seen[pd.Name] = true
+		p := &Pool{Name: pd.Name}
+		if len(pd.Backends) == 0 {
+			l.e.at(ppath, "%s: pool %s has no backends", dotted(ppath), pd.Name)
+		}
+		for _, bn := range pd.Backends {
+			b := byName[bn]
+			if b == nil {
+				l.e.at(append(ppath, "backends"), "%s.backends: no backend named %q in this service", dotted(ppath), bn)
+				continue
+			}
+			used[bn] = true
+			p.Members = append(p.Members, b)
+		}
+		if pd.Coordinates != nil {
+			lat, ok1 := number(safeIndex(pd.Coordinates, 0))
+			lon, ok2 := number(safeIndex(pd.Coordinates, 1))
+			if len(pd.Coordinates) != 2 || !ok1 || !ok2 || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+				l.e.at(append(ppath, "coordinates"), "%s.coordinates: want [latitude, longitude] in degrees", dotted(ppath))
+			}
+			p.Lat, p.Lon, p.HasCoords = lat, lon, true
+		}
+		if pd.Bias != nil {
+			b, ok := number(pd.Bias)
+			if !ok || b < -99 || b > 99 {
+				l.e.at(append(ppath, "bias"), "%s.bias: want a number -99..99", dotted(ppath))
+			}
+			p.Bias = b
+		}
+		s.Pools = append(s.Pools, p)
+	}
+	for _, b := range s.Backends {
+		if !used[b.Name] {
+			l.e.at(append(path[:len(path):len(path)], "pools"), "%s: backend %s is in no pool", dotted(path), b.Name)
+		}
+	}
+}
+
+func safeIndex(a []any, i int) any {
+	if i < len(a) {
+		return a[i]
+	}
+	return nil
+}
+
+// policy reads how the service chooses its pool.
+func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
+	at := func(k ...string) []string { return append(path[:len(path):len(path)], k...) }
+	s.Policy = doc.Policy
+	if s.Policy == "" {
+		s.Policy = PolicySingle
+		if len(doc.Pools) > 0 {
+			s.Policy = PolicyFailover
+		}
+	}
+	switch s.Policy {
+	case PolicySingle:
+		if len(doc.Pools) > 0 {
+			l.e.at(at("policy"), "%s.policy: \"single\" takes no pools; choose geo, nearest or failover", dotted(path))
+		}
+	case PolicyFailover:
+	case PolicyNearest:
+		for _, p := range s.Pools {
+			if !p.HasCoords {
+				l.e.at(at("pools"), "%s: policy \"nearest\" needs coordinates = [lat, lon] on pool %s", dotted(path), p.Name)
+			}
+		}
+		if !l.cfg.HasGeo() {
+			l.e.at(at("policy"), "%s.policy: \"nearest\" needs a GeoIP database ([geo] database in the main configuration)", dotted(path))
+		}
+	case PolicyGeo:
+		if doc.Geo == nil {
+			l.e.at(at("policy"), "%s.policy: \"geo\" needs a [%s.geo] table of rules", dotted(path), dotted(path))
+			return
+		}
+	default:
+		l.e.at(at("policy"), "%s.policy: %q: want geo, nearest or failover", dotted(path), doc.Policy)
+	}
+	if doc.Geo != nil && s.Policy != PolicyGeo {
+		l.e.at(at("geo"), "%s.geo: rules are used only with policy = \"geo\"", dotted(path))
+		return
+	}
+	if doc.Geo == nil {
+		return
+	}
+	byName := map[string]*Pool{}
+	for _, p := range s.Pools {
+		byName[p.Name] = p
+	}
+	gpath := at("geo")
+	list := func(names []string, where []string) []*Pool {
+		var out []*Pool
+		if len(names) == 0 {
+			l.e.at(where, "%s: empty list of pools", dotted(where))
+		}
+		for _, n := range names {
+			p := byName[n]
+			if p == nil {
+				l.e.at(where, "%s: no pool named %q in this service", dotted(where), n)
+				continue
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	g := &GeoRules{
+		ASN: map[uint32][]*Pool{}, Subdivision: map[string][]*Pool{},
+		Country: map[string][]*Pool{}, Continent: map[string][]*Pool{},
+	}
+	gd := doc.Geo
+	if gd.Default == nil {
+		l.e.at(gpath, "%s: a default = [pools] rule is needed for clients no other rule matches", dotted(gpath))
+	} else {
+		g.Default = list(gd.Default, append(gpath, "default"))
+	}
+	for k, v := range gd.Continent {
+		where := append(gpath, "continent", k)
+		if !continents[k] {
+			l.e.at(where, "%s: %q is not a continent code (AF AN AS EU NA OC SA)", dotted(where), k)
+		}
+		g.Continent[k] = list(v, where)
+	}
+	for k, v := range gd.Country {
+		where := append(gpath, "country", k)
+		if len(k) != 2 || strings.ToUpper(k) != k {
+			l.e.at(where, "%s: %q is not an ISO 3166-1 country code such as \"US\"", dotted(where), k)
+		}
+		g.Country[k] = list(v, where)
+	}
+	for k, v := range gd.Subdivision {
+		where := append(gpath, "subdivision", k)
+		if c, sub, ok := strings.Cut(k, "-"); !ok || len(c) != 2 || sub == "" || strings.ToUpper(k) != k {
+			l.e.at(where, "%s: %q is not an ISO 3166-2 code such as \"US-CA\"", dotted(where), k)
+		}
+		g.Subdivision[k] = list(v, where)
+	}
+	for k, v := range gd.ASN {
+		where := append(gpath, "asn", k)
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(k), "AS"), 10, 32)
+		if err != nil || n == 0 {
+			l.e.at(where, "%s: %q is not an AS number", dotted(where), k)
+		}
+		g.ASN[uint32(n)] = list(v, where)
+	}
+	for k, v := range gd.CIDR {
+		where := append(gpath, "cidr", k)
+		p, err := netip.ParsePrefix(k)
+		if err != nil || p.Masked() != p {
+			l.e.at(where, "%s: %q is not a network such as \"192.0.2.0/24\" (host bits must be zero)", dotted(where), k)
+			continue
+		}
+		g.CIDR = append(g.CIDR, CIDRRule{Prefix: netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)), Pools: list(v, where)})
+	}
+	sort.Slice(g.CIDR, func(i, j int) bool { return g.CIDR[i].Prefix.Bits() > g.CIDR[j].Prefix.Bits() })
+	if (g.needsLocation() || len(g.ASN) > 0) && !l.cfg.HasGeo() {
+		l.e.at(gpath, "%s: continent, country, subdivision and asn rules need a GeoIP database ([geo] in the main configuration)", dotted(gpath))
+	}
+	if len(g.ASN) > 0 && l.cfg.GeoASNDatabase == "" && l.cfg.HasGeo() {
+		l.e.at(append(gpath, "asn"), "%s.asn: asn rules need [geo] asn_database in the main configuration", dotted(gpath))
+	}
+	s.Geo = g
+}
+
+// unmapBits is 96 for an IPv4-mapped prefix, whose bits count from the
+// start of the IPv6 address.
+func unmapBits(p netip.Prefix) int {
+	if p.Addr().Is4In6() {
+		return 96
+	}
+	return 0
+}
+
+// allDown reads what a service answers when none of its backends of a
+// family is serving.
+func (l *zoneLoader) allDown(s *Service, doc *serviceDoc, path []string) {
+	switch doc.WhenAllDown {
+	case "", AllDownServeAll:
+	case AllDownNoData:
+		s.WhenAllDown = AllDownNoData
+	case AllDownFallback:
+		s.WhenAllDown = AllDownFallback
+		if len(doc.Fallback) == 0 && doc.FallbackCNAME == "" {
+			l.e.at(append(path, "when_all_down"), "%s.when_all_down = \"fallback\" needs fallback = [addresses] or fallback_cname", dotted(path))
+		}
+	default:
+		l.e.at(append(path, "when_all_down"), "%s.when_all_down: %q: want \"serve_all\", \"fallback\" or \"nodata\"", dotted(path), doc.WhenAllDown)
+	}
+	if (len(doc.Fallback) > 0 || doc.FallbackCNAME != "") && s.WhenAllDown != AllDownFallback {
+		l.e.at(append(path, "fallback"), "%s: fallback is set but when_all_down is not \"fallback\"", dotted(path))
+	}
+	if len(doc.Fallback) > 0 && doc.FallbackCNAME != "" {
+		l.e.at(append(path, "fallback_cname"), "%s: give fallback addresses or fallback_cname, not both", dotted(path))
+	}
+	for i, a := range doc.Fallback {
+		ip, err := netip.ParseAddr(a)
+		if err != nil || ip.Zone() != "" {
+			l.e.at(append(path, "fallback", fmt.Sprintf("[%d]", i)), "%s.fallback[%d]: %q is not an IP address", dotted(path), i, a)
+			continue
+		}
+		s.Fallback = append(s.Fallback, ip.Unmap())
+	}
+	if doc.FallbackCNAME != "" {
+		n, err := l.name(doc.FallbackCNAME)
+		if err != nil {
+			l.e.at(append(path, "fallback_cname"), "%s.fallback_cname: %v", dotted(path), err)
+		}
+		s.FallbackCNAME = n
+	}
+}
+
+// compile builds the records every pool answers, per family.
+func (s *Service) compile() {
+	rr := func(ip netip.Addr) dns.RR {
+		if ip.Is4() {
+			return &dns.A{Hdr: dns.RR_Header{Name: s.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: s.TTL}, A: ip.AsSlice()}
+		}
+		return &dns.AAAA{Hdr: dns.RR_Header{Name: s.Name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: s.TTL}, AAAA: ip.AsSlice()}
+	}
+	for _, p := range s.Pools {
+		for _, b := range p.Members {
+			g := &p.v4
+			if b.Addr.Is6() {
+				g = &p.v6
+			}
+			g.members = append(g.members, b)
+			g.rrs = append(g.rrs, rr(b.Addr))
+		}
+	}
+	for _, ip := range s.Fallback {
+		if ip.Is4() {
+			s.fb4 = append(s.fb4, rr(ip))
+		} else {
+			s.fb6 = append(s.fb6, rr(ip))
+		}
+	}
+	if s.FallbackCNAME != "" {
+		c := &dns.CNAME{Hdr: dns.RR_Header{Name: s.Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: s.TTL}, Target: s.FallbackCNAME}
+		s.fb4 = []dns.RR{c}
+		s.fb6 = []dns.RR{c}
+	}
+}
+
+// hasFamily reports whether any backend has an address of the family.
+func (s *Service) hasFamily(v6 bool) bool {
+	for _, b := range s.Backends {
+		if b.Addr.Is6() == v6 {
+			return true
+		}
+	}
+	return false
+}
