@@ -120,10 +120,12 @@ func (s *Snapshot) Specs() []health.Spec {
 	return out
 }
 
-// Bind connects every backend to its health state and admin override, and
-// every service to its all-down counter (a vector labelled by service and
-// policy; nil for none). It is called once, before the snapshot serves.
-func (s *Snapshot) Bind(states map[health.Spec]*health.State, admin *health.Admin, allDown *prometheus.CounterVec) {
+// Bind connects every backend to its health state, admin override and
+// (for adaptive services) weight multiplier, and every service to its
+// all-down counter (a vector labelled by service and policy). admin,
+// adaptive and allDown may be nil. It is called once, before the snapshot
+// serves.
+func (s *Snapshot) Bind(states map[health.Spec]*health.State, admin *health.Admin, adaptive *Adaptive, allDown *prometheus.CounterVec) {
 	for _, svc := range s.Services() {
 		if allDown != nil {
 			svc.allDown = allDown.WithLabelValues(strings.TrimSuffix(svc.Name, "."), svc.WhenAllDown)
@@ -132,6 +134,9 @@ func (s *Snapshot) Bind(states map[health.Spec]*health.State, admin *health.Admi
 			b.state = states[b.Check]
 			if admin != nil {
 				b.admin = admin.Slot(b.ID)
+			}
+			if adaptive != nil && svc.Members == MembersAdaptive {
+				b.eff = adaptive.slot(b.ID)
 			}
 		}
 	}

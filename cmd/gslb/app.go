@@ -28,6 +28,7 @@ type app struct {
 	checker    *health.Checker
 	admin      *health.Admin
 	geo        *geo.Locator // nil without a GeoIP database
+	adaptive   *zones.Adaptive
 	allDown    *prometheus.CounterVec
 
 	reloadMu sync.Mutex
@@ -51,6 +52,7 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot) *app {
 	a.checker = health.NewChecker(log, a.reg, snap.Config.MaxProbesInFlight)
 	a.checker.OnChange = a.healthChanged
 	a.admin = health.NewAdmin(snap.Config.AdminStateFile, log)
+	a.adaptive = zones.NewAdaptive()
 	return a
 }
 
@@ -94,7 +96,7 @@ func (a *app) locator() zones.Locator {
 // starting probes for new backends and stopping those of removed ones.
 func (a *app) prepare(s *zones.Snapshot) {
 	states := a.checker.Sync(s.Specs())
-	s.Bind(states, a.admin, a.allDown)
+	s.Bind(states, a.admin, a.adaptive, a.allDown)
 }
 
 // reload loads the configuration again and swaps it in if it is valid.
@@ -256,6 +258,9 @@ func (a *app) background(ctx context.Context) {
 				if a.admin.Expire(now) > 0 {
 					a.checkAllDown()
 				}
+				// Adaptive weights follow the live signals once a second,
+				// the default probe interval.
+				a.adaptive.Step(a.h.Snapshot())
 			}
 		}
 	}()

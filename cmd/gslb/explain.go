@@ -174,7 +174,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	for _, s := range snap.Specs() {
 		states[s] = health.StartState(s)
 	}
-	snap.Bind(states, nil, nil)
+	snap.Bind(states, nil, nil, nil)
 	var l zones.Locator
 	if loc != nil {
 		l = loc
