@@ -375,7 +375,7 @@ type fakeSignals struct {
 }
 
 func (s *fakeSignals) RTT() time.Duration { return s.rtt }
-func (s *fakeSignals) ErrorRate() float64  { return s.err }
+func (s *fakeSignals) ErrorRate() float64 { return s.err }
 func (s *fakeSignals) Load() (float64, bool) {
 	return s.load, !math.IsNaN(s.load)
 }
