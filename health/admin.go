@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,7 +84,7 @@ func (a *Admin) slot(id string) *Slot {
 }
 
 // Get returns the override of a backend, nil if none.
-func (a *Admin) Get(id string) *Override { return a.Slot(id).Load() }
+func (a *Admin) Get(id string) *Override { return a.Slot(NormalizeID(id)).Load() }
 
 // List returns every override in effect, by backend ID.
 func (a *Admin) List() map[string]Override {
@@ -98,9 +99,20 @@ func (a *Admin) List() map[string]Override {
 	return out
 }
 
+// NormalizeID lower-cases the service part of a backend ID: DNS names
+// compare without case, backend names with it.
+func NormalizeID(id string) string {
+	svc, b, ok := strings.Cut(id, "/")
+	if !ok {
+		return id
+	}
+	return strings.ToLower(strings.TrimSuffix(svc, ".")) + "/" + b
+}
+
 // Set puts an override on a backend (nil clears it), logs the change and
 // writes the state file.
 func (a *Admin) Set(id string, o *Override, source string) error {
+	id = NormalizeID(id)
 	if !backendID.MatchString(id) {
 		return fmt.Errorf("bad backend id %q: want service/backend", id)
 	}
@@ -117,8 +129,16 @@ func (a *Admin) Set(id string, o *Override, source string) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	old := a.slot(id).Load()
 	a.swap(id, o, source)
-	return a.save()
+	if err := a.save(); err != nil {
+		// Not persisted: not in effect either, so that a restart cannot
+		// surprise the operator.
+		a.slot(id).Store(old)
+		a.log.Error("admin override not applied: the state file cannot be written", "backend", id, "err", err)
+		return err
+	}
+	return nil
 }
 
 func (o *Override) check() error {
@@ -165,6 +185,7 @@ func ParseStateFile(name string, src []byte) (map[string]Override, error) {
 	if und := md.Undecoded(); len(und) > 0 {
 		return nil, fmt.Errorf("%s: unknown key %q", name, und[0].String())
 	}
+	out := make(map[string]Override, len(f.Backends))
 	for id, o := range f.Backends {
 		if !backendID.MatchString(id) {
 			return nil, fmt.Errorf("%s: bad backend id %q: want \"service/backend\"", name, id)
@@ -172,8 +193,9 @@ func ParseStateFile(name string, src []byte) (map[string]Override, error) {
 		if err := o.check(); err != nil {
 			return nil, fmt.Errorf("%s: backends.%q: %w", name, id, err)
 		}
+		out[NormalizeID(id)] = o
 	}
-	return f.Backends, nil
+	return out, nil
 }
 
 // LoadFile reads the state file and makes its overrides the ones in

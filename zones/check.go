@@ -3,6 +3,7 @@ package zones
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"strings"
 
 	"github.com/gslb/gslb/health"
@@ -111,6 +112,28 @@ func merge(svc, b *checkDoc) checkDoc {
 	return out
 }
 
+// setKeys names the keys set besides type, for error messages.
+func (c checkDoc) setKeys() string {
+	c.Type = nil
+	if reflect.ValueOf(c).IsZero() {
+		return ""
+	}
+	var keys []string
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{"address", c.Address != nil}, {"port", c.Port != nil}, {"interval", c.Interval != nil}, {"timeout", c.Timeout != nil},
+		{"rise", c.Rise != nil}, {"fall", c.Fall != nil}, {"path", c.Path != nil}} {
+		if k.set {
+			keys = append(keys, k.name)
+		}
+	}
+	if len(keys) == 0 {
+		return "other keys"
+	}
+	return strings.Join(keys, ", ")
+}
+
 func str(p *string) string {
 	if p == nil {
 		return ""
@@ -135,6 +158,11 @@ func (l *zoneLoader) spec(c checkDoc, addr netip.Addr, path []string) health.Spe
 		s.Kind = strings.ToLower(*c.Type)
 	}
 	if s.Kind == health.KindNone {
+		if c.Type == nil && !reflect.ValueOf(c).IsZero() {
+			fail("a check needs a type: http, https, tcp, dns or none")
+		} else if c.Type != nil && *c.Type == health.KindNone && c.setKeys() != "" {
+			fail("a check of type none takes no other keys (%s)", c.setKeys())
+		}
 		return health.Spec{Kind: health.KindNone}
 	}
 	port := map[string]uint16{health.KindHTTP: 80, health.KindHTTPS: 443, health.KindDNS: 53}[s.Kind]
@@ -251,15 +279,28 @@ func (l *zoneLoader) spec(c checkDoc, addr netip.Addr, path []string) health.Spe
 		s.DNS.Answer = str(c.Answer)
 	}
 	// Settings that belong to another kind are mistakes, not no-ops.
-	if s.Kind != health.KindHTTP && s.Kind != health.KindHTTPS {
-		for _, k := range []struct {
-			name string
-			set  bool
-		}{{"method", c.Method != nil}, {"path", c.Path != nil}, {"expect", c.Expect != nil}, {"body", c.Body != nil},
-			{"body_regexp", c.BodyRegexp != nil}, {"load_header", c.LoadHeader != nil}, {"load_json", c.LoadJSON != nil}} {
-			if k.set {
-				fail("%s applies to http and https checks only", k.name)
-			}
+	http := s.Kind == health.KindHTTP || s.Kind == health.KindHTTPS
+	for _, k := range []struct {
+		name string
+		set  bool
+		ok   bool
+	}{
+		{"method", c.Method != nil, http}, {"path", c.Path != nil, http}, {"host", c.Host != nil, http},
+		{"headers", c.Headers != nil, http}, {"expect", c.Expect != nil, http}, {"body", c.Body != nil, http},
+		{"body_regexp", c.BodyRegexp != nil, http}, {"server_name", c.ServerName != nil, http},
+		{"insecure", c.Insecure != nil, http}, {"follow_redirects", c.FollowRedirects != nil, http},
+		{"load_header", c.LoadHeader != nil, http}, {"load_json", c.LoadJSON != nil, http}, {"capacity", c.Capacity != nil, http},
+		{"send", c.Send != nil, s.Kind == health.KindTCP}, {"reply", c.Reply != nil, s.Kind == health.KindTCP},
+		{"query_name", c.QueryName != nil, s.Kind == health.KindDNS}, {"query_type", c.QueryType != nil, s.Kind == health.KindDNS},
+		{"rcode", c.Rcode != nil, s.Kind == health.KindDNS}, {"answer", c.Answer != nil, s.Kind == health.KindDNS},
+	} {
+		if k.set && !k.ok {
+			fail("%s does not apply to a %s check", k.name, s.Kind)
+		}
+	}
+	if c.Port != nil && c.Address != nil {
+		if _, err := netip.ParseAddrPort(*c.Address); err == nil {
+			fail("port is given twice: in address %q and as port", *c.Address)
 		}
 	}
 	if err := s.Check(); err != nil {

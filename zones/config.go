@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/gslb/gslb/health"
 )
 
 // Defaults of the main configuration file, also documented in README.md.
@@ -273,7 +274,7 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 	}
 	c.AdminStateFile = rel(doc.Admin.StateFile)
 	c.AdminTokenFile = rel(doc.Admin.TokenFile)
-	c.MaxProbesInFlight = 256
+	c.MaxProbesInFlight = health.DefaultMaxInFlight
 	if v := doc.Health.MaxInFlight; v != nil {
 		if *v < 1 || *v > 100000 {
 			e.at([]string{"health", "max_in_flight"}, "health.max_in_flight: %d is out of range 1..100000", *v)

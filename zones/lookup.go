@@ -140,7 +140,7 @@ func (z *Zone) answerAt(a *Answer, q *Query, n *node, owner string, depth int) {
 			if q.Trace != nil {
 				q.Trace.Add("service %s: policy %s, members %s, answers %d", s.Name, s.Policy, s.Members, s.Answers)
 			}
-			d := s.decide(q, v6)
+			d := s.decide(q, v6, true)
 			a.Service, a.Pool = s, d.Pool
 			a.Scope = max(a.Scope, d.Scope)
 			if len(d.RRs) > 0 {
@@ -248,7 +248,7 @@ func (z *Zone) addresses(a *Answer, q *Query, dst []dns.RR, rrs []dns.RR) []dns.
 			// The targets' addresses as this client would get them.
 			for _, v6 := range []bool{false, true} {
 				if s.hasFamily(v6) {
-					d := s.decide(q, v6)
+					d := s.decide(q, v6, false)
 					a.Scope = max(a.Scope, d.Scope)
 					if !d.AllDown {
 						dst = append(dst, d.RRs...)

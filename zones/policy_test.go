@@ -520,7 +520,7 @@ func TestGeoDecisionAllocations(t *testing.T) {
 	q := &Query{Name: "www.example.com.", Lower: "www.example.com.", Type: dns.TypeA,
 		Client: Client{Addr: netip.MustParseAddr("175.16.199.0"), Bits: 24}, Geo: f.geo}
 	svc := f.snap.Zone(q.Lower).Services[0]
-	allocs := testing.AllocsPerRun(1000, func() { svc.decide(q, false) })
+	allocs := testing.AllocsPerRun(1000, func() { svc.decide(q, false, true) })
 	// Budget: 2 allocations per decision (the target); the answer
 	// of a pool with every member serving is shared, not copied.
 	if allocs > 2 {
@@ -535,6 +535,6 @@ func BenchmarkGeoDecision(b *testing.B) {
 	svc := f.snap.Zone(q.Lower).Services[0]
 	b.ReportAllocs()
 	for b.Loop() {
-		svc.decide(q, false)
+		svc.decide(q, false, true)
 	}
 }

@@ -167,6 +167,21 @@ func (s *Service) AllDown() bool {
 	return true
 }
 
+// AllDownFamily reports whether every backend of one address family is out
+// of service; ok is false when the service has no backend of the family.
+func (s *Service) AllDownFamily(v6 bool) (down, ok bool) {
+	for _, b := range s.Backends {
+		if b.Addr.Is6() != v6 {
+			continue
+		}
+		ok = true
+		if b.Serving() {
+			return false, true
+		}
+	}
+	return ok, ok
+}
+
 // GeoRules map a client's location to an ordered list of pools. The most
 // specific matching rule wins: CIDR (longest prefix), ASN, subdivision,
 // country, continent, then the default.
@@ -249,8 +264,10 @@ type Decision struct {
 	AllDown bool
 }
 
-// decide answers A (v6 false) or AAAA (v6 true) for the service.
-func (s *Service) decide(q *Query, v6 bool) Decision {
+// decide answers A (v6 false) or AAAA (v6 true) for the service. count
+// tells whether an all-down answer is counted (answers are; additional
+// section data is not).
+func (s *Service) decide(q *Query, v6, count bool) Decision {
 	var d Decision
 	tr := q.Trace
 	fam := func(p *Pool) *group {
@@ -301,7 +318,7 @@ func (s *Service) decide(q *Query, v6 bool) Decision {
 	}
 	// Nothing serving in any pool for this family.
 	d.AllDown = true
-	if s.allDown != nil {
+	if s.allDown != nil && count {
 		s.allDown.Inc()
 	}
 	switch s.WhenAllDown {
@@ -313,6 +330,15 @@ func (s *Service) decide(q *Query, v6 bool) Decision {
 	case AllDownFallback:
 		if tr != nil {
 			tr.Add("no %s backend serving: when_all_down = fallback", famName(v6))
+		}
+		if s.FallbackCNAME != "" && !s.AllDown() {
+			// A CNAME may not stand beside the other family's addresses
+			// (RFC 1034 3.6.2): it is answered only when every backend is
+			// out; until then this family gets NODATA.
+			if tr != nil {
+				tr.Add("the fallback CNAME waits until every backend is out: NODATA")
+			}
+			return d
 		}
 		if v6 {
 			d.RRs = s.fb6
@@ -546,7 +572,9 @@ func (s *Service) members(q *Query, d *Decision, g *group, p *Pool, all bool) []
 	var idxBuf [maxStack]int
 	idx := idxBuf[:0]
 	for i, b := range g.members {
-		if all || b.Serving() {
+		// serve_all answers as if every backend were healthy, but an
+		// operator's down or drain still holds.
+		if b.Serving() || all && b.Override() == nil {
 			idx = append(idx, i)
 		}
 	}

@@ -196,7 +196,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 		if b.Check == nil {
 			cpath = at("check")
 		}
-		id := strings.TrimSuffix(name, ".") + "/" + bn
+		id := strings.ToLower(strings.TrimSuffix(name, ".")) + "/" + bn
 		be := &Backend{ID: id, Name: bn, Addr: ip, Weight: weight, seed: hashString(id), Check: l.spec(merge(doc.Check, b.Check), ip, cpath)}
 		s.Backends = append(s.Backends, be)
 		byName[bn] = be

@@ -9,13 +9,16 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// Watch calls reload when a file of the configuration changes, until ctx
-// is done. It watches the directories that hold the files, because editors
-// often replace a file by renaming a new one over it, and calls reload once
-// per burst of events (after debounce of quiet). dirs returns the current
-// set of directories to watch; it is asked again after every reload so
-// that new zone folders are followed.
-func Watch(ctx context.Context, log *slog.Logger, debounce time.Duration, dirs func() []string, reload func()) error {
+// Watch calls reload when a file that match accepts changes, until ctx is
+// done (match nil: any *.toml file). It watches the directories that hold
+// the files, because editors often replace a file by renaming a new one
+// over it, and calls reload once per burst of events (after debounce of
+// quiet). dirs returns the current set of directories to watch; it is
+// asked again after every reload so that new zone folders are followed.
+func Watch(ctx context.Context, log *slog.Logger, debounce time.Duration, dirs func() []string, match func(name string) bool, reload func()) error {
+	if match == nil {
+		match = func(name string) bool { return filepath.Ext(name) == ".toml" }
+	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
@@ -53,7 +56,7 @@ func Watch(ctx context.Context, log *slog.Logger, debounce time.Duration, dirs f
 			if !ok {
 				return nil
 			}
-			if filepath.Ext(ev.Name) != ".toml" || ev.Op == fsnotify.Chmod {
+			if !match(ev.Name) || ev.Op == fsnotify.Chmod {
 				continue
 			}
 			timer.Reset(debounce)

@@ -187,6 +187,9 @@ func TestZoneErrors(t *testing.T) {
 		{"no backends", base + "[services.www]\nttl = 30\n", []string{`z.toml:7:1: services.www: a service needs at least one backend`}},
 		{"bad DS hex", base + "sub = { NS = \"ns.example.net.\", DS = \"1 13 2 zz\" }\n", []string{`z.toml:7:33: records.sub.DS: bad DS record "1 13 2 zz": encoding/hex: invalid byte: U+007A 'z'`}},
 		{"unquoted dotted name", base + "foo.lab = { A = \"192.0.2.1\" }\n", []string{`z.toml:7:1: records.foo.lab: a dotted name must be quoted: write "foo.lab" = { ... }`}},
+		{"check without type", base + "[services.www]\ncheck = { path = \"/x\" }\nbackends = [{address = \"192.0.2.1\"}]\n", []string{`z.toml:8:1: services.www.check: a check needs a type: http, https, tcp, dns or none`}},
+		{"check key of another kind", base + "[services.www]\ncheck = { type = \"tcp\", port = 80, path = \"/x\" }\nbackends = [{address = \"192.0.2.1\"}]\n", []string{`z.toml:8:1: services.www.check: path does not apply to a tcp check`}},
+		{"check timeout not below interval", base + "[services.www]\nbackends = [{address = \"192.0.2.1\", check = { type = \"http\", timeout = \"2s\" }}]\n", []string{`z.toml:8:37: services.www.backends[0].check: timeout 2s must be above 0 and below the interval 1s`}},
 		{"three at once", base + "a = { A = \"192.0.2.300\" }\nb = { A = \"192.0.2.1\", CNAME = \"a\" }\n[services.x]\nbackends = [{address=\"192.0.2.1\"}]\nbogus = 1\n",
 			[]string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`, `z.toml:8:24: records.b: a CNAME cannot stand beside other data (A) at b.example.com. (RFC 1034 section 3.6.2)`, `z.toml:11:1: unknown key "services.x.bogus"`}},
 	}

@@ -165,22 +165,44 @@ func (a *app) healthChanged(st *health.State, r health.Result) {
 }
 
 // checkAllDown logs services that have just lost, or regained, every
-// backend.
+// backend of an address family: when_all_down applies per family.
 func (a *app) checkAllDown() {
 	snap := a.h.Snapshot()
 	a.downMu.Lock()
 	defer a.downMu.Unlock()
 	for _, svc := range snap.Services() {
 		name := strings.TrimSuffix(svc.Name, ".")
-		down := svc.AllDown()
-		if down == a.down[name] {
-			continue
+		for _, fam := range []struct {
+			name string
+			v6   bool
+		}{{"IPv4", false}, {"IPv6", true}} {
+			down, ok := svc.AllDownFamily(fam.v6)
+			key := name + " " + fam.name
+			if !ok || down == a.down[key] {
+				continue
+			}
+			a.down[key] = down
+			if down {
+				a.log.Warn("every backend of the service is out of service", "service", name, "family", fam.name, "when_all_down", svc.WhenAllDown)
+			} else {
+				a.log.Info("the service has a serving backend again", "service", name, "family", fam.name)
+			}
 		}
-		a.down[name] = down
-		if down {
-			a.log.Warn("every backend of the service is out of service", "service", name, "when_all_down", svc.WhenAllDown)
-		} else {
-			a.log.Info("the service has a serving backend again", "service", name)
+	}
+}
+
+// warnUnknownOverrides logs admin overrides that name no backend of the
+// configuration: a typo in the state file, or a backend since removed.
+func (a *app) warnUnknownOverrides() {
+	known := map[string]bool{}
+	for _, svc := range a.h.Snapshot().Services() {
+		for _, b := range svc.Backends {
+			known[b.ID] = true
+		}
+	}
+	for id := range a.admin.List() {
+		if !known[id] {
+			a.log.Warn("admin override for a backend the configuration does not have", "backend", id)
 		}
 	}
 }
@@ -229,10 +251,13 @@ func b2f(b bool) float64 {
 func (a *app) background(ctx context.Context) {
 	if f := a.admin.File(); f != "" {
 		go func() {
-			err := zones.Watch(ctx, a.log, 200*time.Millisecond, func() []string { return []string{filepath.Dir(f)} }, func() {
+			abs, _ := filepath.Abs(f)
+			same := func(name string) bool { n, _ := filepath.Abs(name); return n == abs }
+			err := zones.Watch(ctx, a.log, 200*time.Millisecond, func() []string { return []string{filepath.Dir(f)} }, same, func() {
 				if err := a.admin.LoadFile(); err != nil {
 					a.log.Error("admin state file rejected; overrides unchanged", "err", err)
 				}
+				a.warnUnknownOverrides()
 				a.checkAllDown()
 			})
 			if err != nil {

@@ -5,6 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+
+	"github.com/gslb/gslb/health"
 
 	"github.com/gslb/gslb/zones"
 )
@@ -38,6 +42,34 @@ func check(args []string, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintln(stderr, err)
 		}
+		return 1
+	}
+	// The files serve reads besides the zones: a bad one would stop it.
+	failed := false
+	if _, err := readToken(snap.Config.AdminTokenFile); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", snap.Config.File, err)
+		failed = true
+	}
+	if f := snap.Config.AdminStateFile; f != "" {
+		if src, err := os.ReadFile(f); err == nil {
+			if _, err := health.ParseStateFile(f, src); err != nil {
+				fmt.Fprintln(stderr, err)
+				failed = true
+			}
+		} else if !os.IsNotExist(err) {
+			fmt.Fprintf(stderr, "%s: %v\n", f, err)
+			failed = true
+		}
+	}
+	if *config != "" || snap.Config.HasGeo() {
+		if l, err := openGeo(*config, snap.Config, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", snap.Config.File, err)
+			failed = true
+		} else if l != nil {
+			l.Close()
+		}
+	}
+	if failed {
 		return 1
 	}
 	services := 0

@@ -438,7 +438,7 @@ backends = [{ name = "a", address = "192.0.2.1" }, { name = "b", address = "192.
 			if c.want == nil && (len(r.Ns) != 1 || r.Ns[0].Header().Rrtype != dns.TypeSOA) {
 				t.Errorf("nodata without SOA: %v", r)
 			}
-			wantLog := fmt.Sprintf(`msg="every backend of the service is out of service" service=www.example.test when_all_down=%s`, c.policy)
+			wantLog := fmt.Sprintf(`msg="every backend of the service is out of service" service=www.example.test family=IPv4 when_all_down=%s`, c.policy)
 			waitFor(t, "the all-down log line", 2*time.Second, func() bool { return strings.Contains(ta.logs.String(), wantLog) })
 			body := scrape(t, ta)
 			want := fmt.Sprintf(`gslb_all_down_answers_total{policy=%q,service="www.example.test"}`, c.policy)
@@ -551,8 +551,9 @@ backends = [
 	if code, body := put(token, `{"state":"drain","for":"1s"}`); code != http.StatusOK {
 		t.Fatalf("timed drain: %d %s", code, body)
 	}
-	if got, _ := answers(t, ta2.dns, "www.example.test.", dns.TypeA); len(got) != 2 {
-		// Both drained: serve_all answers both.
+	if got, r := answers(t, ta2.dns, "www.example.test.", dns.TypeA); len(got) != 0 || r.Rcode != dns.RcodeSuccess {
+		// Both drained: serve_all stands in for failed health, not for an
+		// operator's drain, so nothing is answered (NODATA).
 		t.Errorf("both drained: %v", got)
 	}
 	waitFor(t, "the timed drain to expire", 4*time.Second, func() bool { return ta2.admin.Get("www.example.test/two") == nil })

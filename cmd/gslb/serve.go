@@ -123,6 +123,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version}, a.locator(), log)
 	a.prepare(snap) // before the first query: binds backends to their health
 	defer a.checker.Stop()
+	a.warnUnknownOverrides()
 	srv := dnsserver.NewServer(a.h, dnsAddrs, dnsserver.Limits{
 		TCPConnections: snap.Config.TCPConnections,
 		TCPIdleTimeout: snap.Config.TCPIdleTimeout,
@@ -196,7 +197,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	if *config != "" {
 		go func() {
-			err := zones.Watch(ctx, log, 200*time.Millisecond, func() []string { return a.h.Snapshot().Dirs() }, func() { a.reload("file change") })
+			err := zones.Watch(ctx, log, 200*time.Millisecond, func() []string { return a.h.Snapshot().Dirs() }, nil, func() { a.reload("file change") })
 			if err != nil {
 				log.Warn("cannot watch configuration files; reload with SIGHUP", "err", err)
 			}
