@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/gslb/gslb/zones"
 	"github.com/miekg/dns"
@@ -41,11 +42,31 @@ type Identity struct {
 // Handler answers DNS queries from the current snapshot. It is safe for
 // concurrent use; Swap replaces the snapshot while queries run.
 type Handler struct {
-	snap   atomic.Pointer[zones.Snapshot]
-	ident  Identity
-	geo    zones.Locator
-	log    *slog.Logger
-	panics atomic.Uint64
+	snap    atomic.Pointer[zones.Snapshot]
+	ident   Identity
+	geo     zones.Locator
+	log     *slog.Logger
+	panics  atomic.Uint64
+	metrics *Metrics
+
+	querySample uint64 // log one query in so many; 0: none
+	queryN      atomic.Uint64
+}
+
+// SetMetrics makes the handler count into m. Call it before serving.
+func (h *Handler) SetMetrics(m *Metrics) { h.metrics = m }
+
+// SetQueryLog logs one query in every n at info level (0: none). Call it
+// before serving.
+func (h *Handler) SetQueryLog(n uint64) { h.querySample = n }
+
+// outcome is what the metrics and the query log need to know of a query.
+type outcome struct {
+	zone  string
+	name  string
+	qtype uint16
+	ecs   bool
+	rrs   int
 }
 
 // NewHandler returns a handler answering from snap, locating clients with
@@ -81,21 +102,34 @@ const minUDPSize = 512
 func (h *Handler) Serve(req []byte, src netip.AddrPort, t Transport, buf []byte) (reply []byte) {
 	// Step 1: a cheap header check before anything else.
 	if len(req) < 12 || req[2]&0x80 != 0 {
+		if h.metrics != nil {
+			h.metrics.dropped.Add(1)
+		}
 		return nil
 	}
+	start := time.Now()
 	// Step 2: a panic while answering costs this query, not the server.
 	defer func() {
 		if p := recover(); p != nil {
 			h.panics.Add(1)
+			if h.metrics != nil {
+				h.metrics.panics.Add(1)
+			}
 			h.log.Error("panic while answering a query", "panic", p, "stack", string(debug.Stack()))
 			reply = servfail(req)
 		}
 	}()
-	r, limit := h.answer(req, src.Addr(), t)
-	if r == nil {
-		return nil
+	var o outcome
+	r, limit := h.answer(req, src.Addr(), t, &o)
+	reply = h.pack(r, limit, buf)
+	if h.metrics != nil {
+		h.metrics.record(o.zone, o.qtype, t, r.Rcode, o.ecs, r.Truncated, time.Since(start))
 	}
-	return h.pack(r, limit, buf)
+	if h.querySample > 0 && h.queryN.Add(1)%h.querySample == 0 {
+		h.log.Info("query", "client", src.String(), "transport", t.String(), "name", o.name, "qtype", dns.TypeToString[o.qtype],
+			"rcode", dns.RcodeToString[r.Rcode], "answers", len(r.Answer), "truncated", r.Truncated, "ecs", o.ecs)
+	}
+	return reply
 }
 
 // query is a request unpacked and checked.
@@ -109,8 +143,8 @@ type query struct {
 
 // answer runs the request pipeline. It returns the reply message and the
 // largest size the reply may have on the wire.
-func (h *Handler) answer(req []byte, src netip.Addr, t Transport) (*dns.Msg, int) {
-	r, clientSize := h.build(req, src, t, nil)
+func (h *Handler) answer(req []byte, src netip.Addr, t Transport, o *outcome) (*dns.Msg, int) {
+	r, clientSize := h.build(req, src, t, nil, o)
 	if t == TCP {
 		return r, dns.MaxMsgSize
 	}
@@ -127,7 +161,7 @@ func (h *Handler) answer(req []byte, src netip.Addr, t Transport) (*dns.Msg, int
 // build unpacks and answers the request. clientSize is the UDP size the
 // client advertised with EDNS, 0 without EDNS. A non-nil trace collects
 // the decision in words.
-func (h *Handler) build(req []byte, src netip.Addr, t Transport, trace *zones.Trace) (r *dns.Msg, clientSize int) {
+func (h *Handler) build(req []byte, src netip.Addr, t Transport, trace *zones.Trace, o *outcome) (r *dns.Msg, clientSize int) {
 	snap := h.snap.Load()
 	m := new(dns.Msg)
 	if err := m.Unpack(req); err != nil {
@@ -185,6 +219,7 @@ func (h *Handler) build(req []byte, src netip.Addr, t Transport, trace *zones.Tr
 	qs := m.Question[0]
 	q.name, q.qtype = qs.Name, qs.Qtype
 	q.lower = strings.ToLower(qs.Name)
+	o.name, o.qtype = qs.Name, qs.Qtype
 	switch qs.Qclass {
 	case dns.ClassINET:
 	case dns.ClassCHAOS:
@@ -205,6 +240,9 @@ func (h *Handler) build(req []byte, src netip.Addr, t Transport, trace *zones.Tr
 		return r, size
 	}
 	z := snap.Zone(q.lower)
+	if z != nil {
+		o.zone = z.Name()
+	}
 	if z == nil {
 		// Not ours: REFUSED, no referral upwards.
 		r.Rcode = dns.RcodeRefused
@@ -230,6 +268,7 @@ func (h *Handler) build(req []byte, src netip.Addr, t Transport, trace *zones.Tr
 	}
 	a := z.Lookup(&zq)
 	fill(r, z, a)
+	o.ecs = subnet != nil
 	if subnet != nil {
 		// RFC 7871 7.2.1: echo family, source prefix and address; SCOPE is
 		// the prefix length the answer depended on.
@@ -437,6 +476,6 @@ func (h *Handler) Explain(m *dns.Msg, src netip.Addr) (*dns.Msg, []string, error
 		return nil, nil, err
 	}
 	tr := &zones.Trace{}
-	r, _ := h.build(req, src, TCP, tr)
+	r, _ := h.build(req, src, TCP, tr, &outcome{})
 	return r, tr.Lines, nil
 }

@@ -36,6 +36,8 @@ type Locator struct {
 	log      *slog.Logger
 	cur      atomic.Pointer[handle]
 	reloads  atomic.Uint64
+	lookups  atomic.Uint64
+	misses   atomic.Uint64
 	mu       sync.Mutex // serialises reloads
 }
 
@@ -69,8 +71,15 @@ func (l *Locator) Lookup(ip netip.Addr) Location {
 	h := l.acquire()
 	loc := h.db.Lookup(ip)
 	h.release()
+	l.lookups.Add(1)
+	if !loc.Found {
+		l.misses.Add(1)
+	}
 	return loc
 }
+
+// Stats returns how many lookups were made and how many found nothing.
+func (l *Locator) Stats() (lookups, misses uint64) { return l.lookups.Load(), l.misses.Load() }
 
 // DB describes the current database.
 func (l *Locator) DB() (dbType string, buildTime time.Time, asnType string) {

@@ -102,7 +102,23 @@ type Pool struct {
 // group is a pool's members of one address family with their records.
 type group struct {
 	members []*Backend
-	rrs     []dns.RR // rrs[i] answers members[i]
+	rrs     []dns.RR         // rrs[i] answers members[i]
+	counts  []*atomic.Uint64 // answers given for members[i]; nil before Bind
+}
+
+// count adds one answer to every member whose record is in rrs.
+func (g *group) count(rrs []dns.RR) {
+	if g.counts == nil {
+		return
+	}
+	for _, rr := range rrs {
+		for i, x := range g.rrs {
+			if x == rr {
+				g.counts[i].Add(1)
+				break
+			}
+		}
+	}
 }
 
 // Backend is one member of a service.
@@ -313,7 +329,11 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 	}
 	if chosen != nil {
 		d.Pool = chosen
-		d.RRs = s.members(q, &d, fam(chosen), chosen, false)
+		g := fam(chosen)
+		d.RRs = s.members(q, &d, g, chosen, false)
+		if count {
+			g.count(d.RRs)
+		}
 		return d
 	}
 	// Nothing serving in any pool for this family.
@@ -354,6 +374,9 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 				tr.Add("no %s backend serving: when_all_down = serve_all, answering pool %s as if all were up", famName(v6), p.Name)
 			}
 			d.RRs = s.members(q, &d, g, p, true)
+			if count {
+				g.count(d.RRs)
+			}
 			return d
 		}
 	}
@@ -652,8 +675,9 @@ func (s *Service) members(q *Query, d *Decision, g *group, p *Pool, all bool) []
 			}
 			r -= w[k]
 		}
-		for w[k] == 0 && k > 0 { // landed on a zero weight by rounding
-			k--
+		if w[k] == 0 { // landed on a taken or zero weight by rounding
+			for k = len(w) - 1; k > 0 && w[k] == 0; k-- {
+			}
 		}
 		out = append(out, g.rrs[idx[k]])
 		total -= w[k]

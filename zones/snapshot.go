@@ -141,3 +141,11 @@ func (s *Snapshot) Bind(states map[health.Spec]*health.State, admin *health.Admi
 		}
 	}
 }
+
+// BindAnswers makes the snapshot count answers per backend in counts (nil
+// for none). Call it before the snapshot serves.
+func (s *Snapshot) BindAnswers(counts *AnswerCounts) {
+	if counts != nil {
+		counts.bind(s)
+	}
+}

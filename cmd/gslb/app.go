@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gslb/gslb/cmd/gslb/example"
@@ -16,6 +17,7 @@ import (
 	"github.com/gslb/gslb/health"
 	"github.com/gslb/gslb/zones"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // app ties the parts of a running server together: the configuration, the
@@ -29,7 +31,15 @@ type app struct {
 	admin      *health.Admin
 	geo        *geo.Locator // nil without a GeoIP database
 	adaptive   *zones.Adaptive
+	answers    *zones.AnswerCounts
+	dnsMetrics *dnsserver.Metrics
 	allDown    *prometheus.CounterVec
+	reloads    *prometheus.CounterVec
+	lastReload prometheus.Gauge
+	configInfo *prometheus.GaugeVec
+
+	listening     atomic.Bool
+	lastReloadErr atomic.Pointer[string]
 
 	reloadMu sync.Mutex
 
@@ -48,7 +58,31 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot) *app {
 		Namespace: "gslb", Name: "all_down_answers_total",
 		Help: "Answers given while every backend of a service's address family was out of service, by service and when_all_down policy.",
 	}, []string{"service", "policy"})
-	a.reg.MustRegister(a.allDown, backendCollector{a})
+	a.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gslb", Subsystem: "config", Name: "reloads_total",
+		Help: "Configuration reloads by result (success, failure).",
+	}, []string{"result"})
+	a.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gslb", Subsystem: "config", Name: "last_reload_success_timestamp_seconds",
+		Help: "When the configuration in use was loaded, as a Unix time.",
+	})
+	a.configInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "gslb", Subsystem: "config", Name: "info",
+		Help: "The configuration in use: its content hash (1 for the current one).",
+	}, []string{"hash"})
+	a.reloads.WithLabelValues("success")
+	a.reloads.WithLabelValues("failure")
+	a.answers = zones.NewAnswerCounts()
+	a.dnsMetrics = dnsserver.NewMetrics()
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "gslb", Name: "build_info",
+		Help: "gslb's version, the commit it was built from and the Go version (always 1).",
+	}, []string{"version", "commit", "goversion"})
+	commit, gover := buildMeta()
+	buildInfo.WithLabelValues(version, commit, gover).Set(1)
+	a.reg.MustRegister(a.allDown, backendCollector{a}, a.reloads, a.lastReload, a.configInfo, a.answers, a.dnsMetrics,
+		buildInfo, geoCollector{a}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.configLoaded(snap)
 	a.checker = health.NewChecker(log, a.reg, snap.Config.MaxProbesInFlight)
 	a.checker.OnChange = a.healthChanged
 	a.admin = health.NewAdmin(snap.Config.AdminStateFile, log)
@@ -97,6 +131,14 @@ func (a *app) locator() zones.Locator {
 func (a *app) prepare(s *zones.Snapshot) {
 	states := a.checker.Sync(s.Specs())
 	s.Bind(states, a.admin, a.adaptive, a.allDown)
+	s.BindAnswers(a.answers)
+}
+
+// configLoaded updates the configuration metrics for the snapshot in use.
+func (a *app) configLoaded(s *zones.Snapshot) {
+	a.configInfo.Reset()
+	a.configInfo.WithLabelValues(s.Hash).Set(1)
+	a.lastReload.Set(float64(s.LoadedAt.UnixNano()) / 1e9)
 }
 
 // reload loads the configuration again and swaps it in if it is valid.
@@ -113,6 +155,9 @@ func (a *app) reload(why string) {
 		} else {
 			a.log.Error("reload rejected: " + err.Error())
 		}
+		a.reloads.WithLabelValues("failure").Inc()
+		msg := err.Error()
+		a.lastReloadErr.Store(&msg)
 		a.log.Error("reload failed; still serving the previous configuration", "trigger", why, "err_count", max(1, len(list)), "config_hash", a.h.Snapshot().Hash)
 		return
 	}
@@ -139,6 +184,9 @@ func (a *app) reload(why string) {
 	}
 	a.prepare(next)
 	a.h.Swap(next)
+	a.reloads.WithLabelValues("success").Inc()
+	a.lastReloadErr.Store(nil)
+	a.configLoaded(next)
 	a.log.Info("configuration reloaded", "trigger", why, "zones", len(next.Zones), "services", len(next.Services()), "probes", a.checker.Running(), "config_hash", next.Hash)
 	a.checkAllDown()
 }
@@ -289,4 +337,31 @@ func (a *app) background(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// geoCollector exports the GeoIP lookups and the database's build time.
+type geoCollector struct{ a *app }
+
+var (
+	geoLookupsDesc = prometheus.NewDesc("gslb_geoip_lookups_total", "GeoIP lookups of client addresses.", nil, nil)
+	geoMissesDesc  = prometheus.NewDesc("gslb_geoip_misses_total", "GeoIP lookups that found no location (the configured default answers).", nil, nil)
+	geoBuildDesc   = prometheus.NewDesc("gslb_geoip_database_build_timestamp_seconds", "When the GeoIP database in use was built, as a Unix time.", []string{"type"}, nil)
+)
+
+func (c geoCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- geoLookupsDesc
+	ch <- geoMissesDesc
+	ch <- geoBuildDesc
+}
+
+func (c geoCollector) Collect(ch chan<- prometheus.Metric) {
+	l := c.a.geo
+	if l == nil {
+		return
+	}
+	lookups, misses := l.Stats()
+	ch <- prometheus.MustNewConstMetric(geoLookupsDesc, prometheus.CounterValue, float64(lookups))
+	ch <- prometheus.MustNewConstMetric(geoMissesDesc, prometheus.CounterValue, float64(misses))
+	t, built, _ := l.DB()
+	ch <- prometheus.MustNewConstMetric(geoBuildDesc, prometheus.GaugeValue, float64(built.Unix()), t)
 }

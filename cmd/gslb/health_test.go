@@ -74,11 +74,13 @@ func startApp(t *testing.T, configFile string, token string) *testApp {
 		t.Fatal(err)
 	}
 	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{}, a.locator(), log)
+	a.h.SetMetrics(a.dnsMetrics)
 	a.prepare(snap)
 	srv := dnsserver.NewServer(a.h, []string{"127.0.0.1:0"}, dnsserver.Limits{}, log)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	a.listening.Store(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	a.background(ctx)
 	ta.app, ta.dns, ta.api, ta.srv, ta.cancel = a, srv.Addrs()[0].String(), httptest.NewServer(a.httpHandler(token)), srv, cancel

@@ -146,6 +146,12 @@ func (a *app) notReady() string {
 	if snap == nil {
 		return "configuration not loaded"
 	}
+	if !a.listening.Load() {
+		return "DNS listeners not bound yet"
+	}
+	if snap.Config.HasGeo() && a.geo == nil {
+		return "GeoIP database not open"
+	}
 	waiting := 0
 	for _, svc := range snap.Services() {
 		for _, b := range svc.Backends {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 )
 
@@ -67,13 +68,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 // the build recorded one.
 func versionString() string {
 	v := "gslb " + version
+	commit, gover := buildMeta()
+	if commit != "unknown" {
+		v += " (" + commit + ")"
+	}
+	return v + " " + gover
+}
+
+// buildMeta returns the commit the binary was built from ("unknown" when
+// the build did not record it) and the Go version.
+func buildMeta() (commit, goVersion string) {
+	commit, goVersion = "unknown", runtime.Version()
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
+				commit = s.Value[:12]
 			}
 		}
-		v += " " + bi.GoVersion
 	}
-	return v
+	return commit, goVersion
 }

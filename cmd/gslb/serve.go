@@ -121,6 +121,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	host, _ := os.Hostname()
 	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version}, a.locator(), log)
+	a.h.SetMetrics(a.dnsMetrics)
 	a.prepare(snap) // before the first query: binds backends to their health
 	defer a.checker.Stop()
 	a.warnUnknownOverrides()
@@ -132,6 +133,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gslb serve:", err)
 		return 1
 	}
+	a.listening.Store(true)
 
 	var hs *http.Server
 	if *httpAddr != "" {

@@ -1,0 +1,162 @@
+package dnsserver
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// qtypes are the query types counted by name; the rest count as "other".
+var qtypes = [...]uint16{dns.TypeA, dns.TypeAAAA, dns.TypeNS, dns.TypeSOA, dns.TypeCNAME, dns.TypeMX, dns.TypeTXT,
+	dns.TypeSRV, dns.TypePTR, dns.TypeCAA, dns.TypeDS, dns.TypeDNSKEY, dns.TypeHTTPS, dns.TypeSVCB, dns.TypeANY,
+	dns.TypeAXFR, dns.TypeIXFR}
+
+// rcodes are the response codes counted by name; the rest count as "other".
+var rcodes = [...]int{dns.RcodeSuccess, dns.RcodeFormatError, dns.RcodeServerFailure, dns.RcodeNameError,
+	dns.RcodeNotImplemented, dns.RcodeRefused, dns.RcodeBadVers}
+
+var qtypeIndex, rcodeIndex = func() ([65536]uint8, [4096]uint8) {
+	var q [65536]uint8
+	var r [4096]uint8
+	for i := range q {
+		q[i] = uint8(len(qtypes))
+	}
+	for i, t := range qtypes {
+		q[t] = uint8(i)
+	}
+	for i := range r {
+		r[i] = uint8(len(rcodes))
+	}
+	for i, c := range rcodes {
+		r[c] = uint8(i)
+	}
+	return q, r
+}()
+
+// zoneStats counts queries of one zone by query type, transport and rcode.
+type zoneStats [len(qtypes) + 1][2][len(rcodes) + 1]atomic.Uint64
+
+// outsideZones labels queries for names in none of our zones.
+const outsideZones = "none"
+
+// Metrics counts what the handler does without locks on the query path;
+// it is a prometheus.Collector. Zones are labelled by origin, so label
+// sets follow the configuration, never the query names or clients.
+type Metrics struct {
+	mu    sync.Mutex // guards adding zones
+	zones atomic.Pointer[map[string]*zoneStats]
+
+	latency   [2]prometheus.Observer
+	latencyV  *prometheus.HistogramVec
+	ecs       atomic.Uint64
+	truncated atomic.Uint64
+	dropped   atomic.Uint64
+	panics    atomic.Uint64
+}
+
+// NewMetrics returns the handler's metrics.
+func NewMetrics() *Metrics {
+	m := &Metrics{}
+	zs := map[string]*zoneStats{}
+	m.zones.Store(&zs)
+	m.latencyV = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "gslb", Subsystem: "dns", Name: "request_duration_seconds",
+		Help:    "Time to answer a DNS query in the handler, from request bytes to reply bytes.",
+		Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2},
+	}, []string{"transport"})
+	m.latency[UDP] = m.latencyV.WithLabelValues("udp")
+	m.latency[TCP] = m.latencyV.WithLabelValues("tcp")
+	return m
+}
+
+func (m *Metrics) zone(name string) *zoneStats {
+	if z := (*m.zones.Load())[name]; z != nil {
+		return z
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.zones.Load()
+	if z := old[name]; z != nil {
+		return z
+	}
+	next := make(map[string]*zoneStats, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	z := new(zoneStats)
+	next[name] = z
+	m.zones.Store(&next)
+	return z
+}
+
+// record counts one answered query.
+func (m *Metrics) record(zone string, qtype uint16, t Transport, rcode int, ecs, truncated bool, took time.Duration) {
+	if zone == "" {
+		zone = outsideZones
+	}
+	if rcode < 0 || rcode >= len(rcodeIndex) {
+		rcode = len(rcodeIndex) - 1
+	}
+	m.zone(zone)[qtypeIndex[qtype]][t][rcodeIndex[rcode]].Add(1)
+	if ecs {
+		m.ecs.Add(1)
+	}
+	if truncated {
+		m.truncated.Add(1)
+	}
+	m.latency[t].Observe(took.Seconds())
+}
+
+var (
+	queriesDesc = prometheus.NewDesc("gslb_dns_queries_total",
+		"DNS queries answered, by zone (\"none\" outside our zones), query type, transport and response code.",
+		[]string{"zone", "qtype", "transport", "rcode"}, nil)
+	ecsDesc       = prometheus.NewDesc("gslb_dns_ecs_queries_total", "Queries that carried an EDNS Client Subnet option.", nil, nil)
+	truncatedDesc = prometheus.NewDesc("gslb_dns_truncated_total", "UDP answers sent truncated (TC) because they did not fit.", nil, nil)
+	droppedDesc   = prometheus.NewDesc("gslb_dns_dropped_total", "Packets dropped unanswered: responses and packets shorter than a DNS header.", nil, nil)
+	panicsDesc    = prometheus.NewDesc("gslb_dns_panics_total", "Queries whose handling panicked and were answered SERVFAIL.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queriesDesc
+	ch <- ecsDesc
+	ch <- truncatedDesc
+	ch <- droppedDesc
+	ch <- panicsDesc
+	m.latencyV.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for zone, z := range *m.zones.Load() {
+		for qi := range z {
+			qt := "other"
+			if qi < len(qtypes) {
+				qt = dns.TypeToString[qtypes[qi]]
+			}
+			for t := range z[qi] {
+				tr := Transport(t).String()
+				for ri := range z[qi][t] {
+					n := z[qi][t][ri].Load()
+					if n == 0 {
+						continue
+					}
+					rc := "other"
+					if ri < len(rcodes) {
+						rc = dns.RcodeToString[rcodes[ri]]
+					}
+					ch <- prometheus.MustNewConstMetric(queriesDesc, prometheus.CounterValue, float64(n), zone, qt, tr, rc)
+				}
+			}
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(ecsDesc, prometheus.CounterValue, float64(m.ecs.Load()))
+	ch <- prometheus.MustNewConstMetric(truncatedDesc, prometheus.CounterValue, float64(m.truncated.Load()))
+	ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(m.dropped.Load()))
+	ch <- prometheus.MustNewConstMetric(panicsDesc, prometheus.CounterValue, float64(m.panics.Load()))
+	m.latencyV.Collect(ch)
+}
