@@ -45,6 +45,8 @@ type app struct {
 
 	downMu sync.Mutex
 	down   map[string]bool // services whose backends are all out of service
+
+	recent recentAnswers
 }
 
 func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot) *app {
@@ -320,6 +322,18 @@ func (a *app) background(ctx context.Context) {
 			}
 		}()
 	}
+	go func() {
+		t := time.NewTicker(recentEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				a.sampleAnswers()
+			}
+		}
+	}()
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()

@@ -61,6 +61,10 @@ func (a *app) httpHandler(token string) http.Handler {
 		io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.status())
+	})
+	mux.HandleFunc("GET /{$}", a.statusPage)
 	mux.HandleFunc("GET /api/v1/backends", func(w http.ResponseWriter, r *http.Request) {
 		var out []backendJSON
 		for _, svc := range a.h.Snapshot().Services() {
@@ -239,6 +243,9 @@ type backendJSON struct {
 	ConsecutiveFailures  int              `json:"consecutive_failures"`
 	LastProbe            time.Time        `json:"last_probe,omitzero"`
 	LastError            string           `json:"last_error,omitempty"`
+	Weight               float64          `json:"weight"`
+	EffectiveWeight      float64          `json:"effective_weight"`
+	AnswerShare          *float64         `json:"answer_share"`
 	RTTSeconds           float64          `json:"rtt_seconds"`
 	ErrorRate            float64          `json:"error_rate"`
 	Load                 *float64         `json:"load"`
@@ -263,6 +270,9 @@ func (a *app) backendJSON(svc *zones.Service, b *zones.Backend) backendJSON {
 		Serving: b.Serving(),
 		Healthy: true,
 		Admin:   b.Override(),
+		Weight:  b.Weight,
+
+		EffectiveWeight: b.EffectiveWeight(),
 	}
 	if st := b.State(); st != nil {
 		out.Healthy = st.Up()

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gslb/gslb/health"
+	"github.com/miekg/dns"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrapeFamilies reads /metrics as Prometheus parses it.
+func scrapeFamilies(t *testing.T, ta *testApp) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(ta.api.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	return fams
+}
+
+// value returns the value of the series of a family with the labels.
+func value(fams map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	f := fams[name]
+	if f == nil {
+		return 0
+	}
+next:
+	for _, m := range f.Metric {
+		for k, v := range labels {
+			found := false
+			for _, lp := range m.Label {
+				if lp.GetName() == k && lp.GetValue() == v {
+					found = true
+				}
+			}
+			if !found {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return 0
+}
+
+func TestMetricsAfterQueries(t *testing.T) {
+	b1 := newBackend(t)
+	conf := healthConfig(t, fmt.Sprintf(`[services.www]
+members = "weighted"
+backends = [
+  { name = "one", address = "192.0.2.1", weight = 1, check = %s },
+  { name = "two", address = "192.0.2.2", weight = 0, check = %s },
+]
+`, checkTOML("http", b1.addr), checkTOML("http", b1.addr)), "")
+	ta := startApp(t, conf, "")
+	waitFor(t, "the first probes", 3*time.Second, func() bool { return ta.notReady() == "" })
+	before := scrapeFamilies(t, ta)
+	q := func(name string, qtype uint16, n int, tcp bool) {
+		for range n {
+			m := new(dns.Msg)
+			m.SetQuestion(name, qtype)
+			c := &dns.Client{Timeout: 2 * time.Second}
+			if tcp {
+				c.Net = "tcp"
+			}
+			if _, _, err := c.Exchange(m, ta.dns); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	q("www.example.test.", dns.TypeA, 10, false)
+	q("www.example.test.", dns.TypeA, 4, true)
+	q("nope.example.test.", dns.TypeAAAA, 3, false)
+	q("example.org.", dns.TypeA, 2, false)
+	// A runt: dropped and counted.
+	c, _ := net.Dial("udp", ta.dns)
+	c.Write([]byte{1, 2, 3})
+	c.Close()
+	waitFor(t, "the dropped packet to be counted", 2*time.Second, func() bool {
+		return value(scrapeFamilies(t, ta), "gslb_dns_dropped_total", nil) == value(before, "gslb_dns_dropped_total", nil)+1
+	})
+	after := scrapeFamilies(t, ta)
+	delta := func(name string, labels map[string]string) float64 {
+		return value(after, name, labels) - value(before, name, labels)
+	}
+	checks := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"gslb_dns_queries_total", map[string]string{"zone": "example.test.", "qtype": "A", "transport": "udp", "rcode": "NOERROR"}, 10},
+		{"gslb_dns_queries_total", map[string]string{"zone": "example.test.", "qtype": "A", "transport": "tcp", "rcode": "NOERROR"}, 4},
+		{"gslb_dns_queries_total", map[string]string{"zone": "example.test.", "qtype": "AAAA", "transport": "udp", "rcode": "NXDOMAIN"}, 3},
+		{"gslb_dns_queries_total", map[string]string{"zone": "none", "qtype": "A", "transport": "udp", "rcode": "REFUSED"}, 2},
+		{"gslb_dns_request_duration_seconds", map[string]string{"transport": "udp"}, 15},
+		{"gslb_dns_request_duration_seconds", map[string]string{"transport": "tcp"}, 4},
+		// Weight 0 is a standby: every answer goes to "one".
+		{"gslb_answers_total", map[string]string{"service": "www.example.test", "pool": "default", "backend": "one"}, 14},
+		{"gslb_answers_total", map[string]string{"service": "www.example.test", "pool": "default", "backend": "two"}, 0},
+		{"gslb_dns_dropped_total", nil, 1},
+	}
+	for _, c := range checks {
+		if got := delta(c.name, c.labels); got != c.want {
+			t.Errorf("%s%v moved by %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	for _, name := range []string{"gslb_build_info", "gslb_config_info", "gslb_config_reloads_total", "gslb_config_last_reload_success_timestamp_seconds",
+		"gslb_backend_up", "gslb_health_probe_duration_seconds", "go_goroutines", "process_resident_memory_bytes"} {
+		if after[name] == nil {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	// A backend that accepts and never answers: its first probe result
+	// comes only after the timeout, so /readyz starts at 503.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	conf := healthConfig(t, fmt.Sprintf("[services.www]\nbackends = [{ address = \"192.0.2.1\", check = { type = \"http\", address = %q, interval = \"2s\", timeout = \"1s\" } }]\n", ln.Addr().String()), "")
+	ta := startApp(t, conf, "")
+	get := func() (int, string) {
+		resp, err := http.Get(ta.api.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "first health check") {
+		t.Errorf("before the first probe round: %d %q, want 503 with the reason", code, body)
+	}
+	waitFor(t, "/readyz to turn 200", 5*time.Second, func() bool { code, _ := get(); return code == http.StatusOK })
+	if code, _ := get(); code != http.StatusOK {
+		t.Errorf("after: %d", code)
+	}
+}
+
+// schemaKeys lists every key path of a JSON document, arrays as "[]".
+func schemaKeys(prefix string, v any, out map[string]bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			p := prefix + "." + k
+			out[p] = true
+			schemaKeys(p, e, out)
+		}
+	case []any:
+		for _, e := range x {
+			schemaKeys(prefix+"[]", e, out)
+		}
+	}
+}
+
+func TestStatusSchema(t *testing.T) {
+	// README.md documents the status document with an example after the
+	// marker below; the real document must have exactly its fields.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- status-schema -->\\s*```json\\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no status schema block (<!-- status-schema --> then ```json)")
+	}
+	var doc any
+	if err := json.Unmarshal(m[1], &doc); err != nil {
+		t.Fatalf("the README's status example is not JSON: %v", err)
+	}
+	want := map[string]bool{}
+	schemaKeys("", doc, want)
+
+	b := newBackend(t)
+	dir := t.TempDir()
+	tokenFile := dir + "/token"
+	os.WriteFile(tokenFile, []byte("0123456789abcdef0123"), 0o600)
+	conf := healthConfig(t, fmt.Sprintf("[services.www]\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = %s }]\n", checkTOML("http", b.addr)),
+		fmt.Sprintf("[admin]\nstate_file = %q\ntoken_file = %q\n[geo]\ndatabase = %q\n", dir+"/admin.toml", tokenFile, mustAbs(t, "../../testdata/geoip/GeoIP2-City-Test.mmdb")))
+	ta := startApp(t, conf, "0123456789abcdef0123")
+	waitFor(t, "a probe", 2*time.Second, func() bool { return ta.notReady() == "" })
+	// Fill the optional parts: an override with expiry, answers, a reload error.
+	ta.admin.Set("www.example.test/one", &health.Override{State: "drain", Reason: "test", Expires: time.Now().Add(time.Hour)}, "test")
+	query(t, ta.dns, "www.example.test.", dns.TypeA)
+	msg := "zones/x.toml:1:1: test"
+	ta.lastReloadErr.Store(&msg)
+	resp, err := http.Get(ta.api.URL + "/api/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got any
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	schemaKeys("", got, have)
+	var missing, extra []string
+	for k := range want {
+		if !have[k] {
+			missing = append(missing, k)
+		}
+	}
+	for k := range have {
+		if !want[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing)+len(extra) > 0 {
+		t.Errorf("/api/v1/status does not match README.md:\n documented but absent: %v\n present but undocumented: %v", missing, extra)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+func TestStatusPageEscapes(t *testing.T) {
+	b := newBackend(t)
+	dead := newBackend(t)
+	dead.kill()
+	conf := healthConfig(t, fmt.Sprintf("[services.www]\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = %s }, { name = \"dead\", address = \"192.0.2.2\", check = %s }]\n",
+		checkTOML("http", b.addr), checkTOML("http", dead.addr)), "")
+	ta := startApp(t, conf, "")
+	waitFor(t, "the dead backend to go down", 3*time.Second, func() bool {
+		return !ta.h.Snapshot().Services()[0].Backends[1].Serving()
+	})
+	msg := `zones/<script>alert(1)</script>.toml:1:1: "bad"`
+	ta.lastReloadErr.Store(&msg)
+	resp, err := http.Get(ta.api.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	s := string(page)
+	for _, want := range []string{
+		`data-backend="www.example.test/dead" data-state="DOWN"`,
+		`data-backend="www.example.test/one" data-state="UP"`,
+		`&lt;script&gt;alert(1)&lt;/script&gt;`,
+		`The last reload failed`,
+		`<svg class="spark"`,
+		`1 backend(s) out of service`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+	if strings.Contains(s, "<script>") {
+		t.Error("the status page prints a reload error unescaped")
+	}
+}

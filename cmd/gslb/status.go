@@ -1,0 +1,353 @@
+package main
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gslb/gslb/health"
+)
+
+// statusJSON is the document GET /api/v1/status returns. Its field names
+// are documented in README.md and checked by TestStatusSchema.
+type statusJSON struct {
+	Version  string        `json:"version"`
+	Now      time.Time     `json:"now"`
+	Config   configJSON    `json:"config"`
+	GeoIP    *geoJSON      `json:"geoip"`
+	Zones    []zoneJSON    `json:"zones"`
+	Services []serviceJSON `json:"services"`
+}
+
+type configJSON struct {
+	File            string    `json:"file"`
+	Hash            string    `json:"hash"`
+	LoadedAt        time.Time `json:"loaded_at"`
+	LastReloadError *string   `json:"last_reload_error"`
+}
+
+type geoJSON struct {
+	Type      string    `json:"type"`
+	BuildTime time.Time `json:"build_time"`
+	ASNType   string    `json:"asn_type"`
+}
+
+type zoneJSON struct {
+	Origin   string    `json:"origin"`
+	Serial   uint32    `json:"serial"`
+	File     string    `json:"file"`
+	LoadedAt time.Time `json:"loaded_at"`
+}
+
+type serviceJSON struct {
+	Name        string        `json:"name"`
+	TTL         uint32        `json:"ttl"`
+	Policy      string        `json:"policy"`
+	Members     string        `json:"members"`
+	Answers     int           `json:"answers"`
+	MinHealthy  int           `json:"min_healthy"`
+	WhenAllDown string        `json:"when_all_down"`
+	Pools       []poolJSON    `json:"pools"`
+	Backends    []backendJSON `json:"backends"`
+}
+
+type poolJSON struct {
+	Name     string   `json:"name"`
+	Backends []string `json:"backends"`
+}
+
+// recentAnswers samples the answer counters so that the status can show
+// each backend's share of the answers of the last minute.
+type recentAnswers struct {
+	mu      sync.Mutex
+	samples []answerSample // oldest first, at most recentSamples
+}
+
+type answerSample struct {
+	at     time.Time
+	counts map[string]uint64 // by backend ID, over all pools
+}
+
+const (
+	recentEvery   = 5 * time.Second
+	recentSamples = 13 // one minute of history
+)
+
+// sample records the current counts.
+func (a *app) sampleAnswers() {
+	counts := map[string]uint64{}
+	for _, svc := range a.h.Snapshot().Services() {
+		for _, p := range svc.Pools {
+			for _, b := range p.Members {
+				counts[b.ID] += a.answers.Get(svc.Name, p.Name, b.Name)
+			}
+		}
+	}
+	r := &a.recent
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.samples = append(r.samples, answerSample{at: time.Now(), counts: counts})
+	if len(r.samples) > recentSamples {
+		r.samples = r.samples[len(r.samples)-recentSamples:]
+	}
+}
+
+// shares returns each backend's share of its service's answers since the
+// oldest sample (NaN when the service answered nothing).
+func (a *app) shares() map[string]float64 {
+	a.sampleAnswersIfStale()
+	r := &a.recent
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]float64{}
+	if len(r.samples) == 0 {
+		return out
+	}
+	first, last := r.samples[0], r.samples[len(r.samples)-1]
+	for _, svc := range a.h.Snapshot().Services() {
+		total := 0.0
+		delta := map[string]float64{}
+		for _, b := range svc.Backends {
+			d := float64(last.counts[b.ID] - first.counts[b.ID])
+			if len(r.samples) == 1 {
+				d = float64(last.counts[b.ID])
+			}
+			delta[b.ID] = d
+			total += d
+		}
+		for _, b := range svc.Backends {
+			if total > 0 {
+				out[b.ID] = delta[b.ID] / total
+			} else {
+				out[b.ID] = math.NaN()
+			}
+		}
+	}
+	return out
+}
+
+// sampleAnswersIfStale takes a sample when the last one is old, so that a
+// status read between samples still sees recent answers.
+func (a *app) sampleAnswersIfStale() {
+	a.recent.mu.Lock()
+	stale := len(a.recent.samples) == 0 || time.Since(a.recent.samples[len(a.recent.samples)-1].at) > time.Second
+	a.recent.mu.Unlock()
+	if stale {
+		a.sampleAnswers()
+	}
+}
+
+// status builds the status document.
+func (a *app) status() statusJSON {
+	snap := a.h.Snapshot()
+	st := statusJSON{
+		Version: version,
+		Now:     time.Now().UTC(),
+		Config: configJSON{
+			File:            snap.Config.File,
+			Hash:            snap.Hash,
+			LoadedAt:        snap.LoadedAt.UTC(),
+			LastReloadError: a.lastReloadErr.Load(),
+		},
+		Zones:    []zoneJSON{},
+		Services: []serviceJSON{},
+	}
+	if a.configPath == "" {
+		st.Config.File = "(bundled example)"
+	}
+	if a.geo != nil {
+		t, built, asn := a.geo.DB()
+		st.GeoIP = &geoJSON{Type: t, BuildTime: built.UTC(), ASNType: asn}
+	}
+	for _, z := range snap.Zones {
+		st.Zones = append(st.Zones, zoneJSON{Origin: z.Origin, Serial: z.SOA.Serial, File: z.File, LoadedAt: snap.LoadedAt.UTC()})
+	}
+	shares := a.shares()
+	for _, svc := range snap.Services() {
+		sj := serviceJSON{
+			Name: strings.TrimSuffix(svc.Name, "."), TTL: svc.TTL, Policy: svc.Policy, Members: svc.Members,
+			Answers: svc.Answers, MinHealthy: svc.MinHealthy, WhenAllDown: svc.WhenAllDown,
+			Pools: []poolJSON{}, Backends: []backendJSON{},
+		}
+		for _, p := range svc.Pools {
+			pj := poolJSON{Name: p.Name, Backends: []string{}}
+			for _, b := range p.Members {
+				pj.Backends = append(pj.Backends, b.Name)
+			}
+			sj.Pools = append(sj.Pools, pj)
+		}
+		for _, b := range svc.Backends {
+			bj := a.backendJSON(svc, b)
+			if s, ok := shares[b.ID]; ok && !math.IsNaN(s) {
+				bj.AnswerShare = &s
+			}
+			sj.Backends = append(sj.Backends, bj)
+		}
+		st.Services = append(st.Services, sj)
+	}
+	return st
+}
+
+//go:embed status.html
+var statusHTML string
+
+var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap{
+	"ms": func(sec float64) string {
+		if sec == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f ms", sec*1000)
+	},
+	"pct": func(p *float64) string {
+		if p == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f%%", *p*100)
+	},
+	"pctf": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"load": func(p *float64) string {
+		if p == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f%%", *p*100)
+	},
+	"weight": func(f float64) string { return fmt.Sprintf("%.3g", f) },
+	"ago": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return shortDuration(time.Since(t)) + " ago"
+	},
+	"when":      func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05 MST") },
+	"state":     backendState,
+	"sparkline": sparkline,
+	"strip":     strip,
+}).Parse(statusHTML))
+
+// backendState names a backend's state for people: text and a CSS class,
+// so that colour is never the only sign.
+func backendState(b backendJSON) (s struct{ Text, Class string }) {
+	switch {
+	case b.Admin != nil && b.Admin.State == health.AdminDrain:
+		s.Text, s.Class = "DRAINED", "drain"
+	case b.Admin != nil && b.Admin.State == health.AdminDown:
+		s.Text, s.Class = "FORCED DOWN", "down"
+	case b.Admin != nil && b.Admin.State == health.AdminUp:
+		s.Text, s.Class = "FORCED UP", "forced"
+	case !b.Healthy:
+		s.Text, s.Class = "DOWN", "down"
+	case !b.Probed && b.Check != "none":
+		s.Text, s.Class = "UP (not probed yet)", "pending"
+	default:
+		s.Text, s.Class = "UP", "up"
+	}
+	return s
+}
+
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// sparkline draws the RTT of the recent successful probes as an inline SVG.
+func sparkline(h []historyJSON) template.HTML {
+	const w, ht = 120.0, 24.0
+	var pts []float64
+	for _, s := range h {
+		if s.OK {
+			pts = append(pts, s.DurationSeconds)
+		}
+	}
+	if len(pts) < 2 {
+		return template.HTML(`<svg class="spark" width="120" height="24" role="img" aria-label="no RTT data yet"></svg>`)
+	}
+	hi := 0.0
+	for _, p := range pts {
+		hi = math.Max(hi, p)
+	}
+	if hi == 0 {
+		hi = 1
+	}
+	var b strings.Builder
+	for i, p := range pts {
+		x := float64(i) / float64(len(pts)-1) * (w - 2)
+		y := ht - 2 - p/hi*(ht-4)
+		fmt.Fprintf(&b, "%.1f,%.1f ", x+1, y)
+	}
+	last := pts[len(pts)-1] * 1000
+	// Every value printed is a number formatted here: nothing to escape.
+	return template.HTML(fmt.Sprintf(`<svg class="spark" width="120" height="24" viewBox="0 0 120 24" role="img" aria-label="RTT of the last %d probes, latest %.1f ms, max %.1f ms"><polyline fill="none" stroke="currentColor" stroke-width="1.5" points="%s"/></svg>`,
+		len(pts), last, hi*1000, strings.TrimSpace(b.String())))
+}
+
+// strip is the recent probe results, oldest first, one mark each.
+func strip(h []historyJSON) []historyJSON {
+	if len(h) > 30 {
+		h = h[len(h)-30:]
+	}
+	return h
+}
+
+// statusPage serves the status page at /.
+func (a *app) statusPage(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	st := a.status()
+	sort.SliceStable(st.Services, func(i, j int) bool { return st.Services[i].Name < st.Services[j].Name })
+	type poolView struct {
+		Name     string
+		Backends []backendJSON
+	}
+	type serviceView struct {
+		serviceJSON
+		PoolViews []poolView
+		Up, Total int
+	}
+	view := struct {
+		statusJSON
+		Services []serviceView
+		Down     int
+	}{statusJSON: st}
+	for _, s := range st.Services {
+		sv := serviceView{serviceJSON: s}
+		byName := map[string]backendJSON{}
+		for _, b := range s.Backends {
+			byName[b.Name] = b
+			sv.Total++
+			if b.Serving {
+				sv.Up++
+			} else {
+				view.Down++
+			}
+		}
+		for _, p := range s.Pools {
+			pv := poolView{Name: p.Name}
+			for _, n := range p.Backends {
+				pv.Backends = append(pv.Backends, byName[n])
+			}
+			sv.PoolViews = append(sv.PoolViews, pv)
+		}
+		view.Services = append(view.Services, sv)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+	if err := statusTemplate.Execute(w, view); err != nil {
+		a.log.Error("status page", "err", err)
+	}
+}
