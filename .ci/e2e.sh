@@ -236,6 +236,30 @@ done
 [ -n "$ready" ] || fail "GET /readyz: not 200 ready within 15 s; last response: $resp"
 ok "GET /readyz → 200 ready"
 
+# Metrics: a real scrape is valid exposition format and passes promtool's
+# lint (names, units, _total, help).
+command -v promtool >/dev/null 2>&1 || fail "promtool not found (Debian package prometheus; .ci/run installs it)"
+http_get "$HTTP_PORT" /metrics | sed '1,/^\r\{0,1\}$/d' >"$WORK/metrics.txt" || fail "GET /metrics failed"
+grep -q '^gslb_dns_queries_total{' "$WORK/metrics.txt" || fail "/metrics has no gslb_dns_queries_total after queries"
+promtool check metrics <"$WORK/metrics.txt" || fail "promtool check metrics reports problems (above)"
+ok "GET /metrics → $(grep -c '^gslb_' "$WORK/metrics.txt") gslb_ series, promtool check metrics clean"
+
+# The status page in headless Chromium: api-3 (nothing listens on its
+# check port) shows as DOWN in the rendered DOM.
+CHROMIUM="$(command -v chromium || command -v chromium-browser || true)"
+[ -n "$CHROMIUM" ] || fail "chromium not found (Debian package chromium; .ci/run installs it)"
+dom=""
+for _ in $(seq 1 10); do
+	dom="$(timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+		--disable-component-update --disable-sync --user-data-dir="$WORK/chromium" --dump-dom "http://127.0.0.1:$HTTP_PORT/" 2>/dev/null || true)"
+	grep -q 'data-backend="api.gslb.example.com/api-3" data-state="DOWN"' <<<"$dom" && break
+	sleep 1
+done
+grep -q 'data-backend="api.gslb.example.com/api-3" data-state="DOWN"' <<<"$dom" ||
+	fail "the status page in Chromium does not show api-3 as DOWN; DOM: $(head -c 2000 <<<"$dom")"
+grep -q '<svg class="spark"' <<<"$dom" || fail "the status page has no RTT sparkline"
+ok "status page in headless Chromium: api.gslb.example.com/api-3 shown DOWN, sparklines drawn"
+
 # SOA at the apex.
 q1 SOA gslb.example.com
 expect_status NOERROR

@@ -294,3 +294,52 @@ func TestStatusPageEscapes(t *testing.T) {
 		t.Error("the status page prints a reload error unescaped")
 	}
 }
+
+// TestDeployMetricNames checks that every gslb metric the Grafana
+// dashboard and the alert rules in deploy/ query is one the server
+// exports, so that a rename cannot leave them silently empty.
+func TestDeployMetricNames(t *testing.T) {
+	b := newBackend(t)
+	conf := healthConfig(t, fmt.Sprintf("[services.www]\nwhen_all_down = \"nodata\"\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = %s }]\n", checkTOML("http", b.addr)),
+		fmt.Sprintf("[geo]\ndatabase = %q\n", mustAbs(t, "../../testdata/geoip/GeoIP2-City-Test.mmdb")))
+	ta := startApp(t, conf, "")
+	waitFor(t, "a probe", 2*time.Second, func() bool { return ta.notReady() == "" })
+	// Exercise what creates series lazily.
+	query(t, ta.dns, "www.example.test.", dns.TypeA)
+	msg := "x"
+	ta.lastReloadErr.Store(&msg)
+	exported := map[string]bool{}
+	for name, f := range scrapeFamilies(t, ta) {
+		exported[name] = true
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				exported[name+s] = true
+			}
+		}
+	}
+	// Series that exist only once something happens.
+	for _, lazy := range []string{"gslb_health_reported_load_ratio", "gslb_health_transitions_total"} {
+		exported[lazy] = true
+	}
+	names := regexp.MustCompile(`gslb_[a-z0-9_]+`)
+	for _, file := range []string{"../../deploy/grafana-dashboard.json", "../../deploy/gslb-alerts.yml"} {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(file, ".json") {
+			var v any
+			if err := json.Unmarshal(src, &v); err != nil {
+				t.Fatalf("%s is not JSON: %v", file, err)
+			}
+		}
+		for _, n := range names.FindAllString(string(src), -1) {
+			if n == "gslb_" || strings.HasPrefix(n, "gslb_overview") {
+				continue
+			}
+			if !exported[n] {
+				t.Errorf("%s uses %s, which the server does not export", file, n)
+			}
+		}
+	}
+}
