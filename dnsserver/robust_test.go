@@ -2,6 +2,8 @@ package dnsserver
 
 import (
 	"context"
+	"log/slog"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -118,5 +120,24 @@ func TestShutdownAnswersInFlightAndLeaksNothing(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > before {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines after shutdown, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func TestQueryLogSample(t *testing.T) {
+	snap := loadSnapshot(t, testConfig, testZone)
+	var buf strings.Builder
+	h := NewHandler(snap, Identity{}, nil, slog.New(slog.NewTextHandler(&buf, nil)))
+	h.SetQueryLog(3)
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.com.", dns.TypeA)
+	req, _ := m.Pack()
+	for range 9 {
+		h.Serve(req, netip.MustParseAddrPort("192.0.2.7:5353"), UDP, nil)
+	}
+	if n := strings.Count(buf.String(), "msg=query"); n != 3 {
+		t.Errorf("logged %d of 9 queries with query_sample 3, want 3:\n%s", n, buf.String())
+	}
+	if !strings.Contains(buf.String(), "client=192.0.2.7:5353") || !strings.Contains(buf.String(), "qtype=A rcode=NOERROR answers=2") {
+		t.Errorf("query log line lacks fields:\n%s", buf.String())
 	}
 }

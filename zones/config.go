@@ -79,6 +79,11 @@ type Config struct {
 	// those from ECSTrusted resolver networks (none when empty).
 	ECSAll     bool
 	ECSTrusted []netip.Prefix
+
+	// LogFormat is "text" or "json", LogLevel "debug", "info", "warn" or
+	// "error"; QueryLogSample logs one query in so many (0: none).
+	LogFormat, LogLevel string
+	QueryLogSample      uint64
 }
 
 // HasGeo reports whether a GeoIP database is configured.
@@ -126,6 +131,11 @@ type configDoc struct {
 	Health struct {
 		MaxInFlight *int64 `toml:"max_in_flight"`
 	} `toml:"health"`
+	Log struct {
+		Format      string `toml:"format"`
+		Level       string `toml:"level"`
+		QuerySample *int64 `toml:"query_sample"`
+	} `toml:"log"`
 	Geo struct {
 		Database    string `toml:"database"`
 		ASNDatabase string `toml:"asn_database"`
@@ -283,6 +293,28 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 		}
 	}
 
+	c.LogFormat, c.LogLevel = "text", "info"
+	if f := doc.Log.Format; f != "" {
+		if f != "text" && f != "json" {
+			e.at([]string{"log", "format"}, "log.format: %q: want \"text\" or \"json\"", f)
+		}
+		c.LogFormat = f
+	}
+	if lv := doc.Log.Level; lv != "" {
+		switch lv {
+		case "debug", "info", "warn", "error":
+		default:
+			e.at([]string{"log", "level"}, "log.level: %q: want debug, info, warn or error", lv)
+		}
+		c.LogLevel = lv
+	}
+	if n := doc.Log.QuerySample; n != nil {
+		if *n < 0 {
+			e.at([]string{"log", "query_sample"}, "log.query_sample: %d: want 0 (off) or N to log one query in N", *n)
+		} else {
+			c.QueryLogSample = uint64(*n)
+		}
+	}
 	c.GeoDatabase = rel(doc.Geo.Database)
 	c.GeoASNDatabase = rel(doc.Geo.ASNDatabase)
 	if c.GeoASNDatabase != "" && c.GeoDatabase == "" {

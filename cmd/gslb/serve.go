@@ -60,8 +60,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	var dnsAddrs stringList
 	fs.Var(&dnsAddrs, "dns-addr", "answer DNS over UDP and TCP on `IP:PORT`; repeat for several (default: from the config, else "+zones.DefaultDNSAddr4+" and "+zones.DefaultDNSAddr6+")")
 	httpAddr := fs.String("http-addr", "", "serve the HTTP side (/healthz, /readyz, /metrics, /api/v1/) on `IP:PORT`; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	logFormat := fs.String("log-format", "", "log format: text or json (default: log.format in the config, else text)")
+	logLevel := fs.String("log-level", "", "log level: debug, info, warn or error (default: log.level in the config, else info)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: gslb serve [-config FILE] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]\n\nAnswer DNS queries. SIGHUP or a change to a configuration file reloads;\nSIGINT and SIGTERM stop after answering the queries in flight.\n\nFlags:")
 		fs.PrintDefaults()
@@ -71,11 +71,6 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "gslb serve: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	log, err := newLogger(stderr, *logFormat, *logLevel)
-	if err != nil {
-		fmt.Fprintln(stderr, "gslb serve:", err)
 		return 2
 	}
 	snap, err := loadConfig(*config)
@@ -90,6 +85,17 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "gslb serve: configuration not valid; nothing started")
 		return 1
+	}
+	if *logFormat == "" {
+		*logFormat = snap.Config.LogFormat
+	}
+	if *logLevel == "" {
+		*logLevel = snap.Config.LogLevel
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "gslb serve:", err)
+		return 2
 	}
 	source := *config
 	if source == "" {
@@ -122,6 +128,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	host, _ := os.Hostname()
 	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version}, a.locator(), log)
 	a.h.SetMetrics(a.dnsMetrics)
+	a.h.SetQueryLog(snap.Config.QueryLogSample)
 	a.prepare(snap) // before the first query: binds backends to their health
 	defer a.checker.Stop()
 	a.warnUnknownOverrides()
@@ -168,7 +175,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		writeAPI = "on"
 	}
 	log.Info("gslb started", "version", version, "config", source, "dns", strings.Join(bound, " "),
-		"http", *httpAddr, "zones", strings.Join(names, " "), "services", len(snap.Services()),
+		"http", *httpAddr, "zones", strings.Join(names, " "), "services", len(snap.Services()), "backends", countBackends(snap),
 		"probes", a.checker.Running(), "geoip", geoSummary(a.geo), "admin_state_file", snap.Config.AdminStateFile, "admin_write_api", writeAPI,
 		"config_hash", snap.Hash)
 	if len(snap.Zones) > 0 && len(bound) > 0 {
@@ -247,4 +254,12 @@ func geoSummary(l *geo.Locator) string {
 		s += " + " + asn
 	}
 	return s
+}
+
+func countBackends(s *zones.Snapshot) int {
+	n := 0
+	for _, svc := range s.Services() {
+		n += len(svc.Backends)
+	}
+	return n
 }
