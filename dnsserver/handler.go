@@ -254,6 +254,10 @@ func (h *Handler) build(req []byte, src netip.Addr, t Transport, trace *zones.Tr
 	located := false
 	if subnet != nil && subnet.source > 0 && snap.Config.TrustECS(src) {
 		zq.Client = zones.Client{Addr: subnet.addr, Bits: int(subnet.source)}
+		if a := subnet.addr; a.Is4In6() {
+			// An IPv4-mapped subnet is an IPv4 client.
+			zq.Client = zones.Client{Addr: a.Unmap(), Bits: max(0, int(subnet.source)-96)}
+		}
 		located = true
 	}
 	if trace != nil {

@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -35,6 +36,7 @@ type runner struct {
 	state  *State
 	target *Target
 	cancel context.CancelFunc
+	label  string // the target label of its metrics: unique among runners
 }
 
 // NewChecker returns a checker that logs to log and registers its metrics
@@ -65,8 +67,8 @@ func (c *Checker) Sync(specs []Spec) map[Spec]*State {
 		if !want[s] {
 			r.cancel()
 			delete(c.running, s)
-			c.metrics.forget(s)
-			c.log.Info("health check stopped", "target", s.String())
+			c.metrics.forget(r.label)
+			c.log.Info("health check stopped", "target", r.label)
 		}
 	}
 	now := time.Now()
@@ -91,14 +93,30 @@ func (c *Checker) Sync(specs []Spec) map[Spec]*State {
 			continue
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		r := &runner{state: st, target: t, cancel: cancel}
+		r := &runner{state: st, target: t, cancel: cancel, label: c.label(s)}
 		c.running[s] = r
-		c.metrics.up(s, st.Up())
+		c.metrics.upSet(r.label, st.Up())
 		c.wg.Add(1)
 		go c.loop(ctx, r)
 		c.log.Debug("health check started", "target", s.String(), "interval", s.Interval)
 	}
 	return out
+}
+
+// label names a new runner's metrics: the spec's text, numbered when specs
+// that differ in details (headers, load settings) print the same. c.mu is
+// held.
+func (c *Checker) label(s Spec) string {
+	base := s.String()
+	taken := map[string]bool{}
+	for _, r := range c.running {
+		taken[r.label] = true
+	}
+	l := base
+	for n := 2; taken[l]; n++ {
+		l = fmt.Sprintf("%s#%d", base, n)
+	}
+	return l
 }
 
 // Running returns how many probes run.
@@ -149,10 +167,10 @@ func (c *Checker) loop(ctx context.Context, r *runner) {
 		}
 		now := time.Now()
 		changed := r.state.record(res, now)
-		c.metrics.observe(spec, res, r.state)
+		c.metrics.observe(r.label, res, r.state)
 		if changed {
 			up := r.state.Up()
-			c.metrics.transition(spec, up)
+			c.metrics.transition(r.label, up)
 			state := "down"
 			if up {
 				state = "up"
@@ -160,7 +178,7 @@ func (c *Checker) loop(ctx context.Context, r *runner) {
 			if c.OnChange != nil {
 				c.OnChange(r.state, res)
 			} else {
-				c.log.Info("health changed", "target", spec.String(), "state", state, "reason", res.Reason)
+				c.log.Info("health changed", "target", r.label, "state", state, "reason", res.Reason)
 			}
 		}
 		next := spec.Interval - now.Sub(start)

@@ -56,12 +56,9 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-func (m *metrics) up(s Spec, up bool) { m.upSet(s.String(), up) }
-
 func (m *metrics) upSet(target string, up bool) { m.targetUp.WithLabelValues(target).Set(b2f(up)) }
 
-func (m *metrics) observe(s Spec, r Result, st *State) {
-	t := s.String()
+func (m *metrics) observe(t string, r Result, st *State) {
 	m.duration.WithLabelValues(t).Observe(r.Duration.Seconds())
 	outcome := "failure"
 	if r.OK {
@@ -75,17 +72,16 @@ func (m *metrics) observe(s Spec, r Result, st *State) {
 	}
 }
 
-func (m *metrics) transition(s Spec, up bool) {
+func (m *metrics) transition(target string, up bool) {
 	state := "down"
 	if up {
 		state = "up"
 	}
-	m.transitions.WithLabelValues(s.String(), state).Inc()
+	m.transitions.WithLabelValues(target, state).Inc()
 }
 
 // forget drops the series of a target that is no longer probed.
-func (m *metrics) forget(s Spec) {
-	t := s.String()
+func (m *metrics) forget(t string) {
 	for _, v := range []interface{ DeleteLabelValues(...string) bool }{m.targetUp, m.duration, m.rtt, m.load} {
 		v.DeleteLabelValues(t)
 	}

@@ -156,6 +156,11 @@ func StepMultipliers(m, target []float64, p AdaptParams) {
 	for i := range m {
 		gap := target[i] - m[i]
 		if math.Abs(gap) < p.Deadband {
+			// Within the deadband, but the ends are exact: a backend with
+			// no room gets nothing, the best gets all its weight.
+			if target[i] == 0 || target[i] == 1 {
+				m[i] = target[i]
+			}
 			continue
 		}
 		d := math.Max(-p.MaxStep, math.Min(p.MaxStep, p.Gain*gap))

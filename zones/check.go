@@ -112,28 +112,6 @@ func merge(svc, b *checkDoc) checkDoc {
 	return out
 }
 
-// setKeys names the keys set besides type, for error messages.
-func (c checkDoc) setKeys() string {
-	c.Type = nil
-	if reflect.ValueOf(c).IsZero() {
-		return ""
-	}
-	var keys []string
-	for _, k := range []struct {
-		name string
-		set  bool
-	}{{"address", c.Address != nil}, {"port", c.Port != nil}, {"interval", c.Interval != nil}, {"timeout", c.Timeout != nil},
-		{"rise", c.Rise != nil}, {"fall", c.Fall != nil}, {"path", c.Path != nil}} {
-		if k.set {
-			keys = append(keys, k.name)
-		}
-	}
-	if len(keys) == 0 {
-		return "other keys"
-	}
-	return strings.Join(keys, ", ")
-}
-
 func str(p *string) string {
 	if p == nil {
 		return ""
@@ -160,8 +138,6 @@ func (l *zoneLoader) spec(c checkDoc, addr netip.Addr, path []string) health.Spe
 	if s.Kind == health.KindNone {
 		if c.Type == nil && !reflect.ValueOf(c).IsZero() {
 			fail("a check needs a type: http, https, tcp, dns or none")
-		} else if c.Type != nil && *c.Type == health.KindNone && c.setKeys() != "" {
-			fail("a check of type none takes no other keys (%s)", c.setKeys())
 		}
 		return health.Spec{Kind: health.KindNone}
 	}

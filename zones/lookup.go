@@ -138,9 +138,13 @@ func (z *Zone) answerAt(a *Answer, q *Query, n *node, owner string, depth int) {
 			}
 		} else {
 			if q.Trace != nil {
-				q.Trace.Add("service %s: policy %s, members %s, answers %d", s.Name, s.Policy, s.Members, s.Answers)
+				if s.Members == MembersAll {
+					q.Trace.Add("service %s: policy %s, members all (every serving member of the chosen pool)", s.Name, s.Policy)
+				} else {
+					q.Trace.Add("service %s: policy %s, members %s, %d per answer", s.Name, s.Policy, s.Members, s.Answers)
+				}
 			}
-			d := s.decide(q, v6, true)
+			d := s.decide(q, v6, q.Trace == nil) // explain does not count
 			a.Service, a.Pool = s, d.Pool
 			a.Scope = max(a.Scope, d.Scope)
 			if len(d.RRs) > 0 {

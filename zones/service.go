@@ -606,6 +606,20 @@ func (s *Service) members(q *Query, d *Decision, g *group, p *Pool, all bool) []
 			tr.Add("  member %s %s: %s, weight %g, effective weight %.3g", b.Name, b.Addr, memberState(b), b.Weight, b.EffectiveWeight())
 		}
 	}
+	if s.Members == MembersAll || s.Members == MembersRoundRobin {
+		// Weight 0 is a standby here too: answered only when no weighted
+		// member serves.
+		k := 0
+		for _, i := range idx {
+			if g.members[i].Weight > 0 {
+				idx[k] = i
+				k++
+			}
+		}
+		if k > 0 {
+			idx = idx[:k]
+		}
+	}
 	n := s.Answers
 	if s.Members == MembersAll || n <= 0 || n > len(idx) {
 		n = len(idx)

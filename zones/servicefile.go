@@ -302,7 +302,7 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 			return
 		}
 	default:
-		l.e.at(at("policy"), "%s.policy: %q: want geo, nearest or failover", dotted(path), doc.Policy)
+		l.e.at(at("policy"), "%s.policy: %q: want geo, nearest, failover or single", dotted(path), doc.Policy)
 	}
 	if doc.Geo != nil && s.Policy != PolicyGeo {
 		l.e.at(at("geo"), "%s.geo: rules are used only with policy = \"geo\"", dotted(path))

@@ -66,10 +66,13 @@ func (a *app) httpHandler(token string) http.Handler {
 	})
 	mux.HandleFunc("GET /{$}", a.statusPage)
 	mux.HandleFunc("GET /api/v1/backends", func(w http.ResponseWriter, r *http.Request) {
-		var out []backendJSON
+		out := []backendJSON{}
+		shares := a.shares()
 		for _, svc := range a.h.Snapshot().Services() {
 			for _, b := range svc.Backends {
-				out = append(out, a.backendJSON(svc, b))
+				bj := a.backendJSON(svc, b)
+				bj.AnswerShare = shareOf(shares, b.ID)
+				out = append(out, bj)
 			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"backends": out})
@@ -230,34 +233,52 @@ type apiError struct {
 
 // backendJSON is a backend as the API shows it.
 type backendJSON struct {
-	ID                   string           `json:"id"`
-	Service              string           `json:"service"`
-	Name                 string           `json:"name"`
-	Address              string           `json:"address"`
-	Check                string           `json:"check"`
-	Serving              bool             `json:"serving"`
-	Healthy              bool             `json:"healthy"`
-	Probed               bool             `json:"probed"`
-	Since                time.Time        `json:"since,omitzero"`
-	ConsecutiveSuccesses int              `json:"consecutive_successes"`
-	ConsecutiveFailures  int              `json:"consecutive_failures"`
-	LastProbe            time.Time        `json:"last_probe,omitzero"`
-	LastError            string           `json:"last_error,omitempty"`
-	Weight               float64          `json:"weight"`
-	EffectiveWeight      float64          `json:"effective_weight"`
-	AnswerShare          *float64         `json:"answer_share"`
-	RTTSeconds           float64          `json:"rtt_seconds"`
-	ErrorRate            float64          `json:"error_rate"`
-	Load                 *float64         `json:"load"`
-	Admin                *health.Override `json:"admin"`
-	History              []historyJSON    `json:"history,omitempty"`
+	ID                   string        `json:"id"`
+	Service              string        `json:"service"`
+	Name                 string        `json:"name"`
+	Address              string        `json:"address"`
+	Check                string        `json:"check"`
+	Serving              bool          `json:"serving"`
+	Healthy              bool          `json:"healthy"`
+	Probed               bool          `json:"probed"`
+	Since                *time.Time    `json:"since"`
+	ConsecutiveSuccesses int           `json:"consecutive_successes"`
+	ConsecutiveFailures  int           `json:"consecutive_failures"`
+	LastProbe            *time.Time    `json:"last_probe"`
+	LastError            string        `json:"last_error"`
+	Weight               float64       `json:"weight"`
+	EffectiveWeight      float64       `json:"effective_weight"`
+	AnswerShare          *float64      `json:"answer_share"`
+	RTTSeconds           float64       `json:"rtt_seconds"`
+	ErrorRate            float64       `json:"error_rate"`
+	Load                 *float64      `json:"load"`
+	Admin                *adminJSON    `json:"admin"`
+	History              []historyJSON `json:"history"`
+}
+
+// adminJSON is an admin override as the API shows it: every field always
+// present, expires null when the override does not expire.
+type adminJSON struct {
+	State   string     `json:"state"`
+	Reason  string     `json:"reason"`
+	Expires *time.Time `json:"expires"`
+	Source  string     `json:"source"`
+	Set     time.Time  `json:"set"`
 }
 
 type historyJSON struct {
 	At              time.Time `json:"at"`
 	OK              bool      `json:"ok"`
 	DurationSeconds float64   `json:"duration_seconds"`
-	Reason          string    `json:"reason,omitempty"`
+	Reason          string    `json:"reason"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }
 
 func (a *app) backendJSON(svc *zones.Service, b *zones.Backend) backendJSON {
@@ -269,17 +290,20 @@ func (a *app) backendJSON(svc *zones.Service, b *zones.Backend) backendJSON {
 		Check:   b.Check.String(),
 		Serving: b.Serving(),
 		Healthy: true,
-		Admin:   b.Override(),
 		Weight:  b.Weight,
+		History: []historyJSON{},
 
 		EffectiveWeight: b.EffectiveWeight(),
+	}
+	if o := b.Override(); o != nil {
+		out.Admin = &adminJSON{State: o.State, Reason: o.Reason, Expires: timePtr(o.Expires), Source: o.Source, Set: o.Set.UTC()}
 	}
 	if st := b.State(); st != nil {
 		out.Healthy = st.Up()
 		out.Probed = st.Probed()
-		out.Since = st.Since().UTC()
+		out.Since = timePtr(st.Since())
 		out.ConsecutiveSuccesses, out.ConsecutiveFailures = st.Consecutive()
-		out.LastProbe = st.LastProbe().UTC()
+		out.LastProbe = timePtr(st.LastProbe())
 		out.LastError = st.LastError()
 		out.RTTSeconds = st.RTT().Seconds()
 		out.ErrorRate = st.ErrorRate()

@@ -121,6 +121,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gslb serve:", err)
 		return 1
 	}
+	if a.geo != nil {
+		if t, _, _ := a.geo.DB(); strings.Contains(t, "Country") {
+			for _, svc := range snap.Services() {
+				if svc.Policy == zones.PolicyNearest {
+					log.Warn("policy nearest needs coordinates, which a Country database lacks: pools are tried in the written order", "service", svc.Name, "database", t)
+				}
+			}
+		}
+	}
 	if err := a.admin.LoadFile(); err != nil {
 		fmt.Fprintln(stderr, "gslb serve: admin state file:", err)
 		return 1

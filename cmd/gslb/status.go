@@ -184,9 +184,7 @@ func (a *app) status() statusJSON {
 		}
 		for _, b := range svc.Backends {
 			bj := a.backendJSON(svc, b)
-			if s, ok := shares[b.ID]; ok && !math.IsNaN(s) {
-				bj.AnswerShare = &s
-			}
+			bj.AnswerShare = shareOf(shares, b.ID)
 			sj.Backends = append(sj.Backends, bj)
 		}
 		st.Services = append(st.Services, sj)
@@ -350,4 +348,13 @@ func (a *app) statusPage(w http.ResponseWriter, r *http.Request) {
 	if err := statusTemplate.Execute(w, view); err != nil {
 		a.log.Error("status page", "err", err)
 	}
+}
+
+// shareOf returns a backend's share of recent answers, nil when its
+// service answered nothing lately.
+func shareOf(shares map[string]float64, id string) *float64 {
+	if s, ok := shares[id]; ok && !math.IsNaN(s) {
+		return &s
+	}
+	return nil
 }
