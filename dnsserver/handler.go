@@ -48,10 +48,15 @@ type Handler struct {
 	log     *slog.Logger
 	panics  atomic.Uint64
 	metrics *Metrics
+	rrl     *RRL
 
 	querySample uint64 // log one query in so many; 0: none
 	queryN      atomic.Uint64
 }
+
+// SetRRL rate-limits UDP responses with r (nil: no limit). Call it before
+// serving.
+func (h *Handler) SetRRL(r *RRL) { h.rrl = r }
 
 // SetMetrics makes the handler count into m. Call it before serving.
 func (h *Handler) SetMetrics(m *Metrics) { h.metrics = m }
@@ -66,7 +71,6 @@ type outcome struct {
 	name  string
 	qtype uint16
 	ecs   bool
-	rrs   int
 }
 
 // NewHandler returns a handler answering from snap, locating clients with
@@ -121,6 +125,26 @@ func (h *Handler) Serve(req []byte, src netip.AddrPort, t Transport, buf []byte)
 	}()
 	var o outcome
 	r, limit := h.answer(req, src.Addr(), t, &o)
+	if t == UDP && h.rrl != nil {
+		switch h.rrl.check(src.Addr(), rrlKind(r.Rcode), start) {
+		case rrlDrop:
+			if h.metrics != nil {
+				h.metrics.record(o.zone, o.qtype, t, r.Rcode, o.ecs, false, time.Since(start))
+			}
+			return nil
+		case rrlSlip:
+			// Empty and truncated: a real client retries over TCP.
+			r.Answer, r.Ns = nil, nil
+			var opt []dns.RR
+			for _, rr := range r.Extra {
+				if rr.Header().Rrtype == dns.TypeOPT {
+					opt = append(opt, rr)
+				}
+			}
+			r.Extra = opt
+			r.Truncated = true
+		}
+	}
 	reply = h.pack(r, limit, buf)
 	if h.metrics != nil {
 		h.metrics.record(o.zone, o.qtype, t, r.Rcode, o.ecs, r.Truncated, time.Since(start))

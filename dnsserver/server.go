@@ -22,6 +22,12 @@ type Limits struct {
 	// TCPConnections caps concurrent TCP connections per listener; a
 	// connection over the cap is closed at once.
 	TCPConnections int
+	// TCPConnectionsPerClient caps one client address's concurrent
+	// connections over all listeners (0: no cap).
+	TCPConnectionsPerClient int
+	// TCPQueriesPerConnection closes a connection after so many queries
+	// (0: no limit), so that one client cannot hold a connection forever.
+	TCPQueriesPerConnection int
 	// TCPIdleTimeout closes a TCP connection that sends no complete query
 	// for so long.
 	TCPIdleTimeout time.Duration
@@ -41,8 +47,9 @@ type Server struct {
 	closing  atomic.Bool
 	stopOnce sync.Once
 
-	mu    sync.Mutex
-	conns map[net.Conn]*tcpConn
+	mu        sync.Mutex
+	conns     map[net.Conn]*tcpConn
+	perClient map[netip.Addr]int // open connections by client address
 }
 
 // tcpConn tracks whether a connection is between queries, where shutdown
@@ -50,6 +57,7 @@ type Server struct {
 type tcpConn struct {
 	busy   atomic.Bool
 	active *atomic.Int64 // the listener's connection count
+	client netip.Addr
 }
 
 // NewServer returns a server for the addresses; Start binds them.
@@ -60,7 +68,7 @@ func NewServer(h *Handler, addrs []string, limits Limits, log *slog.Logger) *Ser
 	if limits.TCPIdleTimeout <= 0 {
 		limits.TCPIdleTimeout = 10 * time.Second
 	}
-	return &Server{h: h, addrs: addrs, limits: limits, log: log, conns: map[net.Conn]*tcpConn{}}
+	return &Server{h: h, addrs: addrs, limits: limits, log: log, conns: map[net.Conn]*tcpConn{}, perClient: map[netip.Addr]int{}}
 }
 
 // Start binds UDP and TCP on every address and starts answering. If any
@@ -197,14 +205,16 @@ func (s *Server) serveTCP(l *net.TCPListener) {
 			c.Close()
 			continue
 		}
-		tc := &tcpConn{active: &active}
+		client := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+		tc := &tcpConn{active: &active, client: client}
 		s.mu.Lock()
-		closing := s.closing.Load()
-		if !closing {
+		refuse := s.closing.Load() || s.limits.TCPConnectionsPerClient > 0 && s.perClient[client] >= s.limits.TCPConnectionsPerClient
+		if !refuse {
 			s.conns[c] = tc
+			s.perClient[client]++
 		}
 		s.mu.Unlock()
-		if closing {
+		if refuse {
 			c.Close()
 			continue
 		}
@@ -221,6 +231,9 @@ func (s *Server) serveConn(c *net.TCPConn, tc *tcpConn) {
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
+		if s.perClient[tc.client]--; s.perClient[tc.client] <= 0 {
+			delete(s.perClient, tc.client)
+		}
 		s.mu.Unlock()
 		// Count the connection gone before the client can see it close.
 		tc.active.Add(-1)
@@ -231,7 +244,10 @@ func (s *Server) serveConn(c *net.TCPConn, tc *tcpConn) {
 	msg := make([]byte, 0, 512)
 	out := make([]byte, 0, 4096)
 	idle := s.limits.TCPIdleTimeout
-	for !s.closing.Load() {
+	for queries := 0; !s.closing.Load(); queries++ {
+		if max := s.limits.TCPQueriesPerConnection; max > 0 && queries >= max {
+			return
+		}
 		c.SetReadDeadline(time.Now().Add(idle))
 		if _, err := io.ReadFull(c, lenBuf[:1]); err != nil {
 			return

@@ -165,3 +165,53 @@ func TestTCP(t *testing.T) {
 		}
 	})
 }
+
+func TestTCPPerClientAndQueryLimits(t *testing.T) {
+	snap := loadSnapshot(t, testConfig, testZone)
+	h := NewHandler(snap, Identity{}, nil, discard())
+	s := NewServer(h, []string{"127.0.0.1:0"}, Limits{TCPConnections: 100, TCPConnectionsPerClient: 2, TCPQueriesPerConnection: 3, TCPIdleTimeout: 2 * time.Second}, discard())
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(t.Context())
+	addr := s.Addrs()[0].String()
+
+	// A connection answers 3 queries, then is closed.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		c.Write(frame(t, "www.example.com.", uint16(i)))
+		readFrame(t, c)
+	}
+	c.Write(frame(t, "www.example.com.", 9))
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Read(make([]byte, 2)); err == nil {
+		t.Error("a fourth query was answered; the limit is 3 per connection")
+	}
+	c.Close()
+
+	// Two connections per client address; a third is closed at once.
+	deadline := time.Now().Add(2 * time.Second)
+	for s.tcpConns() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	var held []net.Conn
+	for range 2 {
+		c, _ := net.Dial("tcp", addr)
+		c.Write(frame(t, "www.example.com.", 1))
+		readFrame(t, c)
+		held = append(held, c)
+	}
+	third, _ := net.Dial("tcp", addr)
+	third.Write(frame(t, "www.example.com.", 2))
+	third.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := third.Read(make([]byte, 2)); err == nil {
+		t.Error("a third connection from one client was served; the cap is 2")
+	}
+	third.Close()
+	for _, c := range held {
+		c.Close()
+	}
+}

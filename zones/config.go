@@ -80,6 +80,20 @@ type Config struct {
 	ECSAll     bool
 	ECSTrusted []netip.Prefix
 
+	// RRL holds response rate limiting: on by default with generous
+	// limits (RRLAnswers and so on are responses per second per client
+	// network; 0 turns a kind off).
+	RRLEnabled                          bool
+	RRLAnswers, RRLNXDomains, RRLErrors float64
+	RRLSlip                             int
+	RRLIPv4Prefix, RRLIPv6Prefix        int
+	RRLExempt                           []netip.Prefix
+	RRLTableSize                        int
+	// TCPConnectionsPerClient caps one client address's concurrent TCP
+	// connections; TCPQueriesPerConnection closes a connection after so
+	// many queries (0: no limit).
+	TCPConnectionsPerClient, TCPQueriesPerConnection int
+
 	// LogFormat is "text" or "json", LogLevel "debug", "info", "warn" or
 	// "error"; QueryLogSample logs one query in so many (0: none).
 	LogFormat, LogLevel string
@@ -117,6 +131,8 @@ type configDoc struct {
 		UDPSize        *int64 `toml:"edns_udp_size"`
 		TCPConnections *int64 `toml:"tcp_connections"`
 		TCPIdleTimeout any    `toml:"tcp_idle_timeout"`
+		TCPPerClient   *int64 `toml:"tcp_connections_per_client"`
+		TCPQueries     *int64 `toml:"tcp_queries_per_connection"`
 		MinTTL         any    `toml:"min_ttl"`
 		MaxTTL         any    `toml:"max_ttl"`
 	} `toml:"limits"`
@@ -131,6 +147,17 @@ type configDoc struct {
 	Health struct {
 		MaxInFlight *int64 `toml:"max_in_flight"`
 	} `toml:"health"`
+	RRL struct {
+		Enabled    *bool    `toml:"enabled"`
+		Answers    any      `toml:"responses_per_second"`
+		NXDomains  any      `toml:"nxdomains_per_second"`
+		Errors     any      `toml:"errors_per_second"`
+		Slip       *int64   `toml:"slip"`
+		IPv4Prefix *int64   `toml:"ipv4_prefix"`
+		IPv6Prefix *int64   `toml:"ipv6_prefix"`
+		Exempt     []string `toml:"exempt"`
+		TableSize  *int64   `toml:"table_size"`
+	} `toml:"rrl"`
 	Log struct {
 		Format      string `toml:"format"`
 		Level       string `toml:"level"`
@@ -291,6 +318,84 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 		} else {
 			c.MaxProbesInFlight = int(*v)
 		}
+	}
+
+	c.TCPConnectionsPerClient, c.TCPQueriesPerConnection = 64, 10000
+	if v := doc.Limits.TCPPerClient; v != nil {
+		if *v < 1 || *v > 1<<20 {
+			e.at([]string{"limits", "tcp_connections_per_client"}, "limits.tcp_connections_per_client: %d is out of range 1..%d", *v, 1<<20)
+		}
+		c.TCPConnectionsPerClient = int(*v)
+	}
+	if v := doc.Limits.TCPQueries; v != nil {
+		if *v < 0 {
+			e.at([]string{"limits", "tcp_queries_per_connection"}, "limits.tcp_queries_per_connection: %d: want 0 (no limit) or more", *v)
+		}
+		c.TCPQueriesPerConnection = int(*v)
+	}
+
+	// Response rate limiting: on, generous, local clients exempt (their
+	// source cannot be spoofed from outside).
+	c.RRLEnabled, c.RRLAnswers, c.RRLNXDomains, c.RRLErrors, c.RRLSlip = true, 200, 50, 50, 2
+	c.RRLIPv4Prefix, c.RRLIPv6Prefix, c.RRLTableSize = 24, 56, 1<<18
+	c.RRLExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	r := doc.RRL
+	if r.Enabled != nil {
+		c.RRLEnabled = *r.Enabled
+	}
+	for _, f := range []struct {
+		v   any
+		dst *float64
+		key string
+	}{{r.Answers, &c.RRLAnswers, "responses_per_second"}, {r.NXDomains, &c.RRLNXDomains, "nxdomains_per_second"}, {r.Errors, &c.RRLErrors, "errors_per_second"}} {
+		if f.v == nil {
+			continue
+		}
+		x, ok := f.v.(int64)
+		fx, okf := f.v.(float64)
+		switch {
+		case ok && x >= 0 && x <= 1000000:
+			*f.dst = float64(x)
+		case okf && fx >= 0 && fx <= 1000000:
+			*f.dst = fx
+		default:
+			e.at([]string{"rrl", f.key}, "rrl.%s: want a number of responses per second, 0..1000000 (0: no limit)", f.key)
+		}
+	}
+	if v := r.Slip; v != nil {
+		if *v < 0 || *v > 100 {
+			e.at([]string{"rrl", "slip"}, "rrl.slip: %d is out of range 0..100 (0: never send a truncated reply)", *v)
+		}
+		c.RRLSlip = int(*v)
+	}
+	if v := r.IPv4Prefix; v != nil {
+		if *v < 8 || *v > 32 {
+			e.at([]string{"rrl", "ipv4_prefix"}, "rrl.ipv4_prefix: %d is out of range 8..32", *v)
+		}
+		c.RRLIPv4Prefix = int(*v)
+	}
+	if v := r.IPv6Prefix; v != nil {
+		if *v < 16 || *v > 128 {
+			e.at([]string{"rrl", "ipv6_prefix"}, "rrl.ipv6_prefix: %d is out of range 16..128", *v)
+		}
+		c.RRLIPv6Prefix = int(*v)
+	}
+	if r.Exempt != nil {
+		c.RRLExempt = nil
+		for i, x := range r.Exempt {
+			p, err := netip.ParsePrefix(x)
+			if err != nil {
+				e.at([]string{"rrl", "exempt", fmt.Sprintf("[%d]", i)}, "rrl.exempt[%d]: %q is not a network such as \"192.0.2.0/24\"", i, x)
+				continue
+			}
+			c.RRLExempt = append(c.RRLExempt, p.Masked())
+		}
+	}
+	if v := r.TableSize; v != nil {
+		if *v < 1024 || *v > 1<<24 {
+			e.at([]string{"rrl", "table_size"}, "rrl.table_size: %d is out of range 1024..%d", *v, 1<<24)
+		}
+		c.RRLTableSize = int(*v)
 	}
 
 	c.LogFormat, c.LogLevel = "text", "info"

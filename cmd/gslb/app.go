@@ -32,6 +32,7 @@ type app struct {
 	geo        *geo.Locator // nil without a GeoIP database
 	adaptive   *zones.Adaptive
 	answers    *zones.AnswerCounts
+	rrl        *dnsserver.RRL
 	dnsMetrics *dnsserver.Metrics
 	allDown    *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
@@ -75,6 +76,7 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot) *app {
 	a.reloads.WithLabelValues("success")
 	a.reloads.WithLabelValues("failure")
 	a.answers = zones.NewAnswerCounts()
+	a.rrl = dnsserver.NewRRL(rrlConfig(snap.Config), snap.Config.RRLTableSize)
 	a.dnsMetrics = dnsserver.NewMetrics()
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "gslb", Name: "build_info",
@@ -82,7 +84,7 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot) *app {
 	}, []string{"version", "commit", "goversion"})
 	commit, gover := buildMeta()
 	buildInfo.WithLabelValues(version, commit, gover).Set(1)
-	a.reg.MustRegister(a.allDown, backendCollector{a}, a.reloads, a.lastReload, a.configInfo, a.answers, a.dnsMetrics,
+	a.reg.MustRegister(a.rrl, a.allDown, backendCollector{a}, a.reloads, a.lastReload, a.configInfo, a.answers, a.dnsMetrics,
 		buildInfo, geoCollector{a}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.configLoaded(snap)
 	a.checker = health.NewChecker(log, a.reg, snap.Config.MaxProbesInFlight)
@@ -185,6 +187,7 @@ func (a *app) reload(why string) {
 		a.log.Warn("[admin] and [health] settings changed; they take effect on restart")
 	}
 	a.prepare(next)
+	a.rrl.Configure(rrlConfig(next.Config))
 	a.h.Swap(next)
 	a.reloads.WithLabelValues("success").Inc()
 	a.lastReloadErr.Store(nil)
@@ -378,4 +381,14 @@ func (c geoCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(geoMissesDesc, prometheus.CounterValue, float64(misses))
 	t, built, _ := l.DB()
 	ch <- prometheus.MustNewConstMetric(geoBuildDesc, prometheus.GaugeValue, float64(built.Unix()), t)
+}
+
+// rrlConfig turns the [rrl] settings into the limiter's; disabled means
+// every limit 0.
+func rrlConfig(c *zones.Config) dnsserver.RRLConfig {
+	r := dnsserver.RRLConfig{Slip: uint64(c.RRLSlip), IPv4Prefix: c.RRLIPv4Prefix, IPv6Prefix: c.RRLIPv6Prefix, Exempt: c.RRLExempt}
+	if c.RRLEnabled {
+		r.Answers, r.NXDomains, r.Errors = c.RRLAnswers, c.RRLNXDomains, c.RRLErrors
+	}
+	return r
 }

@@ -75,6 +75,7 @@ func startApp(t *testing.T, configFile string, token string) *testApp {
 	}
 	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{}, a.locator(), log)
 	a.h.SetMetrics(a.dnsMetrics)
+	a.h.SetRRL(a.rrl)
 	a.prepare(snap)
 	srv := dnsserver.NewServer(a.h, []string{"127.0.0.1:0"}, dnsserver.Limits{}, log)
 	if err := srv.Start(); err != nil {

@@ -243,7 +243,7 @@ func TestServeReload(t *testing.T) {
 	if err := os.WriteFile(zoneFile, []byte(broken), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reload error in the log", 5*time.Second, func() bool {
+	waitFor(t, "the reload error in the log", 10*time.Second, func() bool {
 		return strings.Contains(s.logText(), "example.test.toml:8:15: services.www.backends[0].address")
 	})
 	if got := firstA(query(t, s.addr, "www.example.test.", dns.TypeA)); got != "192.0.2.1" {
@@ -255,7 +255,7 @@ func TestServeReload(t *testing.T) {
 	if err := os.WriteFile(zoneFile, []byte(fixed), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the fixed zone to be answered", 5*time.Second, func() bool {
+	waitFor(t, "the fixed zone to be answered", 10*time.Second, func() bool {
 		return firstA(query(t, s.addr, "www.example.test.", dns.TypeA)) == "192.0.2.2"
 	})
 
@@ -265,7 +265,7 @@ func TestServeReload(t *testing.T) {
 	if err := os.Rename(tmp, zoneFile); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the renamed zone to be answered", 5*time.Second, func() bool {
+	waitFor(t, "the renamed zone to be answered", 10*time.Second, func() bool {
 		return firstA(query(t, s.addr, "www.example.test.", dns.TypeA)) == "192.0.2.3"
 	})
 

@@ -138,12 +138,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version}, a.locator(), log)
 	a.h.SetMetrics(a.dnsMetrics)
 	a.h.SetQueryLog(snap.Config.QueryLogSample)
+	a.h.SetRRL(a.rrl)
 	a.prepare(snap) // before the first query: binds backends to their health
 	defer a.checker.Stop()
 	a.warnUnknownOverrides()
 	srv := dnsserver.NewServer(a.h, dnsAddrs, dnsserver.Limits{
-		TCPConnections: snap.Config.TCPConnections,
-		TCPIdleTimeout: snap.Config.TCPIdleTimeout,
+		TCPConnections:          snap.Config.TCPConnections,
+		TCPConnectionsPerClient: snap.Config.TCPConnectionsPerClient,
+		TCPQueriesPerConnection: snap.Config.TCPQueriesPerConnection,
+		TCPIdleTimeout:          snap.Config.TCPIdleTimeout,
 	}, log)
 	if err := srv.Start(); err != nil {
 		fmt.Fprintln(stderr, "gslb serve:", err)
