@@ -224,7 +224,7 @@ continent = { EU = ["eu"], AS = ["as"] }
 				src = "../../testdata/geoip/GeoIP2-City-Test.mmdb"
 			}
 			copyTo(t, src, geoFile+".new")
-			os.Rename(geoFile+".new", geoFile) // as geoipupdate does
+			os.Rename(geoFile+".new", geoFile)  // as geoipupdate does
 			time.Sleep(1300 * time.Millisecond) // past the watcher's 1 s debounce
 		}
 		waitFor(t, "the database reloads", 5*time.Second, func() bool { return ta.geo.Reloads() >= before+5 })
