@@ -124,16 +124,22 @@ func (h *Handler) Serve(req []byte, src netip.AddrPort, t Transport, buf []byte)
 		}
 	}()
 	var o outcome
-	r, limit := h.answer(req, src.Addr(), t, &o)
+	var rcode int
+	truncated := false
+	reply, rcode, fast := h.serveFast(req, src.Addr(), t, buf, &o)
+	if !fast {
+		o = outcome{}
+		r, limit := h.answer(req, src.Addr(), t, &o)
+		reply = h.pack(r, limit, buf)
+		rcode, truncated = r.Rcode, r.Truncated
+	}
 	if t == UDP && h.rrl != nil {
-		switch h.rrl.check(src.Addr(), rrlKind(r.Rcode), start) {
+		switch h.rrl.check(src.Addr(), rrlKind(rcode), start) {
 		case rrlDrop:
-			if h.metrics != nil {
-				h.metrics.record(o.zone, o.qtype, t, r.Rcode, o.ecs, false, time.Since(start))
-			}
-			return nil
+			reply = nil
 		case rrlSlip:
 			// Empty and truncated: a real client retries over TCP.
+			r, limit := h.answer(req, src.Addr(), t, &outcome{})
 			r.Answer, r.Ns = nil, nil
 			var opt []dns.RR
 			for _, rr := range r.Extra {
@@ -143,15 +149,15 @@ func (h *Handler) Serve(req []byte, src netip.AddrPort, t Transport, buf []byte)
 			}
 			r.Extra = opt
 			r.Truncated = true
+			reply, truncated = h.pack(r, limit, buf), false
 		}
 	}
-	reply = h.pack(r, limit, buf)
 	if h.metrics != nil {
-		h.metrics.record(o.zone, o.qtype, t, r.Rcode, o.ecs, r.Truncated, time.Since(start))
+		h.metrics.record(o.zone, o.qtype, t, rcode, o.ecs, truncated, time.Since(start))
 	}
 	if h.querySample > 0 && h.queryN.Add(1)%h.querySample == 0 {
 		h.log.Info("query", "client", src.String(), "transport", t.String(), "name", o.name, "qtype", dns.TypeToString[o.qtype],
-			"rcode", dns.RcodeToString[r.Rcode], "answers", len(r.Answer), "truncated", r.Truncated, "ecs", o.ecs)
+			"rcode", dns.RcodeToString[rcode], "reply_bytes", len(reply), "truncated", truncated, "ecs", o.ecs, "fast", fast)
 	}
 	return reply
 }

@@ -137,7 +137,7 @@ func TestQueryLogSample(t *testing.T) {
 	if n := strings.Count(buf.String(), "msg=query"); n != 3 {
 		t.Errorf("logged %d of 9 queries with query_sample 3, want 3:\n%s", n, buf.String())
 	}
-	if !strings.Contains(buf.String(), "client=192.0.2.7:5353") || !strings.Contains(buf.String(), "qtype=A rcode=NOERROR answers=2") {
+	if !strings.Contains(buf.String(), "client=192.0.2.7:5353") || !strings.Contains(buf.String(), "name=www.example.com. qtype=A rcode=NOERROR reply_bytes=") {
 		t.Errorf("query log line lacks fields:\n%s", buf.String())
 	}
 }

@@ -187,7 +187,7 @@ func ParseStateFile(name string, src []byte) (map[string]Override, error) {
 	}
 	out := make(map[string]Override, len(f.Backends))
 	for id, o := range f.Backends {
-		if !backendID.MatchString(id) {
+		if !backendID.MatchString(NormalizeID(id)) {
 			return nil, fmt.Errorf("%s: bad backend id %q: want \"service/backend\"", name, id)
 		}
 		if err := o.check(); err != nil {

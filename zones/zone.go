@@ -21,6 +21,8 @@ type Zone struct {
 	// negSOA is the SOA as it goes into negative answers: its TTL is
 	// min(SOA TTL, SOA MINIMUM) as RFC 2308 section 3 asks.
 	negSOA *dns.SOA
+	// negSOAWire is negSOA in wire format, uncompressed.
+	negSOAWire []byte
 	// Services are the zone's dynamically answered names, sorted by name.
 	Services []*Service
 
@@ -99,3 +101,7 @@ func (z *Zone) Name() string { return z.origin }
 // NegativeSOA returns the SOA record for the authority section of negative
 // answers (NXDOMAIN and NODATA), with TTL min(SOA TTL, SOA MINIMUM).
 func (z *Zone) NegativeSOA() dns.RR { return z.negSOA }
+
+// NegativeSOAWire is NegativeSOA in wire format, uncompressed, for writers
+// that build replies by hand.
+func (z *Zone) NegativeSOAWire() []byte { return z.negSOAWire }
