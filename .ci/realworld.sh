@@ -113,7 +113,7 @@ cleanup() {
 	local rc=$? i pid
 	trap - EXIT INT TERM
 	if [ -n "$WATCHDOG" ]; then
-		kill -TERM "$WATCHDOG" 2>/dev/null || true
+		kill -TERM -- "-$WATCHDOG" 2>/dev/null || true
 		wait "$WATCHDOG" 2>/dev/null || true
 	fi
 	# Every server runs in its own session (setsid), so its process group
@@ -295,10 +295,8 @@ mkdir -p "$WORK/logs" "$WORK/gslb/zones" "$WORK/www" "$WORK/unbound" "$WORK/nsd-
 chmod 755 "$WORK"
 
 # The watchdog bounds the whole run: it TERMs this script, whose trap cleans up.
-(
-	sleep "$DEADLINE"
-	kill -TERM $$ 2>/dev/null || true
-) &
+# It runs in its own session, so that cleanup ends it and its sleep at once.
+setsid bash -c 'sleep "$1"; kill -TERM "$2" 2>/dev/null' watchdog "$DEADLINE" "$$" </dev/null &
 WATCHDOG=$!
 
 # ==== gslb binary ====
@@ -371,3 +369,394 @@ ok "gslb ns1 ($NS1) and ns2 ($NS2) ready, from the same files ($WORK/gslb)"
 start unbound unbound -d -c "$WORK/unbound/unbound.conf"
 wait_until 10 "Unbound on $RESOLVER" unbound-control -c "$WORK/unbound/unbound.conf" status
 ok "Unbound answers on $RESOLVER ($(unbound-control -c "$WORK/unbound/unbound.conf" status | awk '/^version/ { print "version " $2 }'))"
+
+UB=(unbound-control -c "$WORK/unbound/unbound.conf")
+GSLB_NS="ns1.$ZONE. ns2.$ZONE."
+
+# section_rrs OUT SECTION TYPE: "owner rdata" of the records of TYPE in a
+# section of dig's output (ANSWER, AUTHORITY, ADDITIONAL), sorted, one line.
+section_rrs() {
+	awk -v sec="$2" -v t="$3" '$0 ~ ("^;; " sec " SECTION:") { a = 1; next } /^;; [A-Z]+ SECTION:/ || /^$/ { a = 0 }
+		a && $4 == t { print tolower($1) " " tolower($5) }' <<<"$1" | sort | paste -sd' ' -
+}
+# ns_set OUT SECTION: the NS targets in a section, sorted, one line.
+ns_set() { section_rrs "$1" "$2" NS | awk '{ for (i = 2; i <= NF; i += 2) print $i }' | sort | paste -sd' ' -; }
+# glue OUT NAME: the A records of NAME in the additional section.
+glue() { awk -v n="$2" '/^;; ADDITIONAL SECTION:/ { a = 1; next } /^;; [A-Z]+ SECTION:/ || /^$/ { a = 0 } a && tolower($1) == n && $4 == "A" { print $5 }' <<<"$1" | paste -sd' ' -; }
+has_flag() { [[ " $(flags_of "$1") " == *" $2 "* ]]; }
+# want COND MESSAGE: fail with MESSAGE (and the last dig) unless COND holds.
+want() {
+	if ! eval "$1"; then
+		fail "$2
+---- last query: ${DIG_CMD:-}
+${OUT:-}"
+	fi
+}
+# count_qlog NAME TYPE: sets QN to the queries for NAME/TYPE gslb logged.
+count_qlog() { QN=$(qlog "$1" "$2"); }
+
+# ==== 1. delegation ====
+step "1. delegation: the parent's referral, NS and glue, resolution through Unbound, ns1 = ns2"
+ask +norec @"$PARENT" "$WWW" A
+info "dig +norec @$PARENT (parent) $WWW A:"
+sed -n '/^;; flags/p; /^;; AUTHORITY SECTION:/,/^$/p; /^;; ADDITIONAL SECTION:/,/^$/p' <<<"$OUT" | sed '/^$/d; s/^/      /'
+want '[ "$(status_of "$OUT")" = NOERROR ] && ! has_flag "$OUT" aa' "the parent's answer is not a referral (NOERROR without aa)"
+want '[ "$(ns_set "$OUT" AUTHORITY)" = "$GSLB_NS" ]' "the parent's referral NS set is not $GSLB_NS"
+want '[ "$(glue "$OUT" "ns1.$ZONE.")" = "$NS1" ] && [ "$(glue "$OUT" "ns2.$ZONE.")" = "$NS2" ]' "the parent's glue is not ns1=$NS1 ns2=$NS2"
+ok "parent referral: NS $GSLB_NS, glue ns1=$NS1 ns2=$NS2, aa clear"
+
+for a in $NS1 $NS2; do
+	ask +norec @"$a" "$ZONE" NS
+	want 'has_flag "$OUT" aa && [ "$(ns_set "$OUT" ANSWER)" = "$GSLB_NS" ]' "gslb at $a: apex NS is not an authoritative $GSLB_NS"
+	for n in 1 2; do
+		ask +norec @"$a" "ns$n.$ZONE" A
+		eval "exp=\$NS$n"
+		want '[ "$(addrs "$OUT")" = "$exp" ]' "gslb at $a: ns$n.$ZONE A is not $exp (glue mismatch)"
+	done
+done
+ok "both gslb instances: apex NS $GSLB_NS (aa), ns1/ns2 addresses equal the parent's glue"
+
+ask @"$RESOLVER" "$ZONE" NS
+want '[ "$(status_of "$OUT")" = NOERROR ] && [ "$(ns_set "$OUT" ANSWER)" = "$GSLB_NS" ]' "Unbound: $ZONE NS is not $GSLB_NS"
+ask @"$RESOLVER" "ns1.$ZONE" A
+r1=$(addrs "$OUT")
+ask @"$RESOLVER" "ns2.$ZONE" A
+r2=$(addrs "$OUT")
+want '[ "$r1" = "$NS1" ] && [ "$r2" = "$NS2" ]' "Unbound: ns1/ns2 resolve to '$r1' '$r2', not $NS1 $NS2"
+ok "Unbound (@$RESOLVER) sees NS $GSLB_NS, ns1.$ZONE=$r1, ns2.$ZONE=$r2"
+
+ask @"$RESOLVER" "$WWW" A
+DELEGATION_ANSWER=$(addrs "$OUT")
+want '[ "$(status_of "$OUT")" = NOERROR ] && [ -n "$DELEGATION_ANSWER" ]' "Unbound could not resolve $WWW through the delegation"
+want '[ "$DELEGATION_ANSWER" = "$EU1" ]' "Unbound: $WWW = '$DELEGATION_ANSWER', want $EU1 (no client subnet: Unbound sends 127.0.0.0/24, not in the GeoIP database: default pool eu)"
+want 'curl -fsS --max-time 1 "http://$DELEGATION_ANSWER:$BACKEND_PORT/healthz" >/dev/null' "the answered backend $DELEGATION_ANSWER does not answer HTTP"
+DELEGATION=yes
+ok "delegation resolved: dig @$RESOLVER $WWW A = $DELEGATION_ANSWER (a healthy backend, pool eu by default), TTL $(ttl_of "$OUT" A)"
+
+ask +norec @"$NS1" "$ZONE" SOA
+s1=$(awk '$4 == "SOA" && $1 !~ /^;/ { print $7; exit }' <<<"$OUT")
+ask +norec @"$NS2" "$ZONE" SOA
+s2=$(awk '$4 == "SOA" && $1 !~ /^;/ { print $7; exit }' <<<"$OUT")
+want '[ -n "$s1" ] && [ "$s1" = "$s2" ]' "SOA serials differ: ns1 $s1, ns2 $s2"
+consistent=0
+for s in 175.16.199.0/24 214.78.120.0/24 214.0.1.0/24 2a02:cfc0::/56 10.9.8.0/24 0; do
+	ask +norec @"$NS1" "$WWW" A +subnet="$s"
+	a1="$(addrs "$OUT") $(ecs_of "$OUT")"
+	ask +norec @"$NS2" "$WWW" A +subnet="$s"
+	a2="$(addrs "$OUT") $(ecs_of "$OUT")"
+	want '[ "$a1" = "$a2" ]' "ns1 and ns2 answer $WWW +subnet=$s differently: '$a1' vs '$a2'"
+	consistent=$((consistent + 1))
+done
+ask +norec @"$NS1" WwW.GsLb.ExAmPlE.TeSt A
+want 'grep -q "^;WwW.GsLb.ExAmPlE.TeSt.[[:space:]]" <<<"$OUT" && [ -n "$(addrs "$OUT")" ]' "gslb does not echo the question's case (0x20, use-caps-for-id)"
+ask +norec +nsid @"$NS1" "$ZONE" SOA
+id1=$(sed -n 's/^; NSID: .*("\(.*\)")$/\1/p' <<<"$OUT")
+ask +norec +nsid @"$NS2" "$ZONE" SOA
+id2=$(sed -n 's/^; NSID: .*("\(.*\)")$/\1/p' <<<"$OUT")
+ok "ns1 = ns2: SOA serial $s1 on both, same answers and ECS scopes for $consistent client subnets, question case echoed (0x20); NSID ns1 \"$id1\", ns2 \"$id2\" (identity.id = auto: the host name, one host here)"
+
+# ==== 2. failover ====
+US_SUBNET=214.78.120.0/24
+DETECT_BOUND_MS=$((FALL * INTERVAL_MS * 11 / 10 + TIMEOUT_MS))
+BOUND_MS=$((SERVICE_TTL * 1000 + FALL * INTERVAL_MS + TIMEOUT_MS))
+step "2. failover: kill backend us-2 ($US2), poll dig @$RESOLVER +subnet=$US_SUBNET (pool us) until it is gone"
+flush
+ask @"$RESOLVER" "$WWW" A +subnet="$US_SUBNET"
+want '[ "$(addrs "$OUT")" = "$US1 $US2" ]' "before the kill: $WWW for $US_SUBNET = '$(addrs "$OUT")', want $US1 $US2"
+info "before: $WWW +subnet=$US_SUBNET -> $(addrs "$OUT") (TTL $(ttl_of "$OUT" A), just cached by Unbound)"
+kill -KILL -- "-$(pid_of backend-us-2)"
+t_kill=$(now_us)
+t_detect1="" t_detect2="" t_client=""
+polls=0
+end=$((t_kill + (BOUND_MS + 4000) * 1000))
+while [ -z "$t_client" ]; do
+	[ "$(now_us)" -lt "$end" ] || fail "$US2 still answered by Unbound $(secs $(($(now_us) - t_kill)))s after the kill (bound $(secs $((BOUND_MS * 1000)))s)"
+	if [ -z "$t_detect1" ]; then
+		ask +norec @"$NS1" "$WWW" A +subnet="$US_SUBNET"
+		[[ " $(addrs "$OUT") " == *" $US2 "* ]] || t_detect1=$(now_us)
+	fi
+	if [ -z "$t_detect2" ]; then
+		ask +norec @"$NS2" "$WWW" A +subnet="$US_SUBNET"
+		[[ " $(addrs "$OUT") " == *" $US2 "* ]] || t_detect2=$(now_us)
+	fi
+	ask @"$RESOLVER" "$WWW" A +subnet="$US_SUBNET"
+	polls=$((polls + 1))
+	got=$(addrs "$OUT")
+	want '[ -n "$got" ]' "Unbound answered no address for $WWW during the failover"
+	[[ " $got " == *" $US2 "* ]] || t_client=$(now_us)
+	sleep 0.1
+done
+want '[ "$got" = "$US1" ]' "after the failover $WWW for $US_SUBNET = '$got', want $US1"
+want '[ -n "$t_detect1" ] && [ -n "$t_detect2" ]' "an instance still answered $US2 when Unbound no longer did"
+DETECT1_MS=$(((t_detect1 - t_kill) / 1000))
+DETECT2_MS=$(((t_detect2 - t_kill) / 1000))
+FAILOVER_MS=$(((t_client - t_kill) / 1000))
+info "gslb stopped answering $US2: ns1 after $(secs $((DETECT1_MS * 1000)))s, ns2 after $(secs $((DETECT2_MS * 1000)))s (each probes on its own; fall $FALL x interval ${INTERVAL_MS}ms + timeout ${TIMEOUT_MS}ms = $(secs $(((FALL * INTERVAL_MS + TIMEOUT_MS) * 1000)))s, +10% jitter)"
+info "clients of Unbound stopped getting $US2 after $(secs $((FAILOVER_MS * 1000)))s ($polls polls; now $got)"
+info "bound: TTL ${SERVICE_TTL}s + fall x interval + timeout = $(secs $((BOUND_MS * 1000)))s"
+want '[ "$DETECT1_MS" -le "$((DETECT_BOUND_MS + 300))" ] && [ "$DETECT2_MS" -le "$((DETECT_BOUND_MS + 300))" ]' "detection took ${DETECT1_MS}/${DETECT2_MS} ms, over fall x interval x 1.1 + timeout = ${DETECT_BOUND_MS} ms (+300 ms for polling)"
+want '[ "$FAILOVER_MS" -le "$((BOUND_MS + 600))" ]' "client-visible failover took ${FAILOVER_MS} ms, over TTL + fall x interval + timeout = ${BOUND_MS} ms (+600 ms for jitter and polling)"
+ok "failover seen by a client through Unbound: $(secs $((FAILOVER_MS * 1000)))s <= $(secs $((BOUND_MS * 1000)))s (TTL + fall x interval + timeout); detection at gslb $(secs $((DETECT1_MS * 1000)))s / $(secs $((DETECT2_MS * 1000)))s"
+
+start backend-us-2-again python3 "$HERE/backend.py" "$US2" "$BACKEND_PORT" us-2
+wait_until 10 "backend us-2 to answer again" curl -fsS --max-time 1 "http://$US2:$BACKEND_PORT/healthz"
+t_up=$(now_us)
+t_client=""
+RBOUND_MS=$((SERVICE_TTL * 1000 + RISE * INTERVAL_MS * 11 / 10))
+end=$((t_up + (RBOUND_MS + 4000) * 1000))
+while [ -z "$t_client" ]; do
+	[ "$(now_us)" -lt "$end" ] || fail "$US2 not answered again by Unbound $(secs $(($(now_us) - t_up)))s after it came back"
+	ask @"$RESOLVER" "$WWW" A +subnet="$US_SUBNET"
+	[ "$(addrs "$OUT")" != "$US1 $US2" ] || t_client=$(now_us)
+	sleep 0.1
+done
+RECOVERY_MS=$(((t_client - t_up) / 1000))
+want '[ "$RECOVERY_MS" -le "$((RBOUND_MS + 600))" ]' "recovery took ${RECOVERY_MS} ms, over TTL + rise x interval = ${RBOUND_MS} ms (+600 ms)"
+ok "recovery seen by a client: $US2 back after $(secs $((RECOVERY_MS * 1000)))s <= TTL + rise x interval = $(secs $((RBOUND_MS * 1000)))s"
+
+# ==== 3. EDNS Client Subnet ====
+step "3. EDNS Client Subnet through Unbound: answers per client subnet, cached per SCOPE"
+flush
+# subnet|expected addresses|where the test database puts it
+ECS_CASES=(
+	"175.16.199.0/24|$ASIA1|CN, continent AS: pool asia"
+	"214.78.120.0/24|$US1 $US2|US-CA (214.78.120.0/22): pool us"
+	"214.0.1.0/24|$ASIA1|AU, continent OC: pool asia"
+	"2a02:cfc0::/56|$EU1|FR, continent EU (2a02:cfc0::/29): pool eu"
+	"10.9.8.0/24|$EU1|not in the database: default, pool eu"
+)
+ECS_SUMMARY=()
+for c in "${ECS_CASES[@]}"; do
+	IFS='|' read -r s exp where <<<"$c"
+	ask @"$RESOLVER" "$WWW" A +subnet="$s"
+	got=$(addrs "$OUT")
+	ecs=$(ecs_of "$OUT")
+	want '[ "$got" = "$exp" ]' "+subnet=$s: Unbound answered '$got', want $exp ($where)"
+	want '[ -n "$ecs" ]' "+subnet=$s: Unbound's reply has no CLIENT-SUBNET option"
+	info "$(printf '%-16s -> %-23s scope /%-3s %s' "$s" "$got" "${ecs##*/}" "$where")"
+	ECS_SUMMARY+=("$(printf '%-16s -> %-23s scope /%s' "$s" "$got" "${ecs##*/}")")
+done
+ok "${#ECS_CASES[@]} client subnets got their geo pool through Unbound, with the scope gslb returned"
+
+flush
+ub_stat() { "${UB[@]}" stats_noreset | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+up0=$(ub_stat total.num.query.subnet)
+hit0=$(ub_stat total.num.query.subnet_cache)
+# cache_case SUBNET WANT_UPSTREAM TEXT: ask Unbound; WANT_UPSTREAM is 1 if
+# the query must reach gslb (a cache miss for that scope), 0 if it must not.
+SCOPE_LINES=()
+cache_case() {
+	local s="$1" want_up="$2" text="$3" q0 m0 q1 m1
+	count_qlog "$WWW" A
+	q0=$QN
+	upstream 'gslb_dns_queries_total{qtype="A",rcode="NOERROR"'
+	m0=$COUNT
+	ask @"$RESOLVER" "$WWW" A +subnet="$s"
+	count_qlog "$WWW" A
+	q1=$QN
+	upstream 'gslb_dns_queries_total{qtype="A",rcode="NOERROR"'
+	m1=$COUNT
+	info "$(printf '%-16s -> %-23s scope /%-3s TTL %s  gslb queries +%d (%s), metric +%d' "$s" "$(addrs "$OUT")" "$(ecs_of "$OUT" | sed 's|.*/||')" "$(ttl_of "$OUT" A)" $((q1 - q0)) "$text" $((m1 - m0)))"
+	SCOPE_LINES+=("$s: gslb queries +$((q1 - q0)) ($text)")
+	want '[ $((q1 - q0)) -eq "$want_up" ] && [ $((m1 - m0)) -eq "$want_up" ]' "+subnet=$s: $((q1 - q0)) queries reached gslb (metric +$((m1 - m0))), want $want_up ($text)"
+}
+cache_case 214.78.120.0/24 1 "miss: first client of 214.78.120.0/22"
+cache_case 214.78.121.0/24 0 "hit: same /22 scope"
+cache_case 214.78.123.0/24 0 "hit: same /22 scope"
+cache_case 214.78.124.0/24 1 "miss: outside the /22, another scope"
+cache_case 175.16.199.0/24 1 "miss: another scope"
+cache_case 175.16.199.0/24 0 "hit: same /24 again"
+up1=$(ub_stat total.num.query.subnet)
+hit1=$(ub_stat total.num.query.subnet_cache)
+ok "Unbound caches per scope: same scope answered from its cache, another scope asked gslb (unbound-control stats: num.query.subnet +$((up1 - up0)), num.query.subnet_cache +$((hit1 - hit0)))"
+
+# ==== 4. negative caching ====
+NX=nope.$ZONE
+step "4. NXDOMAIN ($NX A) and NODATA ($WWW TXT) through Unbound, cached for the SOA negative TTL (${NEG_TTL}s)"
+flush
+count_qlog "$NX" A
+nx0=$QN
+count_qlog "$WWW" TXT
+nd0=$QN
+upstream 'gslb_dns_queries_total{qtype="A",rcode="NXDOMAIN"'
+mnx0=$COUNT
+t_first=$(now_us)
+ask @"$RESOLVER" "$NX" A
+want '[ "$(status_of "$OUT")" = NXDOMAIN ] && [ "$(auth_soa_ttl "$OUT")" = "$NEG_TTL" ]' "first NXDOMAIN: want status NXDOMAIN and SOA TTL $NEG_TTL"
+nx_ttls="$(auth_soa_ttl "$OUT")"
+ask @"$RESOLVER" "$WWW" TXT
+want '[ "$(status_of "$OUT")" = NOERROR ] && [ -z "$(section_rrs "$OUT" ANSWER TXT)" ] && [ "$(auth_soa_ttl "$OUT")" = "$NEG_TTL" ]' "first NODATA: want NOERROR, no answer, SOA TTL $NEG_TTL"
+nd_ttls="$(auth_soa_ttl "$OUT")"
+count_qlog "$NX" A
+want '[ $((QN - nx0)) -eq 1 ]' "the first NXDOMAIN query reached gslb $((QN - nx0)) times, want 1"
+count_qlog "$WWW" TXT
+want '[ $((QN - nd0)) -eq 1 ]' "the first NODATA query reached gslb $((QN - nd0)) times, want 1"
+upstream 'gslb_dns_queries_total{qtype="A",rcode="NXDOMAIN"'
+want '[ $((COUNT - mnx0)) -eq 1 ]' "gslb_dns_queries_total{rcode=\"NXDOMAIN\"} rose by $((COUNT - mnx0)), want 1"
+# Ask again every 0.2 s: Unbound answers from its cache, the SOA TTL
+# counting down, until the negative TTL runs out and it asks gslb again.
+t_nx="" t_nd=""
+end=$((t_first + (NEG_TTL + 4) * 1000000))
+while [ -z "$t_nx" ] || [ -z "$t_nd" ]; do
+	[ "$(now_us)" -lt "$end" ] || fail "no new upstream query within $((NEG_TTL + 4))s of the first negative answer (NXDOMAIN: ${t_nx:-none}, NODATA: ${t_nd:-none})"
+	sleep 0.2
+	if [ -z "$t_nx" ]; then
+		ask @"$RESOLVER" "$NX" A
+		want '[ "$(status_of "$OUT")" = NXDOMAIN ]' "NXDOMAIN expected"
+		count_qlog "$NX" A
+		if [ $((QN - nx0)) -gt 1 ]; then
+			t_nx=$(now_us)
+			want '[ "$(auth_soa_ttl "$OUT")" = "$NEG_TTL" ]' "refetched NXDOMAIN: SOA TTL $(auth_soa_ttl "$OUT"), want $NEG_TTL"
+		else
+			nx_ttls="$nx_ttls $(auth_soa_ttl "$OUT")"
+		fi
+	fi
+	if [ -z "$t_nd" ]; then
+		ask @"$RESOLVER" "$WWW" TXT
+		want '[ "$(status_of "$OUT")" = NOERROR ] && [ -z "$(section_rrs "$OUT" ANSWER TXT)" ]' "NODATA expected"
+		count_qlog "$WWW" TXT
+		if [ $((QN - nd0)) -gt 1 ]; then
+			t_nd=$(now_us)
+		else
+			nd_ttls="$nd_ttls $(auth_soa_ttl "$OUT")"
+		fi
+	fi
+done
+NEG_NX_MS=$(((t_nx - t_first) / 1000))
+NEG_ND_MS=$(((t_nd - t_first) / 1000))
+upstream 'gslb_dns_queries_total{qtype="A",rcode="NXDOMAIN"'
+info "NXDOMAIN SOA TTLs seen while cached: $(tr ' ' '\n' <<<"$nx_ttls" | uniq | paste -sd' ' -)"
+info "NODATA   SOA TTLs seen while cached: $(tr ' ' '\n' <<<"$nd_ttls" | uniq | paste -sd' ' -)"
+info "gslb asked again after $(secs $((NEG_NX_MS * 1000)))s (NXDOMAIN) and $(secs $((NEG_ND_MS * 1000)))s (NODATA); gslb_dns_queries_total{rcode=\"NXDOMAIN\"} +$((COUNT - mnx0)) in all"
+# The SOA TTL must count down (non-increasing, reaching below NEG_TTL).
+for v in nx_ttls nd_ttls; do
+	want 'awk -v n="$NEG_TTL" "{ for (i = 2; i <= NF; i++) if (\$i > \$(i - 1)) exit 1; exit !(\$NF < n) }" <<<"${!v}"' "the SOA TTLs of the cached negative answer do not count down: ${!v}"
+done
+for v in NEG_NX_MS NEG_ND_MS; do
+	want '[ "${!v}" -ge $((NEG_TTL * 1000 - 500)) ] && [ "${!v}" -le $((NEG_TTL * 1000 + 1000)) ]' "$v = ${!v} ms: the negative answer was not cached for the negative TTL (${NEG_TTL}s)"
+done
+ok "negative answers cached for the SOA negative TTL: NXDOMAIN $(secs $((NEG_NX_MS * 1000)))s, NODATA $(secs $((NEG_ND_MS * 1000)))s (negative_ttl ${NEG_TTL}s), one upstream query each until then"
+
+# ==== 5. TTL ====
+S_TTL=175.16.199.0/24
+step "5. the TTL clients see: the service TTL (${SERVICE_TTL}s), counting down in Unbound's cache"
+ask +norec @"$NS1" "$WWW" A +subnet="$S_TTL"
+want '[ "$(ttl_of "$OUT" A)" = "$SERVICE_TTL" ]' "gslb answers TTL $(ttl_of "$OUT" A), want the service TTL $SERVICE_TTL"
+flush
+count_qlog "$WWW" A
+q0=$QN
+ttls=""
+t_start=$(now_us)
+refetched=""
+for i in $(seq 0 $((SERVICE_TTL + 2))); do
+	# ask at t_start + i seconds
+	while [ "$(now_us)" -lt $((t_start + i * 1000000)) ]; do sleep 0.05; done
+	ask @"$RESOLVER" "$WWW" A +subnet="$S_TTL"
+	ttls="$ttls $(ttl_of "$OUT" A)"
+	count_qlog "$WWW" A
+	if [ $((QN - q0)) -gt 1 ]; then
+		refetched="after $i s"
+		break
+	fi
+done
+ttls=${ttls# }
+info "TTLs seen at 1 s intervals: $ttls (gslb asked again $refetched)"
+want '[ "${ttls%% *}" = "$SERVICE_TTL" ]' "the first answer's TTL is ${ttls%% *}, want $SERVICE_TTL"
+want 'awk "{ for (i = 2; i < NF; i++) if (\$i >= \$(i - 1)) exit 1 }" <<<"$ttls"' "the TTL does not count down: $ttls"
+want '[ -n "$refetched" ] && [ "${ttls##* }" = "$SERVICE_TTL" ]' "no new upstream query with a fresh TTL once the TTL ran out: $ttls"
+TTL_SEQ=$ttls
+ok "TTL: $SERVICE_TTL from gslb, counting down in Unbound ($ttls), asked again $refetched"
+
+# ==== 6. adaptive ====
+N_ADAPT=200
+step "6. adaptive service $CDN: cdn-1 ($CDN1) reports load 0.1, cdn-2 ($CDN2) 0.8"
+ADAPT_SUMMARY=""
+for a in $NS1 $NS2; do
+	DIG_CMD="dig +norec +short @$a $CDN A x $N_ADAPT"
+	# One dig process, N_ADAPT queries.
+	OUT=$(dig +norec +short +time=2 +tries=1 @"$a" $(printf "$CDN %.0s" $(seq 1 "$N_ADAPT")) 2>&1) || fail "$DIG_CMD failed: $OUT"
+	c1=$(grep -cx "$CDN1" <<<"$OUT" || true)
+	c2=$(grep -cx "$CDN2" <<<"$OUT" || true)
+	w1=$(curl -fsS --max-time 2 "http://$a:$HTTP_PORT/api/v1/backends/$CDN/cdn-1" | sed -n 's/.*"effective_weight": *\([0-9.e-]*\).*/\1/p')
+	w2=$(curl -fsS --max-time 2 "http://$a:$HTTP_PORT/api/v1/backends/$CDN/cdn-2" | sed -n 's/.*"effective_weight": *\([0-9.e-]*\).*/\1/p')
+	info "gslb $a: $N_ADAPT answers: cdn-1 $c1, cdn-2 $c2; effective weights $w1 / $w2"
+	want '[ $((c1 + c2)) -eq "$N_ADAPT" ]' "gslb $a answered $((c1 + c2)) of $N_ADAPT $CDN queries with a cdn address"
+	want '[ $((c1 * 100)) -ge $((N_ADAPT * 65)) ]' "gslb $a gave the less loaded cdn-1 only $c1 of $N_ADAPT answers (want >= 65 %)"
+	ADAPT_SUMMARY="$ADAPT_SUMMARY $a: cdn-1 $((c1 * 100 / N_ADAPT))%"
+done
+ask @"$RESOLVER" "$CDN" A +subnet=175.16.199.0/24
+got=$(addrs "$OUT")
+want '[ "$got" = "$CDN1" ] || [ "$got" = "$CDN2" ]' "Unbound: $CDN = '$got'"
+ok "adaptive: the backend reporting less load gets most answers (${ADAPT_SUMMARY# }); through Unbound $CDN = $got, scope /$(ecs_of "$OUT" | sed 's|.*/||') (not client-dependent)"
+
+# ==== 7. the whole path from a root, and zonemaster ====
+step "7. from a (fake) root: dig +trace and zonemaster-cli"
+DIG_CMD="dig +trace @$ROOT_ADDR $WWW A"
+OUT=$(dig +trace +time=2 +tries=1 +nodnssec @"$ROOT_ADDR" "$WWW" A 2>&1) || fail "$DIG_CMD failed: $OUT"
+sed -n 's/^;; Received .* from \([0-9.]*\)#53(\([^)]*\)).*/\1 (\2)/p' <<<"$OUT" | paste -sd' ' - | sed 's/^/   path: /; s/ \([0-9]\)/ -> \1/g'
+want '[ "$(awk -v n="$WWW." "\$1 == n && \$4 == \"A\" { print \$5 }" <<<"$OUT" | sort -V | paste -sd" " -)" = "$EU1" ]' "dig +trace from the fake root did not end in $WWW A $EU1"
+ok "dig +trace from the fake root ($ROOT_ADDR) follows . -> example.test. ($PARENT) -> gslb.example.test. (ns1/ns2) to $WWW"
+
+ZONEMASTER="not run"
+if command -v zonemaster-cli >/dev/null 2>&1; then
+	zm_out="$WORK/logs/zonemaster.txt"
+	t=$(now_us)
+	rc=0
+	timeout 120 zonemaster-cli --hints "$WORK/root.hints" --no-ipv6 --no-progress --level NOTICE \
+		--show-testcase --raw --count "$ZONE" >"$zm_out" 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] || { cat "$zm_out" >&2; fail "zonemaster-cli exited with status $rc"; }
+	info "zonemaster-cli $(zonemaster-cli --version 2>&1 | head -n1 | tr -s ' \n' ' ') in $(secs $(($(now_us) - t)))s, messages NOTICE and above:"
+	awk '$2 ~ /^(CRITICAL|ERROR|WARNING|NOTICE)$/ { print "      " $2 " " $3 " " $4 }' "$zm_out" | sort | uniq -c | sed 's/^/   /'
+	bad=$(awk '$2 ~ /^(CRITICAL|ERROR)$/ && $3 != "ADDRESS01"' "$zm_out")
+	[ -z "$bad" ] || { echo "$bad" >&2; fail "zonemaster-cli reports ERROR or CRITICAL messages other than ADDRESS01 (above)"; }
+	grep -q 'ONE_SOA_SERIAL' "$zm_out" || fail "zonemaster-cli did not run the consistency tests (no ONE_SOA_SERIAL in $zm_out)"
+	nerr=$(awk '$2 == "ERROR" && $3 == "ADDRESS01"' "$zm_out" | wc -l)
+	nwarn=$(awk '$2 == "WARNING"' "$zm_out" | wc -l)
+	ZONEMASTER="no ERROR except ADDRESS01 x$nerr (loopback addresses); $nwarn WARNING"
+	ok "zonemaster-cli: $ZONEMASTER"
+else
+	ZONEMASTER="skipped (zonemaster-cli not installed)"
+	echo "skipped: zonemaster-cli is not installed (Debian 12: apt-get install zonemaster-cli)"
+fi
+
+# ==== the servers' own view ====
+step "logs and counters"
+for n in gslb-ns1 gslb-ns2 unbound nsd-parent nsd-root; do
+	alive "$n"
+done
+for a in $NS1 $NS2; do
+	body=$(curl -fsS --max-time 2 "http://$a:$HTTP_PORT/metrics") || fail "GET http://$a:$HTTP_PORT/metrics failed"
+	panics=$(awk '$1 == "gslb_dns_panics_total" { print $2 }' <<<"$body")
+	ecsq=$(awk '$1 == "gslb_dns_ecs_queries_total" { print $2 }' <<<"$body")
+	total=$(awk '/^gslb_dns_queries_total/ { s += $NF } END { print s + 0 }' <<<"$body")
+	info "gslb $a: $total queries, $ecsq with ECS, panics ${panics:-?}"
+	want '[ "${panics:-x}" = 0 ]' "gslb $a: gslb_dns_panics_total = ${panics:-missing}"
+done
+errs=$(grep -h 'level=ERROR' "$WORK/logs/gslb-ns1.log" "$WORK/logs/gslb-ns2.log" || true)
+want '[ -z "$errs" ]' "gslb logged errors:
+$errs"
+mixed=$(cat "$WORK/logs/gslb-ns1.log" "$WORK/logs/gslb-ns2.log" | awk '/msg=query/ && /client=127\.0\.0\.1:/ { n++; for (i = 1; i <= NF; i++) if ($i ~ /^name=/ && $i != tolower($i)) m++ } END { printf "%d of %d", m, n }')
+info "queries from Unbound with 0x20 mixed case: $mixed"
+uerr=$(grep -c -E 'error:|0x20' "$WORK/unbound/unbound.log" || true)
+info "Unbound log: $uerr error/0x20 lines; stats: $("${UB[@]}" stats_noreset | awk -F= '$1 ~ /^total\.num\.(queries|cachehits|cachemiss|query\.subnet|query\.subnet_cache)$/ { printf "%s=%s ", substr($1, 11), $2 }')"
+want '[ "$uerr" -eq 0 ]' "Unbound logged errors: $(grep -E 'error:|0x20' "$WORK/unbound/unbound.log" | head -n 5)"
+ok "no panics, no errors in the gslb and Unbound logs"
+
+# ==== summary ====
+step "summary"
+cat <<SUMMARY
+   delegation resolved:       $DELEGATION (@$RESOLVER -> parent $PARENT -> ns1 $NS1 / ns2 $NS2; $WWW = $DELEGATION_ANSWER)
+   failover seen by a client: $(secs $((FAILOVER_MS * 1000)))s after the kill (detection at gslb: ns1 $(secs $((DETECT1_MS * 1000)))s, ns2 $(secs $((DETECT2_MS * 1000)))s)
+                              bound TTL ${SERVICE_TTL}s + fall $FALL x interval ${INTERVAL_MS}ms + timeout ${TIMEOUT_MS}ms = $(secs $((BOUND_MS * 1000)))s
+   recovery seen by a client: $(secs $((RECOVERY_MS * 1000)))s after the backend answered again (TTL + rise x interval = $(secs $((RBOUND_MS * 1000)))s)
+   answers per ECS subnet (through Unbound):
+$(printf '      %s\n' "${ECS_SUMMARY[@]}")
+   cache per scope:
+$(printf '      %s\n' "${SCOPE_LINES[@]}")
+   negative caching:          NXDOMAIN $(secs $((NEG_NX_MS * 1000)))s, NODATA $(secs $((NEG_ND_MS * 1000)))s (SOA negative_ttl ${NEG_TTL}s)
+   TTL seen by clients:       $TTL_SEQ (service TTL ${SERVICE_TTL}s)
+   adaptive:                 ${ADAPT_SUMMARY}
+   zonemaster-cli:            $ZONEMASTER
+SUMMARY
+echo
+echo "realworld: all $PASSED checks passed in $(elapsed)s"
