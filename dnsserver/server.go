@@ -15,6 +15,10 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // Limits bound what clients can make the server hold.
@@ -42,6 +46,7 @@ type Server struct {
 	log    *slog.Logger
 
 	udp      []*net.UDPConn
+	bound    []netip.AddrPort
 	tcp      []*net.TCPListener
 	wg       sync.WaitGroup
 	closing  atomic.Bool
@@ -85,15 +90,31 @@ func (s *Server) Start() error {
 			s.closeAll()
 			return err
 		}
-		s.udp = append(s.udp, u)
 		s.tcp = append(s.tcp, t)
-	}
-	readers := max(2, runtime.GOMAXPROCS(0))
-	for _, u := range s.udp {
-		for range readers {
-			s.wg.Add(1)
-			go s.serveUDP(u)
+		bound := u.LocalAddr().(*net.UDPAddr).AddrPort()
+		s.bound = append(s.bound, bound)
+		// One UDP socket per CPU with SO_REUSEPORT, so that the kernel
+		// spreads the queries and each reader has its own socket. The
+		// port was first bound without it, which proves that no other
+		// process holds it.
+		n := runtime.GOMAXPROCS(0)
+		if n == 1 {
+			s.udp = append(s.udp, u)
+			continue
 		}
+		u.Close()
+		for range n {
+			uc, err := listenReusePort(netip.AddrPortFrom(ap.Addr(), bound.Port()))
+			if err != nil {
+				s.closeAll()
+				return err
+			}
+			s.udp = append(s.udp, uc)
+		}
+	}
+	for _, u := range s.udp {
+		s.wg.Add(1)
+		go s.serveUDPBatch(u)
 	}
 	for _, t := range s.tcp {
 		s.wg.Add(1)
@@ -109,7 +130,7 @@ func (s *Server) closeAll() {
 	for _, t := range s.tcp {
 		t.Close()
 	}
-	s.udp, s.tcp = nil, nil
+	s.udp, s.tcp, s.bound = nil, nil, nil
 }
 
 // listenPair binds UDP and TCP on the same address. With port 0 the
@@ -148,42 +169,97 @@ func listenPair(ap netip.AddrPort) (*net.UDPConn, *net.TCPListener, error) {
 
 // Addrs returns the bound addresses, one per listen address (UDP and TCP
 // share the port).
-func (s *Server) Addrs() []netip.AddrPort {
-	var out []netip.AddrPort
-	for _, u := range s.udp {
-		out = append(out, u.LocalAddr().(*net.UDPAddr).AddrPort())
+func (s *Server) Addrs() []netip.AddrPort { return s.bound }
+
+// listenReusePort binds one of a group of UDP sockets sharing a port.
+func listenReusePort(ap netip.AddrPort) (*net.UDPConn, error) {
+	family := "4"
+	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+		family = "6"
 	}
-	return out
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		if err := v6only(network, address, c); err != nil {
+			return err
+		}
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), "udp"+family, ap.String())
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s/udp: %w", ap, err)
+	}
+	return pc.(*net.UDPConn), nil
 }
 
-// serveUDP reads and answers datagrams until shutdown. Several run per
-// socket; each answers inline, so the number of goroutines is bounded.
-func (s *Server) serveUDP(c *net.UDPConn) {
+// batchConn reads and writes many datagrams per system call
+// (recvmmsg/sendmmsg); ipv4.PacketConn and ipv6.PacketConn are ones.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// batch is how many datagrams one system call moves.
+const batch = 64
+
+// serveUDPBatch reads datagrams in batches, answers each and writes the
+// replies in batches, until shutdown.
+func (s *Server) serveUDPBatch(c *net.UDPConn) {
 	defer s.wg.Done()
-	in := make([]byte, 65535)
-	out := make([]byte, 0, 65535)
+	var bc batchConn = ipv4.NewPacketConn(c)
+	if c.LocalAddr().(*net.UDPAddr).IP.To4() == nil {
+		bc = ipv6.NewPacketConn(c)
+	}
+	in := make([]ipv4.Message, batch)
+	out := make([]ipv4.Message, batch)
+	outBufs := make([][]byte, batch)
+	for i := range in {
+		in[i].Buffers = [][]byte{make([]byte, 65535)}
+		out[i].Buffers = [][]byte{nil}
+		outBufs[i] = make([]byte, 0, 4096)
+	}
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(in)
+		n, err := bc.ReadBatch(in, 0)
 		if err != nil {
-			if s.closing.Load() {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
 			s.log.Warn("udp read failed", "addr", c.LocalAddr().String(), "err", err)
 			continue
 		}
-		reply := s.h.Serve(in[:n], from, UDP, out)
-		if reply == nil {
-			continue
+		k := 0
+		for i := 0; i < n; i++ {
+			m := &in[i]
+			ua, ok := m.Addr.(*net.UDPAddr)
+			if !ok {
+				continue
+			}
+			reply := s.h.Serve(m.Buffers[0][:m.N], ua.AddrPort(), UDP, outBufs[k][:0])
+			if reply == nil {
+				continue
+			}
+			out[k].Buffers[0] = reply
+			out[k].Addr = m.Addr
+			k++
 		}
-		if _, err := c.WriteToUDPAddrPort(reply, from); err != nil && !s.closing.Load() {
-			s.log.Debug("udp write failed", "to", from.String(), "err", err)
+		for sent := 0; sent < k; {
+			w, err := bc.WriteBatch(out[sent:k], 0)
+			if err != nil {
+				if !s.closing.Load() {
+					s.log.Debug("udp write failed", "err", err)
+				}
+				break
+			}
+			sent += w
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -85,6 +86,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "gslb serve: configuration not valid; nothing started")
 		return 1
+	}
+	if os.Getenv("GOGC") == "" {
+		// The query path allocates a few small objects per query; with the
+		// default GOGC of 100 the collector's pauses showed as a p99 of
+		// 2.3 ms at 20,000 q/s on one CPU, with 400 as 0.66 ms, for a few
+		// MiB more heap. GOGC in the environment overrides it.
+		debug.SetGCPercent(400)
 	}
 	if *logFormat == "" {
 		*logFormat = snap.Config.LogFormat

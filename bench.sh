@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# bench.sh: load gslb on its bundled example with dnsperf, beside the peers.
+#
+#   ./bench.sh            gslb only: three query mixes, figures per mix
+#   PEERS=1 ./bench.sh    also NSD, Knot, gdnsd and PowerDNS (LUA), in the same run
+#
+# It uses ../shared/tools/peerbench (run "peerbench.sh install" once, as
+# root): the server is pinned to CPU 1 and dnsperf to CPU 0; the figure to
+# compare is kqps/cpu, thousands of queries per second per server
+# CPU-second, because on 2 cores dnsperf is often the limit. Each mix is
+# 80 % A, 10 % AAAA and 10 % NXDOMAIN:
+#   gslb-geo-ecs  www (policy geo, HTTP health checks), every query with
+#                 ECS 175.16.199.0/24 (China: the database decides each one)
+#   gslb-weighted api (failover, weighted members, TCP health checks)
+#   gslb-static   ns1 (a static A/AAAA record)
+# Settings as in peerbench.sh (DURATION, RUNS, RATE, ...). Not part of CI.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")" && pwd)"
+PB="${PEERBENCH:-$ROOT/../shared/tools/peerbench/peerbench.sh}"
+[ -x "$PB" ] || [ -f "$PB" ] || { echo "bench.sh: $PB not found" >&2; exit 1; }
+PORT="${PORT:-15390}"
+SERVER_CPU="${SERVER_CPU-1}"
+export RESULTS="${RESULTS:-$(mktemp -d -t gslb-bench.XXXXXX)}"
+BIN="$RESULTS/gslb"
+(cd "$ROOT" && go build -o "$BIN" ./cmd/gslb)
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; true; }
+trap cleanup EXIT
+# The example's checks probe 127.0.0.1:9153 (HTTP) and :8053 (DNS): serve
+# those too, so the health-checked backends are up as they would be.
+pin=()
+[ -n "$SERVER_CPU" ] && pin=(taskset -c "$SERVER_CPU")
+"${pin[@]}" "$BIN" serve -dns-addr "127.0.0.1:$PORT" -dns-addr 127.0.0.1:8053 -http-addr 127.0.0.1:9153 >"$RESULTS/gslb.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 50); do
+	dig +time=1 +tries=1 @127.0.0.1 -p "$PORT" gslb.example.com SOA >/dev/null 2>&1 && break
+	sleep 0.2
+done
+sleep 3 # first health check rounds
+if [ "${PEERS:-0}" = 1 ]; then
+	bash "$PB" run
+fi
+Z=gslb.example.com
+bash "$PB" bench gslb-geo-ecs "127.0.0.1:$PORT" -z "$Z" -a "www.$Z" -6 "www.$Z" -e 8:00011800af10c7 -p "$PID"
+bash "$PB" bench gslb-weighted "127.0.0.1:$PORT" -z "$Z" -a "api.$Z" -6 "www.$Z" -p "$PID"
+bash "$PB" bench gslb-static "127.0.0.1:$PORT" -z "$Z" -a "ns1.$Z" -6 "ns1.$Z" -p "$PID"
+echo "bench.sh: raw results and the gslb log in $RESULTS"
