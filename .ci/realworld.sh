@@ -17,17 +17,19 @@
 #      backend, ns1 and ns2 answering alike (SOA serial, NS, answers);
 #   2. failover: a backend's HTTP server killed; the time until clients of
 #      the resolver stop getting its address, against TTL + fall x interval
-#      + timeout;
+#      + timeout; then restarted, the time until they get it again;
 #   3. EDNS Client Subnet: geo-appropriate answers per client subnet with
 #      the SCOPE returned, and Unbound caching per scope (same scope: a
 #      cache hit, no query reaches gslb; another scope: a new upstream
 #      query), seen in gslb's /metrics and query log;
 #   4. NXDOMAIN and NODATA cached for the SOA negative TTL, then asked again;
 #   5. the TTL clients see is the service TTL, counting down;
-#   6. the adaptive service: answers shift to the backend reporting less load;
-#   7. zonemaster-cli against a fake root that delegates to the parent (no
-#      ERROR or worse except ADDRESS01, the loopback addresses), if it is
-#      installed; else a "skipped:" line.
+#   6. the adaptive service: answers go to the backend with room, away from
+#      the one that reports it is at capacity (X-Load: 1.0);
+#   7. from a fake root that delegates to the parent: the referrals walked
+#      by hand, and zonemaster-cli (no ERROR or worse except ADDRESS01, the
+#      loopback addresses), if it is installed; else a "skipped:" line.
+# It ends with a summary of the figures.
 #
 # Usage: bash .ci/realworld.sh        (as root: it binds port 53)
 # Needs: nsd, unbound, dig (bind9-dnsutils), python3, curl, Go (or GSLB_BIN);
@@ -36,6 +38,8 @@
 #   GSLB_BIN        a gslb binary to test instead of building one
 #   RW_DEADLINE     (280) seconds before the whole run is aborted
 #   RW_KEEP         (unset) keep the temporary directory (logs, configs)
+#   RW_HOLD         (unset) seconds to keep the setup running before the
+#                   checks, to poke at it by hand
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -57,12 +61,16 @@ US2=127.0.0.33
 EU1=127.0.0.34
 CDN1=127.0.0.35
 CDN2=127.0.0.36
+# The load the two adaptive backends report (X-Load): cdn-2 is at capacity.
+CDN1_LOAD=0.2
+CDN2_LOAD=1.0
 ZONE=gslb.example.test
+GSLB_NS="ns1.$ZONE. ns2.$ZONE."
 WWW=www.$ZONE
 CDN=cdn.$ZONE
 GEOIP_DB="$ROOT/testdata/geoip/GeoIP2-City-Test.mmdb"
 
-# ---- timing (mirrored in the generated zone file) ----
+# ---- timing (filled into the generated zone file) ----
 INTERVAL_MS=500
 TIMEOUT_MS=200
 RISE=2
@@ -100,7 +108,7 @@ fail() {
 	echo "FAIL: $*" >&2
 	if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then
 		local f
-		for f in "$WORK"/logs/*.log "$WORK"/unbound/unbound.log "$WORK"/nsd-*/nsd.log; do
+		for f in "$WORK"/logs/gslb-*.log "$WORK"/unbound/unbound.log "$WORK"/nsd-*/nsd.log; do
 			[ -s "$f" ] || continue
 			echo "---- tail of ${f#"$WORK"/}" >&2
 			tail -n 15 "$f" >&2
@@ -112,6 +120,7 @@ fail() {
 cleanup() {
 	local rc=$? i pid
 	trap - EXIT INT TERM
+	[ -z "${HOLD:-}" ] || kill -TERM "$HOLD" 2>/dev/null || true
 	if [ -n "$WATCHDOG" ]; then
 		kill -TERM -- "-$WATCHDOG" 2>/dev/null || true
 		wait "$WATCHDOG" 2>/dev/null || true
@@ -169,6 +178,23 @@ pid_of() {
 	return 1
 }
 
+# stop NAME: KILL a process started with start (and its group), reap it,
+# and forget it. Reaping here keeps bash from printing a "Killed" report.
+stop() {
+	local i
+	for i in "${!NAMES[@]}"; do
+		if [ "${NAMES[$i]}" = "$1" ]; then
+			{
+				kill -KILL -- "-${PIDS[$i]}"
+				wait "${PIDS[$i]}"
+			} 2>/dev/null || true
+			unset 'PIDS[i]' 'NAMES[i]'
+			return 0
+		fi
+	done
+	fail "stop: no process named $1"
+}
+
 # alive NAME: fail if the process has exited.
 alive() {
 	local pid
@@ -212,6 +238,27 @@ ttl_of() { awk -v t="$2" '$1 !~ /^;/ && $4 == t { print $2; exit }' <<<"$1"; }
 # auth_soa_ttl OUT: the TTL of the SOA in the authority section.
 auth_soa_ttl() { awk '/AUTHORITY SECTION/ { a = 1; next } /^$/ { a = 0 } a && $4 == "SOA" { print $2; exit }' <<<"$1"; }
 
+
+# section_rrs OUT SECTION TYPE: "owner rdata" of the records of TYPE in a
+# section of dig's output (ANSWER, AUTHORITY, ADDITIONAL), sorted, one line.
+section_rrs() {
+	awk -v sec="$2" -v t="$3" '$0 ~ ("^;; " sec " SECTION:") { a = 1; next } /^;; [A-Z]+ SECTION:/ || /^$/ { a = 0 }
+		a && $4 == t { print tolower($1) " " tolower($5) }' <<<"$1" | sort | paste -sd' ' -
+}
+# ns_set OUT SECTION: the NS targets in a section, sorted, one line.
+ns_set() { section_rrs "$1" "$2" NS | awk '{ for (i = 2; i <= NF; i += 2) print $i }' | sort | paste -sd' ' -; }
+# glue OUT NAME: the A records of NAME in the additional section.
+glue() { awk -v n="$2" '/^;; ADDITIONAL SECTION:/ { a = 1; next } /^;; [A-Z]+ SECTION:/ || /^$/ { a = 0 } a && tolower($1) == n && $4 == "A" { print $5 }' <<<"$1" | paste -sd' ' -; }
+has_flag() { [[ " $(flags_of "$1") " == *" $2 "* ]]; }
+# bad MESSAGE: fail with MESSAGE and the last dig command and its output.
+bad() {
+	fail "$1
+---- last query: ${DIG_CMD:-}
+${OUT:-}"
+}
+# count_qlog NAME TYPE: sets QN to the queries for NAME/TYPE gslb logged.
+count_qlog() { QN=$(qlog "$1" "$2"); }
+
 # upstream SERIES: sets COUNT to the sum, over both gslb instances, of the
 # samples of a metric whose line starts with SERIES (a metric name, or a
 # name and the start of its labels), read from their /metrics.
@@ -224,18 +271,22 @@ upstream() {
 	done
 }
 # qlog NAME TYPE: how many queries for NAME (any case, as 0x20 varies it)
-# and TYPE both instances have logged ([log] query_sample = 1).
+# and TYPE from Unbound (outgoing-interface $RESOLVER) both instances have
+# logged ([log] query_sample = 1).
 qlog() {
 	cat "$WORK/logs/gslb-ns1.log" "$WORK/logs/gslb-ns2.log" |
-		awk -v n="$1." -v t="$2" 'index($0, "msg=query") && tolower($0) ~ ("name=" n " ") && index($0, "qtype=" t " ") { c++ } END { print c + 0 }'
+		awk -v n="name=$1." -v t="qtype=$2" -v c="client=$RESOLVER:" '
+			/msg=query/ && index($0, c) { k = 0; for (i = 1; i <= NF; i++) if (tolower($i) == n || $i == t) k++; if (k == 2) q++ }
+			END { print q + 0 }'
 }
 
-# flush: empty Unbound's caches of the test zone (answers, negatives and
-# the subnet cache).
+# flush: empty Unbound's caches. `unbound-control flush_zone` (and flush,
+# flush_type) leave the subnetcache module's entries in place in Unbound
+# 1.17: answers cached per ECS scope would survive them. reload empties
+# every cache (it also resets the statistics).
 flush() {
-	unbound-control -c "$WORK/unbound/unbound.conf" flush_zone "$ZONE" >/dev/null ||
-		fail "unbound-control flush_zone failed"
-	unbound-control -c "$WORK/unbound/unbound.conf" flush_bogus >/dev/null 2>&1 || true
+	unbound-control -c "$WORK/unbound/unbound.conf" reload >/dev/null || fail "unbound-control reload failed"
+	wait_until 10 "Unbound to come back after reload" unbound-control -c "$WORK/unbound/unbound.conf" status
 }
 
 # render TEMPLATE OUT: fill in the @VARS@ of a template.
@@ -268,34 +319,40 @@ command -v python3 >/dev/null 2>&1 || fail "python3 not found: the HTTP backends
 info "nsd $(nsd -v 2>&1 | head -n1 | awk '{ print $NF }'), unbound $(unbound -V 2>/dev/null | awk '/^Version/ { print $2 }'), $(dig -v 2>&1), $(python3 --version 2>&1)"
 unbound -V 2>/dev/null | grep -q 'subnetcache' || fail "this unbound has no subnetcache module (built without --enable-subnet)"
 
-# Nothing else may hold port 53 on the addresses used here, or on a wildcard.
+# Nothing else may hold the ports used here, on our addresses or on a
+# wildcard address. holders PORT ADDR...: the listeners in the way.
+holders() {
+	local port="$1"
+	shift
+	{ ss -Hlnup "sport = :$port"; ss -Hlntp "sport = :$port"; } 2>/dev/null |
+		awk -v port="$port" -v ours="$*" '
+			BEGIN { n = split(ours, a, " "); for (i = 1; i <= n; i++) want[a[i] ":" port] = 1 }
+			{ addr = $4; sub(/%[^:]*:/, ":", addr)
+			  if (addr in want || addr == "0.0.0.0:" port || addr == "*:" port || addr == "[::]:" port) print }'
+}
 ours="$ROOT_ADDR $RESOLVER $PARENT $NS1 $NS2"
-held=$(ss -Hlnup 2>/dev/null; ss -Hlntp 2>/dev/null)
-conflicts=$(awk -v ours="$ours" '
-	BEGIN { n = split(ours, a, " "); for (i = 1; i <= n; i++) want[a[i] ":53"] = 1 }
-	{ addr = $5; sub(/%[^:]*:/, ":", addr)
-	  if (addr in want || addr == "0.0.0.0:53" || addr == "*:53" || addr == "[::]:53") print }' <<<"$held")
+# shellcheck disable=SC2086 # a list of addresses
+conflicts=$(holders 53 $ours)
 if [ -n "$conflicts" ]; then
 	echo "$conflicts" >&2
 	fail "port 53 is already taken on an address this run needs (above); stop that server (e.g. a packaged nsd or unbound started by apt) and run again"
 fi
-on53=$(awk '$5 ~ /:53$/ { print $5 }' <<<"$held" | sort -u | paste -sd' ' -)
+on53=$({ ss -Hlnu "sport = :53"; ss -Hlnt "sport = :53"; } 2>/dev/null | awk '{ print $4 }' | sort -u | paste -sd' ' -)
 info "port 53 in use elsewhere: ${on53:-none}; needed here: $ours"
-for port in "$BACKEND_PORT" "$HTTP_PORT"; do
-	for a in $ASIA1 $US1 $US2 $EU1 $CDN1 $CDN2 $NS1 $NS2; do
-		if awk -v w="$a:$port" '$5 == w || $5 == "0.0.0.0:" port' port="$port" <<<"$held" | grep -q .; then
-			fail "TCP $a:$port is already in use"
-		fi
-	done
-done
+conflicts="$(holders "$BACKEND_PORT" $ASIA1 $US1 $US2 $EU1 $CDN1 $CDN2)$(holders "$HTTP_PORT" $NS1 $NS2)"
+if [ -n "$conflicts" ]; then
+	echo "$conflicts" >&2
+	fail "TCP port $BACKEND_PORT or $HTTP_PORT is already taken on an address this run needs (above)"
+fi
 ok "tools present, port 53 free on $ours"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gslb-realworld.XXXXXX")"
-mkdir -p "$WORK/logs" "$WORK/gslb/zones" "$WORK/www" "$WORK/unbound" "$WORK/nsd-parent" "$WORK/nsd-root"
+mkdir -p "$WORK/logs" "$WORK/gslb/zones" "$WORK/unbound" "$WORK/nsd-parent" "$WORK/nsd-root"
 chmod 755 "$WORK"
 
 # The watchdog bounds the whole run: it TERMs this script, whose trap cleans up.
 # It runs in its own session, so that cleanup ends it and its sleep at once.
+# shellcheck disable=SC2016 # $1 and $2 are the inner shell's
 setsid bash -c 'sleep "$1"; kill -TERM "$2" 2>/dev/null' watchdog "$DEADLINE" "$$" </dev/null &
 WATCHDOG=$!
 
@@ -344,12 +401,12 @@ start backend-asia-1 python3 "$HERE/backend.py" "$ASIA1" "$BACKEND_PORT" asia-1
 start backend-us-1 python3 "$HERE/backend.py" "$US1" "$BACKEND_PORT" us-1
 start backend-us-2 python3 "$HERE/backend.py" "$US2" "$BACKEND_PORT" us-2
 start backend-eu-1 python3 "$HERE/backend.py" "$EU1" "$BACKEND_PORT" eu-1
-start backend-cdn-1 python3 "$HERE/backend.py" "$CDN1" "$BACKEND_PORT" cdn-1 0.1
-start backend-cdn-2 python3 "$HERE/backend.py" "$CDN2" "$BACKEND_PORT" cdn-2 0.8
+start backend-cdn-1 python3 "$HERE/backend.py" "$CDN1" "$BACKEND_PORT" cdn-1 "$CDN1_LOAD"
+start backend-cdn-2 python3 "$HERE/backend.py" "$CDN2" "$BACKEND_PORT" cdn-2 "$CDN2_LOAD"
 for a in $ASIA1 $US1 $US2 $EU1 $CDN1 $CDN2; do
 	wait_until 10 "backend http://$a:$BACKEND_PORT/healthz" curl -fsS --max-time 1 "http://$a:$BACKEND_PORT/healthz"
 done
-ok "6 HTTP backends answer /healthz on $ASIA1 .. $CDN2 port $BACKEND_PORT (cdn-1 reports X-Load 0.1, cdn-2 0.8)"
+ok "6 HTTP backends answer /healthz on $ASIA1 .. $CDN2 port $BACKEND_PORT (cdn-1 reports X-Load $CDN1_LOAD, cdn-2 $CDN2_LOAD)"
 
 start nsd-parent nsd -d -c "$WORK/nsd-parent/nsd.conf"
 start nsd-root nsd -d -c "$WORK/nsd-root/nsd.conf"
@@ -371,65 +428,50 @@ wait_until 10 "Unbound on $RESOLVER" unbound-control -c "$WORK/unbound/unbound.c
 ok "Unbound answers on $RESOLVER ($(unbound-control -c "$WORK/unbound/unbound.conf" status | awk '/^version/ { print "version " $2 }'))"
 
 UB=(unbound-control -c "$WORK/unbound/unbound.conf")
-GSLB_NS="ns1.$ZONE. ns2.$ZONE."
 
-# section_rrs OUT SECTION TYPE: "owner rdata" of the records of TYPE in a
-# section of dig's output (ANSWER, AUTHORITY, ADDITIONAL), sorted, one line.
-section_rrs() {
-	awk -v sec="$2" -v t="$3" '$0 ~ ("^;; " sec " SECTION:") { a = 1; next } /^;; [A-Z]+ SECTION:/ || /^$/ { a = 0 }
-		a && $4 == t { print tolower($1) " " tolower($5) }' <<<"$1" | sort | paste -sd' ' -
-}
-# ns_set OUT SECTION: the NS targets in a section, sorted, one line.
-ns_set() { section_rrs "$1" "$2" NS | awk '{ for (i = 2; i <= NF; i += 2) print $i }' | sort | paste -sd' ' -; }
-# glue OUT NAME: the A records of NAME in the additional section.
-glue() { awk -v n="$2" '/^;; ADDITIONAL SECTION:/ { a = 1; next } /^;; [A-Z]+ SECTION:/ || /^$/ { a = 0 } a && tolower($1) == n && $4 == "A" { print $5 }' <<<"$1" | paste -sd' ' -; }
-has_flag() { [[ " $(flags_of "$1") " == *" $2 "* ]]; }
-# want COND MESSAGE: fail with MESSAGE (and the last dig) unless COND holds.
-want() {
-	if ! eval "$1"; then
-		fail "$2
----- last query: ${DIG_CMD:-}
-${OUT:-}"
-	fi
-}
-# count_qlog NAME TYPE: sets QN to the queries for NAME/TYPE gslb logged.
-count_qlog() { QN=$(qlog "$1" "$2"); }
+if [ -n "${RW_HOLD:-}" ]; then
+	echo "holding ${RW_HOLD}s before the checks (RW_HOLD): try dig @$RESOLVER $WWW +subnet=175.16.199.0/24; files in $WORK"
+	sleep "$RW_HOLD" &
+	HOLD=$!
+	wait "$HOLD" || true
+	HOLD=""
+fi
 
 # ==== 1. delegation ====
 step "1. delegation: the parent's referral, NS and glue, resolution through Unbound, ns1 = ns2"
 ask +norec @"$PARENT" "$WWW" A
 info "dig +norec @$PARENT (parent) $WWW A:"
 sed -n '/^;; flags/p; /^;; AUTHORITY SECTION:/,/^$/p; /^;; ADDITIONAL SECTION:/,/^$/p' <<<"$OUT" | sed '/^$/d; s/^/      /'
-want '[ "$(status_of "$OUT")" = NOERROR ] && ! has_flag "$OUT" aa' "the parent's answer is not a referral (NOERROR without aa)"
-want '[ "$(ns_set "$OUT" AUTHORITY)" = "$GSLB_NS" ]' "the parent's referral NS set is not $GSLB_NS"
-want '[ "$(glue "$OUT" "ns1.$ZONE.")" = "$NS1" ] && [ "$(glue "$OUT" "ns2.$ZONE.")" = "$NS2" ]' "the parent's glue is not ns1=$NS1 ns2=$NS2"
+{ [ "$(status_of "$OUT")" = NOERROR ] && ! has_flag "$OUT" aa; } || bad "the parent's answer is not a referral (NOERROR without aa)"
+{ [ "$(ns_set "$OUT" AUTHORITY)" = "$GSLB_NS" ]; } || bad "the parent's referral NS set is not $GSLB_NS"
+{ [ "$(glue "$OUT" "ns1.$ZONE.")" = "$NS1" ] && [ "$(glue "$OUT" "ns2.$ZONE.")" = "$NS2" ]; } || bad "the parent's glue is not ns1=$NS1 ns2=$NS2"
 ok "parent referral: NS $GSLB_NS, glue ns1=$NS1 ns2=$NS2, aa clear"
 
 for a in $NS1 $NS2; do
 	ask +norec @"$a" "$ZONE" NS
-	want 'has_flag "$OUT" aa && [ "$(ns_set "$OUT" ANSWER)" = "$GSLB_NS" ]' "gslb at $a: apex NS is not an authoritative $GSLB_NS"
+	{ has_flag "$OUT" aa && [ "$(ns_set "$OUT" ANSWER)" = "$GSLB_NS" ]; } || bad "gslb at $a: apex NS is not an authoritative $GSLB_NS"
 	for n in 1 2; do
 		ask +norec @"$a" "ns$n.$ZONE" A
 		eval "exp=\$NS$n"
-		want '[ "$(addrs "$OUT")" = "$exp" ]' "gslb at $a: ns$n.$ZONE A is not $exp (glue mismatch)"
+		{ [ "$(addrs "$OUT")" = "$exp" ]; } || bad "gslb at $a: ns$n.$ZONE A is not $exp (glue mismatch)"
 	done
 done
 ok "both gslb instances: apex NS $GSLB_NS (aa), ns1/ns2 addresses equal the parent's glue"
 
 ask @"$RESOLVER" "$ZONE" NS
-want '[ "$(status_of "$OUT")" = NOERROR ] && [ "$(ns_set "$OUT" ANSWER)" = "$GSLB_NS" ]' "Unbound: $ZONE NS is not $GSLB_NS"
+{ [ "$(status_of "$OUT")" = NOERROR ] && [ "$(ns_set "$OUT" ANSWER)" = "$GSLB_NS" ]; } || bad "Unbound: $ZONE NS is not $GSLB_NS"
 ask @"$RESOLVER" "ns1.$ZONE" A
 r1=$(addrs "$OUT")
 ask @"$RESOLVER" "ns2.$ZONE" A
 r2=$(addrs "$OUT")
-want '[ "$r1" = "$NS1" ] && [ "$r2" = "$NS2" ]' "Unbound: ns1/ns2 resolve to '$r1' '$r2', not $NS1 $NS2"
+{ [ "$r1" = "$NS1" ] && [ "$r2" = "$NS2" ]; } || bad "Unbound: ns1/ns2 resolve to '$r1' '$r2', not $NS1 $NS2"
 ok "Unbound (@$RESOLVER) sees NS $GSLB_NS, ns1.$ZONE=$r1, ns2.$ZONE=$r2"
 
 ask @"$RESOLVER" "$WWW" A
 DELEGATION_ANSWER=$(addrs "$OUT")
-want '[ "$(status_of "$OUT")" = NOERROR ] && [ -n "$DELEGATION_ANSWER" ]' "Unbound could not resolve $WWW through the delegation"
-want '[ "$DELEGATION_ANSWER" = "$EU1" ]' "Unbound: $WWW = '$DELEGATION_ANSWER', want $EU1 (no client subnet: Unbound sends 127.0.0.0/24, not in the GeoIP database: default pool eu)"
-want 'curl -fsS --max-time 1 "http://$DELEGATION_ANSWER:$BACKEND_PORT/healthz" >/dev/null' "the answered backend $DELEGATION_ANSWER does not answer HTTP"
+{ [ "$(status_of "$OUT")" = NOERROR ] && [ -n "$DELEGATION_ANSWER" ]; } || bad "Unbound could not resolve $WWW through the delegation"
+{ [ "$DELEGATION_ANSWER" = "$EU1" ]; } || bad "Unbound: $WWW = '$DELEGATION_ANSWER', want $EU1 (no client subnet: Unbound sends 127.0.0.0/24, not in the GeoIP database: default pool eu)"
+{ curl -fsS --max-time 1 "http://$DELEGATION_ANSWER:$BACKEND_PORT/healthz" >/dev/null; } || bad "the answered backend $DELEGATION_ANSWER does not answer HTTP"
 DELEGATION=yes
 ok "delegation resolved: dig @$RESOLVER $WWW A = $DELEGATION_ANSWER (a healthy backend, pool eu by default), TTL $(ttl_of "$OUT" A)"
 
@@ -437,18 +479,18 @@ ask +norec @"$NS1" "$ZONE" SOA
 s1=$(awk '$4 == "SOA" && $1 !~ /^;/ { print $7; exit }' <<<"$OUT")
 ask +norec @"$NS2" "$ZONE" SOA
 s2=$(awk '$4 == "SOA" && $1 !~ /^;/ { print $7; exit }' <<<"$OUT")
-want '[ -n "$s1" ] && [ "$s1" = "$s2" ]' "SOA serials differ: ns1 $s1, ns2 $s2"
+{ [ -n "$s1" ] && [ "$s1" = "$s2" ]; } || bad "SOA serials differ: ns1 $s1, ns2 $s2"
 consistent=0
 for s in 175.16.199.0/24 214.78.120.0/24 214.0.1.0/24 2a02:cfc0::/56 10.9.8.0/24 0; do
 	ask +norec @"$NS1" "$WWW" A +subnet="$s"
 	a1="$(addrs "$OUT") $(ecs_of "$OUT")"
 	ask +norec @"$NS2" "$WWW" A +subnet="$s"
 	a2="$(addrs "$OUT") $(ecs_of "$OUT")"
-	want '[ "$a1" = "$a2" ]' "ns1 and ns2 answer $WWW +subnet=$s differently: '$a1' vs '$a2'"
+	{ [ "$a1" = "$a2" ]; } || bad "ns1 and ns2 answer $WWW +subnet=$s differently: '$a1' vs '$a2'"
 	consistent=$((consistent + 1))
 done
 ask +norec @"$NS1" WwW.GsLb.ExAmPlE.TeSt A
-want 'grep -q "^;WwW.GsLb.ExAmPlE.TeSt.[[:space:]]" <<<"$OUT" && [ -n "$(addrs "$OUT")" ]' "gslb does not echo the question's case (0x20, use-caps-for-id)"
+{ grep -q "^;WwW.GsLb.ExAmPlE.TeSt.[[:space:]]" <<<"$OUT" && [ -n "$(addrs "$OUT")" ]; } || bad "gslb does not echo the question's case (0x20, use-caps-for-id)"
 ask +norec +nsid @"$NS1" "$ZONE" SOA
 id1=$(sed -n 's/^; NSID: .*("\(.*\)")$/\1/p' <<<"$OUT")
 ask +norec +nsid @"$NS2" "$ZONE" SOA
@@ -462,9 +504,9 @@ BOUND_MS=$((SERVICE_TTL * 1000 + FALL * INTERVAL_MS + TIMEOUT_MS))
 step "2. failover: kill backend us-2 ($US2), poll dig @$RESOLVER +subnet=$US_SUBNET (pool us) until it is gone"
 flush
 ask @"$RESOLVER" "$WWW" A +subnet="$US_SUBNET"
-want '[ "$(addrs "$OUT")" = "$US1 $US2" ]' "before the kill: $WWW for $US_SUBNET = '$(addrs "$OUT")', want $US1 $US2"
+{ [ "$(addrs "$OUT")" = "$US1 $US2" ]; } || bad "before the kill: $WWW for $US_SUBNET = '$(addrs "$OUT")', want $US1 $US2"
 info "before: $WWW +subnet=$US_SUBNET -> $(addrs "$OUT") (TTL $(ttl_of "$OUT" A), just cached by Unbound)"
-kill -KILL -- "-$(pid_of backend-us-2)"
+stop backend-us-2
 t_kill=$(now_us)
 t_detect1="" t_detect2="" t_client=""
 polls=0
@@ -482,21 +524,25 @@ while [ -z "$t_client" ]; do
 	ask @"$RESOLVER" "$WWW" A +subnet="$US_SUBNET"
 	polls=$((polls + 1))
 	got=$(addrs "$OUT")
-	want '[ -n "$got" ]' "Unbound answered no address for $WWW during the failover"
+	{ [ -n "$got" ]; } || bad "Unbound answered no address for $WWW during the failover"
 	[[ " $got " == *" $US2 "* ]] || t_client=$(now_us)
 	sleep 0.1
 done
-want '[ "$got" = "$US1" ]' "after the failover $WWW for $US_SUBNET = '$got', want $US1"
-want '[ -n "$t_detect1" ] && [ -n "$t_detect2" ]' "an instance still answered $US2 when Unbound no longer did"
+{ [ "$got" = "$US1" ]; } || bad "after the failover $WWW for $US_SUBNET = '$got', want $US1"
+{ [ -n "$t_detect1" ] && [ -n "$t_detect2" ]; } || bad "an instance still answered $US2 when Unbound no longer did"
 DETECT1_MS=$(((t_detect1 - t_kill) / 1000))
 DETECT2_MS=$(((t_detect2 - t_kill) / 1000))
 FAILOVER_MS=$(((t_client - t_kill) / 1000))
 info "gslb stopped answering $US2: ns1 after $(secs $((DETECT1_MS * 1000)))s, ns2 after $(secs $((DETECT2_MS * 1000)))s (each probes on its own; fall $FALL x interval ${INTERVAL_MS}ms + timeout ${TIMEOUT_MS}ms = $(secs $(((FALL * INTERVAL_MS + TIMEOUT_MS) * 1000)))s, +10% jitter)"
 info "clients of Unbound stopped getting $US2 after $(secs $((FAILOVER_MS * 1000)))s ($polls polls; now $got)"
 info "bound: TTL ${SERVICE_TTL}s + fall x interval + timeout = $(secs $((BOUND_MS * 1000)))s"
-want '[ "$DETECT1_MS" -le "$((DETECT_BOUND_MS + 300))" ] && [ "$DETECT2_MS" -le "$((DETECT_BOUND_MS + 300))" ]' "detection took ${DETECT1_MS}/${DETECT2_MS} ms, over fall x interval x 1.1 + timeout = ${DETECT_BOUND_MS} ms (+300 ms for polling)"
-want '[ "$FAILOVER_MS" -le "$((BOUND_MS + 600))" ]' "client-visible failover took ${FAILOVER_MS} ms, over TTL + fall x interval + timeout = ${BOUND_MS} ms (+600 ms for jitter and polling)"
-ok "failover seen by a client through Unbound: $(secs $((FAILOVER_MS * 1000)))s <= $(secs $((BOUND_MS * 1000)))s (TTL + fall x interval + timeout); detection at gslb $(secs $((DETECT1_MS * 1000)))s / $(secs $((DETECT2_MS * 1000)))s"
+{ [ "$DETECT1_MS" -le "$((DETECT_BOUND_MS + 300))" ] && [ "$DETECT2_MS" -le "$((DETECT_BOUND_MS + 300))" ]; } || bad "detection took ${DETECT1_MS}/${DETECT2_MS} ms, over fall x interval x 1.1 + timeout = ${DETECT_BOUND_MS} ms (+300 ms for polling)"
+# Allowed: the bound, plus probe jitter (10 % of fall x interval), plus 1 s
+# because Unbound counts TTLs in whole seconds (an entry lives TTL to TTL + 1
+# s), plus 0.3 s of polling.
+FAIL_ALLOW_MS=$((BOUND_MS + FALL * INTERVAL_MS / 10 + 1000 + 300))
+{ [ "$FAILOVER_MS" -le "$FAIL_ALLOW_MS" ]; } || bad "client-visible failover took ${FAILOVER_MS} ms, over TTL + fall x interval + timeout = ${BOUND_MS} ms (allowed ${FAIL_ALLOW_MS} ms with jitter, Unbound's whole seconds and polling)"
+ok "failover seen by a client through Unbound: $(secs $((FAILOVER_MS * 1000)))s (TTL + fall x interval + timeout = $(secs $((BOUND_MS * 1000)))s; allowed $(secs $((FAIL_ALLOW_MS * 1000)))s); detection at gslb $(secs $((DETECT1_MS * 1000)))s / $(secs $((DETECT2_MS * 1000)))s"
 
 start backend-us-2-again python3 "$HERE/backend.py" "$US2" "$BACKEND_PORT" us-2
 wait_until 10 "backend us-2 to answer again" curl -fsS --max-time 1 "http://$US2:$BACKEND_PORT/healthz"
@@ -511,8 +557,8 @@ while [ -z "$t_client" ]; do
 	sleep 0.1
 done
 RECOVERY_MS=$(((t_client - t_up) / 1000))
-want '[ "$RECOVERY_MS" -le "$((RBOUND_MS + 600))" ]' "recovery took ${RECOVERY_MS} ms, over TTL + rise x interval = ${RBOUND_MS} ms (+600 ms)"
-ok "recovery seen by a client: $US2 back after $(secs $((RECOVERY_MS * 1000)))s <= TTL + rise x interval = $(secs $((RBOUND_MS * 1000)))s"
+{ [ "$RECOVERY_MS" -le "$((RBOUND_MS + 1000 + 300))" ]; } || bad "recovery took ${RECOVERY_MS} ms, over TTL + rise x interval = ${RBOUND_MS} ms (allowed +1.3 s for Unbound's whole seconds and polling)"
+ok "recovery seen by a client: $US2 back after $(secs $((RECOVERY_MS * 1000)))s (TTL + rise x interval = $(secs $((RBOUND_MS * 1000)))s; allowed $(secs $(((RBOUND_MS + 1300) * 1000)))s)"
 
 # ==== 3. EDNS Client Subnet ====
 step "3. EDNS Client Subnet through Unbound: answers per client subnet, cached per SCOPE"
@@ -531,8 +577,8 @@ for c in "${ECS_CASES[@]}"; do
 	ask @"$RESOLVER" "$WWW" A +subnet="$s"
 	got=$(addrs "$OUT")
 	ecs=$(ecs_of "$OUT")
-	want '[ "$got" = "$exp" ]' "+subnet=$s: Unbound answered '$got', want $exp ($where)"
-	want '[ -n "$ecs" ]' "+subnet=$s: Unbound's reply has no CLIENT-SUBNET option"
+	{ [ "$got" = "$exp" ]; } || bad "+subnet=$s: Unbound answered '$got', want $exp ($where)"
+	{ [ -n "$ecs" ]; } || bad "+subnet=$s: Unbound's reply has no CLIENT-SUBNET option"
 	info "$(printf '%-16s -> %-23s scope /%-3s %s' "$s" "$got" "${ecs##*/}" "$where")"
 	ECS_SUMMARY+=("$(printf '%-16s -> %-23s scope /%s' "$s" "$got" "${ecs##*/}")")
 done
@@ -540,8 +586,8 @@ ok "${#ECS_CASES[@]} client subnets got their geo pool through Unbound, with the
 
 flush
 ub_stat() { "${UB[@]}" stats_noreset | awk -F= -v k="$1" '$1 == k { print $2 }'; }
-up0=$(ub_stat total.num.query.subnet)
-hit0=$(ub_stat total.num.query.subnet_cache)
+up0=$(ub_stat num.query.subnet)
+hit0=$(ub_stat num.query.subnet_cache)
 # cache_case SUBNET WANT_UPSTREAM TEXT: ask Unbound; WANT_UPSTREAM is 1 if
 # the query must reach gslb (a cache miss for that scope), 0 if it must not.
 SCOPE_LINES=()
@@ -558,7 +604,7 @@ cache_case() {
 	m1=$COUNT
 	info "$(printf '%-16s -> %-23s scope /%-3s TTL %s  gslb queries +%d (%s), metric +%d' "$s" "$(addrs "$OUT")" "$(ecs_of "$OUT" | sed 's|.*/||')" "$(ttl_of "$OUT" A)" $((q1 - q0)) "$text" $((m1 - m0)))"
 	SCOPE_LINES+=("$s: gslb queries +$((q1 - q0)) ($text)")
-	want '[ $((q1 - q0)) -eq "$want_up" ] && [ $((m1 - m0)) -eq "$want_up" ]' "+subnet=$s: $((q1 - q0)) queries reached gslb (metric +$((m1 - m0))), want $want_up ($text)"
+	{ [ $((q1 - q0)) -eq "$want_up" ] && [ $((m1 - m0)) -eq "$want_up" ]; } || bad "+subnet=$s: $((q1 - q0)) queries reached gslb (metric +$((m1 - m0))), want $want_up ($text)"
 }
 cache_case 214.78.120.0/24 1 "miss: first client of 214.78.120.0/22"
 cache_case 214.78.121.0/24 0 "hit: same /22 scope"
@@ -566,8 +612,8 @@ cache_case 214.78.123.0/24 0 "hit: same /22 scope"
 cache_case 214.78.124.0/24 1 "miss: outside the /22, another scope"
 cache_case 175.16.199.0/24 1 "miss: another scope"
 cache_case 175.16.199.0/24 0 "hit: same /24 again"
-up1=$(ub_stat total.num.query.subnet)
-hit1=$(ub_stat total.num.query.subnet_cache)
+up1=$(ub_stat num.query.subnet)
+hit1=$(ub_stat num.query.subnet_cache)
 ok "Unbound caches per scope: same scope answered from its cache, another scope asked gslb (unbound-control stats: num.query.subnet +$((up1 - up0)), num.query.subnet_cache +$((hit1 - hit0)))"
 
 # ==== 4. negative caching ====
@@ -582,17 +628,17 @@ upstream 'gslb_dns_queries_total{qtype="A",rcode="NXDOMAIN"'
 mnx0=$COUNT
 t_first=$(now_us)
 ask @"$RESOLVER" "$NX" A
-want '[ "$(status_of "$OUT")" = NXDOMAIN ] && [ "$(auth_soa_ttl "$OUT")" = "$NEG_TTL" ]' "first NXDOMAIN: want status NXDOMAIN and SOA TTL $NEG_TTL"
+{ [ "$(status_of "$OUT")" = NXDOMAIN ] && [ "$(auth_soa_ttl "$OUT")" = "$NEG_TTL" ]; } || bad "first NXDOMAIN: want status NXDOMAIN and SOA TTL $NEG_TTL"
 nx_ttls="$(auth_soa_ttl "$OUT")"
 ask @"$RESOLVER" "$WWW" TXT
-want '[ "$(status_of "$OUT")" = NOERROR ] && [ -z "$(section_rrs "$OUT" ANSWER TXT)" ] && [ "$(auth_soa_ttl "$OUT")" = "$NEG_TTL" ]' "first NODATA: want NOERROR, no answer, SOA TTL $NEG_TTL"
+{ [ "$(status_of "$OUT")" = NOERROR ] && [ -z "$(section_rrs "$OUT" ANSWER TXT)" ] && [ "$(auth_soa_ttl "$OUT")" = "$NEG_TTL" ]; } || bad "first NODATA: want NOERROR, no answer, SOA TTL $NEG_TTL"
 nd_ttls="$(auth_soa_ttl "$OUT")"
 count_qlog "$NX" A
-want '[ $((QN - nx0)) -eq 1 ]' "the first NXDOMAIN query reached gslb $((QN - nx0)) times, want 1"
+{ [ $((QN - nx0)) -eq 1 ]; } || bad "the first NXDOMAIN query reached gslb $((QN - nx0)) times, want 1"
 count_qlog "$WWW" TXT
-want '[ $((QN - nd0)) -eq 1 ]' "the first NODATA query reached gslb $((QN - nd0)) times, want 1"
+{ [ $((QN - nd0)) -eq 1 ]; } || bad "the first NODATA query reached gslb $((QN - nd0)) times, want 1"
 upstream 'gslb_dns_queries_total{qtype="A",rcode="NXDOMAIN"'
-want '[ $((COUNT - mnx0)) -eq 1 ]' "gslb_dns_queries_total{rcode=\"NXDOMAIN\"} rose by $((COUNT - mnx0)), want 1"
+{ [ $((COUNT - mnx0)) -eq 1 ]; } || bad "gslb_dns_queries_total{rcode=\"NXDOMAIN\"} rose by $((COUNT - mnx0)), want 1"
 # Ask again every 0.2 s: Unbound answers from its cache, the SOA TTL
 # counting down, until the negative TTL runs out and it asks gslb again.
 t_nx="" t_nd=""
@@ -602,18 +648,18 @@ while [ -z "$t_nx" ] || [ -z "$t_nd" ]; do
 	sleep 0.2
 	if [ -z "$t_nx" ]; then
 		ask @"$RESOLVER" "$NX" A
-		want '[ "$(status_of "$OUT")" = NXDOMAIN ]' "NXDOMAIN expected"
+		{ [ "$(status_of "$OUT")" = NXDOMAIN ]; } || bad "NXDOMAIN expected"
 		count_qlog "$NX" A
 		if [ $((QN - nx0)) -gt 1 ]; then
 			t_nx=$(now_us)
-			want '[ "$(auth_soa_ttl "$OUT")" = "$NEG_TTL" ]' "refetched NXDOMAIN: SOA TTL $(auth_soa_ttl "$OUT"), want $NEG_TTL"
+			{ [ "$(auth_soa_ttl "$OUT")" = "$NEG_TTL" ]; } || bad "refetched NXDOMAIN: SOA TTL $(auth_soa_ttl "$OUT"), want $NEG_TTL"
 		else
 			nx_ttls="$nx_ttls $(auth_soa_ttl "$OUT")"
 		fi
 	fi
 	if [ -z "$t_nd" ]; then
 		ask @"$RESOLVER" "$WWW" TXT
-		want '[ "$(status_of "$OUT")" = NOERROR ] && [ -z "$(section_rrs "$OUT" ANSWER TXT)" ]' "NODATA expected"
+		{ [ "$(status_of "$OUT")" = NOERROR ] && [ -z "$(section_rrs "$OUT" ANSWER TXT)" ]; } || bad "NODATA expected"
 		count_qlog "$WWW" TXT
 		if [ $((QN - nd0)) -gt 1 ]; then
 			t_nd=$(now_us)
@@ -630,10 +676,12 @@ info "NODATA   SOA TTLs seen while cached: $(tr ' ' '\n' <<<"$nd_ttls" | uniq | 
 info "gslb asked again after $(secs $((NEG_NX_MS * 1000)))s (NXDOMAIN) and $(secs $((NEG_ND_MS * 1000)))s (NODATA); gslb_dns_queries_total{rcode=\"NXDOMAIN\"} +$((COUNT - mnx0)) in all"
 # The SOA TTL must count down (non-increasing, reaching below NEG_TTL).
 for v in nx_ttls nd_ttls; do
-	want 'awk -v n="$NEG_TTL" "{ for (i = 2; i <= NF; i++) if (\$i > \$(i - 1)) exit 1; exit !(\$NF < n) }" <<<"${!v}"' "the SOA TTLs of the cached negative answer do not count down: ${!v}"
+	{ awk -v n="$NEG_TTL" "{ for (i = 2; i <= NF; i++) if (\$i > \$(i - 1)) exit 1; exit !(\$NF < n) }" <<<"${!v}"; } || bad "the SOA TTLs of the cached negative answer do not count down: ${!v}"
 done
 for v in NEG_NX_MS NEG_ND_MS; do
-	want '[ "${!v}" -ge $((NEG_TTL * 1000 - 500)) ] && [ "${!v}" -le $((NEG_TTL * 1000 + 1000)) ]' "$v = ${!v} ms: the negative answer was not cached for the negative TTL (${NEG_TTL}s)"
+	# Unbound counts TTLs in whole seconds: an entry is served until its
+	# last second (TTL 0) is over, up to 1 s past the TTL.
+	{ [ "${!v}" -ge $((NEG_TTL * 1000 - 300)) ] && [ "${!v}" -le $((NEG_TTL * 1000 + 1500)) ]; } || bad "$v = ${!v} ms: the negative answer was not cached for the negative TTL (${NEG_TTL}s; allowed ${NEG_TTL}-$((NEG_TTL + 1)).5s)"
 done
 ok "negative answers cached for the SOA negative TTL: NXDOMAIN $(secs $((NEG_NX_MS * 1000)))s, NODATA $(secs $((NEG_ND_MS * 1000)))s (negative_ttl ${NEG_TTL}s), one upstream query each until then"
 
@@ -641,7 +689,7 @@ ok "negative answers cached for the SOA negative TTL: NXDOMAIN $(secs $((NEG_NX_
 S_TTL=175.16.199.0/24
 step "5. the TTL clients see: the service TTL (${SERVICE_TTL}s), counting down in Unbound's cache"
 ask +norec @"$NS1" "$WWW" A +subnet="$S_TTL"
-want '[ "$(ttl_of "$OUT" A)" = "$SERVICE_TTL" ]' "gslb answers TTL $(ttl_of "$OUT" A), want the service TTL $SERVICE_TTL"
+{ [ "$(ttl_of "$OUT" A)" = "$SERVICE_TTL" ]; } || bad "gslb answers TTL $(ttl_of "$OUT" A), want the service TTL $SERVICE_TTL"
 flush
 count_qlog "$WWW" A
 q0=$QN
@@ -661,48 +709,76 @@ for i in $(seq 0 $((SERVICE_TTL + 2))); do
 done
 ttls=${ttls# }
 info "TTLs seen at 1 s intervals: $ttls (gslb asked again $refetched)"
-want '[ "${ttls%% *}" = "$SERVICE_TTL" ]' "the first answer's TTL is ${ttls%% *}, want $SERVICE_TTL"
-want 'awk "{ for (i = 2; i < NF; i++) if (\$i >= \$(i - 1)) exit 1 }" <<<"$ttls"' "the TTL does not count down: $ttls"
-want '[ -n "$refetched" ] && [ "${ttls##* }" = "$SERVICE_TTL" ]' "no new upstream query with a fresh TTL once the TTL ran out: $ttls"
+{ [ "${ttls%% *}" = "$SERVICE_TTL" ]; } || bad "the first answer's TTL is ${ttls%% *}, want $SERVICE_TTL"
+# Non-increasing, down to 1 or 0 before the refetch (asked 1 s apart, two
+# answers may show the same whole second).
+{ awk "{ for (i = 2; i < NF; i++) if (\$i > \$(i - 1)) exit 1; exit !(\$(NF - 1) <= 1) }" <<<"$ttls"; } || bad "the TTL does not count down: $ttls"
+{ [ -n "$refetched" ] && [ "${ttls##* }" = "$SERVICE_TTL" ]; } || bad "no new upstream query with a fresh TTL once the TTL ran out: $ttls"
 TTL_SEQ=$ttls
 ok "TTL: $SERVICE_TTL from gslb, counting down in Unbound ($ttls), asked again $refetched"
 
 # ==== 6. adaptive ====
+# backend_signals ADDR NAME: a backend's adaptive inputs and weight, from
+# the API of the gslb instance at ADDR.
+backend_signals() {
+	curl -fsS --max-time 2 "http://$1:$HTTP_PORT/api/v1/backends/$CDN/$2" | python3 -c '
+import json, sys
+b = json.load(sys.stdin)
+print("rtt %.1f ms, errors %.0f %%, load %s, effective weight %.2f" % (
+    b["rtt_seconds"] * 1000, b["error_rate"] * 100, b["load"], b["effective_weight"]))'
+}
 N_ADAPT=200
-step "6. adaptive service $CDN: cdn-1 ($CDN1) reports load 0.1, cdn-2 ($CDN2) 0.8"
+step "6. adaptive service $CDN: cdn-1 ($CDN1) reports load $CDN1_LOAD, cdn-2 ($CDN2) $CDN2_LOAD (at capacity)"
 ADAPT_SUMMARY=""
 for a in $NS1 $NS2; do
 	DIG_CMD="dig +norec +short @$a $CDN A x $N_ADAPT"
 	# One dig process, N_ADAPT queries.
-	OUT=$(dig +norec +short +time=2 +tries=1 @"$a" $(printf "$CDN %.0s" $(seq 1 "$N_ADAPT")) 2>&1) || fail "$DIG_CMD failed: $OUT"
+	mapfile -t names < <(yes "$CDN" | head -n "$N_ADAPT")
+	OUT=$(dig +norec +short +time=2 +tries=1 @"$a" "${names[@]}" 2>&1) || fail "$DIG_CMD failed: $OUT"
 	c1=$(grep -cx "$CDN1" <<<"$OUT" || true)
 	c2=$(grep -cx "$CDN2" <<<"$OUT" || true)
-	w1=$(curl -fsS --max-time 2 "http://$a:$HTTP_PORT/api/v1/backends/$CDN/cdn-1" | sed -n 's/.*"effective_weight": *\([0-9.e-]*\).*/\1/p')
-	w2=$(curl -fsS --max-time 2 "http://$a:$HTTP_PORT/api/v1/backends/$CDN/cdn-2" | sed -n 's/.*"effective_weight": *\([0-9.e-]*\).*/\1/p')
-	info "gslb $a: $N_ADAPT answers: cdn-1 $c1, cdn-2 $c2; effective weights $w1 / $w2"
-	want '[ $((c1 + c2)) -eq "$N_ADAPT" ]' "gslb $a answered $((c1 + c2)) of $N_ADAPT $CDN queries with a cdn address"
-	want '[ $((c1 * 100)) -ge $((N_ADAPT * 65)) ]' "gslb $a gave the less loaded cdn-1 only $c1 of $N_ADAPT answers (want >= 65 %)"
+	sig1=$(backend_signals "$a" cdn-1)
+	sig2=$(backend_signals "$a" cdn-2)
+	info "gslb $a: $N_ADAPT answers: cdn-1 $c1, cdn-2 $c2; cdn-1 $sig1; cdn-2 $sig2"
+	{ [ $((c1 + c2)) -eq "$N_ADAPT" ]; } || bad "gslb $a answered $((c1 + c2)) of $N_ADAPT $CDN queries with a cdn address"
+	{ [ $((c1 * 100)) -ge $((N_ADAPT * 85)) ]; } || bad "gslb $a gave cdn-1 only $c1 of $N_ADAPT answers, though cdn-2 is at capacity (want >= 85 %)"
 	ADAPT_SUMMARY="$ADAPT_SUMMARY $a: cdn-1 $((c1 * 100 / N_ADAPT))%"
 done
 ask @"$RESOLVER" "$CDN" A +subnet=175.16.199.0/24
 got=$(addrs "$OUT")
-want '[ "$got" = "$CDN1" ] || [ "$got" = "$CDN2" ]' "Unbound: $CDN = '$got'"
-ok "adaptive: the backend reporting less load gets most answers (${ADAPT_SUMMARY# }); through Unbound $CDN = $got, scope /$(ecs_of "$OUT" | sed 's|.*/||') (not client-dependent)"
+{ [ "$got" = "$CDN1" ] || [ "$got" = "$CDN2" ]; } || bad "Unbound: $CDN = '$got'"
+ok "adaptive: the answers go to cdn-1, away from cdn-2 at capacity (${ADAPT_SUMMARY# }); through Unbound $CDN = $got, scope /$(ecs_of "$OUT" | sed 's|.*/||') (not client-dependent)"
 
 # ==== 7. the whole path from a root, and zonemaster ====
-step "7. from a (fake) root: dig +trace and zonemaster-cli"
-DIG_CMD="dig +trace @$ROOT_ADDR $WWW A"
-OUT=$(dig +trace +time=2 +tries=1 +nodnssec @"$ROOT_ADDR" "$WWW" A 2>&1) || fail "$DIG_CMD failed: $OUT"
-sed -n 's/^;; Received .* from \([0-9.]*\)#53(\([^)]*\)).*/\1 (\2)/p' <<<"$OUT" | paste -sd' ' - | sed 's/^/   path: /; s/ \([0-9]\)/ -> \1/g'
-want '[ "$(awk -v n="$WWW." "\$1 == n && \$4 == \"A\" { print \$5 }" <<<"$OUT" | sort -V | paste -sd" " -)" = "$EU1" ]' "dig +trace from the fake root did not end in $WWW A $EU1"
-ok "dig +trace from the fake root ($ROOT_ADDR) follows . -> example.test. ($PARENT) -> gslb.example.test. (ns1/ns2) to $WWW"
+step "7. from a fake root ($ROOT_ADDR): the referrals, and zonemaster-cli"
+# dig +trace would look up the root server's name with the system's
+# resolver; walk the referrals by hand instead, from the fake root.
+server=$ROOT_ADDR
+path="$ROOT_ADDR (fake root)"
+TRACE_ANSWER=""
+for hop in 1 2 3 4 5; do
+	ask +norec @"$server" "$WWW" A
+	TRACE_ANSWER=$(addrs "$OUT")
+	if [ -n "$TRACE_ANSWER" ]; then
+		{ has_flag "$OUT" aa; } || bad "the final answer from $server has no aa flag"
+		break
+	fi
+	{ [ "$(status_of "$OUT")" = NOERROR ] && ! has_flag "$OUT" aa; } || bad "hop $hop: $server gave neither a referral nor an answer"
+	cut=$(awk '/^;; AUTHORITY SECTION:/ { a = 1; next } a && $4 == "NS" { print $1; exit }' <<<"$OUT")
+	server=$(awk '/^;; ADDITIONAL SECTION:/ { a = 1; next } a && $4 == "A" { print $5; exit }' <<<"$OUT")
+	{ [ -n "$server" ]; } || bad "hop $hop: referral to $cut without glue"
+	path="$path -> $cut at $server"
+done
+info "path: $path -> $WWW A $TRACE_ANSWER"
+{ [ "$TRACE_ANSWER" = "$EU1" ]; } || bad "the walk from the fake root ended in '$TRACE_ANSWER', want $EU1"
+ok "referrals from the fake root ($ROOT_ADDR): . -> example.test. ($PARENT) -> gslb.example.test. -> $WWW = $TRACE_ANSWER (aa)"
 
 ZONEMASTER="not run"
 if command -v zonemaster-cli >/dev/null 2>&1; then
 	zm_out="$WORK/logs/zonemaster.txt"
 	t=$(now_us)
 	rc=0
-	timeout 120 zonemaster-cli --hints "$WORK/root.hints" --no-ipv6 --no-progress --level NOTICE \
+	timeout 120 zonemaster-cli --hints "$WORK/root.hints" --no-ipv6 --no-progress --level INFO \
 		--show-testcase --raw --count "$ZONE" >"$zm_out" 2>&1 || rc=$?
 	[ "$rc" -eq 0 ] || { cat "$zm_out" >&2; fail "zonemaster-cli exited with status $rc"; }
 	info "zonemaster-cli $(zonemaster-cli --version 2>&1 | head -n1 | tr -s ' \n' ' ') in $(secs $(($(now_us) - t)))s, messages NOTICE and above:"
@@ -730,16 +806,16 @@ for a in $NS1 $NS2; do
 	ecsq=$(awk '$1 == "gslb_dns_ecs_queries_total" { print $2 }' <<<"$body")
 	total=$(awk '/^gslb_dns_queries_total/ { s += $NF } END { print s + 0 }' <<<"$body")
 	info "gslb $a: $total queries, $ecsq with ECS, panics ${panics:-?}"
-	want '[ "${panics:-x}" = 0 ]' "gslb $a: gslb_dns_panics_total = ${panics:-missing}"
+	{ [ "${panics:-x}" = 0 ]; } || bad "gslb $a: gslb_dns_panics_total = ${panics:-missing}"
 done
 errs=$(grep -h 'level=ERROR' "$WORK/logs/gslb-ns1.log" "$WORK/logs/gslb-ns2.log" || true)
-want '[ -z "$errs" ]' "gslb logged errors:
+{ [ -z "$errs" ]; } || bad "gslb logged errors:
 $errs"
-mixed=$(cat "$WORK/logs/gslb-ns1.log" "$WORK/logs/gslb-ns2.log" | awk '/msg=query/ && /client=127\.0\.0\.1:/ { n++; for (i = 1; i <= NF; i++) if ($i ~ /^name=/ && $i != tolower($i)) m++ } END { printf "%d of %d", m, n }')
+mixed=$(cat "$WORK/logs/gslb-ns1.log" "$WORK/logs/gslb-ns2.log" | awk -v c="client=$RESOLVER:" '/msg=query/ && index($0, c) { n++; for (i = 1; i <= NF; i++) if ($i ~ /^name=/ && $i != tolower($i)) m++ } END { printf "%d of %d", m, n }')
 info "queries from Unbound with 0x20 mixed case: $mixed"
 uerr=$(grep -c -E 'error:|0x20' "$WORK/unbound/unbound.log" || true)
-info "Unbound log: $uerr error/0x20 lines; stats: $("${UB[@]}" stats_noreset | awk -F= '$1 ~ /^total\.num\.(queries|cachehits|cachemiss|query\.subnet|query\.subnet_cache)$/ { printf "%s=%s ", substr($1, 11), $2 }')"
-want '[ "$uerr" -eq 0 ]' "Unbound logged errors: $(grep -E 'error:|0x20' "$WORK/unbound/unbound.log" | head -n 5)"
+info "Unbound log: $uerr error/0x20 lines; stats: $("${UB[@]}" stats_noreset | awk -F= '$1 ~ /^(total\.num\.(queries|cachehits|cachemiss)|num\.query\.subnet(_cache)?)$/ { sub(/^total\./, "", $1); printf "%s=%s ", $1, $2 }')"
+{ [ "$uerr" -eq 0 ]; } || bad "Unbound logged errors: $(grep -E 'error:|0x20' "$WORK/unbound/unbound.log" | head -n 5)"
 ok "no panics, no errors in the gslb and Unbound logs"
 
 # ==== summary ====
