@@ -28,7 +28,9 @@
 #      the one that reports it is at capacity (X-Load: 1.0);
 #   7. from a fake root that delegates to the parent: the referrals walked
 #      by hand, and zonemaster-cli (no ERROR or worse except ADDRESS01, the
-#      loopback addresses), if it is installed; else a "skipped:" line.
+#      loopback addresses), if it is installed; else a "skipped:" line;
+#   8. a GeoIP database upgrade: a new file moved over the old one (rename),
+#      which both instances reload by themselves.
 # It ends with a summary of the figures.
 #
 # Usage: bash .ci/realworld.sh        (as root: it binds port 53)
@@ -68,7 +70,10 @@ ZONE=gslb.example.test
 GSLB_NS="ns1.$ZONE. ns2.$ZONE."
 WWW=www.$ZONE
 CDN=cdn.$ZONE
-GEOIP_DB="$ROOT/testdata/geoip/GeoIP2-City-Test.mmdb"
+# MaxMind's test databases. gslb reads a copy in the run's directory, so
+# that step 8 can replace it; the copy is named by absolute path.
+GEOIP_SRC="$ROOT/testdata/geoip/GeoIP2-City-Test.mmdb"
+GEOIP_NEW="$ROOT/testdata/geoip/GeoLite2-City-Test.mmdb"
 
 # ---- timing (filled into the generated zone file) ----
 INTERVAL_MS=500
@@ -315,7 +320,9 @@ for c in nsd nsd-checkconf nsd-checkzone unbound unbound-checkconf unbound-contr
 	command -v "$c" >/dev/null 2>&1 || fail "$c not found: install nsd, unbound, bind9-dnsutils and curl (apt-get install nsd unbound bind9-dnsutils curl)"
 done
 command -v python3 >/dev/null 2>&1 || fail "python3 not found: the HTTP backends are python3 .ci/realworld/backend.py (apt-get install python3)"
-[ -r "$GEOIP_DB" ] || fail "GeoIP test database $GEOIP_DB missing"
+for f in "$GEOIP_SRC" "$GEOIP_NEW"; do
+	[ -r "$f" ] || fail "GeoIP test database $f missing"
+done
 info "nsd $(nsd -v 2>&1 | head -n1 | awk '{ print $NF }'), unbound $(unbound -V 2>/dev/null | awk '/^Version/ { print $2 }'), $(dig -v 2>&1), $(python3 --version 2>&1)"
 unbound -V 2>/dev/null | grep -q 'subnetcache' || fail "this unbound has no subnetcache module (built without --enable-subnet)"
 
@@ -347,7 +354,9 @@ fi
 ok "tools present, port 53 free on $ours"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gslb-realworld.XXXXXX")"
-mkdir -p "$WORK/logs" "$WORK/gslb/zones" "$WORK/unbound" "$WORK/nsd-parent" "$WORK/nsd-root"
+mkdir -p "$WORK/logs" "$WORK/gslb/zones" "$WORK/geoip" "$WORK/unbound" "$WORK/nsd-parent" "$WORK/nsd-root"
+GEOIP_DB="$WORK/geoip/GeoIP2-City.mmdb"
+cp "$GEOIP_SRC" "$GEOIP_DB"
 chmod 755 "$WORK"
 
 # The watchdog bounds the whole run: it TERMs this script, whose trap cleans up.
@@ -795,6 +804,35 @@ else
 	echo "skipped: zonemaster-cli is not installed (Debian 12: apt-get install zonemaster-cli)"
 fi
 
+# ==== 8. GeoIP database upgrade ====
+step "8. GeoIP database upgrade: write the new file beside the old one, mv it over"
+# The new database (GeoLite2-City-Test) does not hold 214.0.1.0/24 (AU):
+# that client falls back to the default pool, eu.
+S_AU=214.0.1.0/24
+for a in $NS1 $NS2; do
+	ask +norec @"$a" "$WWW" A +subnet="$S_AU"
+	{ [ "$(addrs "$OUT")" = "$ASIA1" ]; } || bad "before the upgrade, gslb $a answered '$(addrs "$OUT")' for $S_AU, want $ASIA1"
+done
+geoip_type() { curl -fsS --max-time 2 "http://$1:$HTTP_PORT/api/v1/status" | python3 -c 'import json, sys; print((json.load(sys.stdin).get("geoip") or {}).get("type"))'; }
+geoip_is() { [ "$(geoip_type "$1")" = "$2" ]; }
+before="$(geoip_type "$NS1")"
+# Same directory, so mv is a rename(2): readers see the old file or the new
+# one, never a half-written one.
+cp "$GEOIP_NEW" "$WORK/geoip/.GeoIP2-City.mmdb.new"
+mv -f "$WORK/geoip/.GeoIP2-City.mmdb.new" "$GEOIP_DB"
+t=$(now_us)
+for a in $NS1 $NS2; do
+	wait_until 10 "gslb $a to reload the GeoIP database" geoip_is "$a" GeoLite2-City
+done
+GEOIP_RELOAD_MS=$((($(now_us) - t) / 1000))
+for a in $NS1 $NS2; do
+	ask +norec @"$a" "$WWW" A +subnet="$S_AU"
+	{ [ "$(addrs "$OUT")" = "$EU1" ]; } || bad "after the upgrade, gslb $a answered '$(addrs "$OUT")' for $S_AU, want $EU1 (not in the new database: default)"
+done
+n=$(grep -c 'msg="GeoIP database reloaded"' "$WORK/logs/gslb-ns1.log" "$WORK/logs/gslb-ns2.log" | awk -F: '{ s += $2 } END { print s }')
+{ [ "$n" -eq 2 ]; } || bad "expected one \"GeoIP database reloaded\" log line per instance, found $n"
+ok "GeoIP upgrade: both instances went from $before to GeoLite2-City within $(secs $((GEOIP_RELOAD_MS * 1000)))s of the mv, no restart; $S_AU now gets $EU1 (default)"
+
 # ==== the servers' own view ====
 step "logs and counters"
 for n in gslb-ns1 gslb-ns2 unbound nsd-parent nsd-root; do
@@ -833,6 +871,7 @@ $(printf '      %s\n' "${SCOPE_LINES[@]}")
    TTL seen by clients:       $TTL_SEQ (service TTL ${SERVICE_TTL}s)
    adaptive:                 ${ADAPT_SUMMARY}
    zonemaster-cli:            $ZONEMASTER
+   GeoIP upgrade (mv):        reloaded by both instances within $(secs $((GEOIP_RELOAD_MS * 1000)))s
 SUMMARY
 echo
 echo "realworld: all $PASSED checks passed in $(elapsed)s"
