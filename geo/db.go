@@ -217,9 +217,15 @@ func decodeASNs(r *maxminddb.Reader) (map[uintptr]*asnRecord, error) {
 	return out, nil
 }
 
-// Lookup locates an address. IPv4-mapped IPv6 addresses are unmapped
-// first. It does not allocate.
-func (d *DB) Lookup(ip netip.Addr) Location {
+// Lookup locates an address and finds its AS number. IPv4-mapped IPv6
+// addresses are unmapped first. It does not allocate.
+func (d *DB) Lookup(ip netip.Addr) Location { return d.lookup(ip, true) }
+
+// LookupLocation is Lookup without the ASN database, for decisions that do
+// not need the AS number.
+func (d *DB) LookupLocation(ip netip.Addr) Location { return d.lookup(ip, false) }
+
+func (d *DB) lookup(ip netip.Addr, withASN bool) Location {
 	ip = ip.Unmap()
 	var l Location
 	res := d.loc.Lookup(ip)
@@ -231,7 +237,7 @@ func (d *DB) Lookup(ip netip.Addr) Location {
 			l.Lat, l.Lon, l.HasCoords = rec.lat, rec.lon, rec.hasCoords
 		}
 	}
-	if d.asn != nil {
+	if d.asn != nil && withASN {
 		res := d.asn.Lookup(ip)
 		l.ASNetwork = res.Prefix()
 		if res.Found() {

@@ -66,10 +66,15 @@ func (l *Locator) acquire() *handle {
 	}
 }
 
-// Lookup locates an address in the current database.
-func (l *Locator) Lookup(ip netip.Addr) Location {
+// Lookup locates an address in the current database, with its AS number.
+func (l *Locator) Lookup(ip netip.Addr) Location { return l.lookup(ip, true) }
+
+// LookupLocation locates an address without the ASN database.
+func (l *Locator) LookupLocation(ip netip.Addr) Location { return l.lookup(ip, false) }
+
+func (l *Locator) lookup(ip netip.Addr, withASN bool) Location {
 	h := l.acquire()
-	loc := h.db.Lookup(ip)
+	loc := h.db.lookup(ip, withASN)
 	h.release()
 	l.lookups.Add(1)
 	if !loc.Found {

@@ -232,7 +232,10 @@ type Client struct {
 
 // Locator finds where an address is; *geo.Locator is one.
 type Locator interface {
+	// Lookup finds the location and the AS number.
 	Lookup(netip.Addr) geo.Location
+	// LookupLocation finds the location only.
+	LookupLocation(netip.Addr) geo.Location
 }
 
 // Query is a question and its context, as a lookup needs it.
@@ -398,7 +401,12 @@ func (s *Service) order(q *Query, d *Decision, out []*Pool) []*Pool {
 	case PolicyGeo:
 		var loc geo.Location
 		if q.Geo != nil && (s.Geo.needsLocation() || len(s.Geo.ASN) > 0) {
-			loc = q.Geo.Lookup(q.Client.Addr)
+			// The ASN database is read only when a rule needs it.
+			if len(s.Geo.ASN) > 0 {
+				loc = q.Geo.Lookup(q.Client.Addr)
+			} else {
+				loc = q.Geo.LookupLocation(q.Client.Addr)
+			}
 			if tr != nil {
 				traceLocation(tr, q, loc)
 			}
@@ -419,7 +427,7 @@ func (s *Service) order(q *Query, d *Decision, out []*Pool) []*Pool {
 	case PolicyNearest:
 		var loc geo.Location
 		if q.Geo != nil {
-			loc = q.Geo.Lookup(q.Client.Addr)
+			loc = q.Geo.LookupLocation(q.Client.Addr)
 			if tr != nil {
 				traceLocation(tr, q, loc)
 			}
