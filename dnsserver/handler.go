@@ -37,6 +37,9 @@ type Identity struct {
 	Hostname string
 	// Version stands in for a version configured as "auto".
 	Version string
+	// ID, when set, is the identity whatever the configuration says (the
+	// -id flag: instances sharing one configuration tell themselves apart).
+	ID string
 }
 
 // Handler answers DNS queries from the current snapshot. It is safe for
@@ -157,7 +160,7 @@ func (h *Handler) Serve(req []byte, src netip.AddrPort, t Transport, buf []byte)
 	}
 	if h.querySample > 0 && h.queryN.Add(1)%h.querySample == 0 {
 		h.log.Info("query", "client", src.String(), "transport", t.String(), "name", o.name, "qtype", dns.TypeToString[o.qtype],
-			"rcode", dns.RcodeToString[rcode], "reply_bytes", len(reply), "truncated", truncated, "ecs", o.ecs, "fast", fast)
+			"rcode", rcodeName(rcode), "reply_bytes", len(reply), "truncated", truncated, "ecs", o.ecs, "fast", fast)
 	}
 	return reply
 }
@@ -397,6 +400,9 @@ func (h *Handler) opt(snap *zones.Snapshot, req *dns.OPT) *dns.OPT {
 
 // identity returns the configured server identity, "" if hidden.
 func (h *Handler) identity(snap *zones.Snapshot) string {
+	if h.ident.ID != "" {
+		return h.ident.ID
+	}
 	if snap.Config.Identity == "auto" {
 		return h.ident.Hostname
 	}

@@ -147,7 +147,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 					}
 					rc := "other"
 					if ri < len(rcodes) {
-						rc = dns.RcodeToString[rcodes[ri]]
+						rc = rcodeName(rcodes[ri])
 					}
 					ch <- prometheus.MustNewConstMetric(queriesDesc, prometheus.CounterValue, float64(n), zone, qt, tr, rc)
 				}
@@ -159,4 +159,16 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(m.dropped.Load()))
 	ch <- prometheus.MustNewConstMetric(panicsDesc, prometheus.CounterValue, float64(m.panics.Load()))
 	m.latencyV.Collect(ch)
+}
+
+// rcodeName names a response code; miekg/dns names 16 BADSIG (its TSIG
+// meaning), but in a reply with OPT it is BADVERS (RFC 6891).
+func rcodeName(rc int) string {
+	if rc == dns.RcodeBadVers {
+		return "BADVERS"
+	}
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return s
+	}
+	return "other"
 }

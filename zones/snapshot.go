@@ -52,7 +52,8 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 			list = append(list, &Error{File: f, Msg: fmt.Sprintf("cannot read zone file: %v", unwrapPath(err))})
 			continue
 		}
-		hash.Write([]byte(f))
+		// Content only, not paths: instances that mount the same files at
+		// other paths report the same hash.
 		hash.Write(zsrc)
 		z := parseZone(cfg, f, zsrc, &list)
 		if z == nil {

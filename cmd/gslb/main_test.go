@@ -289,7 +289,7 @@ func TestServeReload(t *testing.T) {
 }
 
 func TestServeBundledExample(t *testing.T) {
-	s := startGSLB(t, "-dns-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0")
+	s := startGSLB(t, "-dns-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-id", "ns9.test")
 	r := query(t, s.addr, "WwW.GsLb.ExAmPlE.CoM.", dns.TypeA)
 	// 127.0.0.1 is in no GeoIP network: the geo default sends it to pool us.
 	if !r.Authoritative || len(r.Answer) != 2 || r.Answer[0].Header().Ttl != 30 || r.Answer[0].Header().Name != "WwW.GsLb.ExAmPlE.CoM." {
@@ -300,5 +300,11 @@ func TestServeBundledExample(t *testing.T) {
 	}
 	if r := query(t, s.addr, "example.org.", dns.TypeA); r.Rcode != dns.RcodeRefused {
 		t.Errorf("example.org: %v", r)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("id.server.", dns.TypeTXT)
+	m.Question[0].Qclass = dns.ClassCHAOS
+	if r, _, err := (&dns.Client{}).Exchange(m, s.addr); err != nil || len(r.Answer) != 1 || r.Answer[0].(*dns.TXT).Txt[0] != "ns9.test" {
+		t.Errorf("id.server with -id ns9.test: %v %v", r, err)
 	}
 }

@@ -61,6 +61,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	var dnsAddrs stringList
 	fs.Var(&dnsAddrs, "dns-addr", "answer DNS over UDP and TCP on `IP:PORT`; repeat for several (default: from the config, else "+zones.DefaultDNSAddr4+" and "+zones.DefaultDNSAddr6+")")
 	httpAddr := fs.String("http-addr", "", "serve the HTTP side (/healthz, /readyz, /metrics, /api/v1/) on `IP:PORT`; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
+	identity := fs.String("id", "", "this instance's identity for CHAOS id.server/hostname.bind and NSID, overriding [identity] id (so that several instances can share one configuration)")
 	logFormat := fs.String("log-format", "", "log format: text or json (default: log.format in the config, else text)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn or error (default: log.level in the config, else info)")
 	fs.Usage = func() {
@@ -143,7 +144,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	host, _ := os.Hostname()
-	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version}, a.locator(), log)
+	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version, ID: *identity}, a.locator(), log)
 	a.h.SetMetrics(a.dnsMetrics)
 	a.h.SetQueryLog(snap.Config.QueryLogSample)
 	a.h.SetRRL(a.rrl)
