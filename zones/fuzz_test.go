@@ -1,11 +1,13 @@
 package zones
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -22,36 +24,53 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("origin = \"x.\"\nns = [\"ns.y.\"]\n[soa]\n[records]\n\"*\" = { A = \"192.0.2.1\" }\n"))
 	f.Add([]byte("[[a.b]]\nc = '''x\n'''\n[[a.b]]\n\"d\".e = { f = [1, {g = 2}] }\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		scanPositions(src)
-		for _, layout := range []fstest.MapFS{
-			{"gslb.toml": {Data: []byte(mainConf)}, "z.toml": {Data: src}},
-			{"gslb.toml": {Data: src}, "z.toml": {Data: []byte(testZone)}},
-		} {
-			s, err := Load(FSFiles(layout), "gslb.toml")
-			if err != nil {
-				if _, ok := err.(ErrorList); !ok {
-					t.Fatalf("error is not an ErrorList: %T %v", err, err)
-				}
-				for _, e := range err.(ErrorList) {
-					if e.File == "" || e.Msg == "" {
-						t.Fatalf("error without file or message: %#v", e)
-					}
-				}
-				continue
+		// A hang is a finding too: fail, so that the fuzzer keeps the input.
+		done := make(chan string, 1)
+		go func() { done <- loadChecks(src) }()
+		select {
+		case msg := <-done:
+			if msg != "" {
+				t.Fatal(msg)
 			}
-			for _, z := range s.Zones {
-				if z.SOA == nil || z.NegativeSOA() == nil {
-					t.Fatalf("zone %s loaded without SOA", z.Origin)
-				}
-				a := z.Lookup(&Query{Name: z.Origin, Lower: strings.ToLower(z.Origin), Type: dns.TypeNS})
-				if a.Result != Success || len(a.Answer) == 0 {
-					t.Fatalf("zone %s: apex NS lookup gave %v", z.Origin, a.Result)
-				}
-				for name := range z.nodes {
-					z.Lookup(&Query{Name: name, Lower: name, Type: dns.TypeA})
-					z.Lookup(&Query{Name: "x." + name, Lower: "x." + name, Type: dns.TypeANY})
-				}
-			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("loading did not finish in 10 s on %q", src)
 		}
 	})
+}
+
+// loadChecks loads src as a zone file and as a main file and returns what
+// is wrong, "" if nothing.
+func loadChecks(src []byte) string {
+	scanPositions(src)
+	for _, layout := range []fstest.MapFS{
+		{"gslb.toml": {Data: []byte(mainConf)}, "z.toml": {Data: src}},
+		{"gslb.toml": {Data: src}, "z.toml": {Data: []byte(testZone)}},
+	} {
+		s, err := Load(FSFiles(layout), "gslb.toml")
+		if err != nil {
+			if _, ok := err.(ErrorList); !ok {
+				return fmt.Sprintf("error is not an ErrorList: %T %v", err, err)
+			}
+			for _, e := range err.(ErrorList) {
+				if e.File == "" || e.Msg == "" {
+					return fmt.Sprintf("error without file or message: %#v", e)
+				}
+			}
+			continue
+		}
+		for _, z := range s.Zones {
+			if z.SOA == nil || z.NegativeSOA() == nil {
+				return fmt.Sprintf("zone %s loaded without SOA", z.Origin)
+			}
+			a := z.Lookup(&Query{Name: z.Origin, Lower: strings.ToLower(z.Origin), Type: dns.TypeNS})
+			if a.Result != Success || len(a.Answer) == 0 {
+				return fmt.Sprintf("zone %s: apex NS lookup gave %v", z.Origin, a.Result)
+			}
+			for name := range z.nodes {
+				z.Lookup(&Query{Name: name, Lower: name, Type: dns.TypeA})
+				z.Lookup(&Query{Name: "x." + name, Lower: "x." + name, Type: dns.TypeANY})
+			}
+		}
+	}
+	return ""
 }
