@@ -342,3 +342,29 @@ func TestStateReadDoesNotAllocate(t *testing.T) {
 		t.Errorf("reading health allocates %v times, budget 0", allocs)
 	}
 }
+
+func TestMedianRTTIgnoresOneSlowProbe(t *testing.T) {
+	s := newState(Spec{Kind: KindTCP, Rise: 1, Fall: 1}, time.Now())
+	for range 8 {
+		s.record(Result{OK: true, Duration: time.Millisecond}, time.Now())
+	}
+	s.record(Result{OK: true, Duration: 30 * time.Millisecond}, time.Now())
+	s.record(Result{Reason: "refused"}, time.Now())
+	s.record(Result{OK: true, Duration: time.Millisecond}, time.Now())
+	if m := s.MedianRTT(); m != time.Millisecond {
+		t.Errorf("median %v after one slow probe among fast ones, want 1ms (the moving average says %v)", m, s.RTT())
+	}
+}
+
+func TestMedianRTTFollowsARealChange(t *testing.T) {
+	s := newState(Spec{Kind: KindTCP, Rise: 1, Fall: 1}, time.Now())
+	for range 5 {
+		s.record(Result{OK: true, Duration: time.Millisecond}, time.Now())
+	}
+	for range 2 {
+		s.record(Result{OK: true, Duration: 40 * time.Millisecond}, time.Now())
+	}
+	if m := s.MedianRTT(); m != 40*time.Millisecond {
+		t.Errorf("median %v after two slow probes, want 40ms", m)
+	}
+}

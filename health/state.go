@@ -2,6 +2,7 @@ package health
 
 import (
 	"math"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,32 @@ func (s *State) Probed() bool { return s.probed.Load() }
 
 // RTT returns the moving average of probe durations.
 func (s *State) RTT() time.Duration { return time.Duration(s.rtt.Load()) }
+
+// medianWindow is how many recent successful probes MedianRTT looks at:
+// 3 ignores one slow probe yet follows a real change after two.
+const medianWindow = 3
+
+// MedianRTT returns the median duration of the last successful probes (0
+// without any): one slow probe does not move it, which suits decisions
+// such as adaptive weights better than the moving average. It takes the
+// history lock; the query path does not call it.
+func (s *State) MedianRTT() time.Duration {
+	s.mu.Lock()
+	var d [medianWindow]time.Duration
+	n := 0
+	for i := s.n - 1; i >= 0 && i >= s.n-historyLen && n < medianWindow; i-- {
+		if h := s.hist[i%historyLen]; h.OK {
+			d[n] = h.Duration
+			n++
+		}
+	}
+	s.mu.Unlock()
+	if n == 0 {
+		return 0
+	}
+	sort.Slice(d[:n], func(i, j int) bool { return d[i] < d[j] })
+	return d[n/2]
+}
 
 // ErrorRate returns the share of failed probes among the recent ones.
 func (s *State) ErrorRate() float64 { return math.Float64frombits(s.errRate.Load()) }

@@ -10,7 +10,9 @@ import (
 // Signals are the live measurements of a backend the adaptive selection
 // uses; *health.State provides them.
 type Signals interface {
-	RTT() time.Duration
+	// MedianRTT is the median of the recent probe durations: robust to
+	// one slow probe.
+	MedianRTT() time.Duration
 	ErrorRate() float64
 	Load() (float64, bool)
 }
@@ -101,7 +103,8 @@ func (a *Adaptive) stepGroup(g *group) {
 
 // Targets computes each backend's target multiplier from its signals:
 //
-//	f_rtt  = ((rtt_min + floor) / (rtt + floor))²
+//	f_rtt  = ((rtt_min + floor) / (rtt + floor))², rtt the median of the
+//	         last 3 successful probes
 //	f_err  = (1 − error_rate)²
 //	f_load = 1 − load; 0 at or above capacity while another has room
 //	target = f_rtt × f_err × f_load, divided by the largest target
@@ -112,7 +115,7 @@ func Targets(sig []Signals, p AdaptParams) []float64 {
 	rmin := time.Duration(math.MaxInt64)
 	room := false
 	for _, s := range sig {
-		if r := s.RTT(); r > 0 && r < rmin {
+		if r := s.MedianRTT(); r > 0 && r < rmin {
 			rmin = r
 		}
 		if l, ok := s.Load(); !ok || l < 1 {
@@ -123,7 +126,7 @@ func Targets(sig []Signals, p AdaptParams) []float64 {
 	best := 0.0
 	for i, s := range sig {
 		f := 1.0
-		if r := s.RTT(); r > 0 && rmin != time.Duration(math.MaxInt64) {
+		if r := s.MedianRTT(); r > 0 && rmin != time.Duration(math.MaxInt64) {
 			x := (float64(rmin) + floor) / (float64(r) + floor)
 			f *= x * x
 		}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -374,8 +375,8 @@ type fakeSignals struct {
 	load float64 // NaN: none reported
 }
 
-func (s *fakeSignals) RTT() time.Duration { return s.rtt }
-func (s *fakeSignals) ErrorRate() float64 { return s.err }
+func (s *fakeSignals) MedianRTT() time.Duration { return s.rtt }
+func (s *fakeSignals) ErrorRate() float64       { return s.err }
 func (s *fakeSignals) Load() (float64, bool) {
 	return s.load, !math.IsNaN(s.load)
 }
@@ -394,12 +395,13 @@ func shares(m []float64) []float64 {
 
 func TestAdaptiveStep(t *testing.T) {
 	// Three equal backends; backend 1's RTT jumps from 5 ms to 80 ms for
-	// 12 probe intervals, then recovers. The RTT each probe reports is
-	// smoothed as health.State does (EWMA 0.3).
+	// 12 probe intervals, then recovers. The adapter sees the median of
+	// the last 3 probes, as health.State.MedianRTT gives it.
 	p := DefaultAdaptParams
 	sig := []*fakeSignals{{rtt: 5 * time.Millisecond, load: math.NaN()}, {rtt: 5 * time.Millisecond, load: math.NaN()}, {rtt: 5 * time.Millisecond, load: math.NaN()}}
 	m := []float64{1, 1, 1}
 	raw := 5 * time.Millisecond
+	last := []time.Duration{raw, raw, raw}
 	var history []float64
 	for step := 0; step < 40; step++ {
 		switch step {
@@ -408,7 +410,10 @@ func TestAdaptiveStep(t *testing.T) {
 		case 17:
 			raw = 5 * time.Millisecond
 		}
-		sig[1].rtt = time.Duration(0.7*float64(sig[1].rtt) + 0.3*float64(raw))
+		last = append(last[1:], raw)
+		sorted := append([]time.Duration(nil), last...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+		sig[1].rtt = sorted[1]
 		in := []Signals{sig[0], sig[1], sig[2]}
 		StepMultipliers(m, Targets(in, p), p)
 		history = append(history, shares(m)[1])
