@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,8 +8,6 @@ import (
 	"os"
 
 	"github.com/gslb/gslb/health"
-
-	"github.com/gslb/gslb/zones"
 )
 
 // check validates a configuration and prints every problem found, one per
@@ -33,15 +30,8 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	snap, err := loadConfig(*config)
 	if err != nil {
-		var list zones.ErrorList
-		if errors.As(err, &list) {
-			for _, e := range list {
-				fmt.Fprintln(stderr, e)
-			}
-			fmt.Fprintf(stderr, "%d problem(s) found\n", len(list))
-		} else {
-			fmt.Fprintln(stderr, err)
-		}
+		n := printErrors(stderr, err)
+		fmt.Fprintf(stderr, "%d problem(s) found\n", n)
 		return 1
 	}
 	// The files serve reads besides the zones: a bad one would stop it.

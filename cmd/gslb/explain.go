@@ -153,14 +153,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	snap, err := loadConfig(*config)
 	if err != nil {
-		var list zones.ErrorList
-		if errors.As(err, &list) {
-			for _, e := range list {
-				fmt.Fprintln(stderr, e)
-			}
-		} else {
-			fmt.Fprintln(stderr, err)
-		}
+		printErrors(stderr, err)
 		return 1
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -10,11 +10,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/gslb/gslb/zones"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -87,4 +90,18 @@ func buildMeta() (commit, goVersion string) {
 		}
 	}
 	return commit, goVersion
+}
+
+// printErrors prints a loading error, one line per problem (file:line:col:
+// message), and returns how many there were.
+func printErrors(w io.Writer, err error) int {
+	var list zones.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintln(w, e)
+		}
+		return len(list)
+	}
+	fmt.Fprintln(w, err)
+	return 1
 }

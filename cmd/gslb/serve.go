@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -77,14 +76,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	snap, err := loadConfig(*config)
 	if err != nil {
-		var list zones.ErrorList
-		if errors.As(err, &list) {
-			for _, e := range list {
-				fmt.Fprintln(stderr, e)
-			}
-		} else {
-			fmt.Fprintln(stderr, err)
-		}
+		printErrors(stderr, err)
 		fmt.Fprintln(stderr, "gslb serve: configuration not valid; nothing started")
 		return 1
 	}
