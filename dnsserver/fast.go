@@ -121,6 +121,11 @@ func parseFast(req []byte, q *fastQuery) bool {
 		switch code {
 		case optNSID:
 			return false // rare: the general path answers it
+		case 1, 2, 9, 11, 15, 18, 19:
+			// LLQ, UL, EXPIRE, TCP-KEEPALIVE, EDE, REPORT-CHANNEL and
+			// ZONEVERSION: miekg/dns rejects malformed ones (FORMERR on the
+			// general path); let that path judge them.
+			return false
 		case optECS:
 			if q.hasECS {
 				return false

@@ -34,8 +34,10 @@ alias = { CNAME = "mail" }
 		ecsOption(2, 56, 0, []byte{0x2a, 0x02, 0xcf, 0xc0, 0, 0, 0}),
 		ecsOption(1, 0, 0, nil),
 		ecsOption(1, 23, 0, []byte{175, 16, 199}), // malformed: FORMERR on the general path
-		{0, 3, 0, 0},          // NSID
-		{0xfd, 0xe9, 0, 1, 7}, // an unknown option
+		{0, 3, 0, 0},                          // NSID
+		{0xfd, 0xe9, 0, 1, 7},                 // an unknown option
+		{0, 11, 0, 1, 7},                      // TCP keepalive of a bad length: FORMERR on both paths
+		{0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8}, // a client cookie
 	}
 	srcs := []netip.AddrPort{netip.MustParseAddrPort("198.51.100.7:53"), netip.MustParseAddrPort("[2001:db8::7]:53")}
 	taken, total := 0, 0

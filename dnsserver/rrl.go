@@ -116,25 +116,35 @@ func (r *RRL) check(client netip.Addr, kind int, now time.Time) decision {
 	key := hashKey(net, kind)
 	e := &r.table[key&r.mask]
 	ms := uint32(now.Sub(r.start).Milliseconds())
-	burst := uint64(rate * rrlUnit) // one second's worth
+	burst := max(uint64(rate*rrlUnit), rrlUnit) // one second's worth, at least one
 	for {
 		st := e.state.Load()
 		var tokens uint64
+		stamp := uint32(st)
 		if e.key.Load() != key {
 			// A new network, or another one's slot: start full.
 			e.key.Store(key)
-			tokens = burst
+			tokens, stamp = burst, ms
 		} else {
 			tokens = st >> 32
-			elapsed := ms - uint32(st) // wraps correctly
-			tokens += uint64(float64(elapsed) * rate * rrlUnit / 1000)
-			tokens = min(tokens, burst)
+			last := uint32(st)
+			// Readers run concurrently: a query stamped a little before the
+			// last update refills nothing rather than wrap around.
+			if elapsed := int32(ms - last); elapsed > 0 {
+				add := uint64(float64(elapsed) * rate * rrlUnit / 1000)
+				if add > 0 {
+					// Only then move the time on, so that slow rates add up
+					// fractions over many queries instead of losing them.
+					tokens = min(tokens+add, burst)
+					stamp = ms
+				}
+			}
 		}
 		allowed := tokens >= rrlUnit
 		if allowed {
 			tokens -= rrlUnit
 		}
-		if e.state.CompareAndSwap(st, tokens<<32|uint64(ms)) {
+		if e.state.CompareAndSwap(st, tokens<<32|uint64(stamp)) {
 			if allowed {
 				return rrlSend
 			}

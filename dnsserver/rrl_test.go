@@ -124,7 +124,39 @@ func TestRRLMemoryBounded(t *testing.T) {
 	if grew > 1<<20 {
 		t.Errorf("heap grew by %d bytes under a spoofed flood", grew)
 	}
-	if n := testing.AllocsPerRun(1000, func() { r.check(netip.MustParseAddr("192.0.2.1"), rrlAnswer, now) }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { r.check(netip.MustParseAddr("192.0.2.1"), rrlAnswer, now) }); n != 0 && !raceEnabled {
 		t.Errorf("a rate-limit check allocates %v times", n)
+	}
+}
+
+func TestRRLConcurrentClocksAndSlowRates(t *testing.T) {
+	// Found in review: a query stamped a millisecond before the bucket's
+	// last update wrapped the elapsed time and refilled the bucket; and a
+	// rate below one per second never refilled at one query per ms.
+	r := NewRRL(RRLConfig{Answers: 5, IPv4Prefix: 24, IPv6Prefix: 56}, 1024)
+	c := netip.MustParseAddr("192.0.2.1")
+	t0 := time.Now()
+	sent := 0
+	for i := range 1000 { // 100 ms, with a straggler every millisecond
+		at := t0.Add(time.Duration(i/10) * time.Millisecond)
+		if i%10 == 9 && i > 10 {
+			at = at.Add(-time.Millisecond)
+		}
+		if r.check(c, rrlAnswer, at) == rrlSend {
+			sent++
+		}
+	}
+	if sent > 6 {
+		t.Errorf("5 per second with out-of-order stamps: %d sent in 100 ms", sent)
+	}
+	slow := NewRRL(RRLConfig{Answers: 0.5, IPv4Prefix: 24, IPv6Prefix: 56}, 1024)
+	sent = 0
+	for i := range 20000 { // 20 s at one query per millisecond
+		if slow.check(c, rrlAnswer, t0.Add(time.Duration(i)*time.Millisecond)) == rrlSend {
+			sent++
+		}
+	}
+	if sent < 8 || sent > 12 {
+		t.Errorf("0.5 per second over 20 s: %d sent, want about 10", sent)
 	}
 }

@@ -240,7 +240,9 @@ func (s *Server) serveUDPBatch(c *net.UDPConn) {
 		for i := 0; i < n; i++ {
 			m := &in[i]
 			ua, ok := m.Addr.(*net.UDPAddr)
-			if !ok {
+			if !ok || ua.Port == 0 {
+				// Source port 0 cannot be answered (and would fail the
+				// whole batch's sendmmsg): a spoofed packet.
 				continue
 			}
 			reply := s.h.Serve(m.Buffers[0][:m.N], ua.AddrPort(), UDP, outBufs[k][:0])
@@ -254,10 +256,12 @@ func (s *Server) serveUDPBatch(c *net.UDPConn) {
 		for sent := 0; sent < k; {
 			w, err := bc.WriteBatch(out[sent:k], 0)
 			if err != nil {
-				if !s.closing.Load() {
-					s.log.Debug("udp write failed", "err", err)
+				if s.closing.Load() {
+					break
 				}
-				break
+				// The first message failed: skip it, send the rest.
+				s.log.Debug("udp write failed", "to", out[sent].Addr, "err", err)
+				w = 1
 			}
 			sent += w
 		}
@@ -325,10 +329,12 @@ func (s *Server) serveConn(c *net.TCPConn, tc *tcpConn) {
 			return
 		}
 		c.SetReadDeadline(time.Now().Add(idle))
+		if s.closing.Load() {
+			return // Shutdown may have set its deadline just before ours
+		}
 		if _, err := io.ReadFull(c, lenBuf[:1]); err != nil {
 			return
 		}
-		tc.busy.Store(true)
 		if _, err := io.ReadFull(c, lenBuf[1:]); err != nil {
 			return
 		}
@@ -343,6 +349,9 @@ func (s *Server) serveConn(c *net.TCPConn, tc *tcpConn) {
 		if _, err := io.ReadFull(c, msg); err != nil {
 			return
 		}
+		// Busy from a complete query to its reply: Shutdown lets that
+		// finish, and interrupts a client stalled in the middle of one.
+		tc.busy.Store(true)
 		// Pack the reply behind room for its length, to send both in one
 		// write.
 		reply := s.h.Serve(msg, remote, TCP, out[2:cap(out)])

@@ -55,7 +55,11 @@ func NewChecker(log *slog.Logger, reg prometheus.Registerer, maxInFlight int) *C
 
 // Sync makes the running probes those of specs and returns the state of
 // each. Specs that fail Check get a state that stays in its start state.
-func (c *Checker) Sync(specs []Spec) map[Spec]*State {
+func (c *Checker) Sync(specs []Spec) map[Spec]*State { return c.SyncBind(specs, nil) }
+
+// SyncBind is Sync that calls bind with the states before any new probe
+// starts, so that whatever a probe's first result touches is in place.
+func (c *Checker) SyncBind(specs []Spec, bind func(map[Spec]*State)) map[Spec]*State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(map[Spec]*State, len(specs))
@@ -72,6 +76,7 @@ func (c *Checker) Sync(specs []Spec) map[Spec]*State {
 		}
 	}
 	now := time.Now()
+	var starts []func()
 	for s := range want {
 		if r, ok := c.running[s]; ok {
 			out[s] = r.state
@@ -96,9 +101,17 @@ func (c *Checker) Sync(specs []Spec) map[Spec]*State {
 		r := &runner{state: st, target: t, cancel: cancel, label: c.label(s)}
 		c.running[s] = r
 		c.metrics.upSet(r.label, st.Up())
-		c.wg.Add(1)
-		go c.loop(ctx, r)
-		c.log.Debug("health check started", "target", s.String(), "interval", s.Interval)
+		starts = append(starts, func() {
+			c.wg.Add(1)
+			go c.loop(ctx, r)
+			c.log.Debug("health check started", "target", s.String(), "interval", s.Interval)
+		})
+	}
+	if bind != nil {
+		bind(out)
+	}
+	for _, start := range starts {
+		start()
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -114,14 +115,20 @@ func probeHTTP(ctx context.Context, t *Target) Result {
 	s := t.Spec.HTTP
 	var r Result
 	start := time.Now()
+	// The trace runs in net/http's goroutines, which may outlive a failed
+	// request: it writes only to these, read under the same lock.
+	var mu sync.Mutex
+	var ph Phases
 	var connStart, tlsStart time.Time
+	set := func(f func()) { mu.Lock(); f(); mu.Unlock() }
 	trace := &httptrace.ClientTrace{
-		ConnectStart:         func(string, string) { connStart = time.Now() },
-		ConnectDone:          func(string, string, error) { r.Phases.Connect = time.Since(connStart) },
-		TLSHandshakeStart:    func() { tlsStart = time.Now() },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { r.Phases.TLS = time.Since(tlsStart) },
-		GotFirstResponseByte: func() { r.Phases.FirstByte = time.Since(start) },
+		ConnectStart:         func(string, string) { set(func() { connStart = time.Now() }) },
+		ConnectDone:          func(string, string, error) { set(func() { ph.Connect = time.Since(connStart) }) },
+		TLSHandshakeStart:    func() { set(func() { tlsStart = time.Now() }) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { set(func() { ph.TLS = time.Since(tlsStart) }) },
+		GotFirstResponseByte: func() { set(func() { ph.FirstByte = time.Since(start) }) },
 	}
+	phases := func() Phases { mu.Lock(); defer mu.Unlock(); return ph }
 	method := s.Method
 	if method == "" {
 		method = http.MethodGet
@@ -130,6 +137,7 @@ func probeHTTP(ctx context.Context, t *Target) Result {
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, url, nil)
 	if err != nil {
 		r.Reason = err.Error()
+		r.Phases = phases()
 		return r
 	}
 	if s.Host != "" {
@@ -145,6 +153,7 @@ func probeHTTP(ctx context.Context, t *Target) Result {
 	resp, err := t.client.Do(req)
 	if err != nil {
 		r.Reason = shortError(err)
+		r.Phases = phases()
 		return r
 	}
 	defer func() {
@@ -156,22 +165,27 @@ func probeHTTP(ctx context.Context, t *Target) Result {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
 	if err != nil {
 		r.Reason = "reading body: " + shortError(err)
+		r.Phases = phases()
 		return r
 	}
 	if !statusOK(t.expect, resp.StatusCode) {
 		r.Reason = fmt.Sprintf("HTTP %d, want %s", resp.StatusCode, expectText(s.Expect))
+		r.Phases = phases()
 		return r
 	}
 	if s.Body != "" && !bytes.Contains(body, []byte(s.Body)) {
 		r.Reason = fmt.Sprintf("HTTP %d, body lacks %q", resp.StatusCode, s.Body)
+		r.Phases = phases()
 		return r
 	}
 	if t.bodyRE != nil && !t.bodyRE.Match(body) {
 		r.Reason = fmt.Sprintf("HTTP %d, body does not match /%s/", resp.StatusCode, s.BodyRegexp)
+		r.Phases = phases()
 		return r
 	}
 	r.OK = true
 	r.Reason = "HTTP " + strconv.Itoa(resp.StatusCode)
+	r.Phases = phases()
 	if v, ok := reportedLoad(resp.Header, body, s); ok {
 		r.Load, r.HasLoad = v, true
 	}

@@ -521,6 +521,9 @@ func fmtShares(h []float64) string {
 }
 
 func TestGeoDecisionAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation budgets are not checked under the race detector")
+	}
 	f := newPolicyFixture(t, policyZone, testLocator(t))
 	q := &Query{Name: "www.example.com.", Lower: "www.example.com.", Type: dns.TypeA,
 		Client: Client{Addr: netip.MustParseAddr("175.16.199.0"), Bits: 24}, Geo: f.geo}
@@ -541,5 +544,33 @@ func BenchmarkGeoDecision(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		svc.decide(q, false, true)
+	}
+}
+
+func TestSelectionEdgeCases(t *testing.T) {
+	// Found in review: round robin over a pool whose members are all
+	// drained divided by zero; weighted picks with fractional weights and
+	// a standby could answer one member twice.
+	f := newPolicyFixture(t, membersZone("roundrobin", []int{1, 1}, ""), nil)
+	f.down(t, "svc.example.com/b0", "svc.example.com/b1")
+	if got, _, r := f.ask("svc.example.com.", dns.TypeA, "192.0.2.200", -1, nil); len(got) != 0 || r != NoData {
+		t.Errorf("round robin, all drained: %v %v, want NODATA", got, r)
+	}
+	zone := strings.Replace(membersZone("weighted", []int{1, 1, 1, 0}, "answers = 4\n"), "weight = 1 }", "weight = 0.1 }", 1)
+	zone = strings.Replace(zone, "weight = 1 }", "weight = 0.2 }", 1)
+	zone = strings.Replace(zone, "weight = 1 }", "weight = 0.3 }", 1)
+	f = newPolicyFixture(t, zone, nil)
+	for i := range 2000 {
+		got, _, _ := f.ask("svc.example.com.", dns.TypeA, "192.0.2.200", -1, seeded(uint64(i)))
+		seen := map[string]bool{}
+		for _, a := range got {
+			if seen[a] {
+				t.Fatalf("answer %v names %s twice", got, a)
+			}
+			seen[a] = true
+		}
+		if len(got) != 3 || seen["192.0.2.4"] {
+			t.Fatalf("answer %v: want the three weighted members, not the standby", got)
+		}
 	}
 }

@@ -614,6 +614,11 @@ func (s *Service) members(q *Query, d *Decision, g *group, p *Pool, all bool) []
 			tr.Add("  member %s %s: %s, weight %g, effective weight %.3g", b.Name, b.Addr, memberState(b), b.Weight, b.EffectiveWeight())
 		}
 	}
+	if len(idx) == 0 {
+		// Every member drained or forced down (or a health change since
+		// the pool was chosen): nothing to answer.
+		return nil
+	}
 	if s.Members == MembersAll || s.Members == MembersRoundRobin {
 		// Weight 0 is a standby here too: answered only when no weighted
 		// member serves.
@@ -687,23 +692,30 @@ func (s *Service) members(q *Query, d *Decision, g *group, p *Pool, all bool) []
 			tr.Add("  only standby (weight 0) members serve: choosing among them")
 		}
 	}
+	left := 0 // members with a weight still to pick
+	for _, x := range w {
+		if x > 0 {
+			left++
+		}
+	}
 	out := make([]dns.RR, 0, n)
-	for len(out) < n && total > 0 {
+	for len(out) < n && left > 0 {
 		r := float64(q.rand()>>11) / (1 << 53) * total
-		k := 0
-		for ; k < len(w)-1; k++ {
-			if r < w[k] {
+		k := -1
+		for i, x := range w {
+			if x <= 0 {
+				continue
+			}
+			k = i // the last positive one, should rounding leave r over
+			if r < x {
 				break
 			}
-			r -= w[k]
-		}
-		if w[k] == 0 { // landed on a taken or zero weight by rounding
-			for k = len(w) - 1; k > 0 && w[k] == 0; k-- {
-			}
+			r -= x
 		}
 		out = append(out, g.rrs[idx[k]])
 		total -= w[k]
 		w[k] = 0
+		left--
 	}
 	return out
 }

@@ -133,9 +133,12 @@ func (a *app) locator() zones.Locator {
 // prepare binds a freshly loaded snapshot to the running health checks,
 // starting probes for new backends and stopping those of removed ones.
 func (a *app) prepare(s *zones.Snapshot) {
-	states := a.checker.Sync(s.Specs())
-	s.Bind(states, a.admin, a.adaptive, a.allDown)
-	s.BindAnswers(a.answers)
+	// Bound before the new probes start: a probe's first result reads the
+	// backends it concerns.
+	a.checker.SyncBind(s.Specs(), func(states map[health.Spec]*health.State) {
+		s.Bind(states, a.admin, a.adaptive, a.allDown)
+		s.BindAnswers(a.answers)
+	})
 }
 
 // configLoaded updates the configuration metrics for the snapshot in use.

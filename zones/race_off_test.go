@@ -1,0 +1,5 @@
+//go:build !race
+
+package zones
+
+const raceEnabled = false
