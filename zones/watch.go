@@ -16,14 +16,23 @@ import (
 // quiet). dirs returns the current set of directories to watch; it is
 // asked again after every reload so that new zone folders are followed.
 func Watch(ctx context.Context, log *slog.Logger, debounce time.Duration, dirs func() []string, match func(name string) bool, reload func()) error {
+	run, err := StartWatch(ctx, log, debounce, dirs, match, reload)
+	if err != nil {
+		return err
+	}
+	return run()
+}
+
+// StartWatch sets the watches up before it returns, so that no change made
+// afterwards is missed, and returns the loop to run.
+func StartWatch(ctx context.Context, log *slog.Logger, debounce time.Duration, dirs func() []string, match func(name string) bool, reload func()) (run func() error, err error) {
 	if match == nil {
 		match = func(name string) bool { return filepath.Ext(name) == ".toml" }
 	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer w.Close()
 	watched := map[string]bool{}
 	sync := func() {
 		want := map[string]bool{}
@@ -45,6 +54,13 @@ func Watch(ctx context.Context, log *slog.Logger, debounce time.Duration, dirs f
 		}
 	}
 	sync()
+	return func() error {
+		defer w.Close()
+		return watchLoop(ctx, log, w, debounce, match, reload, sync)
+	}, nil
+}
+
+func watchLoop(ctx context.Context, log *slog.Logger, w *fsnotify.Watcher, debounce time.Duration, match func(string) bool, reload, sync func()) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {

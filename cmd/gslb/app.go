@@ -306,20 +306,20 @@ func b2f(b bool) float64 {
 // the watch of the state file and the expiry of timed overrides.
 func (a *app) background(ctx context.Context) {
 	if f := a.admin.File(); f != "" {
-		go func() {
-			abs, _ := filepath.Abs(f)
-			same := func(name string) bool { n, _ := filepath.Abs(name); return n == abs }
-			err := zones.Watch(ctx, a.log, 200*time.Millisecond, func() []string { return []string{filepath.Dir(f)} }, same, func() {
-				if err := a.admin.LoadFile(); err != nil {
-					a.log.Error("admin state file rejected; overrides unchanged", "err", err)
-				}
-				a.warnUnknownOverrides()
-				a.checkAllDown()
-			})
-			if err != nil {
-				a.log.Warn("cannot watch the admin state file", "err", err)
+		abs, _ := filepath.Abs(f)
+		same := func(name string) bool { n, _ := filepath.Abs(name); return n == abs }
+		run, err := zones.StartWatch(ctx, a.log, 200*time.Millisecond, func() []string { return []string{filepath.Dir(f)} }, same, func() {
+			if err := a.admin.LoadFile(); err != nil {
+				a.log.Error("admin state file rejected; overrides unchanged", "err", err)
 			}
-		}()
+			a.warnUnknownOverrides()
+			a.checkAllDown()
+		})
+		if err != nil {
+			a.log.Warn("cannot watch the admin state file", "err", err)
+		} else {
+			go run()
+		}
 	}
 	if a.geo != nil && a.configPath != "" {
 		go func() {

@@ -175,6 +175,24 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		*httpAddr = ln.Addr().String()
 	}
 
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if *config != "" {
+		// Watching starts before the start-up line: a change made right
+		// after it is seen.
+		run, err := zones.StartWatch(ctx, log, 200*time.Millisecond, func() []string { return a.h.Snapshot().Dirs() }, nil, func() { a.reload("file change") })
+		if err != nil {
+			log.Warn("cannot watch configuration files; reload with SIGHUP", "err", err)
+		} else {
+			go run()
+		}
+	}
+	a.background(ctx)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
 	var names []string
 	for _, z := range snap.Zones {
 		names = append(names, z.Origin)
@@ -215,21 +233,6 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\ntry: dig @%s -p %d %s\n", ip, ap.Port(), try)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if *config != "" {
-		go func() {
-			err := zones.Watch(ctx, log, 200*time.Millisecond, func() []string { return a.h.Snapshot().Dirs() }, nil, func() { a.reload("file change") })
-			if err != nil {
-				log.Warn("cannot watch configuration files; reload with SIGHUP", "err", err)
-			}
-		}()
-	}
-	a.background(ctx)
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			if *config == "" {
