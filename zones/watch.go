@@ -9,20 +9,13 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// Watch calls reload when a file that match accepts changes, until ctx is
-// done (match nil: any *.toml file). It watches the directories that hold
-// the files, because editors often replace a file by renaming a new one
+// StartWatch calls reload when a file that match accepts changes, until
+// ctx is done (match nil: any *.toml file). It watches the directories that
+// hold the files, because editors often replace a file by renaming a new one
 // over it, and calls reload once per burst of events (after debounce of
 // quiet). dirs returns the current set of directories to watch; it is
 // asked again after every reload so that new zone folders are followed.
-func Watch(ctx context.Context, log *slog.Logger, debounce time.Duration, dirs func() []string, match func(name string) bool, reload func()) error {
-	run, err := StartWatch(ctx, log, debounce, dirs, match, reload)
-	if err != nil {
-		return err
-	}
-	return run()
-}
-
+//
 // StartWatch sets the watches up before it returns, so that no change made
 // afterwards is missed, and returns the loop to run.
 func StartWatch(ctx context.Context, log *slog.Logger, debounce time.Duration, dirs func() []string, match func(name string) bool, reload func()) (run func() error, err error) {
