@@ -83,7 +83,7 @@ func (c *Checker) SyncBind(specs []Spec, bind func(map[Spec]*State)) map[Spec]*S
 			continue
 		}
 		if s.Kind == KindNone || s.Kind == "" {
-			out[s] = alwaysUp(s)
+			out[s] = StartState(s) // no probe: up, and counts as probed
 			continue
 		}
 		t, err := NewTarget(s)

@@ -60,14 +60,6 @@ func newState(spec Spec, now time.Time) *State {
 	return s
 }
 
-// alwaysUp is the state of backends with no probe.
-func alwaysUp(spec Spec) *State {
-	s := newState(spec, time.Now())
-	s.up.Store(true)
-	s.probed.Store(true)
-	return s
-}
-
 // Spec returns what the state is about.
 func (s *State) Spec() Spec { return s.spec }
 
@@ -210,8 +202,9 @@ func (s *State) record(r Result, now time.Time) (changed bool) {
 }
 
 // StartState returns a state that stays in the spec's start state: up,
-// or down with start = "down". It stands in for live health where no
-// probes run (gslb explain without a server).
+// or down with start = "down". It is the state of backends with no probe
+// (kind none, which counts as probed), and stands in for live health where
+// no probes run (gslb explain without a server).
 func StartState(spec Spec) *State {
 	s := newState(spec, time.Now())
 	if spec.Kind == KindNone || spec.Kind == "" {

@@ -80,8 +80,9 @@ type Service struct {
 	Fallback      []netip.Addr
 	FallbackCNAME string
 
-	fb4, fb6 []dns.RR
-	allDown  prometheus.Counter // answers given while all were down; may be nil
+	fb4, fb6   []dns.RR
+	has4, has6 bool               // whether any backend is of the family
+	allDown    prometheus.Counter // answers given while all were down; may be nil
 }
 
 // Pool is a group of backends, e.g. one region.

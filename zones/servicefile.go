@@ -444,6 +444,10 @@ func (s *Service) compile() {
 		}
 		return &dns.AAAA{Hdr: dns.RR_Header{Name: s.Name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: s.TTL}, AAAA: ip.AsSlice()}
 	}
+	for _, b := range s.Backends {
+		s.has4 = s.has4 || b.Addr.Is4()
+		s.has6 = s.has6 || b.Addr.Is6()
+	}
 	for _, p := range s.Pools {
 		for _, b := range p.Members {
 			g := &p.v4
@@ -470,10 +474,8 @@ func (s *Service) compile() {
 
 // hasFamily reports whether any backend has an address of the family.
 func (s *Service) hasFamily(v6 bool) bool {
-	for _, b := range s.Backends {
-		if b.Addr.Is6() == v6 {
-			return true
-		}
+	if v6 {
+		return s.has6
 	}
-	return false
+	return s.has4
 }
