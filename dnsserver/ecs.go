@@ -42,16 +42,17 @@ func parseECS(rdata []byte) (*ecs, error) {
 		if err != nil {
 			return nil, err
 		}
-		found = e
+		found = &e
 	}
 	return found, nil
 }
 
-func decodeECS(b []byte) (*ecs, error) {
+// decodeECS reads the data of one client subnet option.
+func decodeECS(b []byte) (ecs, error) {
 	if len(b) < 4 {
-		return nil, errECS
+		return ecs{}, errECS
 	}
-	e := &ecs{family: binary.BigEndian.Uint16(b), source: b[2]}
+	e := ecs{family: binary.BigEndian.Uint16(b), source: b[2]}
 	addr := b[4:]
 	var size int
 	switch e.family {
@@ -59,7 +60,7 @@ func decodeECS(b []byte) (*ecs, error) {
 		// dig sends family 0 with source 0 for "+subnet=0"; nothing else
 		// is valid with it.
 		if e.source != 0 || len(addr) != 0 {
-			return nil, errECS
+			return ecs{}, errECS
 		}
 		return e, nil
 	case 1:
@@ -67,16 +68,16 @@ func decodeECS(b []byte) (*ecs, error) {
 	case 2:
 		size = 16
 	default:
-		return nil, errECS
+		return ecs{}, errECS
 	}
 	if int(e.source) > size*8 || len(addr) != (int(e.source)+7)/8 {
-		return nil, errECS
+		return ecs{}, errECS
 	}
 	var full [16]byte
 	copy(full[:], addr)
 	// No bits may be set past the source prefix.
 	if e.source%8 != 0 && len(addr) > 0 && addr[len(addr)-1]&(0xff>>(e.source%8)) != 0 {
-		return nil, errECS
+		return ecs{}, errECS
 	}
 	if size == 4 {
 		e.addr = netip.AddrFrom4([4]byte(full[:4]))

@@ -47,7 +47,6 @@ func parseFast(req []byte, q *fastQuery) bool {
 	}
 	// The name: plain labels of letters, digits, '-', '_' and '*', no
 	// compression.
-	var b strings.Builder
 	off := 12
 	for {
 		if off >= len(req) {
@@ -82,14 +81,6 @@ func parseFast(req []byte, q *fastQuery) bool {
 		return false
 	}
 	q.qend = off + 4
-	b.Grow(q.qend - 12)
-	for i := 0; i < q.nlabels; i++ {
-		o := q.labels[i]
-		b.Write(req[o+1 : o+1+int(req[o])])
-		b.WriteByte('.')
-	}
-	q.name = b.String()
-	q.lower = toLower(q.name)
 	off = q.qend
 	if ar == 0 {
 		return off == len(req)
@@ -134,11 +125,25 @@ func parseFast(req []byte, q *fastQuery) bool {
 			if err != nil {
 				return false
 			}
-			q.subnet, q.hasECS = *e, true
+			q.subnet, q.hasECS = e, true
 		}
 		o += 4 + n
 	}
 	return true
+}
+
+// setNames makes the presentation form of the query name, as received and
+// in lower case; the cache spares most queries this.
+func (q *fastQuery) setNames(req []byte) {
+	var b strings.Builder
+	b.Grow(q.qend - 4 - 12)
+	for i := 0; i < q.nlabels; i++ {
+		o := q.labels[i]
+		b.Write(req[o+1 : o+1+int(req[o])])
+		b.WriteByte('.')
+	}
+	q.name = b.String()
+	q.lower = toLower(q.name)
 }
 
 // toLower lower-cases ASCII, allocating only when something changes.
@@ -152,26 +157,63 @@ func toLower(s string) string {
 }
 
 // serveFast answers req on the fast path into buf. ok is false when the
-// general path must answer instead.
-func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte, o *outcome) (out []byte, rcode int, ok bool) {
+// general path must answer instead. With a cache (nil: none), answers that
+// depend on nothing but what the cache checks are served from it.
+func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte, o *outcome, c *answerCache) (out []byte, rcode int, ok bool) {
 	var q fastQuery
 	if !parseFast(req, &q) {
 		return nil, 0, false
 	}
 	snap := h.snap.Load()
+	src = src.Unmap()
+	client := zones.Client{Addr: src, Bits: src.BitLen()}
+	located := false
+	if q.hasECS && q.subnet.source > 0 && snap.Config.TrustECS(src) {
+		client = zones.Client{Addr: q.subnet.addr, Bits: int(q.subnet.source)}
+		if a := q.subnet.addr; a.Is4In6() {
+			client = zones.Client{Addr: a.Unmap(), Bits: max(0, int(q.subnet.source)-96)}
+		}
+		located = true
+	}
+	var geoGen uint64
+	if h.geoGen != nil {
+		geoGen = h.geoGen.Reloads()
+	}
+	var slot *cacheEntry
+	if c != nil && t == UDP {
+		var e *cacheEntry
+		e, slot = c.find(req, snap, geoGen, client.Addr, located)
+		if h.metrics != nil {
+			if e != nil {
+				h.metrics.cacheHits.Add(1)
+			} else {
+				h.metrics.cacheMisses.Add(1)
+			}
+		}
+		if e != nil {
+			out = append(buf[:0], e.reply...)
+			out[0], out[1] = req[0], req[1]
+			e.tally.Count()
+			o.zone, o.name, o.qtype, o.ecs = e.zone, e.name, q.qtype, q.hasECS
+			return out, int(e.rcode), true
+		}
+	}
+	q.setNames(req)
 	z := snap.Zone(q.lower)
 	if z == nil {
 		return nil, 0, false // REFUSED: the general path
 	}
-	src = src.Unmap()
-	zq := zones.Query{Name: q.name, Lower: q.lower, Type: q.qtype, Geo: h.geo, Client: zones.Client{Addr: src, Bits: src.BitLen()}}
-	located := false
-	if q.hasECS && q.subnet.source > 0 && snap.Config.TrustECS(src) {
-		zq.Client = zones.Client{Addr: q.subnet.addr, Bits: int(q.subnet.source)}
-		if a := q.subnet.addr; a.Is4In6() {
-			zq.Client = zones.Client{Addr: a.Unmap(), Bits: max(0, int(q.subnet.source)-96)}
+	zq := zones.Query{Name: q.name, Lower: q.lower, Type: q.qtype, Geo: h.geo, Client: client}
+	// What the answer depends on, read before it is made: an answer is
+	// kept only if none of it changed meanwhile.
+	var mask uint64
+	var svc *zones.Service
+	if slot != nil {
+		if svc = z.ServiceAt(q.lower); svc != nil {
+			if mask, ok = svc.ServingMask(); !ok {
+				slot = nil
+			}
 		}
-		located = true
 	}
 	a := z.Lookup(&zq)
 	switch a.Result {
@@ -267,6 +309,16 @@ func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte,
 	}
 	if len(out) > limit {
 		return nil, 0, false
+	}
+	if slot != nil && !a.Varies && a.Service == svc {
+		keep := true
+		if svc != nil {
+			m, _ := svc.ServingMask()
+			keep = m == mask
+		}
+		if keep {
+			c.store(slot, req, out, snap, geoGen, client.Addr, a.Scope, located, mask, svc, a.Tally, rcode, o)
+		}
 	}
 	return out, rcode, true
 }

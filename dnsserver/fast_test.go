@@ -39,6 +39,7 @@ alias = { CNAME = "mail" }
 		{0, 11, 0, 1, 7},                      // TCP keepalive of a bad length: FORMERR on both paths
 		{0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8}, // a client cookie
 	}
+	cache := newAnswerCache()
 	srcs := []netip.AddrPort{netip.MustParseAddrPort("198.51.100.7:53"), netip.MustParseAddrPort("[2001:db8::7]:53")}
 	taken, total := 0, 0
 	for _, name := range names {
@@ -55,7 +56,7 @@ alias = { CNAME = "mail" }
 						for _, tr := range []Transport{UDP, TCP} {
 							total++
 							var o outcome
-							fast, _, ok := h.serveFast(req, src.Addr(), tr, nil, &o)
+							fast, _, ok := h.serveFast(req, src.Addr(), tr, nil, &o, nil)
 							r, limit := h.answer(req, src.Addr(), tr, &outcome{})
 							general := h.pack(r, limit, nil)
 							if !ok {
@@ -64,6 +65,23 @@ alias = { CNAME = "mail" }
 							taken++
 							if d := diffReplies(fast, general); d != "" {
 								t.Errorf("%s %s opt %d flags %x from %s over %s: %s", name, dns.TypeToString[qt], oi, flags, src, tr, d)
+							}
+							// Through the cache twice: stored, then (with
+							// another ID) answered from it.
+							again := append([]byte{0x12, 0x34}, req[2:]...)
+							for i, q := range [][]byte{req, again} {
+								cached, _, ok := h.serveFast(q, src.Addr(), tr, nil, &outcome{}, cache)
+								if !ok {
+									t.Fatalf("%s %s: the fast path declined with a cache", name, dns.TypeToString[qt])
+								}
+								want := general
+								if i == 1 {
+									r, limit := h.answer(again, src.Addr(), tr, &outcome{})
+									want = h.pack(r, limit, nil)
+								}
+								if d := diffReplies(cached, want); d != "" {
+									t.Errorf("%s %s opt %d flags %x from %s over %s, cached (%d): %s", name, dns.TypeToString[qt], oi, flags, src, tr, i, d)
+								}
 							}
 						}
 					}
@@ -79,7 +97,7 @@ alias = { CNAME = "mail" }
 		rawQuery(1, 0x0100, 1, "nope.example.com.", dns.TypeA, rawOPT(1232, 0, 0, nil), 1),
 		rawQuery(1, 0x0100, 1, "static.example.com.", dns.TypeA, nil, 0),
 	} {
-		if _, _, ok := h.serveFast(req, netip.MustParseAddr("198.51.100.7"), UDP, nil, &outcome{}); !ok {
+		if _, _, ok := h.serveFast(req, netip.MustParseAddr("198.51.100.7"), UDP, nil, &outcome{}, nil); !ok {
 			m := new(dns.Msg)
 			m.Unpack(req)
 			t.Errorf("not on the fast path: %v", m.Question)

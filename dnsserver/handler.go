@@ -48,6 +48,7 @@ type Handler struct {
 	snap    atomic.Pointer[zones.Snapshot]
 	ident   Identity
 	geo     zones.Locator
+	geoGen  reloader // geo, when it can tell its database changed
 	log     *slog.Logger
 	panics  atomic.Uint64
 	metrics *Metrics
@@ -68,6 +69,9 @@ func (h *Handler) SetMetrics(m *Metrics) { h.metrics = m }
 // before serving.
 func (h *Handler) SetQueryLog(n uint64) { h.querySample = n }
 
+// reloader counts the reloads of a GeoIP database; *geo.Locator is one.
+type reloader interface{ Reloads() uint64 }
+
 // outcome is what the metrics and the query log need to know of a query.
 type outcome struct {
 	zone  string
@@ -80,6 +84,7 @@ type outcome struct {
 // geo (nil without a GeoIP database).
 func NewHandler(snap *zones.Snapshot, ident Identity, geo zones.Locator, log *slog.Logger) *Handler {
 	h := &Handler{ident: ident, geo: geo, log: log}
+	h.geoGen, _ = geo.(reloader)
 	h.snap.Store(snap)
 	return h
 }
@@ -94,6 +99,13 @@ func (h *Handler) Snapshot() *zones.Snapshot { return h.snap.Load() }
 // Panics returns how many queries ended in a recovered panic.
 func (h *Handler) Panics() uint64 { return h.panics.Load() }
 
+// drop counts a datagram dropped before it reached Serve.
+func (h *Handler) drop() {
+	if h.metrics != nil {
+		h.metrics.dropped.Add(1)
+	}
+}
+
 // EDNS option codes we act on.
 const (
 	optNSID = 3
@@ -106,15 +118,62 @@ const minUDPSize = 512
 // if large enough, holds the reply. It returns the reply, or nil when the
 // message must not be answered (a response, or bytes that are not a DNS
 // header).
-func (h *Handler) Serve(req []byte, src netip.AddrPort, t Transport, buf []byte) (reply []byte) {
+func (h *Handler) Serve(req []byte, src netip.AddrPort, t Transport, buf []byte) []byte {
+	start := time.Now()
+	reply, handled := h.serve(nil, req, src, t, buf, start)
+	if handled && h.metrics != nil {
+		h.metrics.latency[t].Observe(time.Since(start).Seconds())
+	}
+	return reply
+}
+
+// Reader answers the datagrams of one UDP reader goroutine. It keeps an
+// answer cache of its own, and times queries a batch at a time, so that
+// the clock is read twice a batch rather than twice a query. It is not
+// safe for concurrent use.
+type Reader struct {
+	h     *Handler
+	cache *answerCache
+	n     int // queries answered since the last Done
+}
+
+// NewReader returns a reader answering with h.
+func (h *Handler) NewReader() *Reader {
+	return &Reader{h: h, cache: newAnswerCache()}
+}
+
+// Serve answers one datagram as Handler.Serve does; now is when its batch
+// was received.
+func (r *Reader) Serve(req []byte, src netip.AddrPort, buf []byte, now time.Time) []byte {
+	reply, handled := r.h.serve(r.cache, req, src, UDP, buf, now)
+	if handled {
+		r.n++
+	}
+	return reply
+}
+
+// Done records the time the queries since the last Done took together, as
+// that much each of them, in the latency histogram.
+func (r *Reader) Done(took time.Duration) {
+	if r.n == 0 || r.h.metrics == nil {
+		r.n = 0
+		return
+	}
+	each := (took / time.Duration(r.n)).Seconds()
+	for range r.n {
+		r.h.metrics.latency[UDP].Observe(each)
+	}
+	r.n = 0
+}
+
+// serve answers a query with an answer cache (nil: none); handled is false
+// for a message dropped at once.
+func (h *Handler) serve(c *answerCache, req []byte, src netip.AddrPort, t Transport, buf []byte, start time.Time) (reply []byte, handled bool) {
 	// Step 1: a cheap header check before anything else.
 	if len(req) < 12 || req[2]&0x80 != 0 {
-		if h.metrics != nil {
-			h.metrics.dropped.Add(1)
-		}
-		return nil
+		h.drop()
+		return nil, false
 	}
-	start := time.Now()
 	// Step 2: a panic while answering costs this query, not the server.
 	defer func() {
 		if p := recover(); p != nil {
@@ -123,13 +182,13 @@ func (h *Handler) Serve(req []byte, src netip.AddrPort, t Transport, buf []byte)
 				h.metrics.panics.Add(1)
 			}
 			h.log.Error("panic while answering a query", "panic", p, "stack", string(debug.Stack()))
-			reply = servfail(req)
+			reply, handled = servfail(req), true
 		}
 	}()
 	var o outcome
 	var rcode int
 	truncated := false
-	reply, rcode, fast := h.serveFast(req, src.Addr(), t, buf, &o)
+	reply, rcode, fast := h.serveFast(req, src.Addr(), t, buf, &o, c)
 	if !fast {
 		o = outcome{}
 		r, limit := h.answer(req, src.Addr(), t, &o)
@@ -156,13 +215,13 @@ func (h *Handler) Serve(req []byte, src netip.AddrPort, t Transport, buf []byte)
 		}
 	}
 	if h.metrics != nil {
-		h.metrics.record(o.zone, o.qtype, t, rcode, o.ecs, truncated, time.Since(start))
+		h.metrics.record(o.zone, o.qtype, t, rcode, o.ecs, truncated)
 	}
 	if h.querySample > 0 && h.queryN.Add(1)%h.querySample == 0 {
 		h.log.Info("query", "client", src.String(), "transport", t.String(), "name", o.name, "qtype", dns.TypeToString[o.qtype],
 			"rcode", rcodeName(rcode), "reply_bytes", len(reply), "truncated", truncated, "ecs", o.ecs, "fast", fast)
 	}
-	return reply
+	return reply, true
 }
 
 // query is a request unpacked and checked.

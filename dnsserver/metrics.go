@@ -3,7 +3,6 @@ package dnsserver
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +54,8 @@ type Metrics struct {
 	truncated atomic.Uint64
 	dropped   atomic.Uint64
 	panics    atomic.Uint64
+
+	cacheHits, cacheMisses atomic.Uint64
 }
 
 // NewMetrics returns the handler's metrics.
@@ -93,7 +94,7 @@ func (m *Metrics) zone(name string) *zoneStats {
 }
 
 // record counts one answered query.
-func (m *Metrics) record(zone string, qtype uint16, t Transport, rcode int, ecs, truncated bool, took time.Duration) {
+func (m *Metrics) record(zone string, qtype uint16, t Transport, rcode int, ecs, truncated bool) {
 	if zone == "" {
 		zone = outsideZones
 	}
@@ -107,7 +108,6 @@ func (m *Metrics) record(zone string, qtype uint16, t Transport, rcode int, ecs,
 	if truncated {
 		m.truncated.Add(1)
 	}
-	m.latency[t].Observe(took.Seconds())
 }
 
 var (
@@ -116,8 +116,12 @@ var (
 		[]string{"zone", "qtype", "transport", "rcode"}, nil)
 	ecsDesc       = prometheus.NewDesc("gslb_dns_ecs_queries_total", "Queries that carried an EDNS Client Subnet option.", nil, nil)
 	truncatedDesc = prometheus.NewDesc("gslb_dns_truncated_total", "UDP answers sent truncated (TC) because they did not fit.", nil, nil)
-	droppedDesc   = prometheus.NewDesc("gslb_dns_dropped_total", "Packets dropped unanswered: responses and packets shorter than a DNS header.", nil, nil)
-	panicsDesc    = prometheus.NewDesc("gslb_dns_panics_total", "Queries whose handling panicked and were answered SERVFAIL.", nil, nil)
+	droppedDesc   = prometheus.NewDesc("gslb_dns_dropped_total", "Packets dropped unanswered: responses, packets shorter than a DNS header, and datagrams from port 0.", nil, nil)
+	cacheHitsDesc = prometheus.NewDesc("gslb_dns_answer_cache_hits_total",
+		"UDP queries answered from a reader's answer cache (replies that depend only on what the cache checks).", nil, nil)
+	cacheMissesDesc = prometheus.NewDesc("gslb_dns_answer_cache_misses_total",
+		"UDP queries on the fast path that the answer cache could not answer.", nil, nil)
+	panicsDesc = prometheus.NewDesc("gslb_dns_panics_total", "Queries whose handling panicked and were answered SERVFAIL.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
@@ -126,6 +130,8 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- ecsDesc
 	ch <- truncatedDesc
 	ch <- droppedDesc
+	ch <- cacheHitsDesc
+	ch <- cacheMissesDesc
 	ch <- panicsDesc
 	m.latencyV.Describe(ch)
 }
@@ -157,6 +163,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(ecsDesc, prometheus.CounterValue, float64(m.ecs.Load()))
 	ch <- prometheus.MustNewConstMetric(truncatedDesc, prometheus.CounterValue, float64(m.truncated.Load()))
 	ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(m.dropped.Load()))
+	ch <- prometheus.MustNewConstMetric(cacheHitsDesc, prometheus.CounterValue, float64(m.cacheHits.Load()))
+	ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(m.cacheMisses.Load()))
 	ch <- prometheus.MustNewConstMetric(panicsDesc, prometheus.CounterValue, float64(m.panics.Load()))
 	m.latencyV.Collect(ch)
 }

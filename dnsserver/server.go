@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -114,7 +112,7 @@ func (s *Server) Start() error {
 	}
 	for _, u := range s.udp {
 		s.wg.Add(1)
-		go s.serveUDPBatch(u)
+		go s.serveUDP(u)
 	}
 	for _, t := range s.tcp {
 		s.wg.Add(1)
@@ -195,77 +193,6 @@ func listenReusePort(ap netip.AddrPort) (*net.UDPConn, error) {
 		return nil, fmt.Errorf("listen on %s/udp: %w", ap, err)
 	}
 	return pc.(*net.UDPConn), nil
-}
-
-// batchConn reads and writes many datagrams per system call
-// (recvmmsg/sendmmsg); ipv4.PacketConn and ipv6.PacketConn are ones.
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
-// batch is how many datagrams one system call moves.
-const batch = 64
-
-// serveUDPBatch reads datagrams in batches, answers each and writes the
-// replies in batches, until shutdown.
-func (s *Server) serveUDPBatch(c *net.UDPConn) {
-	defer s.wg.Done()
-	var bc batchConn = ipv4.NewPacketConn(c)
-	if c.LocalAddr().(*net.UDPAddr).IP.To4() == nil {
-		bc = ipv6.NewPacketConn(c)
-	}
-	in := make([]ipv4.Message, batch)
-	out := make([]ipv4.Message, batch)
-	outBufs := make([][]byte, batch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, 65535)}
-		out[i].Buffers = [][]byte{nil}
-		outBufs[i] = make([]byte, 0, 4096)
-	}
-	for {
-		n, err := bc.ReadBatch(in, 0)
-		if err != nil {
-			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			s.log.Warn("udp read failed", "addr", c.LocalAddr().String(), "err", err)
-			continue
-		}
-		k := 0
-		for i := 0; i < n; i++ {
-			m := &in[i]
-			ua, ok := m.Addr.(*net.UDPAddr)
-			if !ok || ua.Port == 0 {
-				// Source port 0 cannot be answered (and would fail the
-				// whole batch's sendmmsg): a spoofed packet.
-				continue
-			}
-			reply := s.h.Serve(m.Buffers[0][:m.N], ua.AddrPort(), UDP, outBufs[k][:0])
-			if reply == nil {
-				continue
-			}
-			out[k].Buffers[0] = reply
-			out[k].Addr = m.Addr
-			k++
-		}
-		for sent := 0; sent < k; {
-			w, err := bc.WriteBatch(out[sent:k], 0)
-			if err != nil {
-				if s.closing.Load() {
-					break
-				}
-				// The first message failed: skip it, send the rest.
-				s.log.Debug("udp write failed", "to", out[sent].Addr, "err", err)
-				w = 1
-			}
-			sent += w
-		}
-	}
 }
 
 func (s *Server) serveTCP(l *net.TCPListener) {

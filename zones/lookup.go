@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Result tells what a lookup found; the DNS server maps it to the rcode, the
@@ -51,6 +52,32 @@ type Answer struct {
 	// Service and Pool tell which service and pool answered, if any.
 	Service *Service
 	Pool    *Pool
+	// Varies tells that the same query may get another answer next time
+	// even if nothing changes: members chosen at random or in turn.
+	// Otherwise the answer is a function of the snapshot, the client
+	// address within Scope bits, the GeoIP database and which of the
+	// Service's backends serve (ServingMask).
+	Varies bool
+	// Tally counts the answer in the per-backend answer metrics again,
+	// for an answer given from a cache.
+	Tally Tally
+}
+
+// Tally is what a lookup counted in the answer metrics.
+type Tally struct {
+	g       *group
+	rrs     []dns.RR
+	allDown prometheus.Counter
+}
+
+// Count counts the answer once more.
+func (t Tally) Count() {
+	if t.g != nil {
+		t.g.count(t.rrs)
+	}
+	if t.allDown != nil {
+		t.allDown.Inc()
+	}
 }
 
 // maxChain bounds the CNAME chain followed inside a zone.
@@ -88,6 +115,14 @@ func (z *Zone) lookup(a *Answer, q *Query, name, lower string, depth int) {
 		}
 	}
 	z.answerAt(a, q, n, name, depth)
+}
+
+// ServiceAt returns the service owning the name (lower case), nil if none.
+func (z *Zone) ServiceAt(lower string) *Service {
+	if n := z.nodes[lower]; n != nil {
+		return n.service
+	}
+	return nil
 }
 
 // find walks from the apex down to lower. It returns the node of lower (nil
@@ -145,8 +180,9 @@ func (z *Zone) answerAt(a *Answer, q *Query, n *node, owner string, depth int) {
 				}
 			}
 			d := s.decide(q, v6, q.Trace == nil) // explain does not count
-			a.Service, a.Pool = s, d.Pool
+			a.Service, a.Pool, a.Tally = s, d.Pool, d.tally
 			a.Scope = max(a.Scope, d.Scope)
+			a.Varies = a.Varies || d.Varies
 			if len(d.RRs) > 0 {
 				a.Result = Success
 				a.Answer = appendOwned(a.Answer, d.RRs, owner)
@@ -254,6 +290,7 @@ func (z *Zone) addresses(a *Answer, q *Query, dst []dns.RR, rrs []dns.RR) []dns.
 				if s.hasFamily(v6) {
 					d := s.decide(q, v6, false)
 					a.Scope = max(a.Scope, d.Scope)
+					a.Varies = a.Varies || d.Varies
 					if !d.AllDown {
 						dst = append(dst, d.RRs...)
 					}

@@ -174,6 +174,21 @@ func (b *Backend) EffectiveWeight() float64 {
 	return b.Weight * math.Float64frombits(b.eff.Load())
 }
 
+// ServingMask has bit i set when Backends[i] is serving; ok is false for a
+// service of more than 64 backends. Decisions depend on the backends'
+// health only through it.
+func (s *Service) ServingMask() (mask uint64, ok bool) {
+	if len(s.Backends) > 64 {
+		return 0, false
+	}
+	for i, b := range s.Backends {
+		if b.Serving() {
+			mask |= 1 << i
+		}
+	}
+	return mask, true
+}
+
 // AllDown reports whether every backend of the service is out of service.
 func (s *Service) AllDown() bool {
 	for _, b := range s.Backends {
@@ -282,6 +297,10 @@ type Decision struct {
 	Pool *Pool
 	// AllDown tells that no backend was serving and WhenAllDown chose.
 	AllDown bool
+	// Varies tells that members were chosen at random or in turn.
+	Varies bool
+
+	tally Tally // what was counted
 }
 
 // decide answers A (v6 false) or AAAA (v6 true) for the service. count
@@ -337,6 +356,7 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 		d.RRs = s.members(q, &d, g, chosen, false)
 		if count {
 			g.count(d.RRs)
+			d.tally.g, d.tally.rrs = g, d.RRs
 		}
 		return d
 	}
@@ -344,6 +364,7 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 	d.AllDown = true
 	if s.allDown != nil && count {
 		s.allDown.Inc()
+		d.tally.allDown = s.allDown
 	}
 	switch s.WhenAllDown {
 	case AllDownNoData:
@@ -380,6 +401,7 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 			d.RRs = s.members(q, &d, g, p, true)
 			if count {
 				g.count(d.RRs)
+				d.tally.g, d.tally.rrs = g, d.RRs
 			}
 			return d
 		}
@@ -643,6 +665,9 @@ func (s *Service) members(q *Query, d *Decision, g *group, p *Pool, all bool) []
 			return g.rrs
 		}
 		return pickIdx(g, idx)
+	}
+	if s.Members != MembersSticky {
+		d.Varies = true
 	}
 	switch s.Members {
 	case MembersRoundRobin:

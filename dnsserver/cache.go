@@ -1,0 +1,125 @@
+package dnsserver
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"net/netip"
+
+	"github.com/gslb/gslb/zones"
+)
+
+// The answer cache keeps fast-path replies that are a function of what it
+// can check cheaply, so that a repeated query is answered by a copy: the
+// request bytes after the ID (flags, question, EDNS and its client subnet
+// option), the snapshot, the GeoIP database, the client address within the
+// answer's scope, and which of the answering service's backends serve.
+// Answers with members chosen at random or in turn are never kept. A cache
+// belongs to one reader goroutine, so it needs no locks; a health change,
+// a reload or a new database makes its entries miss rather than lie.
+
+const (
+	cacheEntries  = 1024 // a power of two
+	cacheKeyMax   = 128  // longer requests are not kept
+	cacheReplyMax = 512  // nor longer replies
+)
+
+// answerCache is a direct-mapped table of replies.
+type answerCache struct {
+	seed    maphash.Seed
+	entries []cacheEntry
+	pending uint64 // the hash of the last miss, for store
+	hits    uint64
+	misses  uint64
+}
+
+// cacheEntry is one kept reply.
+type cacheEntry struct {
+	hash    uint64
+	snap    *zones.Snapshot // nil: empty
+	geoGen  uint64
+	client  netip.Prefix // the client addresses the reply holds for
+	anyone  bool         // the reply holds for every client
+	located bool         // the client address came from a trusted ECS option
+	svc     *zones.Service
+	mask    uint64 // svc's serving backends when the reply was made
+	tally   zones.Tally
+	rcode   uint8
+	zone    string
+	name    string
+	key     []byte // request bytes after the ID
+	reply   []byte // with the ID of the request that made it
+	keyBuf  [cacheKeyMax]byte
+	replBuf [cacheReplyMax]byte
+}
+
+func newAnswerCache() *answerCache {
+	return &answerCache{seed: maphash.MakeSeed(), entries: make([]cacheEntry, cacheEntries)}
+}
+
+// hashKey hashes the request after its ID and the client's network (/24,
+// /56), which spreads the replies of one name over clients.
+func (c *answerCache) hashKey(req []byte, client netip.Addr, located bool) uint64 {
+	var net uint64
+	if client.Is4() {
+		a := client.As4()
+		net = uint64(a[0])<<16 | uint64(a[1])<<8 | uint64(a[2])
+	} else {
+		a := client.As16()
+		net = binary.BigEndian.Uint64(a[:]) >> 8
+	}
+	if located {
+		net |= 1 << 63
+	}
+	return maphash.Bytes(c.seed, req[2:]) ^ mix64(net)
+}
+
+// find returns the entry answering req, or nil and the slot where its
+// reply may be stored (nil if it must not be).
+func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, client netip.Addr, located bool) (hit, slot *cacheEntry) {
+	if len(req)-2 > cacheKeyMax {
+		return nil, nil
+	}
+	h := c.hashKey(req, client, located)
+	e := &c.entries[h&(cacheEntries-1)]
+	if e.snap == snap && e.hash == h && e.geoGen == geoGen && e.located == located &&
+		string(e.key) == string(req[2:]) && (e.anyone || e.client.Contains(client)) {
+		if e.svc == nil {
+			c.hits++
+			return e, nil
+		}
+		if m, _ := e.svc.ServingMask(); m == e.mask {
+			c.hits++
+			return e, nil
+		}
+	}
+	c.misses++
+	c.pending = h
+	return nil, e
+}
+
+// store keeps reply in the slot the last find returned. scope is how many
+// leading bits of the client address the answer depended on.
+func (c *answerCache) store(e *cacheEntry, req, reply []byte, snap *zones.Snapshot, geoGen uint64, client netip.Addr, scope int, located bool,
+	mask uint64, svc *zones.Service, tally zones.Tally, rcode int, o *outcome) {
+	if len(reply) > cacheReplyMax {
+		return
+	}
+	e.hash = c.pending
+	e.snap, e.geoGen, e.located, e.svc, e.mask, e.tally = snap, geoGen, located, svc, mask, tally
+	e.anyone = scope == 0
+	e.client = netip.PrefixFrom(client, scope).Masked()
+	e.rcode = uint8(rcode)
+	e.zone, e.name = o.zone, o.name
+	e.key = append(e.keyBuf[:0], req[2:]...)
+	e.reply = append(e.replBuf[:0], reply...)
+}
+
+// mix64 scrambles the bits of x (a SplitMix64 finaliser).
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}

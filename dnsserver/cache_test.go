@@ -1,0 +1,226 @@
+package dnsserver
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gslb/gslb/geo"
+	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones"
+	"github.com/miekg/dns"
+)
+
+// cacheZone adds a weighted service to geoZone: its answers vary and must
+// never be kept.
+const cacheZone = geoZone + `[services.spread]
+members = "weighted"
+backends = [{ name = "a", address = "192.0.2.40" }, { name = "b", address = "192.0.2.41" }, { name = "c", address = "192.0.2.42" }]
+`
+
+// cacheFixture is a handler whose backends an admin can take out, a reader
+// with its cache, and the answer counters.
+type cacheFixture struct {
+	h      *Handler
+	r      *Reader
+	admin  *health.Admin
+	counts *zones.AnswerCounts
+	load   func() *zones.Snapshot
+}
+
+func newCacheFixture(t *testing.T) *cacheFixture {
+	f := &cacheFixture{admin: health.NewAdmin("", discard()), counts: zones.NewAnswerCounts()}
+	f.load = func() *zones.Snapshot {
+		s := loadSnapshot(t, fmt.Sprintf(geoConfig, `"all"`), cacheZone)
+		s.Bind(nil, f.admin, nil, nil)
+		s.BindAnswers(f.counts)
+		return s
+	}
+	loc, err := geo.NewLocator(geo.Source{Path: "../testdata/geoip/GeoIP2-City-Test.mmdb"}, geo.Source{}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(loc.Close)
+	f.h = NewHandler(f.load(), Identity{}, loc, discard())
+	f.r = f.h.NewReader()
+	return f
+}
+
+// ask sends a query with ECS for subnet (none if not valid) and returns
+// the answer's first address, the ECS scope and whether the cache
+// answered.
+func (f *cacheFixture) ask(t *testing.T, id uint16, name string, qtype uint16, subnet netip.Prefix) (string, int, bool) {
+	t.Helper()
+	var opt []byte
+	if subnet.IsValid() {
+		a := subnet.Addr().AsSlice()
+		fam := uint16(1)
+		if subnet.Addr().Is6() {
+			fam = 2
+		}
+		opt = ecsOption(fam, uint8(subnet.Bits()), 0, a[:(subnet.Bits()+7)/8])
+	}
+	req := rawQuery(id, 0x0100, 1, name, qtype, rawOPT(1232, 0, 0, opt), 1)
+	hits := f.r.cache.hits
+	reply := f.r.Serve(req, netip.MustParseAddrPort("198.51.100.7:5300"), nil, time.Now())
+	hit := f.r.cache.hits > hits
+	m := new(dns.Msg)
+	if err := m.Unpack(reply); err != nil {
+		t.Fatalf("%s: reply does not unpack: %v", name, err)
+	}
+	if m.Id != id {
+		t.Fatalf("%s: reply ID %d, want %d", name, m.Id, id)
+	}
+	// The reply must be what the general path, which has no cache, says
+	// (but for weighted answers, which are drawn at random).
+	if name != "spread.example.com." {
+		r, limit := f.h.answer(req, netip.MustParseAddr("198.51.100.7"), UDP, &outcome{})
+		if d := diffReplies(reply, f.h.pack(r, limit, nil)); d != "" {
+			t.Errorf("%s: reply differs from the general path: %s", name, d)
+		}
+	}
+	first, scope := "", -1
+	for _, rr := range m.Answer {
+		if a, ok := rr.(*dns.A); ok && first == "" {
+			first = a.A.String()
+		}
+	}
+	if o := m.IsEdns0(); o != nil {
+		for _, e := range o.Option {
+			if s, ok := e.(*dns.EDNS0_SUBNET); ok {
+				scope = int(s.SourceScope)
+			}
+		}
+	}
+	return first, scope, hit
+}
+
+func TestAnswerCache(t *testing.T) {
+	asia := netip.MustParsePrefix("175.16.199.0/24")
+	europe6 := netip.MustParsePrefix("2a02:cfc0::/56")
+	us := netip.MustParsePrefix("214.78.120.0/24")
+	usNeighbour := netip.MustParsePrefix("214.78.121.0/24") // same /22 in the database
+	none := netip.Prefix{}
+	type step struct {
+		do     func(f *cacheFixture) // before the query, if not nil
+		name   string
+		subnet netip.Prefix
+		want   string
+		scope  int
+		hit    bool
+	}
+	down := func(id string) func(f *cacheFixture) {
+		return func(f *cacheFixture) {
+			if err := f.admin.Set(id, &health.Override{State: health.AdminDown}, "test"); err != nil {
+				panic(err)
+			}
+		}
+	}
+	clear := func(id string) func(f *cacheFixture) {
+		return func(f *cacheFixture) {
+			if err := f.admin.Set(id, nil, "test"); err != nil {
+				panic(err)
+			}
+		}
+	}
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"a repeated query is a hit with its own ID", []step{
+			{nil, "www", asia, "192.0.2.3", 24, false},
+			{nil, "www", asia, "192.0.2.3", 24, true},
+			{nil, "www", asia, "192.0.2.3", 24, true},
+		}},
+		{"another region is not answered from the first", []step{
+			{nil, "www", asia, "192.0.2.3", 24, false},
+			{nil, "www", europe6, "192.0.2.1", 29, false},
+			{nil, "www", europe6, "192.0.2.1", 29, true},
+			{nil, "www", asia, "192.0.2.3", 24, true},
+		}},
+		{"a client inside the answer's scope is answered from it only with the same request", []step{
+			{nil, "www", us, "192.0.2.2", 22, false},
+			// Another ECS address is another request: kept apart.
+			{nil, "www", usNeighbour, "192.0.2.2", 22, false},
+			{nil, "www", usNeighbour, "192.0.2.2", 22, true},
+		}},
+		{"a backend taken out empties the cache of its service", []step{
+			{nil, "www", asia, "192.0.2.3", 24, false},
+			{down("www.example.com/as"), "www", asia, "192.0.2.2", 24, false},
+			{nil, "www", asia, "192.0.2.2", 24, true},
+			{clear("www.example.com/as"), "www", asia, "192.0.2.3", 24, false},
+			{nil, "www", asia, "192.0.2.3", 24, true},
+		}},
+		{"static records and negative answers are kept", []step{
+			{nil, "static", asia, "192.0.2.9", 0, false},
+			{nil, "static", asia, "192.0.2.9", 0, true},
+			{nil, "nope", asia, "", 0, false},
+			{nil, "nope", asia, "", 0, true},
+		}},
+		{"without ECS the source address decides", []step{
+			{nil, "www", none, "192.0.2.2", -1, false},
+			{nil, "www", none, "192.0.2.2", -1, true},
+		}},
+		{"weighted answers are never kept", []step{
+			{nil, "spread", none, "", -1, false},
+			{nil, "spread", none, "", -1, false},
+			{nil, "spread", none, "", -1, false},
+		}},
+		{"a reload empties the cache", []step{
+			{nil, "www", asia, "192.0.2.3", 24, false},
+			{func(f *cacheFixture) { f.h.Swap(f.load()) }, "www", asia, "192.0.2.3", 24, false},
+			{nil, "www", asia, "192.0.2.3", 24, true},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newCacheFixture(t)
+			for i, s := range c.steps {
+				if s.do != nil {
+					s.do(f)
+				}
+				got, scope, hit := f.ask(t, uint16(100+i), s.name+".example.com.", dns.TypeA, s.subnet)
+				if s.want != "" && got != s.want || s.subnet.IsValid() && scope != s.scope || hit != s.hit {
+					t.Errorf("step %d (%s from %v): got %q scope %d hit %v, want %q scope %d hit %v",
+						i, s.name, s.subnet, got, scope, hit, s.want, s.scope, s.hit)
+				}
+			}
+		})
+	}
+}
+
+// TestAnswerCacheCounts checks that answers given from the cache count in
+// the per-backend answer metrics as the first one did.
+func TestAnswerCacheCounts(t *testing.T) {
+	f := newCacheFixture(t)
+	for i := range 10 {
+		req := rawQuery(uint16(i), 0x0100, 1, "www.example.com.", dns.TypeA, rawOPT(1232, 0, 0, ecsOption(1, 24, 0, []byte{175, 16, 199})), 1)
+		if f.r.Serve(req, netip.MustParseAddrPort("198.51.100.7:5300"), nil, time.Now()) == nil {
+			t.Fatal("no reply")
+		}
+	}
+	if got := f.counts.Get("www.example.com", "as", "as"); got != 10 {
+		t.Errorf("answers counted for www/as: %d, want 10", got)
+	}
+	if f.r.cache.hits != 9 {
+		t.Errorf("cache hits: %d, want 9", f.r.cache.hits)
+	}
+}
+
+// TestAnswerCacheGeoReload checks that a new GeoIP database empties the
+// cache.
+func TestAnswerCacheGeoReload(t *testing.T) {
+	f := newCacheFixture(t)
+	asia := netip.MustParsePrefix("175.16.199.0/24")
+	f.ask(t, 1, "www.example.com.", dns.TypeA, asia)
+	if _, _, hit := f.ask(t, 2, "www.example.com.", dns.TypeA, asia); !hit {
+		t.Fatal("second query: no hit")
+	}
+	if err := f.h.geo.(*geo.Locator).Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, hit := f.ask(t, 3, "www.example.com.", dns.TypeA, asia); hit {
+		t.Error("after a database reload: answered from the cache")
+	}
+}
