@@ -45,6 +45,7 @@ type cacheEntry struct {
 	tally   zones.Tally
 	rcode   uint8
 	zone    string
+	stats   *zoneStats // the zone's counters, nil without metrics
 	name    string
 	key     []byte // request bytes after the ID
 	reply   []byte // with the ID of the request that made it
@@ -100,7 +101,7 @@ func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, clie
 // store keeps reply in the slot the last find returned. scope is how many
 // leading bits of the client address the answer depended on.
 func (c *answerCache) store(e *cacheEntry, req, reply []byte, snap *zones.Snapshot, geoGen uint64, client netip.Addr, scope int, located bool,
-	mask uint64, svc *zones.Service, tally zones.Tally, rcode int, o *outcome) {
+	mask uint64, svc *zones.Service, tally zones.Tally, rcode int, o *outcome, stats *zoneStats) {
 	if len(reply) > cacheReplyMax {
 		return
 	}
@@ -109,7 +110,7 @@ func (c *answerCache) store(e *cacheEntry, req, reply []byte, snap *zones.Snapsh
 	e.anyone = scope == 0
 	e.client = netip.PrefixFrom(client, scope).Masked()
 	e.rcode = uint8(rcode)
-	e.zone, e.name = o.zone, o.name
+	e.zone, e.name, e.stats = o.zone, o.name, stats
 	e.key = append(e.keyBuf[:0], req[2:]...)
 	e.reply = append(e.replBuf[:0], reply...)
 }

@@ -194,7 +194,7 @@ func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte,
 			out = append(buf[:0], e.reply...)
 			out[0], out[1] = req[0], req[1]
 			e.tally.Count()
-			o.zone, o.name, o.qtype, o.ecs = e.zone, e.name, q.qtype, q.hasECS
+			o.zone, o.name, o.qtype, o.ecs, o.stats = e.zone, e.name, q.qtype, q.hasECS, e.stats
 			return out, int(e.rcode), true
 		}
 	}
@@ -317,7 +317,11 @@ func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte,
 			keep = m == mask
 		}
 		if keep {
-			c.store(slot, req, out, snap, geoGen, client.Addr, a.Scope, located, mask, svc, a.Tally, rcode, o)
+			var stats *zoneStats
+			if h.metrics != nil {
+				stats = h.metrics.zone(o.zone)
+			}
+			c.store(slot, req, out, snap, geoGen, client.Addr, a.Scope, located, mask, svc, a.Tally, rcode, o, stats)
 		}
 	}
 	return out, rcode, true

@@ -74,6 +74,7 @@ type reloader interface{ Reloads() uint64 }
 
 // outcome is what the metrics and the query log need to know of a query.
 type outcome struct {
+	stats *zoneStats // the zone's counters when known, else looked up by zone
 	zone  string
 	name  string
 	qtype uint16
@@ -122,7 +123,7 @@ func (h *Handler) Serve(req []byte, src netip.AddrPort, t Transport, buf []byte)
 	start := time.Now()
 	reply, handled := h.serve(nil, req, src, t, buf, start)
 	if handled && h.metrics != nil {
-		h.metrics.latency[t].Observe(time.Since(start).Seconds())
+		h.metrics.latency[t].observe(time.Since(start), 1)
 	}
 	return reply
 }
@@ -159,10 +160,7 @@ func (r *Reader) Done(took time.Duration) {
 		r.n = 0
 		return
 	}
-	each := (took / time.Duration(r.n)).Seconds()
-	for range r.n {
-		r.h.metrics.latency[UDP].Observe(each)
-	}
+	r.h.metrics.latency[UDP].observe(took/time.Duration(r.n), r.n)
 	r.n = 0
 }
 
@@ -215,7 +213,7 @@ func (h *Handler) serve(c *answerCache, req []byte, src netip.AddrPort, t Transp
 		}
 	}
 	if h.metrics != nil {
-		h.metrics.record(o.zone, o.qtype, t, rcode, o.ecs, truncated)
+		h.metrics.record(&o, t, rcode, truncated)
 	}
 	if h.querySample > 0 && h.queryN.Add(1)%h.querySample == 0 {
 		h.log.Info("query", "client", src.String(), "transport", t.String(), "name", o.name, "qtype", dns.TypeToString[o.qtype],

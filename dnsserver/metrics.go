@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,8 +49,7 @@ type Metrics struct {
 	mu    sync.Mutex // guards adding zones
 	zones atomic.Pointer[map[string]*zoneStats]
 
-	latency   [2]prometheus.Observer
-	latencyV  *prometheus.HistogramVec
+	latency   [2]latencyHist
 	ecs       atomic.Uint64
 	truncated atomic.Uint64
 	dropped   atomic.Uint64
@@ -63,13 +63,7 @@ func NewMetrics() *Metrics {
 	m := &Metrics{}
 	zs := map[string]*zoneStats{}
 	m.zones.Store(&zs)
-	m.latencyV = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: "gslb", Subsystem: "dns", Name: "request_duration_seconds",
-		Help:    "Time to answer a DNS query in the handler, from request bytes to reply bytes.",
-		Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2},
-	}, []string{"transport"})
-	m.latency[UDP] = m.latencyV.WithLabelValues("udp")
-	m.latency[TCP] = m.latencyV.WithLabelValues("tcp")
+
 	return m
 }
 
@@ -94,15 +88,20 @@ func (m *Metrics) zone(name string) *zoneStats {
 }
 
 // record counts one answered query.
-func (m *Metrics) record(zone string, qtype uint16, t Transport, rcode int, ecs, truncated bool) {
+func (m *Metrics) record(o *outcome, t Transport, rcode int, truncated bool) {
+	zone, qtype := o.zone, o.qtype
 	if zone == "" {
 		zone = outsideZones
+	}
+	z := o.stats
+	if z == nil {
+		z = m.zone(zone)
 	}
 	if rcode < 0 || rcode >= len(rcodeIndex) {
 		rcode = len(rcodeIndex) - 1
 	}
-	m.zone(zone)[qtypeIndex[qtype]][t][rcodeIndex[rcode]].Add(1)
-	if ecs {
+	z[qtypeIndex[qtype]][t][rcodeIndex[rcode]].Add(1)
+	if o.ecs {
 		m.ecs.Add(1)
 	}
 	if truncated {
@@ -133,7 +132,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cacheHitsDesc
 	ch <- cacheMissesDesc
 	ch <- panicsDesc
-	m.latencyV.Describe(ch)
+	ch <- latencyDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -166,7 +165,47 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(cacheHitsDesc, prometheus.CounterValue, float64(m.cacheHits.Load()))
 	ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(m.cacheMisses.Load()))
 	ch <- prometheus.MustNewConstMetric(panicsDesc, prometheus.CounterValue, float64(m.panics.Load()))
-	m.latencyV.Collect(ch)
+	for t := range m.latency {
+		m.latency[t].collect(ch, Transport(t).String())
+	}
+}
+
+// latencyBuckets are the upper bounds of the latency histogram, in seconds.
+var latencyBuckets = [...]float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2}
+
+var latencyDesc = prometheus.NewDesc("gslb_dns_request_duration_seconds",
+	"Time to answer a DNS query in the handler, from request bytes to reply bytes; UDP queries are timed a receive batch at a time, each at the batch's average.",
+	[]string{"transport"}, nil)
+
+// latencyHist is a histogram of atomics that can record many equal
+// observations at once, as a batch of UDP queries needs.
+type latencyHist struct {
+	buckets [len(latencyBuckets) + 1]atomic.Uint64 // the last: above every bound
+	count   atomic.Uint64
+	sumNs   atomic.Uint64
+}
+
+// observe records n observations of d each.
+func (h *latencyHist) observe(d time.Duration, n int) {
+	s := d.Seconds()
+	i := 0
+	for i < len(latencyBuckets) && s > latencyBuckets[i] {
+		i++
+	}
+	h.buckets[i].Add(uint64(n))
+	h.count.Add(uint64(n))
+	h.sumNs.Add(uint64(max(d, 0)) * uint64(n))
+}
+
+func (h *latencyHist) collect(ch chan<- prometheus.Metric, transport string) {
+	cum := make(map[float64]uint64, len(latencyBuckets))
+	var total uint64
+	for i, ub := range latencyBuckets {
+		total += h.buckets[i].Load()
+		cum[ub] = total
+	}
+	count := max(h.count.Load(), total)
+	ch <- prometheus.MustNewConstHistogram(latencyDesc, count, float64(h.sumNs.Load())/1e9, cum, transport)
 }
 
 // rcodeName names a response code; miekg/dns names 16 BADSIG (its TSIG

@@ -33,6 +33,9 @@ type Limits struct {
 	// TCPIdleTimeout closes a TCP connection that sends no complete query
 	// for so long.
 	TCPIdleTimeout time.Duration
+	// UDPReaders is how many sockets share each UDP address with
+	// SO_REUSEPORT, each with a reader of its own (0: GOMAXPROCS).
+	UDPReaders int
 }
 
 // Server runs UDP and TCP listeners on a set of addresses and answers with
@@ -43,7 +46,8 @@ type Server struct {
 	limits Limits
 	log    *slog.Logger
 
-	udp      []*net.UDPConn
+	udp      []*net.UDPConn // while starting
+	readers  []udpReader
 	bound    []netip.AddrPort
 	tcp      []*net.TCPListener
 	wg       sync.WaitGroup
@@ -95,7 +99,10 @@ func (s *Server) Start() error {
 		// spreads the queries and each reader has its own socket. The
 		// port was first bound without it, which proves that no other
 		// process holds it.
-		n := runtime.GOMAXPROCS(0)
+		n := s.limits.UDPReaders
+		if n <= 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
 		if n == 1 {
 			s.udp = append(s.udp, u)
 			continue
@@ -111,8 +118,21 @@ func (s *Server) Start() error {
 		}
 	}
 	for _, u := range s.udp {
+		r, err := newUDPReader(u)
+		if err != nil {
+			s.closeAll()
+			return err
+		}
+		s.readers = append(s.readers, r)
+	}
+	s.udp = nil
+	for _, r := range s.readers {
 		s.wg.Add(1)
-		go s.serveUDP(u)
+		go func() {
+			defer s.wg.Done()
+			defer r.close()
+			r.serve(s)
+		}()
 	}
 	for _, t := range s.tcp {
 		s.wg.Add(1)
@@ -121,10 +141,22 @@ func (s *Server) Start() error {
 	return nil
 }
 
+// udpReader answers the datagrams of one UDP socket: udp_linux.go and
+// udp_other.go make them.
+type udpReader interface {
+	serve(s *Server) // answers until stop
+	stop()           // makes serve return soon
+	close()          // releases the socket, once serve has returned
+}
+
 func (s *Server) closeAll() {
 	for _, u := range s.udp {
 		u.Close()
 	}
+	for _, r := range s.readers {
+		r.close()
+	}
+	s.readers = nil
 	for _, t := range s.tcp {
 		t.Close()
 	}
@@ -315,9 +347,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, t := range s.tcp {
 			t.Close()
 		}
-		// Wake the UDP readers; each finishes the datagram it holds.
-		for _, u := range s.udp {
-			u.SetReadDeadline(time.Now())
+		// Wake the UDP readers; each finishes the batch it holds.
+		for _, r := range s.readers {
+			r.stop()
 		}
 		// Close idle TCP connections; busy ones finish their query.
 		s.mu.Lock()
@@ -343,9 +375,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			c.Close()
 		}
 		s.mu.Unlock()
-	}
-	for _, u := range s.udp {
-		u.Close()
 	}
 	return err
 }

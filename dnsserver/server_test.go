@@ -132,3 +132,86 @@ func exchange(t testing.TB, network, addr string, m *dns.Msg) *dns.Msg {
 	}
 	return r
 }
+
+// TestUDPReaders checks the UDP readers on real sockets: several readers
+// share the port, a datagram longer than a receive slot is read whole,
+// many datagrams at once are all answered, and shutdown stops the readers
+// at once and frees the port.
+func TestUDPReaders(t *testing.T) {
+	snap := loadSnapshot(t, testConfig, testZone)
+	h := NewHandler(snap, Identity{}, nil, discard())
+	s := NewServer(h, []string{"127.0.0.1:0"}, Limits{UDPReaders: 3}, discard())
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := s.Addrs()[0].String()
+	if len(s.readers) != 3 {
+		t.Errorf("%d UDP readers, want 3", len(s.readers))
+	}
+
+	t.Run("a long datagram is read whole", func(t *testing.T) {
+		m := new(dns.Msg)
+		m.SetQuestion("mail.example.com.", dns.TypeA)
+		m.SetEdns0(4096, false)
+		pad := &dns.EDNS0_PADDING{Padding: make([]byte, 3000)}
+		m.IsEdns0().Option = append(m.IsEdns0().Option, pad)
+		req, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(req) < 3000 {
+			t.Fatalf("request of %d bytes: want one longer than a receive slot", len(req))
+		}
+		reply := exchangeRaw(t, addr, req, 2*time.Second)
+		r := new(dns.Msg)
+		if err := r.Unpack(reply); err != nil {
+			t.Fatalf("reply: %v", err)
+		}
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			t.Errorf("rcode %s, %d answers; want NOERROR and 1", dns.RcodeToString[r.Rcode], len(r.Answer))
+		}
+	})
+
+	t.Run("a burst is answered in full", func(t *testing.T) {
+		c, err := net.Dial("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		const n = 150 // within the client's socket buffer
+		for i := range n {
+			c.Write(rawQuery(uint16(i), 0x0100, 1, "mail.example.com.", dns.TypeA, nil, 0))
+		}
+		seen := map[uint16]bool{}
+		buf := make([]byte, 4096)
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		for len(seen) < n {
+			_, err := c.Read(buf)
+			if err != nil {
+				break
+			}
+			seen[uint16(buf[0])<<8|uint16(buf[1])] = true
+		}
+		// Loopback drops nothing below the socket buffers' size.
+		if len(seen) != n {
+			t.Errorf("%d of %d queries answered", len(seen), n)
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("shutdown took %v", took)
+	}
+	// The sockets are closed: the port can be bound again without
+	// SO_REUSEPORT.
+	pc, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		t.Fatalf("port still held after shutdown: %v", err)
+	}
+	pc.Close()
+}
