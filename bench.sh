@@ -10,7 +10,10 @@
 # CPU-second, because on 2 cores dnsperf is often the limit. Each mix is
 # 80 % A, 10 % AAAA and 10 % NXDOMAIN:
 #   gslb-geo-ecs  www (policy geo, HTTP health checks), every query with
-#                 ECS 175.16.199.0/24 (China: the database decides each one)
+#                 ECS 175.16.199.0/24 (China: the database decides); the
+#                 readers' answer caches answer the repeated queries
+#   gslb-geo-ecs-nocache  the same with [server] answer_cache = false (a
+#                 second instance on PORT+1): every answer computed
 #   gslb-weighted api (failover, weighted members, TCP health checks)
 #   gslb-static   ns1 (a static A/AAAA record)
 # Settings as in peerbench.sh (DURATION, RUNS, RATE, ...). Not part of CI.
@@ -24,7 +27,11 @@ export RESULTS="${RESULTS:-$(mktemp -d -t gslb-bench.XXXXXX)}"
 BIN="$RESULTS/gslb"
 (cd "$ROOT" && go build -o "$BIN" ./cmd/gslb)
 PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; true; }
+PID2=""
+cleanup() {
+	for p in $PID $PID2; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	true
+}
 trap cleanup EXIT
 # The example's checks probe 127.0.0.1:9153 (HTTP) and :8053 (DNS): serve
 # those too, so the health-checked backends are up as they would be.
@@ -36,12 +43,19 @@ for _ in $(seq 1 50); do
 	dig +time=1 +tries=1 @127.0.0.1 -p "$PORT" gslb.example.com SOA >/dev/null 2>&1 && break
 	sleep 0.2
 done
+# The same example with the answer cache off, on the next port.
+cp -r "$ROOT/cmd/gslb/example" "$RESULTS/nocache"
+sed -i 's/^\[server\]$/[server]\nanswer_cache = false/' "$RESULTS/nocache/gslb.toml"
+grep -q '^answer_cache = false' "$RESULTS/nocache/gslb.toml" || { echo "bench.sh: could not turn the cache off" >&2; exit 1; }
+"${pin[@]}" "$BIN" serve -config "$RESULTS/nocache/gslb.toml" -dns-addr "127.0.0.1:$((PORT + 1))" -http-addr off >"$RESULTS/gslb-nocache.log" 2>&1 &
+PID2=$!
 sleep 3 # first health check rounds
 if [ "${PEERS:-0}" = 1 ]; then
 	bash "$PB" run
 fi
 Z=gslb.example.com
 bash "$PB" bench gslb-geo-ecs "127.0.0.1:$PORT" -z "$Z" -a "www.$Z" -6 "www.$Z" -e 8:00011800af10c7 -p "$PID"
+bash "$PB" bench gslb-geo-ecs-nocache "127.0.0.1:$((PORT + 1))" -z "$Z" -a "www.$Z" -6 "www.$Z" -e 8:00011800af10c7 -p "$PID2"
 bash "$PB" bench gslb-weighted "127.0.0.1:$PORT" -z "$Z" -a "api.$Z" -6 "www.$Z" -p "$PID"
 bash "$PB" bench gslb-static "127.0.0.1:$PORT" -z "$Z" -a "ns1.$Z" -6 "ns1.$Z" -p "$PID"
 echo "bench.sh: raw results and the gslb log in $RESULTS"

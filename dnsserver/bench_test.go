@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/gslb/gslb/geo"
 	"github.com/miekg/dns"
@@ -37,6 +38,14 @@ pools = [{ name = "eu", backends = ["eu"] }, { name = "us", backends = ["us"] },
 [services.geo.geo]
 default = ["us"]
 continent = { EU = ["eu"], AS = ["as"] }
+[services.geoall]
+policy = "geo"
+members = "all"
+backends = [{ name = "eu", address = "192.0.2.30" }, { name = "us", address = "192.0.2.31" }, { name = "as", address = "192.0.2.32" }]
+pools = [{ name = "eu", backends = ["eu"] }, { name = "us", backends = ["us"] }, { name = "as", backends = ["as"] }]
+[services.geoall.geo]
+default = ["us"]
+continent = { EU = ["eu"], AS = ["as"] }
 `
 
 type benchCase struct {
@@ -54,7 +63,7 @@ type benchCase struct {
 var benchCases = []benchCase{
 	{"static A", "static.example.com.", dns.TypeA, nil, false, 2},
 	{"service weighted A", "weighted.example.com.", dns.TypeA, nil, true, 4},
-	{"geo service with ECS", "geo.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), true, 6},
+	{"geo service with ECS", "geo.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), true, 5},
 	{"adaptive service", "adaptive.example.com.", dns.TypeA, nil, true, 4},
 	{"NXDOMAIN", "nope.example.com.", dns.TypeA, nil, true, 1},
 	{"truncated answer", "big.example.com.", dns.TypeTXT, nil, false, 15},
@@ -112,6 +121,59 @@ func TestServeAllocations(t *testing.T) {
 		t.Logf("%s: %.0f allocs per query (budget %.0f)", c.name, allocs, c.allocs)
 		if allocs > c.allocs {
 			t.Errorf("%s: %.0f allocs per query, budget %.0f", c.name, allocs, c.allocs)
+		}
+	}
+}
+
+// readerCases are whole queries through a UDP reader, whose answer cache
+// answers repeated queries: allocs is the budget of a repeated query.
+var readerCases = []benchCase{
+	{"static A, cached", "static.example.com.", dns.TypeA, nil, false, 0},
+	{"geo service (members all) with ECS, cached", "geoall.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), true, 0},
+	{"NXDOMAIN, cached", "nope.example.com.", dns.TypeA, nil, true, 0},
+	{"service weighted A, never cached", "weighted.example.com.", dns.TypeA, nil, true, 4},
+}
+
+// BenchmarkReader runs whole queries as the UDP readers do, through the
+// answer cache; the first query of each case fills it.
+func BenchmarkReader(b *testing.B) {
+	h := benchHandler(b)
+	src := netip.MustParseAddrPort("198.51.100.1:5353")
+	for _, c := range readerCases {
+		b.Run(c.name, func(b *testing.B) {
+			r := h.NewReader()
+			req := c.wire()
+			buf := make([]byte, 0, 65535)
+			now := time.Now()
+			b.ReportAllocs()
+			for b.Loop() {
+				if r.Serve(req, src, buf, now) == nil {
+					b.Fatal("no reply")
+				}
+			}
+		})
+	}
+}
+
+func TestReaderAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation budgets are not checked under the race detector")
+	}
+	h := benchHandler(t)
+	src := netip.MustParseAddrPort("198.51.100.1:5353")
+	for _, c := range readerCases {
+		r := h.NewReader()
+		req := c.wire()
+		buf := make([]byte, 0, 65535)
+		now := time.Now()
+		r.Serve(req, src, buf, now)
+		allocs := testing.AllocsPerRun(200, func() { r.Serve(req, src, buf, now) })
+		t.Logf("%s: %.0f allocs per query (budget %.0f), cache hits %d", c.name, allocs, c.allocs, r.cache.hits)
+		if allocs > c.allocs {
+			t.Errorf("%s: %.0f allocs per query, budget %.0f", c.name, allocs, c.allocs)
+		}
+		if wantHits := c.allocs == 0; (r.cache.hits > 0) != wantHits {
+			t.Errorf("%s: %d cache hits", c.name, r.cache.hits)
 		}
 	}
 }

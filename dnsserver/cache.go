@@ -27,7 +27,8 @@ const (
 type answerCache struct {
 	seed    maphash.Seed
 	entries []cacheEntry
-	pending uint64 // the hash of the last miss, for store
+	snap    *zones.Snapshot // the snapshot of the entries
+	pending uint64          // the hash of the last miss, for store
 	hits    uint64
 	misses  uint64
 }
@@ -79,6 +80,12 @@ func (c *answerCache) hashKey(req []byte, client netip.Addr, located bool) uint6
 func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, client netip.Addr, located bool) (hit, slot *cacheEntry) {
 	if len(req)-2 > cacheKeyMax {
 		return nil, nil
+	}
+	if snap != c.snap {
+		// A reload: let go of every entry, so that none keeps an old
+		// snapshot alive.
+		clear(c.entries)
+		c.snap = snap
 	}
 	h := c.hashKey(req, client, located)
 	e := &c.entries[h&(cacheEntries-1)]

@@ -224,3 +224,20 @@ func TestAnswerCacheGeoReload(t *testing.T) {
 		t.Error("after a database reload: answered from the cache")
 	}
 }
+
+// TestAnswerCacheOff checks that answer_cache = false answers every query
+// afresh.
+func TestAnswerCacheOff(t *testing.T) {
+	snap := loadSnapshot(t, fmt.Sprintf(geoConfig, `"all"`)+"[server]\nanswer_cache = false\n", cacheZone)
+	h := NewHandler(snap, Identity{}, nil, discard())
+	r := h.NewReader()
+	req := rawQuery(1, 0x0100, 1, "static.example.com.", dns.TypeA, nil, 0)
+	for range 3 {
+		if r.Serve(req, netip.MustParseAddrPort("198.51.100.7:5300"), nil, time.Now()) == nil {
+			t.Fatal("no reply")
+		}
+	}
+	if r.cache.hits != 0 || r.cache.misses != 0 {
+		t.Errorf("cache consulted with answer_cache = false: %d hits, %d misses", r.cache.hits, r.cache.misses)
+	}
+}

@@ -180,7 +180,7 @@ func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte,
 		geoGen = h.geoGen.Reloads()
 	}
 	var slot *cacheEntry
-	if c != nil && t == UDP {
+	if c != nil && t == UDP && snap.Config.AnswerCache {
 		var e *cacheEntry
 		e, slot = c.find(req, snap, geoGen, client.Addr, located)
 		if h.metrics != nil {

@@ -46,6 +46,10 @@ type Config struct {
 	// "auto" means the binary's version.
 	Version string
 
+	// AnswerCache tells whether each UDP reader keeps the replies that
+	// are a function of what it can check (see dnsserver's cache.go).
+	AnswerCache bool
+
 	// UDPSize is the EDNS UDP payload size we advertise and use as the
 	// upper bound of UDP answers.
 	UDPSize uint16
@@ -119,8 +123,9 @@ func (c *Config) TrustECS(addr netip.Addr) bool {
 type configDoc struct {
 	Zones  []string `toml:"zones"`
 	Server struct {
-		DNS  []string `toml:"dns"`
-		HTTP *string  `toml:"http"`
+		DNS         []string `toml:"dns"`
+		HTTP        *string  `toml:"http"`
+		AnswerCache *bool    `toml:"answer_cache"`
 	} `toml:"server"`
 	Identity struct {
 		ID      *string `toml:"id"`
@@ -215,6 +220,7 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 		Identity:       "auto",
 		NSID:           true,
 		UDPSize:        DefaultUDPSize,
+		AnswerCache:    true,
 		TCPConnections: DefaultTCPConnections,
 		TCPIdleTimeout: DefaultTCPIdleTimeout,
 		MaxTTL:         DefaultMaxTTL,
@@ -250,6 +256,9 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 	}
 	if doc.Identity.Version != nil {
 		c.Version = *doc.Identity.Version
+	}
+	if v := doc.Server.AnswerCache; v != nil {
+		c.AnswerCache = *v
 	}
 	if v := doc.Limits.UDPSize; v != nil {
 		if *v < 512 || *v > 65535 {
