@@ -161,6 +161,11 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	names := map[string]int{}
 	for i, b := range doc.Backends {
 		bpath := at("backends", fmt.Sprintf("[%d]", i))
+		// A backend rejected below is still known by name, so that pools
+		// naming it add no second error for the same mistake.
+		if _, known := byName[b.Name]; b.Name != "" && !known {
+			byName[b.Name] = nil
+		}
 		if b.Address == "" {
 			l.e.at(bpath, "%s: address missing", dotted(bpath))
 			continue
@@ -232,10 +237,13 @@ func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName ma
 			l.e.at(ppath, "%s: pool %s has no backends", dotted(ppath), pd.Name)
 		}
 		for _, bn := range pd.Backends {
-			b := byName[bn]
-			if b == nil {
+			b, known := byName[bn]
+			if !known {
 				l.e.at(append(ppath, "backends"), "%s.backends: no backend named %q in this service", dotted(ppath), bn)
 				continue
+			}
+			if b == nil {
+				continue // rejected where it is declared
 			}
 			used[bn] = true
 			p.Members = append(p.Members, b)

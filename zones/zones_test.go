@@ -184,6 +184,8 @@ func TestZoneErrors(t *testing.T) {
 		{"syntax", base + "a = { A = \"192.0.2.1\" \n", []string{`z.toml:7:23: records.a.A: expected a comma or an inline table terminator '}', but got end of file instead`}},
 		{"type mismatch", "origin = 5\n", []string{`z.toml:1: origin: incompatible types: TOML value has type int64; destination has type string`}},
 		{"bad backend", base + "[services.www]\nbackends = [{address = \"192.0.2.1\"}, {name=\"b\", address = \"nope\"}]\n", []string{`z.toml:8:49: services.www.backends[1].address: "nope" is not an IP address`}},
+		{"bad backend in a pool: one error", base + "[services.www]\nbackends = [{name=\"a\", address = \"192.0.2.1\"}, {name=\"b\", address = \"nope\"}]\npools = [{name = \"p\", backends = [\"a\", \"b\"]}]\n",
+			[]string{`z.toml:8:59: services.www.backends[1].address: "nope" is not an IP address`}},
 		{"no backends", base + "[services.www]\nttl = 30\n", []string{`z.toml:7:1: services.www: a service needs at least one backend`}},
 		{"bad DS hex", base + "sub = { NS = \"ns.example.net.\", DS = \"1 13 2 zz\" }\n", []string{`z.toml:7:33: records.sub.DS: bad DS record "1 13 2 zz": encoding/hex: invalid byte: U+007A 'z'`}},
 		{"unquoted dotted name", base + "foo.lab = { A = \"192.0.2.1\" }\n", []string{`z.toml:7:1: records.foo.lab: a dotted name must be quoted: write "foo.lab" = { ... }`}},
