@@ -327,6 +327,20 @@ func TestRoundRobin(t *testing.T) {
 			t.Errorf("%s: %d of 300", ip, c)
 		}
 	}
+	// explain shows the next turn without taking it: the same answer
+	// each time, and the one the next query then gets.
+	q := &Query{Name: "svc.example.com.", Lower: "svc.example.com.", Type: dns.TypeA,
+		Client: Client{Addr: netip.MustParseAddr("192.0.2.200"), Bits: 32}}
+	var shown []string
+	for range 3 {
+		q.Trace = &Trace{}
+		a := f.snap.Zone(q.Lower).Lookup(q)
+		shown = append(shown, a.Answer[0].(*dns.A).A.String())
+	}
+	got, _, _ := f.ask("svc.example.com.", dns.TypeA, "192.0.2.200", -1, nil)
+	if shown[0] != shown[1] || shown[1] != shown[2] || got[0] != shown[0] {
+		t.Errorf("explain showed %v, then a query got %s", shown, got[0])
+	}
 }
 
 func TestStickyStatistics(t *testing.T) {

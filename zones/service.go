@@ -671,7 +671,12 @@ func (s *Service) members(q *Query, d *Decision, g *group, p *Pool, all bool) []
 	}
 	switch s.Members {
 	case MembersRoundRobin:
-		start := int(p.next.Add(1) % uint64(len(idx)))
+		// explain (a trace) shows the next turn without taking it.
+		next := p.next.Load() + 1
+		if tr == nil {
+			next = p.next.Add(1)
+		}
+		start := int(next % uint64(len(idx)))
 		out := make([]dns.RR, 0, n)
 		for k := 0; k < n; k++ {
 			out = append(out, g.rrs[idx[(start+k)%len(idx)]])
