@@ -11,8 +11,11 @@ import (
 // The answer cache keeps fast-path replies that are a function of what it
 // can check cheaply, so that a repeated query is answered by a copy: the
 // request bytes after the ID (flags, question, EDNS and its client subnet
-// option), the snapshot, the GeoIP database, the client address within the
-// answer's scope, and which of the answering service's backends serve.
+// option), the snapshot, the GeoIP database, whether the client subnet is
+// trusted from this source, the source address within the answer's scope
+// (the subnet's address is in the request bytes), and which of the
+// answering service's backends serve. It is consulted before the request
+// is parsed: a hit is byte for byte a request the fast path has read.
 // Answers with members chosen at random or in turn are never kept. A cache
 // belongs to one reader goroutine, so it needs no locks; a health change,
 // a reload or a new database makes its entries miss rather than lie.
@@ -41,6 +44,9 @@ type cacheEntry struct {
 	client  netip.Prefix // the client addresses the reply holds for
 	anyone  bool         // the reply holds for every client
 	located bool         // the client address came from a trusted ECS option
+	ecsSrc  bool         // the request has a client subnet of source > 0
+	hasECS  bool         // the request has a client subnet option
+	qtype   uint16
 	svc     *zones.Service
 	mask    uint64 // svc's serving backends when the reply was made
 	tally   zones.Tally
@@ -58,27 +64,24 @@ func newAnswerCache() *answerCache {
 	return &answerCache{seed: maphash.MakeSeed(), entries: make([]cacheEntry, cacheEntries)}
 }
 
-// hashKey hashes the request after its ID and the client's network (/24,
+// hashKey hashes the request after its ID and the source's network (/24,
 // /56), which spreads the replies of one name over clients.
-func (c *answerCache) hashKey(req []byte, client netip.Addr, located bool) uint64 {
+func (c *answerCache) hashKey(req []byte, src netip.Addr) uint64 {
 	var net uint64
-	if client.Is4() {
-		a := client.As4()
+	if src.Is4() {
+		a := src.As4()
 		net = uint64(a[0])<<16 | uint64(a[1])<<8 | uint64(a[2])
 	} else {
-		a := client.As16()
-		net = binary.BigEndian.Uint64(a[:]) >> 8
-	}
-	if located {
-		net |= 1 << 63
+		a := src.As16()
+		net = binary.BigEndian.Uint64(a[:])>>8 | 1<<63
 	}
 	return maphash.Bytes(c.seed, req[2:]) ^ mix64(net)
 }
 
-// find returns the entry answering req, or nil and the slot where its
-// reply may be stored (nil if it must not be).
-func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, client netip.Addr, located bool) (hit, slot *cacheEntry) {
-	if len(req)-2 > cacheKeyMax {
+// find returns the entry answering req from src, or nil and the slot
+// where its reply may be stored (nil if it must not be).
+func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, src netip.Addr) (hit, slot *cacheEntry) {
+	if len(req) < 12 || len(req)-2 > cacheKeyMax {
 		return nil, nil
 	}
 	if snap != c.snap {
@@ -87,27 +90,39 @@ func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, clie
 		clear(c.entries)
 		c.snap = snap
 	}
-	h := c.hashKey(req, client, located)
+	h := c.hashKey(req, src)
 	e := &c.entries[h&(cacheEntries-1)]
-	if e.snap == snap && e.hash == h && e.geoGen == geoGen && e.located == located &&
-		string(e.key) == string(req[2:]) && (e.anyone || e.client.Contains(client)) {
-		if e.svc == nil {
-			c.hits++
-			return e, nil
-		}
-		if m, _ := e.svc.ServingMask(); m == e.mask {
-			c.hits++
-			return e, nil
-		}
+	if e.snap == snap && e.hash == h && e.geoGen == geoGen && string(e.key) == string(req[2:]) && e.valid(snap, src) {
+		c.hits++
+		return e, nil
 	}
 	c.misses++
 	c.pending = h
 	return nil, e
 }
 
+// valid tells whether the entry, stored for the same request bytes, holds
+// for a query from src now.
+func (e *cacheEntry) valid(snap *zones.Snapshot, src netip.Addr) bool {
+	// The same trust in the client subnet: then a located entry was made
+	// for the very subnet in the request; otherwise for the source.
+	if e.ecsSrc && snap.Config.TrustECS(src) != e.located {
+		return false
+	}
+	if !e.located && !e.anyone && !e.client.Contains(src) {
+		return false
+	}
+	if e.svc != nil {
+		if m, _ := e.svc.ServingMask(); m != e.mask {
+			return false
+		}
+	}
+	return true
+}
+
 // store keeps reply in the slot the last find returned. scope is how many
 // leading bits of the client address the answer depended on.
-func (c *answerCache) store(e *cacheEntry, req, reply []byte, snap *zones.Snapshot, geoGen uint64, client netip.Addr, scope int, located bool,
+func (c *answerCache) store(e *cacheEntry, req, reply []byte, snap *zones.Snapshot, geoGen uint64, q *fastQuery, client netip.Addr, scope int, located bool,
 	mask uint64, svc *zones.Service, tally zones.Tally, rcode int, o *outcome, stats *zoneStats) {
 	if len(reply) > cacheReplyMax {
 		return
@@ -117,6 +132,7 @@ func (c *answerCache) store(e *cacheEntry, req, reply []byte, snap *zones.Snapsh
 	e.anyone = scope == 0
 	e.client = netip.PrefixFrom(client, scope).Masked()
 	e.rcode = uint8(rcode)
+	e.qtype, e.hasECS, e.ecsSrc = q.qtype, q.hasECS, q.hasECS && q.subnet.source > 0
 	e.zone, e.name, e.stats = o.zone, o.name, stats
 	e.key = append(e.keyBuf[:0], req[2:]...)
 	e.reply = append(e.replBuf[:0], reply...)

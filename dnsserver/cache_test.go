@@ -241,3 +241,40 @@ func TestAnswerCacheOff(t *testing.T) {
 		t.Errorf("cache consulted with answer_cache = false: %d hits, %d misses", r.cache.hits, r.cache.misses)
 	}
 }
+
+// TestAnswerCacheTrust checks that a reply made with a trusted client
+// subnet is not given to a source the subnet is not trusted from, though
+// the request bytes and the source's /24 are the same.
+func TestAnswerCacheTrust(t *testing.T) {
+	snap := loadSnapshot(t, fmt.Sprintf(geoConfig, `["198.51.100.0/25"]`), cacheZone)
+	loc, err := geo.NewLocator(geo.Source{Path: "../testdata/geoip/GeoIP2-City-Test.mmdb"}, geo.Source{}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loc.Close()
+	h := NewHandler(snap, Identity{}, loc, discard())
+	r := h.NewReader()
+	req := rawQuery(1, 0x0100, 1, "www.example.com.", dns.TypeA, rawOPT(1232, 0, 0, ecsOption(1, 24, 0, []byte{175, 16, 199})), 1)
+	first := func(src string) string {
+		reply := r.Serve(req, netip.MustParseAddrPort(src), nil, time.Now())
+		m := new(dns.Msg)
+		if err := m.Unpack(reply); err != nil || len(m.Answer) == 0 {
+			t.Fatalf("from %s: %v, %d answers", src, err, len(m.Answer))
+		}
+		return m.Answer[0].(*dns.A).A.String()
+	}
+	for i, c := range []struct {
+		src, want string
+		hit       bool
+	}{
+		{"198.51.100.7:5300", "192.0.2.3", false},   // trusted: Asia
+		{"198.51.100.7:5301", "192.0.2.3", true},    // again
+		{"198.51.100.200:5300", "192.0.2.2", false}, // not trusted: the source decides (default)
+		{"198.51.100.9:5300", "192.0.2.3", false},   // trusted again, the slot was taken
+	} {
+		hits := r.cache.hits
+		if got := first(c.src); got != c.want || (r.cache.hits > hits) != c.hit {
+			t.Errorf("query %d from %s: %s (hit %v), want %s (hit %v)", i, c.src, got, r.cache.hits > hits, c.want, c.hit)
+		}
+	}
+}

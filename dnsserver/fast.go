@@ -160,12 +160,35 @@ func toLower(s string) string {
 // general path must answer instead. With a cache (nil: none), answers that
 // depend on nothing but what the cache checks are served from it.
 func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte, o *outcome, c *answerCache) (out []byte, rcode int, ok bool) {
+	snap := h.snap.Load()
+	src = src.Unmap()
+	var geoGen uint64
+	if h.geoGen != nil {
+		geoGen = h.geoGen.Reloads()
+	}
+	// The cache first: a request it answers is byte for byte one the fast
+	// path has read before, so it need not be read again.
+	var slot *cacheEntry
+	if c != nil && t == UDP && snap.Config.AnswerCache {
+		var e *cacheEntry
+		if e, slot = c.find(req, snap, geoGen, src); e != nil {
+			if h.metrics != nil {
+				h.metrics.cacheHits.Add(1)
+			}
+			out = append(buf[:0], e.reply...)
+			out[0], out[1] = req[0], req[1]
+			e.tally.Count()
+			o.zone, o.name, o.qtype, o.ecs, o.stats = e.zone, e.name, e.qtype, e.hasECS, e.stats
+			return out, int(e.rcode), true
+		}
+	}
 	var q fastQuery
 	if !parseFast(req, &q) {
 		return nil, 0, false
 	}
-	snap := h.snap.Load()
-	src = src.Unmap()
+	if slot != nil && h.metrics != nil {
+		h.metrics.cacheMisses.Add(1)
+	}
 	client := zones.Client{Addr: src, Bits: src.BitLen()}
 	located := false
 	if q.hasECS && q.subnet.source > 0 && snap.Config.TrustECS(src) {
@@ -174,29 +197,6 @@ func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte,
 			client = zones.Client{Addr: a.Unmap(), Bits: max(0, int(q.subnet.source)-96)}
 		}
 		located = true
-	}
-	var geoGen uint64
-	if h.geoGen != nil {
-		geoGen = h.geoGen.Reloads()
-	}
-	var slot *cacheEntry
-	if c != nil && t == UDP && snap.Config.AnswerCache {
-		var e *cacheEntry
-		e, slot = c.find(req, snap, geoGen, client.Addr, located)
-		if h.metrics != nil {
-			if e != nil {
-				h.metrics.cacheHits.Add(1)
-			} else {
-				h.metrics.cacheMisses.Add(1)
-			}
-		}
-		if e != nil {
-			out = append(buf[:0], e.reply...)
-			out[0], out[1] = req[0], req[1]
-			e.tally.Count()
-			o.zone, o.name, o.qtype, o.ecs, o.stats = e.zone, e.name, q.qtype, q.hasECS, e.stats
-			return out, int(e.rcode), true
-		}
 	}
 	q.setNames(req)
 	z := snap.Zone(q.lower)
@@ -321,7 +321,7 @@ func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte,
 			if h.metrics != nil {
 				stats = h.metrics.zone(o.zone)
 			}
-			c.store(slot, req, out, snap, geoGen, client.Addr, a.Scope, located, mask, svc, a.Tally, rcode, o, stats)
+			c.store(slot, req, out, snap, geoGen, &q, client.Addr, a.Scope, located, mask, svc, a.Tally, rcode, o, stats)
 		}
 	}
 	return out, rcode, true

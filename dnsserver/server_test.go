@@ -204,7 +204,7 @@ func TestUDPReaders(t *testing.T) {
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if took := time.Since(start); took > 500*time.Millisecond {
+	if took := time.Since(start); took > 100*time.Millisecond { // below the 200 ms receive timeout: woken
 		t.Errorf("shutdown took %v", took)
 	}
 	// The sockets are closed: the port can be bound again without

@@ -90,6 +90,21 @@ func (b *udpBatch) recv(fd uintptr) (int, syscall.Errno) {
 	return int(n), 0
 }
 
+// recvWait reads up to a batch, blocking until at least one datagram comes
+// (the socket is in blocking mode, with a receive timeout). It is an
+// ordinary system call, so that the runtime may run other goroutines
+// meanwhile.
+func (b *udpBatch) recvWait(fd uintptr) (int, syscall.Errno) {
+	for i := range b.in {
+		b.in[i].hdr.Namelen = unix.SizeofSockaddrInet6
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), batch, unix.MSG_WAITFORONE, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), 0
+}
+
 // send writes the replies b.out[from:to] without blocking; it returns how
 // many went out.
 func (b *udpBatch) send(fd uintptr, from, to int) (int, syscall.Errno) {
@@ -184,6 +199,10 @@ func newUDPReader(c *net.UDPConn) (udpReader, error) {
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, udpBuffer) != nil {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, udpBuffer)
 	}
+	// Blocking mode, for recvWait (other calls pass MSG_DONTWAIT), with a
+	// receive timeout as a backstop for stop.
+	unix.SetNonblock(fd, false)
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 0, Usec: 200000})
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		unix.Close(fd)
@@ -196,6 +215,9 @@ func newUDPReader(c *net.UDPConn) (udpReader, error) {
 func (u *rawUDP) stop() {
 	one := [8]byte{7: 1}
 	unix.Write(u.wake, one[:])
+	// Wakes a reader blocked in recvmmsg (Linux wakes the sleepers of
+	// even an unconnected UDP socket, though it returns ENOTCONN).
+	unix.Shutdown(u.fd, unix.SHUT_RD)
 }
 
 func (u *rawUDP) close() {
@@ -235,10 +257,15 @@ func (u *rawUDP) serve(s *Server) {
 		switch errno {
 		case 0:
 		case unix.EAGAIN, unix.EINTR:
-			if !u.wait(unix.POLLIN) {
-				return
+			// Empty: block in recvmmsg itself until a datagram comes.
+			n, errno = b.recvWait(fd)
+			if errno == unix.EAGAIN || errno == unix.EINTR || n == 0 {
+				continue
 			}
-			continue
+			if errno != 0 {
+				s.log.Warn("udp read failed", "addr", u.addr, "err", errno)
+				continue
+			}
 		default:
 			s.log.Warn("udp read failed", "addr", u.addr, "err", errno)
 			if !u.wait(unix.POLLIN) {
