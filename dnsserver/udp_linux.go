@@ -199,6 +199,19 @@ func newUDPReader(c *net.UDPConn) (udpReader, error) {
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, udpBuffer) != nil {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, udpBuffer)
 	}
+	// Path MTU discovery off, as NSD and gdnsd do: forged ICMP "fragmentation
+	// needed" cannot shrink our replies' path MTU (a fragmentation attack
+	// on resolvers), and the send path skips the route's PMTU lookup
+	// (visible in profiles). Replies keep to edns_udp_size (1232 by
+	// default), which fits any path; larger ones are fragmented at the
+	// interface's MTU.
+	if sa, err := unix.Getsockname(fd); err == nil {
+		if _, v6 := sa.(*unix.SockaddrInet6); v6 {
+			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_OMIT)
+		} else if unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_OMIT) != nil {
+			unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT)
+		}
+	}
 	// Blocking mode, for recvWait (other calls pass MSG_DONTWAIT), with a
 	// receive timeout as a backstop for stop.
 	unix.SetNonblock(fd, false)

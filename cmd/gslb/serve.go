@@ -89,7 +89,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		debug.SetGCPercent(400)
 	}
 	// One UDP reader per processor the runtime was given; then one
-	// processor more. A reader waiting for queries blocks in poll(2) and
+	// processor more. A reader waiting for queries blocks in recvmmsg and
 	// holds its processor in a system call: with no processor idle, the
 	// runtime's monitor takes it back every time (and wakes every 20 us
 	// while it does), and a reader woken by a query can wait for a
