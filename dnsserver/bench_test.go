@@ -89,18 +89,19 @@ func (c benchCase) wire() []byte {
 	return rawQuery(1, 0x0100, 1, c.qname, c.qtype, nil, 0)
 }
 
-// BenchmarkServe runs whole queries: wire bytes in, wire bytes out, through
-// the handler the server uses.
-func BenchmarkServe(b *testing.B) {
-	h := benchHandler(b)
-	src := netip.MustParseAddrPort("198.51.100.1:5353")
-	for _, c := range benchCases {
+// serveFunc answers one query into buf; newServe makes one per case.
+type serveFunc func(req, buf []byte) []byte
+
+// benchQueries benchmarks whole queries, one sub-benchmark per case.
+func benchQueries(b *testing.B, cases []benchCase, newServe func() serveFunc) {
+	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
+			serve := newServe()
 			req := c.wire()
 			buf := make([]byte, 0, 65535)
 			b.ReportAllocs()
 			for b.Loop() {
-				if h.Serve(req, src, UDP, buf) == nil {
+				if serve(req, buf) == nil {
 					b.Fatal("no reply")
 				}
 			}
@@ -108,21 +109,52 @@ func BenchmarkServe(b *testing.B) {
 	}
 }
 
-func TestServeAllocations(t *testing.T) {
+// checkAllocations fails a case whose query (after a first one) allocates
+// more than its budget; after runs, if not nil, checks more of the case.
+func checkAllocations(t *testing.T, cases []benchCase, newServe func() serveFunc, after func(c benchCase)) {
 	if raceEnabled {
 		t.Skip("allocation budgets are not checked under the race detector")
 	}
-	h := benchHandler(t)
-	src := netip.MustParseAddrPort("198.51.100.1:5353")
-	for _, c := range benchCases {
+	for _, c := range cases {
+		serve := newServe()
 		req := c.wire()
 		buf := make([]byte, 0, 65535)
-		allocs := testing.AllocsPerRun(200, func() { h.Serve(req, src, UDP, buf) })
+		serve(req, buf)
+		allocs := testing.AllocsPerRun(200, func() { serve(req, buf) })
 		t.Logf("%s: %.0f allocs per query (budget %.0f)", c.name, allocs, c.allocs)
 		if allocs > c.allocs {
 			t.Errorf("%s: %.0f allocs per query, budget %.0f", c.name, allocs, c.allocs)
 		}
+		if after != nil {
+			after(c)
+		}
 	}
+}
+
+var benchSrc = netip.MustParseAddrPort("198.51.100.1:5353")
+
+// handlerServe answers through the handler, without a cache.
+func handlerServe(h *Handler) func() serveFunc {
+	return func() serveFunc {
+		return func(req, buf []byte) []byte { return h.Serve(req, benchSrc, UDP, buf) }
+	}
+}
+
+// readerServe answers through a new UDP reader and its answer cache.
+func readerServe(h *Handler) func() serveFunc {
+	return func() serveFunc {
+		r := h.NewReader()
+		now := time.Now()
+		return func(req, buf []byte) []byte { return r.Serve(req, benchSrc, buf, now) }
+	}
+}
+
+// BenchmarkServe runs whole queries: wire bytes in, wire bytes out, through
+// the handler the server uses.
+func BenchmarkServe(b *testing.B) { benchQueries(b, benchCases, handlerServe(benchHandler(b))) }
+
+func TestServeAllocations(t *testing.T) {
+	checkAllocations(t, benchCases, handlerServe(benchHandler(t)), nil)
 }
 
 // readerCases are whole queries through a UDP reader, whose answer cache
@@ -136,44 +168,18 @@ var readerCases = []benchCase{
 
 // BenchmarkReader runs whole queries as the UDP readers do, through the
 // answer cache; the first query of each case fills it.
-func BenchmarkReader(b *testing.B) {
-	h := benchHandler(b)
-	src := netip.MustParseAddrPort("198.51.100.1:5353")
-	for _, c := range readerCases {
-		b.Run(c.name, func(b *testing.B) {
-			r := h.NewReader()
-			req := c.wire()
-			buf := make([]byte, 0, 65535)
-			now := time.Now()
-			b.ReportAllocs()
-			for b.Loop() {
-				if r.Serve(req, src, buf, now) == nil {
-					b.Fatal("no reply")
-				}
-			}
-		})
-	}
-}
+func BenchmarkReader(b *testing.B) { benchQueries(b, readerCases, readerServe(benchHandler(b))) }
 
 func TestReaderAllocations(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation budgets are not checked under the race detector")
-	}
 	h := benchHandler(t)
-	src := netip.MustParseAddrPort("198.51.100.1:5353")
-	for _, c := range readerCases {
-		r := h.NewReader()
-		req := c.wire()
-		buf := make([]byte, 0, 65535)
-		now := time.Now()
-		r.Serve(req, src, buf, now)
-		allocs := testing.AllocsPerRun(200, func() { r.Serve(req, src, buf, now) })
-		t.Logf("%s: %.0f allocs per query (budget %.0f), cache hits %d", c.name, allocs, c.allocs, r.cache.hits)
-		if allocs > c.allocs {
-			t.Errorf("%s: %.0f allocs per query, budget %.0f", c.name, allocs, c.allocs)
+	h.SetMetrics(NewMetrics())
+	var hits uint64
+	checkAllocations(t, readerCases, readerServe(h), func(c benchCase) {
+		n := h.metrics.cacheHits.Load() - hits
+		hits += n
+		t.Logf("%s: %d cache hits", c.name, n)
+		if wantHits := c.allocs == 0; (n > 0) != wantHits {
+			t.Errorf("%s: %d cache hits", c.name, n)
 		}
-		if wantHits := c.allocs == 0; (r.cache.hits > 0) != wantHits {
-			t.Errorf("%s: %d cache hits", c.name, r.cache.hits)
-		}
-	}
+	})
 }

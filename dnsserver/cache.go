@@ -32,8 +32,6 @@ type answerCache struct {
 	entries []cacheEntry
 	snap    *zones.Snapshot // the snapshot of the entries
 	pending uint64          // the hash of the last miss, for store
-	hits    uint64
-	misses  uint64
 }
 
 // cacheEntry is one kept reply.
@@ -93,10 +91,8 @@ func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, src 
 	h := c.hashKey(req, src)
 	e := &c.entries[h&(cacheEntries-1)]
 	if e.snap == snap && e.hash == h && e.geoGen == geoGen && string(e.key) == string(req[2:]) && e.valid(snap, src) {
-		c.hits++
 		return e, nil
 	}
-	c.misses++
 	c.pending = h
 	return nil, e
 }
@@ -120,30 +116,20 @@ func (e *cacheEntry) valid(snap *zones.Snapshot, src netip.Addr) bool {
 	return true
 }
 
-// store keeps reply in the slot the last find returned. scope is how many
-// leading bits of the client address the answer depended on.
-func (c *answerCache) store(e *cacheEntry, req, reply []byte, snap *zones.Snapshot, geoGen uint64, q *fastQuery, client netip.Addr, scope int, located bool,
-	mask uint64, svc *zones.Service, tally zones.Tally, rcode int, o *outcome, stats *zoneStats) {
+// store keeps reply, made for answer a, in the slot the last find
+// returned.
+func (c *answerCache) store(e *cacheEntry, req, reply []byte, snap *zones.Snapshot, geoGen uint64, q *fastQuery, client netip.Addr, located bool,
+	a *zones.Answer, mask uint64, rcode int, o *outcome, stats *zoneStats) {
 	if len(reply) > cacheReplyMax {
 		return
 	}
 	e.hash = c.pending
-	e.snap, e.geoGen, e.located, e.svc, e.mask, e.tally = snap, geoGen, located, svc, mask, tally
-	e.anyone = scope == 0
-	e.client = netip.PrefixFrom(client, scope).Masked()
+	e.snap, e.geoGen, e.located, e.svc, e.mask, e.tally = snap, geoGen, located, a.Service, mask, a.Tally
+	e.anyone = a.Scope == 0
+	e.client = netip.PrefixFrom(client, a.Scope).Masked()
 	e.rcode = uint8(rcode)
 	e.qtype, e.hasECS, e.ecsSrc = q.qtype, q.hasECS, q.hasECS && q.subnet.source > 0
 	e.zone, e.name, e.stats = o.zone, o.name, stats
 	e.key = append(e.keyBuf[:0], req[2:]...)
 	e.reply = append(e.replBuf[:0], reply...)
-}
-
-// mix64 scrambles the bits of x (a SplitMix64 finaliser).
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }

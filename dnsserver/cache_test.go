@@ -43,6 +43,7 @@ func newCacheFixture(t *testing.T) *cacheFixture {
 	}
 	t.Cleanup(loc.Close)
 	f.h = NewHandler(f.load(), Identity{}, loc, discard())
+	f.h.SetMetrics(NewMetrics())
 	f.r = f.h.NewReader()
 	return f
 }
@@ -62,9 +63,9 @@ func (f *cacheFixture) ask(t *testing.T, id uint16, name string, qtype uint16, s
 		opt = ecsOption(fam, uint8(subnet.Bits()), 0, a[:(subnet.Bits()+7)/8])
 	}
 	req := rawQuery(id, 0x0100, 1, name, qtype, rawOPT(1232, 0, 0, opt), 1)
-	hits := f.r.cache.hits
+	hits := cacheHits(f.h)
 	reply := f.r.Serve(req, netip.MustParseAddrPort("198.51.100.7:5300"), nil, time.Now())
-	hit := f.r.cache.hits > hits
+	hit := cacheHits(f.h) > hits
 	m := new(dns.Msg)
 	if err := m.Unpack(reply); err != nil {
 		t.Fatalf("%s: reply does not unpack: %v", name, err)
@@ -95,6 +96,9 @@ func (f *cacheFixture) ask(t *testing.T, id uint16, name string, qtype uint16, s
 	}
 	return first, scope, hit
 }
+
+// cacheHits counts the answers h's readers gave from their caches.
+func cacheHits(h *Handler) uint64 { return h.metrics.cacheHits.Load() }
 
 func TestAnswerCache(t *testing.T) {
 	asia := netip.MustParsePrefix("175.16.199.0/24")
@@ -203,8 +207,8 @@ func TestAnswerCacheCounts(t *testing.T) {
 	if got := f.counts.Get("www.example.com", "as", "as"); got != 10 {
 		t.Errorf("answers counted for www/as: %d, want 10", got)
 	}
-	if f.r.cache.hits != 9 {
-		t.Errorf("cache hits: %d, want 9", f.r.cache.hits)
+	if n := cacheHits(f.h); n != 9 {
+		t.Errorf("cache hits: %d, want 9", n)
 	}
 }
 
@@ -230,6 +234,7 @@ func TestAnswerCacheGeoReload(t *testing.T) {
 func TestAnswerCacheOff(t *testing.T) {
 	snap := loadSnapshot(t, fmt.Sprintf(geoConfig, `"all"`)+"[server]\nanswer_cache = false\n", cacheZone)
 	h := NewHandler(snap, Identity{}, nil, discard())
+	h.SetMetrics(NewMetrics())
 	r := h.NewReader()
 	req := rawQuery(1, 0x0100, 1, "static.example.com.", dns.TypeA, nil, 0)
 	for range 3 {
@@ -237,8 +242,8 @@ func TestAnswerCacheOff(t *testing.T) {
 			t.Fatal("no reply")
 		}
 	}
-	if r.cache.hits != 0 || r.cache.misses != 0 {
-		t.Errorf("cache consulted with answer_cache = false: %d hits, %d misses", r.cache.hits, r.cache.misses)
+	if hits, misses := h.metrics.cacheHits.Load(), h.metrics.cacheMisses.Load(); hits != 0 || misses != 0 {
+		t.Errorf("cache consulted with answer_cache = false: %d hits, %d misses", hits, misses)
 	}
 }
 
@@ -253,6 +258,7 @@ func TestAnswerCacheTrust(t *testing.T) {
 	}
 	defer loc.Close()
 	h := NewHandler(snap, Identity{}, loc, discard())
+	h.SetMetrics(NewMetrics())
 	r := h.NewReader()
 	req := rawQuery(1, 0x0100, 1, "www.example.com.", dns.TypeA, rawOPT(1232, 0, 0, ecsOption(1, 24, 0, []byte{175, 16, 199})), 1)
 	first := func(src string) string {
@@ -272,9 +278,45 @@ func TestAnswerCacheTrust(t *testing.T) {
 		{"198.51.100.200:5300", "192.0.2.2", false}, // not trusted: the source decides (default)
 		{"198.51.100.9:5300", "192.0.2.3", false},   // trusted again, the slot was taken
 	} {
-		hits := r.cache.hits
-		if got := first(c.src); got != c.want || (r.cache.hits > hits) != c.hit {
-			t.Errorf("query %d from %s: %s (hit %v), want %s (hit %v)", i, c.src, got, r.cache.hits > hits, c.want, c.hit)
+		hits := cacheHits(h)
+		if got := first(c.src); got != c.want || (cacheHits(h) > hits) != c.hit {
+			t.Errorf("query %d from %s: %s (hit %v), want %s (hit %v)", i, c.src, got, cacheHits(h) > hits, c.want, c.hit)
+		}
+	}
+}
+
+// TestAnswerCacheScope checks that a reply is given only to sources inside
+// its scope, even from the same /24: a CIDR rule on half of it makes the
+// other half's answer hold for a /25 only.
+func TestAnswerCacheScope(t *testing.T) {
+	zone := geoZone + `[services.half]
+policy = "geo"
+backends = [{ name = "in", address = "192.0.2.50" }, { name = "out", address = "192.0.2.51" }]
+pools = [{ name = "in", backends = ["in"] }, { name = "out", backends = ["out"] }]
+[services.half.geo]
+default = ["out"]
+cidr = { "198.51.100.128/25" = ["in"] }
+`
+	snap := loadSnapshot(t, fmt.Sprintf(geoConfig, `"all"`), zone)
+	h := NewHandler(snap, Identity{}, nil, discard())
+	h.SetMetrics(NewMetrics())
+	r := h.NewReader()
+	req := rawQuery(1, 0x0100, 1, "half.example.com.", dns.TypeA, nil, 0)
+	for i, c := range []struct {
+		src, want string
+		hit       bool
+	}{
+		{"198.51.100.7:5300", "192.0.2.51", false},   // outside the rule: scope /25
+		{"198.51.100.9:5300", "192.0.2.51", true},    // same /25
+		{"198.51.100.200:5300", "192.0.2.50", false}, // same /24, the other /25
+	} {
+		hits := cacheHits(h)
+		m := new(dns.Msg)
+		if err := m.Unpack(r.Serve(req, netip.MustParseAddrPort(c.src), nil, time.Now())); err != nil || len(m.Answer) != 1 {
+			t.Fatalf("query %d from %s: %v, %d answers", i, c.src, err, len(m.Answer))
+		}
+		if got, hit := m.Answer[0].(*dns.A).A.String(), cacheHits(h) > hits; got != c.want || hit != c.hit {
+			t.Errorf("query %d from %s: %s (hit %v), want %s (hit %v)", i, c.src, got, hit, c.want, c.hit)
 		}
 	}
 }

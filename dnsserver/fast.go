@@ -162,14 +162,14 @@ func toLower(s string) string {
 func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte, o *outcome, c *answerCache) (out []byte, rcode int, ok bool) {
 	snap := h.snap.Load()
 	src = src.Unmap()
-	var geoGen uint64
-	if h.geoGen != nil {
-		geoGen = h.geoGen.Reloads()
-	}
 	// The cache first: a request it answers is byte for byte one the fast
 	// path has read before, so it need not be read again.
 	var slot *cacheEntry
+	var geoGen uint64
 	if c != nil && t == UDP && snap.Config.AnswerCache {
+		if h.geoGen != nil {
+			geoGen = h.geoGen.Reloads()
+		}
 		var e *cacheEntry
 		if e, slot = c.find(req, snap, geoGen, src); e != nil {
 			if h.metrics != nil {
@@ -321,7 +321,7 @@ func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte,
 			if h.metrics != nil {
 				stats = h.metrics.zone(o.zone)
 			}
-			c.store(slot, req, out, snap, geoGen, &q, client.Addr, a.Scope, located, mask, svc, a.Tally, rcode, o, stats)
+			c.store(slot, req, out, snap, geoGen, &q, client.Addr, located, &a, mask, rcode, o, stats)
 		}
 	}
 	return out, rcode, true

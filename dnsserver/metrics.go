@@ -181,7 +181,6 @@ var latencyDesc = prometheus.NewDesc("gslb_dns_request_duration_seconds",
 // observations at once, as a batch of UDP queries needs.
 type latencyHist struct {
 	buckets [len(latencyBuckets) + 1]atomic.Uint64 // the last: above every bound
-	count   atomic.Uint64
 	sumNs   atomic.Uint64
 }
 
@@ -193,7 +192,6 @@ func (h *latencyHist) observe(d time.Duration, n int) {
 		i++
 	}
 	h.buckets[i].Add(uint64(n))
-	h.count.Add(uint64(n))
 	h.sumNs.Add(uint64(max(d, 0)) * uint64(n))
 }
 
@@ -204,7 +202,7 @@ func (h *latencyHist) collect(ch chan<- prometheus.Metric, transport string) {
 		total += h.buckets[i].Load()
 		cum[ub] = total
 	}
-	count := max(h.count.Load(), total)
+	count := total + h.buckets[len(latencyBuckets)].Load()
 	ch <- prometheus.MustNewConstHistogram(latencyDesc, count, float64(h.sumNs.Load())/1e9, cum, transport)
 }
 

@@ -46,7 +46,6 @@ type Server struct {
 	limits Limits
 	log    *slog.Logger
 
-	udp      []*net.UDPConn // while starting
 	readers  []udpReader
 	bound    []netip.AddrPort
 	tcp      []*net.TCPListener
@@ -81,15 +80,16 @@ func NewServer(h *Handler, addrs []string, limits Limits, log *slog.Logger) *Ser
 // Start binds UDP and TCP on every address and starts answering. If any
 // address cannot be bound, nothing is left listening and the error names it.
 func (s *Server) Start() error {
+	var udp []*net.UDPConn // bound, not yet given to a reader
 	for _, a := range s.addrs {
 		ap, err := netip.ParseAddrPort(a)
 		if err != nil {
-			s.closeAll()
+			s.closeAll(udp)
 			return fmt.Errorf("listen address %q: %w", a, err)
 		}
 		u, t, err := listenPair(ap)
 		if err != nil {
-			s.closeAll()
+			s.closeAll(udp)
 			return err
 		}
 		s.tcp = append(s.tcp, t)
@@ -104,28 +104,27 @@ func (s *Server) Start() error {
 			n = runtime.GOMAXPROCS(0)
 		}
 		if n == 1 {
-			s.udp = append(s.udp, u)
+			udp = append(udp, u)
 			continue
 		}
 		u.Close()
 		for range n {
 			uc, err := listenReusePort(netip.AddrPortFrom(ap.Addr(), bound.Port()))
 			if err != nil {
-				s.closeAll()
+				s.closeAll(udp)
 				return err
 			}
-			s.udp = append(s.udp, uc)
+			udp = append(udp, uc)
 		}
 	}
-	for _, u := range s.udp {
+	for i, u := range udp {
 		r, err := newUDPReader(u)
 		if err != nil {
-			s.closeAll()
+			s.closeAll(udp[i:])
 			return err
 		}
 		s.readers = append(s.readers, r)
 	}
-	s.udp = nil
 	for _, r := range s.readers {
 		s.wg.Add(1)
 		go func() {
@@ -149,8 +148,10 @@ type udpReader interface {
 	close()          // releases the socket, once serve has returned
 }
 
-func (s *Server) closeAll() {
-	for _, u := range s.udp {
+// closeAll releases what a failed Start holds: udp are the sockets not
+// yet given to a reader.
+func (s *Server) closeAll(udp []*net.UDPConn) {
+	for _, u := range udp {
 		u.Close()
 	}
 	for _, r := range s.readers {
@@ -160,7 +161,7 @@ func (s *Server) closeAll() {
 	for _, t := range s.tcp {
 		t.Close()
 	}
-	s.udp, s.tcp, s.bound = nil, nil, nil
+	s.tcp, s.bound = nil, nil
 }
 
 // listenPair binds UDP and TCP on the same address. With port 0 the

@@ -76,29 +76,24 @@ func newUDPBatch() *udpBatch {
 	return b
 }
 
-// recv reads up to a batch of datagrams without blocking.
-func (b *udpBatch) recv(fd uintptr) (int, syscall.Errno) {
+// recv reads up to a batch of datagrams. Without wait it never blocks
+// (MSG_DONTWAIT), so it is a raw system call: the scheduler need not hand
+// this thread's processor to another. With wait it blocks until at least
+// one datagram comes (the socket is in blocking mode, with a receive
+// timeout), as an ordinary system call, so that the runtime may run other
+// goroutines meanwhile.
+func (b *udpBatch) recv(fd uintptr, wait bool) (int, syscall.Errno) {
 	for i := range b.in {
 		b.in[i].hdr.Namelen = unix.SizeofSockaddrInet6
 	}
-	// A raw system call: it never blocks (the socket is non-blocking),
-	// so the scheduler need not hand this thread's processor to another.
-	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), batch, unix.MSG_DONTWAIT, 0, 0)
-	if errno != 0 {
-		return 0, errno
+	msgs := uintptr(unsafe.Pointer(&b.in[0]))
+	var n uintptr
+	var errno syscall.Errno
+	if wait {
+		n, _, errno = unix.Syscall6(unix.SYS_RECVMMSG, fd, msgs, batch, unix.MSG_WAITFORONE, 0, 0)
+	} else {
+		n, _, errno = unix.RawSyscall6(unix.SYS_RECVMMSG, fd, msgs, batch, unix.MSG_DONTWAIT, 0, 0)
 	}
-	return int(n), 0
-}
-
-// recvWait reads up to a batch, blocking until at least one datagram comes
-// (the socket is in blocking mode, with a receive timeout). It is an
-// ordinary system call, so that the runtime may run other goroutines
-// meanwhile.
-func (b *udpBatch) recvWait(fd uintptr) (int, syscall.Errno) {
-	for i := range b.in {
-		b.in[i].hdr.Namelen = unix.SizeofSockaddrInet6
-	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), batch, unix.MSG_WAITFORONE, 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}
@@ -266,12 +261,12 @@ func (u *rawUDP) serve(s *Server) {
 	r := s.h.NewReader()
 	fd := uintptr(u.fd)
 	for !s.closing.Load() {
-		n, errno := b.recv(fd)
+		n, errno := b.recv(fd, false)
 		switch errno {
 		case 0:
 		case unix.EAGAIN, unix.EINTR:
 			// Empty: block in recvmmsg itself until a datagram comes.
-			n, errno = b.recvWait(fd)
+			n, errno = b.recv(fd, true)
 			if errno == unix.EAGAIN || errno == unix.EINTR || n == 0 {
 				continue
 			}

@@ -164,8 +164,28 @@ func Open(loc Source, asn Source) (*DB, error) {
 	return d, nil
 }
 
+// decodeAll decodes each distinct record of a database once, keyed by its
+// offset in the data section, with decode.
+func decodeAll[R any](r *maxminddb.Reader, decode func(maxminddb.Result) (R, error)) (map[uintptr]R, error) {
+	out := map[uintptr]R{}
+	for res := range r.Networks() {
+		if err := res.Err(); err != nil {
+			return nil, err
+		}
+		off := res.Offset()
+		if _, ok := out[off]; ok {
+			continue
+		}
+		rec, err := decode(res)
+		if err != nil {
+			return nil, fmt.Errorf("decoding %v: %w", res.Prefix(), err)
+		}
+		out[off] = rec
+	}
+	return out, nil
+}
+
 func decodeLocations(r *maxminddb.Reader) (map[uintptr]*record, error) {
-	out := map[uintptr]*record{}
 	intern := map[string]string{}
 	in := func(s string) string {
 		if v, ok := intern[s]; ok {
@@ -174,17 +194,10 @@ func decodeLocations(r *maxminddb.Reader) (map[uintptr]*record, error) {
 		intern[s] = s
 		return s
 	}
-	for res := range r.Networks() {
-		if err := res.Err(); err != nil {
-			return nil, err
-		}
-		off := res.Offset()
-		if _, ok := out[off]; ok {
-			continue
-		}
+	return decodeAll(r, func(res maxminddb.Result) (*record, error) {
 		var c geoip2.City
 		if err := res.Decode(&c); err != nil {
-			return nil, fmt.Errorf("decoding %v: %w", res.Prefix(), err)
+			return nil, err
 		}
 		rec := &record{country: in(c.Country.ISOCode), continent: in(c.Continent.Code), city: in(c.City.Names.English)}
 		if len(c.Subdivisions) > 0 && c.Subdivisions[0].ISOCode != "" && c.Country.ISOCode != "" {
@@ -193,28 +206,18 @@ func decodeLocations(r *maxminddb.Reader) (map[uintptr]*record, error) {
 		if c.Location.Latitude != nil && c.Location.Longitude != nil {
 			rec.lat, rec.lon, rec.hasCoords = *c.Location.Latitude, *c.Location.Longitude, true
 		}
-		out[off] = rec
-	}
-	return out, nil
+		return rec, nil
+	})
 }
 
 func decodeASNs(r *maxminddb.Reader) (map[uintptr]*asnRecord, error) {
-	out := map[uintptr]*asnRecord{}
-	for res := range r.Networks() {
-		if err := res.Err(); err != nil {
-			return nil, err
-		}
-		off := res.Offset()
-		if _, ok := out[off]; ok {
-			continue
-		}
+	return decodeAll(r, func(res maxminddb.Result) (*asnRecord, error) {
 		var a geoip2.ASN
 		if err := res.Decode(&a); err != nil {
-			return nil, fmt.Errorf("decoding %v: %w", res.Prefix(), err)
+			return nil, err
 		}
-		out[off] = &asnRecord{asn: uint32(a.AutonomousSystemNumber), org: a.AutonomousSystemOrganization}
-	}
-	return out, nil
+		return &asnRecord{asn: uint32(a.AutonomousSystemNumber), org: a.AutonomousSystemOrganization}, nil
+	})
 }
 
 // Lookup locates an address and finds its AS number. IPv4-mapped IPv6

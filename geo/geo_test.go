@@ -115,7 +115,7 @@ func TestBuiltDatabase(t *testing.T) {
 func TestLocatorReload(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "geo.mmdb")
-	copyFile(t, testdata+"GeoIP2-City-Test.mmdb", path)
+	geotest.CopyFile(t, testdata+"GeoIP2-City-Test.mmdb", path)
 	l, err := NewLocator(Source{Path: path}, Source{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestLocatorReload(t *testing.T) {
 		if i%2 == 1 {
 			src = "GeoIP2-City-Test.mmdb"
 		}
-		copyFile(t, testdata+src, path+".new")
+		geotest.CopyFile(t, testdata+src, path+".new")
 		os.Rename(path+".new", path)
 		if err := l.Reload(); err != nil {
 			t.Fatal(err)
@@ -170,17 +170,6 @@ func TestLocatorReload(t *testing.T) {
 	}
 	if got := l.Lookup(ip).Country; got != "AU" {
 		t.Errorf("after a failed reload: %q", got)
-	}
-}
-
-func copyFile(t testing.TB, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

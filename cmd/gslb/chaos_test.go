@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gslb/gslb/geo/geotest"
 	"github.com/miekg/dns"
 )
 
@@ -109,7 +110,7 @@ func TestChaos(t *testing.T) {
 	start := time.Now()
 	geoDir := t.TempDir()
 	geoFile := filepath.Join(geoDir, "city.mmdb")
-	copyTo(t, "../../testdata/geoip/GeoIP2-City-Test.mmdb", geoFile)
+	geotest.CopyFile(t, "../../testdata/geoip/GeoIP2-City-Test.mmdb", geoFile)
 	var backends []*backend
 	var lines []string
 	for i := range 3 {
@@ -223,7 +224,7 @@ continent = { EU = ["eu"], AS = ["as"] }
 			if i%2 == 1 {
 				src = "../../testdata/geoip/GeoIP2-City-Test.mmdb"
 			}
-			copyTo(t, src, geoFile+".new")
+			geotest.CopyFile(t, src, geoFile+".new")
 			os.Rename(geoFile+".new", geoFile)  // as geoipupdate does
 			time.Sleep(1300 * time.Millisecond) // past the watcher's 1 s debounce
 		}
@@ -291,15 +292,4 @@ continent = { EU = ["eu"], AS = ["as"] }
 		t.Logf("junk: %d random packets and 40 stalled TCP connections beside the load", junkSent.Load())
 	})
 	t.Logf("chaos suite took %v", time.Since(start).Round(time.Second))
-}
-
-func copyTo(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -278,35 +278,11 @@ func TestHangingBackendsDelayNothing(t *testing.T) {
 	// 50 backends accept TCP and never answer HTTP: their probes each cost
 	// a timeout, while a healthy backend's probes keep their schedule and
 	// DNS answers keep their latency.
-	var hang []net.Conn
-	var hangMu sync.Mutex
 	var lines []string
 	for i := range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				hangMu.Lock()
-				hang = append(hang, c) // held open, never answered
-				hangMu.Unlock()
-			}
-		}()
-		lines = append(lines, fmt.Sprintf(`  { name = "hang%d", address = "192.0.2.%d", check = %s },`, i, 100+i, checkTOML("http", ln.Addr().String())))
+		addr := hangingListener(t)
+		lines = append(lines, fmt.Sprintf(`  { name = "hang%d", address = "192.0.2.%d", check = %s },`, i, 100+i, checkTOML("http", addr)))
 	}
-	defer func() {
-		hangMu.Lock()
-		for _, c := range hang {
-			c.Close()
-		}
-		hangMu.Unlock()
-	}()
 	good := newBackend(t)
 	conf := healthConfig(t, fmt.Sprintf("[services.www]\nbackends = [\n  { name = \"good\", address = \"192.0.2.1\", check = %s },\n%s\n]\n", checkTOML("http", good.addr), strings.Join(lines, "\n")), "")
 	ta := startApp(t, conf, "")
@@ -578,4 +554,37 @@ func TestTokenFileReadableByOthersRefused(t *testing.T) {
 	if _, err := readToken(f); err == nil || !strings.Contains(err.Error(), "readable by others") {
 		t.Errorf("err %v", err)
 	}
+}
+
+// hangingListener returns the address of a TCP listener that accepts
+// connections and never answers on them; listener and connections close
+// when the test ends.
+func hangingListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	return ln.Addr().String()
 }

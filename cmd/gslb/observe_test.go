@@ -140,21 +140,8 @@ backends = [
 func TestReadyz(t *testing.T) {
 	// A backend that accepts and never answers: its first probe result
 	// comes only after the timeout, so /readyz starts at 503.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	conf := healthConfig(t, fmt.Sprintf("[services.www]\nbackends = [{ address = \"192.0.2.1\", check = { type = \"http\", address = %q, interval = \"2s\", timeout = \"1s\" } }]\n", ln.Addr().String()), "")
+	addr := hangingListener(t)
+	conf := healthConfig(t, fmt.Sprintf("[services.www]\nbackends = [{ address = \"192.0.2.1\", check = { type = \"http\", address = %q, interval = \"2s\", timeout = \"1s\" } }]\n", addr), "")
 	ta := startApp(t, conf, "")
 	get := func() (int, string) {
 		resp, err := http.Get(ta.api.URL + "/readyz")

@@ -85,3 +85,16 @@ func write(t testing.TB, tree *mmdbwriter.Tree, name string) string {
 	}
 	return p
 }
+
+// CopyFile copies a file, such as a test database, failing the test on
+// any error.
+func CopyFile(t testing.TB, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
