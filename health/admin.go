@@ -44,8 +44,10 @@ func Serving(st *State, slot *Slot) bool {
 	return st.Up()
 }
 
-// backendID is the form of a backend's ID: "service/backend".
-var backendID = regexp.MustCompile(`^[A-Za-z0-9_.*-]+/[A-Za-z0-9_.-]+$`)
+// backendID is the form of a normalised backend ID, "service/backend":
+// the service's name neither starts nor ends with a dot (else normalising
+// it again would change it).
+var backendID = regexp.MustCompile(`^[A-Za-z0-9_*-](?:[A-Za-z0-9_.*-]*[A-Za-z0-9_*-])?/[A-Za-z0-9_.-]+$`)
 
 // Admin keeps the admin overrides of all backends by ID, persists them in
 // a state file, and clears them when they expire.
