@@ -189,12 +189,12 @@ func (h *Handler) serveFast(req []byte, src netip.Addr, t Transport, buf []byte,
 	if slot != nil && h.metrics != nil {
 		h.metrics.cacheMisses.Add(1)
 	}
-	client := zones.Client{Addr: src, Bits: src.BitLen()}
+	client := zones.NewClient(src, src.BitLen())
 	located := false
 	if q.hasECS && q.subnet.source > 0 && snap.Config.TrustECS(src) {
-		client = zones.Client{Addr: q.subnet.addr, Bits: int(q.subnet.source)}
+		client = zones.NewClient(q.subnet.addr, int(q.subnet.source))
 		if a := q.subnet.addr; a.Is4In6() {
-			client = zones.Client{Addr: a.Unmap(), Bits: max(0, int(q.subnet.source)-96)}
+			client = zones.NewClient(a.Unmap(), max(0, int(q.subnet.source)-96))
 		}
 		located = true
 	}

@@ -340,13 +340,13 @@ func (h *Handler) build(req []byte, src netip.Addr, t Transport, trace *zones.Tr
 	}
 	zq := zones.Query{Name: q.name, Lower: q.lower, Type: q.qtype, Geo: h.geo, Trace: trace}
 	src = src.Unmap()
-	zq.Client = zones.Client{Addr: src, Bits: src.BitLen()}
+	zq.Client = zones.NewClient(src, src.BitLen())
 	located := false
 	if subnet != nil && subnet.source > 0 && snap.Config.TrustECS(src) {
-		zq.Client = zones.Client{Addr: subnet.addr, Bits: int(subnet.source)}
+		zq.Client = zones.NewClient(subnet.addr, int(subnet.source))
 		if a := subnet.addr; a.Is4In6() {
 			// An IPv4-mapped subnet is an IPv4 client.
-			zq.Client = zones.Client{Addr: a.Unmap(), Bits: max(0, int(subnet.source)-96)}
+			zq.Client = zones.NewClient(a.Unmap(), max(0, int(subnet.source)-96))
 		}
 		located = true
 	}

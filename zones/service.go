@@ -246,6 +246,10 @@ type Client struct {
 	Bits int
 }
 
+// NewClient returns the client at addr of which bits leading bits are
+// known.
+func NewClient(addr netip.Addr, bits int) Client { return Client{Addr: addr, Bits: bits} }
+
 // Locator finds where an address is; *geo.Locator is one.
 type Locator interface {
 	// Lookup finds the location and the AS number.
