@@ -32,6 +32,7 @@ type answerCache struct {
 	entries []cacheEntry
 	snap    *zones.Snapshot // the snapshot of the entries
 	pending uint64          // the hash of the last miss, for store
+	geoGen  uint64          // the GeoIP generation of the last find
 }
 
 // cacheEntry is one kept reply.
@@ -44,14 +45,11 @@ type cacheEntry struct {
 	located bool         // the client address came from a trusted ECS option
 	ecsSrc  bool         // the request has a client subnet of source > 0
 	hasECS  bool         // the request has a client subnet option
-	qtype   uint16
 	svc     *zones.Service
 	mask    uint64 // svc's serving backends when the reply was made
 	tally   zones.Tally
 	rcode   uint8
-	zone    string
-	stats   *zoneStats // the zone's counters, nil without metrics
-	name    string
+	outcome outcome // for the metrics and the query log
 	key     []byte // request bytes after the ID
 	reply   []byte // with the ID of the request that made it
 	keyBuf  [cacheKeyMax]byte
@@ -88,6 +86,7 @@ func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, src 
 		clear(c.entries)
 		c.snap = snap
 	}
+	c.geoGen = geoGen
 	h := c.hashKey(req, src)
 	e := &c.entries[h&(cacheEntries-1)]
 	if e.snap == snap && e.hash == h && e.geoGen == geoGen && string(e.key) == string(req[2:]) && e.valid(snap, src) {
@@ -116,20 +115,35 @@ func (e *cacheEntry) valid(snap *zones.Snapshot, src netip.Addr) bool {
 	return true
 }
 
-// store keeps reply, made for answer a, in the slot the last find
-// returned.
-func (c *answerCache) store(e *cacheEntry, req, reply []byte, snap *zones.Snapshot, geoGen uint64, q *fastQuery, client netip.Addr, located bool,
-	a *zones.Answer, mask uint64, rcode int, o *outcome, stats *zoneStats) {
+// answer writes the kept reply into buf with the ID of req, counts it
+// again in the answer metrics, and returns its rcode.
+func (e *cacheEntry) answer(req, buf []byte, o *outcome, m *Metrics) (out []byte, rcode int) {
+	if m != nil {
+		m.cacheHits.Add(1)
+	}
+	out = append(buf[:0], e.reply...)
+	out[0], out[1] = req[0], req[1]
+	e.tally.Count()
+	*o = e.outcome
+	return out, int(e.rcode)
+}
+
+// store keeps reply, the response r to the request q read from req, in
+// the slot the last find returned. o is what the metrics know of it, with
+// its zone's counters in stats.
+func (c *answerCache) store(e *cacheEntry, req, reply []byte, q *request, r *response, o *outcome, stats *zoneStats) {
 	if len(reply) > cacheReplyMax {
 		return
 	}
 	e.hash = c.pending
-	e.snap, e.geoGen, e.located, e.svc, e.mask, e.tally = snap, geoGen, located, a.Service, mask, a.Tally
-	e.anyone = a.Scope == 0
-	e.client = netip.PrefixFrom(client, a.Scope).Masked()
-	e.rcode = uint8(rcode)
-	e.qtype, e.hasECS, e.ecsSrc = q.qtype, q.hasECS, q.hasECS && q.subnet.source > 0
-	e.zone, e.name, e.stats = o.zone, o.name, stats
+	e.snap, e.geoGen = c.snap, c.geoGen
+	e.located, e.svc, e.mask, e.tally = r.located, r.svc, r.mask, r.a.Tally
+	e.anyone = r.a.Scope == 0
+	e.client = netip.PrefixFrom(r.addr, r.a.Scope).Masked()
+	e.rcode = uint8(r.rcode)
+	e.hasECS, e.ecsSrc = q.hasECS, q.ecsSource()
+	e.outcome = *o
+	e.outcome.stats = stats
 	e.key = append(e.keyBuf[:0], req[2:]...)
 	e.reply = append(e.replBuf[:0], reply...)
 }

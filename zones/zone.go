@@ -20,9 +20,7 @@ type Zone struct {
 	SOA *dns.SOA
 	// negSOA is the SOA as it goes into negative answers: its TTL is
 	// min(SOA TTL, SOA MINIMUM) as RFC 2308 section 3 asks.
-	negSOA *dns.SOA
-	// negSOAWire is negSOA in wire format, uncompressed.
-	negSOAWire []byte
+	negSOA []dns.RR // one record
 	// Services are the zone's dynamically answered names, sorted by name.
 	Services []*Service
 
@@ -100,8 +98,8 @@ func (z *Zone) Name() string { return z.origin }
 
 // NegativeSOA returns the SOA record for the authority section of negative
 // answers (NXDOMAIN and NODATA), with TTL min(SOA TTL, SOA MINIMUM).
-func (z *Zone) NegativeSOA() dns.RR { return z.negSOA }
+func (z *Zone) NegativeSOA() dns.RR { return z.negSOA[0] }
 
-// NegativeSOAWire is NegativeSOA in wire format, uncompressed, for writers
-// that build replies by hand.
-func (z *Zone) NegativeSOAWire() []byte { return z.negSOAWire }
+// NegativeSOAs is the authority section of negative answers: NegativeSOA
+// alone. The slice is shared: do not modify it.
+func (z *Zone) NegativeSOAs() []dns.RR { return z.negSOA }

@@ -493,11 +493,7 @@ func (l *zoneLoader) apex(soa *soaDoc, nsValue any, src []byte) {
 	apex.add(rr)
 	neg := *rr
 	neg.Hdr.Ttl = min(rr.Hdr.Ttl, rr.Minttl)
-	z.negSOA = &neg
-	buf := make([]byte, dns.Len(&neg)+16)
-	if n, err := dns.PackRR(&neg, buf, 0, nil, false); err == nil {
-		z.negSOAWire = buf[:n]
-	}
+	z.negSOA = []dns.RR{&neg}
 }
 
 // autoSerial derives the serial from the zone file's content, so that it

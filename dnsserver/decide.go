@@ -1,0 +1,240 @@
+package dnsserver
+
+import (
+	"net/netip"
+
+	"github.com/gslb/gslb/zones"
+	"github.com/miekg/dns"
+)
+
+// response is what decide made of a request: every field of the reply,
+// for either encoder to write. Nothing in it is decided by an encoder.
+type response struct {
+	// Header.
+	rcode      int
+	opcode     int
+	aa         bool
+	rd, cd     bool // copied from the request
+	noQuestion bool // the question is not echoed
+
+	// Sections; the OPT record, if any, follows Extra.
+	answer, ns, extra []dns.RR
+
+	// The OPT record.
+	opt     bool
+	udpSize uint16 // ours
+	do      bool
+	nsid    string // our NSID, in hex, if asked for and set
+	ecs     bool   // echo the client subnet, with scope
+	scope   uint8
+
+	// limit is the largest the reply may be on the wire.
+	limit int
+
+	// What the answer came from, for the cache and the metrics.
+	zone    *zones.Zone
+	a       zones.Answer
+	client  zones.Client
+	addr    netip.Addr // the client's address in client
+	located bool       // the client address came from a trusted ECS option
+
+	// With recordServing, decide notes which of the answering service's
+	// backends served before the lookup (mask of svc), so that the cache
+	// can tell the answer was made from one serving state.
+	recordServing bool
+	svc           *zones.Service
+	mask          uint64
+}
+
+// keepable tells whether the answer is a function of what the answer
+// cache checks: nothing drawn at random or in turn, and the serving state
+// of its service unchanged while it was made.
+func (r *response) keepable() bool {
+	if !r.recordServing || r.a.Varies || r.a.Service != r.svc {
+		return false
+	}
+	if r.svc == nil {
+		return true
+	}
+	m, _ := r.svc.ServingMask()
+	return m == r.mask
+}
+
+// decide answers a request: the one place that decides the client
+// address, the UDP size limit, the header flags, the OPT record, the ECS
+// scope and the zone answer. A non-nil trace collects the decision in
+// words.
+func (h *Handler) decide(snap *zones.Snapshot, q *request, src netip.Addr, t Transport, trace *zones.Trace, r *response) {
+	r.opcode, r.rd, r.cd = q.opcode, q.rd, q.cd
+	r.noQuestion = !q.hasQuestion
+	r.limit = udpLimit(snap, q, t)
+	if q.edns {
+		r.opt, r.udpSize = true, snap.Config.UDPSize
+		if q.bodyErr {
+			// Nothing else of the request is known.
+			r.rcode, r.rd, r.cd = q.problem, false, false
+			return
+		}
+		r.do = q.do
+		if q.nsid && snap.Config.NSID {
+			r.nsid = hexString(h.identity(snap))
+		}
+	}
+	switch q.problem {
+	case 0:
+	case dns.RcodeNotImplemented:
+		// Opcodes other than QUERY: NOTIMP, with every flag clear.
+		r.rcode, r.rd, r.cd = q.problem, false, false
+		return
+	default:
+		r.rcode = q.problem
+		if q.bodyErr {
+			r.rd, r.cd = false, false
+		}
+		return
+	}
+	switch q.qclass {
+	case dns.ClassINET:
+	case dns.ClassCHAOS:
+		h.chaos(snap, q, r)
+		return
+	default:
+		r.rcode = dns.RcodeRefused
+		return
+	}
+	switch q.qtype {
+	case dns.TypeAXFR, dns.TypeIXFR:
+		// Answers are computed per query; there is nothing to transfer.
+		r.rcode = dns.RcodeNotImplemented
+		if t == TCP {
+			r.rcode = dns.RcodeRefused
+		}
+		return
+	}
+	z := snap.Zone(q.lower)
+	if z == nil {
+		// Not ours: REFUSED, no referral upwards.
+		r.rcode = dns.RcodeRefused
+		return
+	}
+	r.zone = z
+	r.client, r.addr, r.located = client(snap, q, src, trace)
+	if r.recordServing {
+		if r.svc = z.ServiceAt(q.lower); r.svc != nil {
+			r.mask, r.recordServing = r.svc.ServingMask()
+		}
+	}
+	zq := zones.Query{Name: q.name, Lower: q.lower, Type: q.qtype, Geo: h.geo, Client: r.client, Trace: trace}
+	r.a = z.Lookup(&zq)
+	fill(r, z)
+	if q.hasECS {
+		// RFC 7871 7.2.1: echo family, source prefix and address; SCOPE is
+		// the prefix length the answer depended on.
+		r.ecs = true
+		if r.located {
+			r.scope = uint8(r.a.Scope)
+		}
+		if trace != nil {
+			trace.Add("ECS scope in the reply: /%d", r.scope)
+		}
+	}
+}
+
+// udpLimit is the largest reply the client takes: any size over TCP; over
+// UDP 512 octets without EDNS, and with EDNS the smaller of its size and
+// ours, never below 512 (RFC 6891 6.2.3, 6.2.5).
+func udpLimit(snap *zones.Snapshot, q *request, t Transport) int {
+	if t == TCP {
+		return dns.MaxMsgSize
+	}
+	if !q.edns || q.bodyErr {
+		return minUDPSize
+	}
+	return max(minUDPSize, min(q.udpSize, int(snap.Config.UDPSize)))
+}
+
+// client is where the query comes from for the policies: the client
+// subnet when the request has one (of source > 0) and the source is
+// trusted to send it (located), else the source address.
+func client(snap *zones.Snapshot, q *request, src netip.Addr, trace *zones.Trace) (c zones.Client, addr netip.Addr, located bool) {
+	src = src.Unmap()
+	addr, bits := src, src.BitLen()
+	if q.ecsSource() && snap.Config.TrustECS(src) {
+		addr, bits = q.subnet.addr, int(q.subnet.source)
+		if addr.Is4In6() {
+			// An IPv4-mapped subnet is an IPv4 client.
+			addr, bits = addr.Unmap(), max(0, bits-96)
+		}
+		located = true
+	}
+	c = zones.NewClient(addr, bits)
+	if trace != nil {
+		switch {
+		case located:
+			trace.Add("client: EDNS Client Subnet %s/%d (from resolver %s)", q.subnet.addr, q.subnet.source, src)
+		case q.ecsSource():
+			trace.Add("client: resolver %s (its client subnet option is not trusted: geo.ecs)", src)
+		default:
+			trace.Add("client: %s (no client subnet)", src)
+		}
+	}
+	return c, addr, located
+}
+
+// fill maps the lookup result to the reply: the one place that decides
+// rcode, AA and the authority section (RFC 1034 4.3.2, RFC 2308).
+func fill(r *response, z *zones.Zone) {
+	a := &r.a
+	r.answer, r.extra = a.Answer, a.Extra
+	switch a.Result {
+	case zones.Success:
+		r.aa = true
+	case zones.NoData:
+		r.aa = true
+		r.ns = z.NegativeSOAs()
+	case zones.NXDomain:
+		r.aa = true
+		r.rcode = dns.RcodeNameError
+		r.ns = z.NegativeSOAs()
+	case zones.Delegation:
+		r.ns = a.Ns
+	}
+}
+
+// identity returns the configured server identity, "" if hidden.
+func (h *Handler) identity(snap *zones.Snapshot) string {
+	if h.ident.ID != "" {
+		return h.ident.ID
+	}
+	if snap.Config.Identity == "auto" {
+		return h.ident.Hostname
+	}
+	return snap.Config.Identity
+}
+
+// chaos answers the CHAOS-class names that tell a server's identity and
+// version; everything else in class CHAOS is refused.
+func (h *Handler) chaos(snap *zones.Snapshot, q *request, r *response) {
+	var text string
+	switch q.lower {
+	case "version.bind.", "version.server.":
+		text = snap.Config.Version
+		if text == "auto" {
+			text = h.ident.Version
+		}
+	case "id.server.", "hostname.bind.":
+		text = h.identity(snap)
+	}
+	if text == "" {
+		r.rcode = dns.RcodeRefused
+		return
+	}
+	r.aa = true
+	if q.qtype != dns.TypeTXT && q.qtype != dns.TypeANY {
+		return
+	}
+	r.answer = []dns.RR{&dns.TXT{
+		Hdr: dns.RR_Header{Name: q.name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS},
+		Txt: []string{text},
+	}}
+}

@@ -1,0 +1,258 @@
+package dnsserver
+
+import (
+	"encoding/binary"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// A query is read by one of two parsers into one request value, which one
+// function (decide) then answers:
+//
+//   - readFast reads the common query in place, without miekg/dns: one
+//     question of class IN, a name of plain labels, no records but an
+//     optional OPT whose options it understands. It declines anything
+//     else, or anything odd.
+//   - readMsg unpacks any message with miekg/dns and records what is wrong
+//     with it (FORMERR, NOTIMP, BADVERS) for decide to answer.
+//
+// For every message readFast takes, readMsg fills the same request (the
+// wire offsets aside): FuzzServe holds them to it.
+
+// request is a query as a parser read it.
+type request struct {
+	id            uint16
+	opcode        int
+	rd, cd        bool
+	name, lower   string // the query name as received, and in lower case
+	qtype, qclass uint16
+	hasQuestion   bool // exactly one question
+
+	// problem is the rcode a malformed or unsupported message gets before
+	// any lookup (0: none). bodyErr tells that the body did not unpack:
+	// the reply then has a bare header (and an OPT record if the request
+	// seemed to have one).
+	problem int
+	bodyErr bool
+
+	edns    bool // an OPT record
+	udpSize int  // the client's advertised UDP size, with edns
+	do      bool
+	nsid    bool // the client asked for our NSID
+	subnet  ecs  // the client subnet option, with hasECS
+	hasECS  bool
+
+	// Set by readFast only: the end of the question in the wire, and the
+	// offsets of the question name's labels, for the fast encoder.
+	qend    int
+	labels  [128]int
+	nlabels int
+}
+
+// ecsSource tells whether the request carries a client subnet that can
+// locate a client (source prefix > 0).
+func (r *request) ecsSource() bool { return r.hasECS && r.subnet.source > 0 }
+
+// readFast reads a request the fast path can take; it returns false for
+// any other, which readMsg then reads (and judges).
+func readFast(req []byte, q *request) bool {
+	if len(req) < 17 || req[2]&0x78 != 0 || // opcode QUERY
+		binary.BigEndian.Uint16(req[4:]) != 1 || binary.BigEndian.Uint16(req[6:]) != 0 ||
+		binary.BigEndian.Uint16(req[8:]) != 0 {
+		return false
+	}
+	ar := binary.BigEndian.Uint16(req[10:])
+	if ar > 1 {
+		return false
+	}
+	// The name: plain labels of letters, digits, '-', '_' and '*', no
+	// compression.
+	off := 12
+	for {
+		if off >= len(req) {
+			return false
+		}
+		n := int(req[off])
+		if n == 0 {
+			off++
+			break
+		}
+		if n > 63 || off+1+n > len(req) || q.nlabels == len(q.labels) {
+			return false
+		}
+		q.labels[q.nlabels] = off
+		q.nlabels++
+		for _, c := range req[off+1 : off+1+n] {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '*') {
+				return false
+			}
+		}
+		off += 1 + n
+	}
+	if q.nlabels == 0 || off-12 > 255 || off+4 > len(req) {
+		return false
+	}
+	q.qtype = binary.BigEndian.Uint16(req[off:])
+	q.qclass = binary.BigEndian.Uint16(req[off+2:])
+	if q.qclass != dns.ClassINET {
+		return false
+	}
+	switch q.qtype {
+	case dns.TypeAXFR, dns.TypeIXFR, dns.TypeANY, dns.TypeOPT, dns.TypeMAILA, dns.TypeMAILB:
+		return false
+	}
+	q.qend = off + 4
+	off = q.qend
+	if ar == 0 {
+		if off != len(req) {
+			return false
+		}
+	} else if !readFastOPT(req[off:], q) {
+		return false
+	}
+	q.id = binary.BigEndian.Uint16(req)
+	q.rd, q.cd = req[2]&0x01 != 0, req[3]&0x10 != 0
+	q.hasQuestion = true
+	q.setNames(req)
+	return true
+}
+
+// readFastOPT reads the OPT record that ends a fast request: root owner,
+// version 0, options it understands.
+func readFastOPT(b []byte, q *request) bool {
+	if len(b) < 11 || b[0] != 0 || binary.BigEndian.Uint16(b[1:]) != dns.TypeOPT {
+		return false
+	}
+	if b[5] != 0 || b[6] != 0 { // extended rcode, version
+		return false
+	}
+	rdata := b[11:]
+	if len(rdata) != int(binary.BigEndian.Uint16(b[9:])) {
+		return false
+	}
+	q.edns = true
+	q.udpSize = int(binary.BigEndian.Uint16(b[3:]))
+	q.do = b[7]&0x80 != 0
+	for o := 0; o < len(rdata); {
+		if o+4 > len(rdata) {
+			return false
+		}
+		code := binary.BigEndian.Uint16(rdata[o:])
+		n := int(binary.BigEndian.Uint16(rdata[o+2:]))
+		if o+4+n > len(rdata) {
+			return false
+		}
+		switch code {
+		case 1, 2, 9, 11, 15, 18, 19:
+			// LLQ, UL, EXPIRE, TCP-KEEPALIVE, EDE, REPORT-CHANNEL and
+			// ZONEVERSION: miekg/dns rejects malformed ones (FORMERR on the
+			// general path); let that path judge them.
+			return false
+		case optNSID:
+			q.nsid = true
+		case optECS:
+			if q.hasECS {
+				return false
+			}
+			e, err := decodeECS(rdata[o+4 : o+4+n])
+			if err != nil {
+				return false
+			}
+			q.subnet, q.hasECS = e, true
+		}
+		o += 4 + n
+	}
+	return true
+}
+
+// setNames makes the presentation form of the query name, as received and
+// in lower case.
+func (q *request) setNames(req []byte) {
+	var b strings.Builder
+	b.Grow(q.qend - 4 - 12)
+	for i := 0; i < q.nlabels; i++ {
+		o := q.labels[i]
+		b.Write(req[o+1 : o+1+int(req[o])])
+		b.WriteByte('.')
+	}
+	q.name = b.String()
+	q.lower = toLower(q.name)
+}
+
+// toLower lower-cases ASCII, allocating only when something changes.
+func toLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// readMsg reads any message whose header is there (the caller checked its
+// length) with miekg/dns, and records in problem what is wrong with it.
+func readMsg(req []byte, q *request) {
+	q.id = binary.BigEndian.Uint16(req)
+	q.opcode = int(req[2]>>3) & 0xF
+	m := new(dns.Msg)
+	if err := m.Unpack(req); err != nil {
+		// The header parsed but the rest did not: FORMERR, with an OPT
+		// record if the request seems to have one (RFC 6891 7).
+		q.problem, q.bodyErr, q.edns = dns.RcodeFormatError, true, rawHasOPT(req)
+		return
+	}
+	q.rd, q.cd = m.RecursionDesired, m.CheckingDisabled
+	q.hasQuestion = len(m.Question) == 1
+	if q.hasQuestion {
+		qs := m.Question[0]
+		q.name, q.lower, q.qtype, q.qclass = qs.Name, strings.ToLower(qs.Name), qs.Qtype, qs.Qclass
+	}
+	var opt *dns.OPT
+	nopt := 0
+	for _, rr := range m.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			nopt++
+			opt = o
+		}
+	}
+	if opt != nil {
+		q.edns = true
+		q.udpSize = int(opt.UDPSize())
+		q.do = opt.Do()
+		for _, e := range opt.Option {
+			if e.Option() == optNSID {
+				q.nsid = true
+			}
+		}
+	}
+	switch {
+	case m.Opcode != dns.OpcodeQuery:
+		q.problem = dns.RcodeNotImplemented
+	case !q.hasQuestion || nopt > 1 || optMisplaced(m) || (opt != nil && opt.Hdr.Name != "."):
+		q.problem = dns.RcodeFormatError
+	case opt != nil && opt.Version() != 0:
+		// RFC 6891 6.1.3: BADVERS, no answer, our version (0) in the OPT.
+		q.problem = dns.RcodeBadVers
+	case opt != nil:
+		rdata, _ := findOPT(req)
+		subnet, err := parseECS(rdata)
+		if err != nil {
+			q.problem = dns.RcodeFormatError
+		} else if subnet != nil {
+			q.subnet, q.hasECS = *subnet, true
+		}
+	}
+}
+
+// optMisplaced reports an OPT record outside the additional section.
+func optMisplaced(m *dns.Msg) bool {
+	for _, s := range [][]dns.RR{m.Answer, m.Ns} {
+		for _, rr := range s {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				return true
+			}
+		}
+	}
+	return false
+}
