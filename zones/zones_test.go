@@ -2,11 +2,11 @@ package zones
 
 import (
 	"errors"
-	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/gslb/gslb/zones/zonestest"
 	"github.com/miekg/dns"
 )
 
@@ -59,89 +59,56 @@ func TestLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct {
-		qname  string
-		qtype  uint16
 		result Result
-		answer []string
-		ns     []string
-		extra  []string
+		zonestest.Case
 	}{
-		{"example.com.", dns.TypeSOA, Success, []string{"example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 0 3600 600 604800 60"}, nil, nil},
-		{"EXAMPLE.com.", dns.TypeNS, Success, []string{"EXAMPLE.com. 300 IN NS ns1.example.com.", "EXAMPLE.com. 300 IN NS ns.other.net."}, nil, []string{"ns1.example.com. 300 IN A 192.0.2.1"}},
-		{"example.com.", dns.TypeMX, Success, []string{"example.com. 300 IN MX 10 mail.example.com."}, nil, []string{"mail.example.com. 300 IN A 192.0.2.25"}},
-		{"example.com.", dns.TypeA, NoData, nil, nil, nil},
-		{"nope.example.com.", dns.TypeA, NXDomain, nil, nil, nil},
-		{"b.c.example.com.", dns.TypeA, NoData, nil, nil, nil}, // empty non-terminal
-		{"c.example.com.", dns.TypeTXT, NoData, nil, nil, nil},
-		{"x.a.b.c.example.com.", dns.TypeA, NXDomain, nil, nil, nil},
-		{"Alias.example.com.", dns.TypeA, Success, []string{"Alias.example.com. 300 IN CNAME mail.example.com.", "mail.example.com. 300 IN A 192.0.2.25"}, nil, nil},
-		{"alias.example.com.", dns.TypeCNAME, Success, []string{"alias.example.com. 300 IN CNAME mail.example.com."}, nil, nil},
-		{"alias.example.com.", dns.TypeTXT, NoData, []string{"alias.example.com. 300 IN CNAME mail.example.com."}, nil, nil},
-		{"dangling.example.com.", dns.TypeA, NXDomain, []string{"dangling.example.com. 300 IN CNAME nothere.example.com."}, nil, nil},
-		{"external.example.com.", dns.TypeA, Success, []string{"external.example.com. 300 IN CNAME www.example.net."}, nil, nil},
-		{"loop1.example.com.", dns.TypeA, Success, []string{"loop1.example.com. 300 IN CNAME loop2.example.com.", "loop2.example.com. 300 IN CNAME loop1.example.com."}, nil, nil},
-		{"tosvc.example.com.", dns.TypeAAAA, Success, []string{"tosvc.example.com. 300 IN CNAME www.example.com.", "www.example.com. 30 IN AAAA 2001:db8::10"}, nil, nil},
-		{"WwW.example.com.", dns.TypeA, Success, []string{"WwW.example.com. 30 IN A 192.0.2.10"}, nil, nil},
-		{"www.example.com.", dns.TypeAAAA, Success, []string{"www.example.com. 30 IN AAAA 2001:db8::10"}, nil, nil},
-		{"www.example.com.", dns.TypeTXT, NoData, nil, nil, nil},
-		{"v4only.example.com.", dns.TypeAAAA, NoData, nil, nil, nil},
-		{"Foo.Wild.example.com.", dns.TypeA, Success, []string{"Foo.Wild.example.com. 300 IN A 192.0.2.99"}, nil, nil},
-		{"a.b.wild.example.com.", dns.TypeTXT, Success, []string{"a.b.wild.example.com. 300 IN TXT \"wild\""}, nil, nil},
-		{"sub.wild.example.com.", dns.TypeA, NoData, nil, nil, nil},                                                // exists: no synthesis
-		{"x.sub.wild.example.com.", dns.TypeA, NXDomain, nil, nil, nil},                                            // closest encloser sub.wild has no wildcard
-		{"wild.example.com.", dns.TypeA, NoData, nil, nil, nil},                                                    // ENT above the wildcard
-		{"*.wild.example.com.", dns.TypeA, Success, []string{"*.wild.example.com. 300 IN A 192.0.2.99"}, nil, nil}, // the wildcard itself
-		{"q.cw.example.com.", dns.TypeA, Success, []string{"q.cw.example.com. 300 IN CNAME mail.example.com.", "mail.example.com. 300 IN A 192.0.2.25"}, nil, nil},
-		{"child.example.com.", dns.TypeA, Delegation, nil, []string{"child.example.com. 300 IN NS ns.child.example.com.", "child.example.com. 300 IN NS ns.other.net."}, []string{"ns.child.example.com. 300 IN A 192.0.2.53"}},
-		{"x.deep.child.example.com.", dns.TypeA, Delegation, nil, []string{"child.example.com. 300 IN NS ns.child.example.com.", "child.example.com. 300 IN NS ns.other.net."}, []string{"ns.child.example.com. 300 IN A 192.0.2.53"}},
-		{"ns.child.example.com.", dns.TypeA, Delegation, nil, []string{"child.example.com. 300 IN NS ns.child.example.com.", "child.example.com. 300 IN NS ns.other.net."}, []string{"ns.child.example.com. 300 IN A 192.0.2.53"}},
-		{"child.example.com.", dns.TypeDS, Success, []string{"child.example.com. 300 IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"}, nil, nil},
-		{"www.example.com.", dns.TypeANY, Success, []string{"www.example.com. 30 IN A 192.0.2.10"}, nil, nil},
-		{"example.com.", dns.TypeANY, Success, []string{"example.com. 300 IN NS ns1.example.com.", "example.com. 300 IN NS ns.other.net."}, nil, []string{"ns1.example.com. 300 IN A 192.0.2.1"}},
-		{"mail.example.com.", 999, NoData, nil, nil, nil},
+		{Success, zonestest.Case{Qname: "example.com.", Qtype: dns.TypeSOA, Answer: []string{"example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 0 3600 600 604800 60"}}},
+		{Success, zonestest.Case{Qname: "EXAMPLE.com.", Qtype: dns.TypeNS, Answer: []string{"EXAMPLE.com. 300 IN NS ns1.example.com.", "EXAMPLE.com. 300 IN NS ns.other.net."}, Extra: []string{"ns1.example.com. 300 IN A 192.0.2.1"}}},
+		{Success, zonestest.Case{Qname: "example.com.", Qtype: dns.TypeMX, Answer: []string{"example.com. 300 IN MX 10 mail.example.com."}, Extra: []string{"mail.example.com. 300 IN A 192.0.2.25"}}},
+		{NoData, zonestest.Case{Qname: "example.com.", Qtype: dns.TypeA}},
+		{NXDomain, zonestest.Case{Qname: "nope.example.com.", Qtype: dns.TypeA}},
+		{NoData, zonestest.Case{Qname: "b.c.example.com.", Qtype: dns.TypeA}}, // empty non-terminal
+		{NoData, zonestest.Case{Qname: "c.example.com.", Qtype: dns.TypeTXT}},
+		{NXDomain, zonestest.Case{Qname: "x.a.b.c.example.com.", Qtype: dns.TypeA}},
+		{Success, zonestest.Case{Qname: "Alias.example.com.", Qtype: dns.TypeA, Answer: []string{"Alias.example.com. 300 IN CNAME mail.example.com.", "mail.example.com. 300 IN A 192.0.2.25"}}},
+		{Success, zonestest.Case{Qname: "alias.example.com.", Qtype: dns.TypeCNAME, Answer: []string{"alias.example.com. 300 IN CNAME mail.example.com."}}},
+		{NoData, zonestest.Case{Qname: "alias.example.com.", Qtype: dns.TypeTXT, Answer: []string{"alias.example.com. 300 IN CNAME mail.example.com."}}},
+		{NXDomain, zonestest.Case{Qname: "dangling.example.com.", Qtype: dns.TypeA, Answer: []string{"dangling.example.com. 300 IN CNAME nothere.example.com."}}},
+		{Success, zonestest.Case{Qname: "external.example.com.", Qtype: dns.TypeA, Answer: []string{"external.example.com. 300 IN CNAME www.example.net."}}},
+		{Success, zonestest.Case{Qname: "loop1.example.com.", Qtype: dns.TypeA, Answer: []string{"loop1.example.com. 300 IN CNAME loop2.example.com.", "loop2.example.com. 300 IN CNAME loop1.example.com."}}},
+		{Success, zonestest.Case{Qname: "tosvc.example.com.", Qtype: dns.TypeAAAA, Answer: []string{"tosvc.example.com. 300 IN CNAME www.example.com.", "www.example.com. 30 IN AAAA 2001:db8::10"}}},
+		{Success, zonestest.Case{Qname: "WwW.example.com.", Qtype: dns.TypeA, Answer: []string{"WwW.example.com. 30 IN A 192.0.2.10"}}},
+		{Success, zonestest.Case{Qname: "www.example.com.", Qtype: dns.TypeAAAA, Answer: []string{"www.example.com. 30 IN AAAA 2001:db8::10"}}},
+		{NoData, zonestest.Case{Qname: "www.example.com.", Qtype: dns.TypeTXT}},
+		{NoData, zonestest.Case{Qname: "v4only.example.com.", Qtype: dns.TypeAAAA}},
+		{Success, zonestest.Case{Qname: "Foo.Wild.example.com.", Qtype: dns.TypeA, Answer: []string{"Foo.Wild.example.com. 300 IN A 192.0.2.99"}}},
+		{Success, zonestest.Case{Qname: "a.b.wild.example.com.", Qtype: dns.TypeTXT, Answer: []string{"a.b.wild.example.com. 300 IN TXT \"wild\""}}},
+		{NoData, zonestest.Case{Qname: "sub.wild.example.com.", Qtype: dns.TypeA}},                                                             // exists: no synthesis
+		{NXDomain, zonestest.Case{Qname: "x.sub.wild.example.com.", Qtype: dns.TypeA}},                                                         // closest encloser sub.wild has no wildcard
+		{NoData, zonestest.Case{Qname: "wild.example.com.", Qtype: dns.TypeA}},                                                                 // ENT above the wildcard
+		{Success, zonestest.Case{Qname: "*.wild.example.com.", Qtype: dns.TypeA, Answer: []string{"*.wild.example.com. 300 IN A 192.0.2.99"}}}, // the wildcard itself
+		{Success, zonestest.Case{Qname: "q.cw.example.com.", Qtype: dns.TypeA, Answer: []string{"q.cw.example.com. 300 IN CNAME mail.example.com.", "mail.example.com. 300 IN A 192.0.2.25"}}},
+		{Delegation, zonestest.Case{Qname: "child.example.com.", Qtype: dns.TypeA, Ns: []string{"child.example.com. 300 IN NS ns.child.example.com.", "child.example.com. 300 IN NS ns.other.net."}, Extra: []string{"ns.child.example.com. 300 IN A 192.0.2.53"}}},
+		{Delegation, zonestest.Case{Qname: "x.deep.child.example.com.", Qtype: dns.TypeA, Ns: []string{"child.example.com. 300 IN NS ns.child.example.com.", "child.example.com. 300 IN NS ns.other.net."}, Extra: []string{"ns.child.example.com. 300 IN A 192.0.2.53"}}},
+		{Delegation, zonestest.Case{Qname: "ns.child.example.com.", Qtype: dns.TypeA, Ns: []string{"child.example.com. 300 IN NS ns.child.example.com.", "child.example.com. 300 IN NS ns.other.net."}, Extra: []string{"ns.child.example.com. 300 IN A 192.0.2.53"}}},
+		{Success, zonestest.Case{Qname: "child.example.com.", Qtype: dns.TypeDS, Answer: []string{"child.example.com. 300 IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"}}},
+		{Success, zonestest.Case{Qname: "www.example.com.", Qtype: dns.TypeANY, Answer: []string{"www.example.com. 30 IN A 192.0.2.10"}}},
+		{Success, zonestest.Case{Qname: "example.com.", Qtype: dns.TypeANY, Answer: []string{"example.com. 300 IN NS ns1.example.com.", "example.com. 300 IN NS ns.other.net."}, Extra: []string{"ns1.example.com. 300 IN A 192.0.2.1"}}},
+		{NoData, zonestest.Case{Qname: "mail.example.com.", Qtype: 999}},
 	}
 	for _, c := range cases {
-		t.Run(c.qname+"/"+dns.TypeToString[c.qtype], func(t *testing.T) {
-			lower := strings.ToLower(c.qname)
+		t.Run(c.String(), func(t *testing.T) {
+			lower := strings.ToLower(c.Qname)
 			z := s.Zone(lower)
 			if z == nil {
 				t.Fatal("no zone")
 			}
-			a := z.Lookup(&Query{Name: c.qname, Lower: lower, Type: c.qtype})
+			a := z.Lookup(&Query{Name: c.Qname, Lower: lower, Type: c.Qtype})
 			if a.Result != c.result {
 				t.Errorf("result %v, want %v", a.Result, c.result)
 			}
-			sameRRs(t, "answer", a.Answer, c.answer)
-			sameRRs(t, "ns", a.Ns, c.ns)
-			sameRRs(t, "extra", a.Extra, c.extra)
+			c.CheckSections(t, a.Answer, a.Ns, a.Extra)
 		})
-	}
-}
-
-// sameRRs compares records with want, written in zone-file syntax. The
-// serial, derived from the file content, is not compared.
-func sameRRs(t *testing.T, section string, got []dns.RR, want []string) {
-	t.Helper()
-	var g, w []string
-	for _, rr := range got {
-		if soa, ok := rr.(*dns.SOA); ok {
-			c := *soa
-			c.Serial = 0
-			rr = &c
-		}
-		g = append(g, strings.ReplaceAll(rr.String(), "\t", " "))
-	}
-	for _, s := range want {
-		rr, err := dns.NewRR(s)
-		if err != nil {
-			t.Fatalf("bad test record %q: %v", s, err)
-		}
-		w = append(w, strings.ReplaceAll(rr.String(), "\t", " "))
-	}
-	sort.Strings(g)
-	sort.Strings(w)
-	if strings.Join(g, "\n") != strings.Join(w, "\n") {
-		t.Errorf("%s:\n got %q\nwant %q", section, g, w)
 	}
 }
 
