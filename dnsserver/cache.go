@@ -71,7 +71,7 @@ func (c *answerCache) hashKey(req []byte, src netip.Addr) uint64 {
 		a := src.As16()
 		net = binary.BigEndian.Uint64(a[:])>>8 | 1<<63
 	}
-	return maphash.Bytes(c.seed, req[2:]) ^ mix64(net)
+	return maphash.Bytes(c.seed, req[2:]) ^ zones.Mix64(net)
 }
 
 // find returns the entry answering req from src, or nil and the slot

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gslb/gslb/zones"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -161,19 +162,9 @@ func (r *RRL) check(client netip.Addr, kind int, now time.Time) decision {
 
 // hashKey mixes a network and a kind into a non-zero key.
 func hashKey(net [16]byte, kind int) uint64 {
-	h := mix64(binary.BigEndian.Uint64(net[:8]) ^ uint64(kind)<<56)
-	h = mix64(h ^ binary.BigEndian.Uint64(net[8:]))
+	h := zones.Mix64(binary.BigEndian.Uint64(net[:8]) ^ uint64(kind)<<56)
+	h = zones.Mix64(h ^ binary.BigEndian.Uint64(net[8:]))
 	return h | 1
-}
-
-// mix64 scrambles the bits of x (a SplitMix64 finaliser).
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
 
 // rrlKind classifies a response by its rcode.

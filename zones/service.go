@@ -789,11 +789,7 @@ func pickIdx(g *group, idx []int) []dns.RR {
 // serves; when one goes, only its clients move.
 func stickyPick(g *group, idx []int, n int, subnet netip.Addr, tr *Trace) []dns.RR {
 	a := subnet.As16()
-	h := uint64(14695981039346656037)
-	for _, c := range a {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
+	h := fnv64a(a[:])
 	var scoreBuf [maxStack]float64
 	scores := scoreBuf[:0]
 	anyWeight := false
@@ -812,7 +808,7 @@ func stickyPick(g *group, idx []int, n int, subnet netip.Addr, tr *Trace) []dns.
 			scores = append(scores, -1)
 			continue
 		}
-		u := (float64(mix64(h^b.seed)>>11) + 0.5) / (1 << 53)
+		u := (float64(Mix64(h^b.seed)>>11) + 0.5) / (1 << 53)
 		scores = append(scores, w/-math.Log(u))
 	}
 	out := make([]dns.RR, 0, n)
@@ -833,24 +829,4 @@ func stickyPick(g *group, idx []int, n int, subnet netip.Addr, tr *Trace) []dns.
 		tr.Add("  sticky: client subnet %s hashed to the members above", subnet)
 	}
 	return out
-}
-
-// mix64 is the splitmix64 finaliser.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
-// hashString is FNV-1a, for member seeds.
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return mix64(h)
 }
