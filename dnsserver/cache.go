@@ -50,8 +50,8 @@ type cacheEntry struct {
 	tally   zones.Tally
 	rcode   uint8
 	outcome outcome // for the metrics and the query log
-	key     []byte // request bytes after the ID
-	reply   []byte // with the ID of the request that made it
+	key     []byte  // request bytes after the ID
+	reply   []byte  // with the ID of the request that made it
 	keyBuf  [cacheKeyMax]byte
 	replBuf [cacheReplyMax]byte
 }

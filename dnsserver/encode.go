@@ -20,34 +20,10 @@ import (
 // encodeFast writes r, the response to the request q read from req, into
 // buf; ok is false when encodeMsg must write it instead.
 func encodeFast(req []byte, q *request, r *response, buf []byte) (out []byte, ok bool) {
-	if q.qend == 0 || len(r.extra) > 0 || r.nsid != "" || r.noQuestion || r.opcode != 0 {
+	soa, ok := fastable(q, r)
+	if !ok {
 		return nil, false
 	}
-	var soa *dns.SOA
-	switch r.rcode {
-	case dns.RcodeSuccess, dns.RcodeNameError:
-	default:
-		return nil, false
-	}
-	switch {
-	case len(r.ns) == 0:
-	case len(r.ns) == 1 && len(r.answer) == 0 && r.aa:
-		if soa, ok = r.ns[0].(*dns.SOA); !ok || !plainName(soa.Hdr.Name) || !plainName(soa.Ns) || !plainName(soa.Mbox) {
-			return nil, false
-		}
-	default:
-		return nil, false
-	}
-	for _, rr := range r.answer {
-		h := rr.Header()
-		if h.Name != q.name || h.Class != dns.ClassINET || h.Rrtype != dns.TypeA && h.Rrtype != dns.TypeAAAA {
-			return nil, false
-		}
-	}
-	if !r.aa && (len(r.answer) > 0 || soa != nil) {
-		return nil, false
-	}
-
 	// Header, question copied as received.
 	out = append(buf[:0], req[:q.qend]...)
 	out[2] = 0x80 // QR; opcode QUERY
@@ -65,71 +41,116 @@ func encodeFast(req []byte, q *request, r *response, buf []byte) (out []byte, ok
 	binary.BigEndian.PutUint16(out[8:], 0)
 	binary.BigEndian.PutUint16(out[10:], 0)
 	for _, rr := range r.answer {
-		h := rr.Header()
-		out = append(out, 0xC0, 12) // owner: the question name
-		out = binary.BigEndian.AppendUint16(out, h.Rrtype)
-		out = binary.BigEndian.AppendUint16(out, dns.ClassINET)
-		out = binary.BigEndian.AppendUint32(out, h.Ttl)
-		switch v := rr.(type) {
-		case *dns.A:
-			out = binary.BigEndian.AppendUint16(out, 4)
-			out = append(out, v.A.To4()...)
-		case *dns.AAAA:
-			out = binary.BigEndian.AppendUint16(out, 16)
-			out = append(out, v.AAAA.To16()...)
-		}
+		out = appendAddr(out, rr)
 	}
 	if soa != nil {
-		c := compressor{q: q, req: req}
-		out = c.name(out, soa.Hdr.Name)
-		out = binary.BigEndian.AppendUint16(out, dns.TypeSOA)
-		out = binary.BigEndian.AppendUint16(out, soa.Hdr.Class)
-		out = binary.BigEndian.AppendUint32(out, soa.Hdr.Ttl)
-		at := len(out)
-		out = append(out, 0, 0)
-		out = c.name(out, soa.Ns)
-		out = c.name(out, soa.Mbox)
-		for _, v := range [...]uint32{soa.Serial, soa.Refresh, soa.Retry, soa.Expire, soa.Minttl} {
-			out = binary.BigEndian.AppendUint32(out, v)
-		}
-		binary.BigEndian.PutUint16(out[at:], uint16(len(out)-at-2))
+		out = appendSOA(out, req, q, soa)
 		binary.BigEndian.PutUint16(out[8:], 1)
 	}
 	if r.opt {
-		out = append(out, 0) // root
-		out = binary.BigEndian.AppendUint16(out, dns.TypeOPT)
-		out = binary.BigEndian.AppendUint16(out, r.udpSize)
-		flags := uint16(0)
-		if r.do {
-			flags = 0x8000
-		}
-		out = append(out, 0, 0) // extended rcode, version 0
-		out = binary.BigEndian.AppendUint16(out, flags)
-		if r.ecs {
-			s := &q.subnet
-			n := (int(s.source) + 7) / 8
-			out = binary.BigEndian.AppendUint16(out, uint16(8+n))
-			out = binary.BigEndian.AppendUint16(out, optECS)
-			out = binary.BigEndian.AppendUint16(out, uint16(4+n))
-			out = binary.BigEndian.AppendUint16(out, s.family)
-			out = append(out, s.source, r.scope)
-			if n > 0 {
-				addr := s.addr.As16()
-				if s.family == 1 {
-					out = append(out, addr[12:12+n]...)
-				} else {
-					out = append(out, addr[:n]...)
-				}
-			}
-		} else {
-			out = binary.BigEndian.AppendUint16(out, 0)
-		}
+		out = appendOPT(out, q, r)
 		binary.BigEndian.PutUint16(out[10:], 1)
 	}
 	if len(out) > r.limit {
 		return nil, false
 	}
 	return out, true
+}
+
+// fastable tells whether encodeFast can write r: answers that are A/AAAA
+// records owned by the query name, or an authoritative negative answer
+// with its SOA (returned), no additional records, no NSID.
+func fastable(q *request, r *response) (soa *dns.SOA, ok bool) {
+	if q.qend == 0 || len(r.extra) > 0 || r.nsid != "" || r.noQuestion || r.opcode != 0 || !r.aa ||
+		r.rcode != dns.RcodeSuccess && r.rcode != dns.RcodeNameError {
+		return nil, false
+	}
+	switch {
+	case len(r.ns) == 0:
+	case len(r.ns) == 1 && len(r.answer) == 0:
+		if soa, ok = r.ns[0].(*dns.SOA); !ok || !plainName(soa.Hdr.Name) || !plainName(soa.Ns) || !plainName(soa.Mbox) {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	for _, rr := range r.answer {
+		h := rr.Header()
+		if h.Name != q.name || h.Class != dns.ClassINET || h.Rrtype != dns.TypeA && h.Rrtype != dns.TypeAAAA {
+			return nil, false
+		}
+	}
+	return soa, true
+}
+
+// appendAddr appends an A or AAAA record owned by the question name.
+func appendAddr(out []byte, rr dns.RR) []byte {
+	h := rr.Header()
+	out = append(out, 0xC0, 12) // owner: the question name
+	out = binary.BigEndian.AppendUint16(out, h.Rrtype)
+	out = binary.BigEndian.AppendUint16(out, dns.ClassINET)
+	out = binary.BigEndian.AppendUint32(out, h.Ttl)
+	switch v := rr.(type) {
+	case *dns.A:
+		out = binary.BigEndian.AppendUint16(out, 4)
+		out = append(out, v.A.To4()...)
+	case *dns.AAAA:
+		out = binary.BigEndian.AppendUint16(out, 16)
+		out = append(out, v.AAAA.To16()...)
+	}
+	return out
+}
+
+// appendSOA appends the SOA record of a negative answer, its names
+// compressed against the question and each other.
+func appendSOA(out, req []byte, q *request, soa *dns.SOA) []byte {
+	c := compressor{q: q, req: req}
+	out = c.name(out, soa.Hdr.Name)
+	out = binary.BigEndian.AppendUint16(out, dns.TypeSOA)
+	out = binary.BigEndian.AppendUint16(out, soa.Hdr.Class)
+	out = binary.BigEndian.AppendUint32(out, soa.Hdr.Ttl)
+	at := len(out)
+	out = append(out, 0, 0)
+	out = c.name(out, soa.Ns)
+	out = c.name(out, soa.Mbox)
+	for _, v := range [...]uint32{soa.Serial, soa.Refresh, soa.Retry, soa.Expire, soa.Minttl} {
+		out = binary.BigEndian.AppendUint32(out, v)
+	}
+	binary.BigEndian.PutUint16(out[at:], uint16(len(out)-at-2))
+	return out
+}
+
+// appendOPT appends our OPT record: our UDP size, version 0, DO, and the
+// client subnet echoed with the scope.
+func appendOPT(out []byte, q *request, r *response) []byte {
+	out = append(out, 0) // root
+	out = binary.BigEndian.AppendUint16(out, dns.TypeOPT)
+	out = binary.BigEndian.AppendUint16(out, r.udpSize)
+	flags := uint16(0)
+	if r.do {
+		flags = 0x8000
+	}
+	out = append(out, 0, 0) // extended rcode, version 0
+	out = binary.BigEndian.AppendUint16(out, flags)
+	if !r.ecs {
+		return binary.BigEndian.AppendUint16(out, 0)
+	}
+	s := &q.subnet
+	n := (int(s.source) + 7) / 8
+	out = binary.BigEndian.AppendUint16(out, uint16(8+n))
+	out = binary.BigEndian.AppendUint16(out, optECS)
+	out = binary.BigEndian.AppendUint16(out, uint16(4+n))
+	out = binary.BigEndian.AppendUint16(out, s.family)
+	out = append(out, s.source, r.scope)
+	if n > 0 {
+		addr := s.addr.As16()
+		if s.family == 1 {
+			out = append(out, addr[12:12+n]...)
+		} else {
+			out = append(out, addr[:n]...)
+		}
+	}
+	return out
 }
 
 // plainName tells whether a name can be written label by label as it is
