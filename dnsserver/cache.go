@@ -129,9 +129,8 @@ func (e *cacheEntry) answer(req, buf []byte, o *outcome, m *Metrics) (out []byte
 }
 
 // store keeps reply, the response r to the request q read from req, in
-// the slot the last find returned. o is what the metrics know of it, with
-// its zone's counters in stats.
-func (c *answerCache) store(e *cacheEntry, req, reply []byte, q *request, r *response, o *outcome, stats *zoneStats) {
+// the slot the last find returned; o is what the metrics know of it.
+func (c *answerCache) store(e *cacheEntry, req, reply []byte, q *request, r *response, o *outcome) {
 	if len(reply) > cacheReplyMax {
 		return
 	}
@@ -143,7 +142,6 @@ func (c *answerCache) store(e *cacheEntry, req, reply []byte, q *request, r *res
 	e.rcode = uint8(r.rcode)
 	e.hasECS, e.ecsSrc = q.hasECS, q.ecsSource()
 	e.outcome = *o
-	e.outcome.stats = stats
 	e.key = append(e.keyBuf[:0], req[2:]...)
 	e.reply = append(e.replBuf[:0], reply...)
 }

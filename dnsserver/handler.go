@@ -256,11 +256,10 @@ func (h *Handler) answerWire(snap *zones.Snapshot, req []byte, src netip.Addr, t
 	if read {
 		if out, fast = encodeFast(req, &q, &r, buf); fast {
 			if slot != nil && r.keepable() {
-				var stats *zoneStats
 				if h.metrics != nil {
-					stats = h.metrics.zone(o.zone)
+					o.stats = h.metrics.zone(o.zone)
 				}
-				c.store(slot, req, out, &q, &r, o, stats)
+				c.store(slot, req, out, &q, &r, o)
 			}
 			return out, r.rcode, false, true
 		}
