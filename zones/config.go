@@ -204,13 +204,18 @@ func FSFiles(fsys fs.FS) Files { return fsFiles{fsys} }
 // parseConfig decodes the main configuration file. Problems are appended to
 // list; the returned Config is usable only when none were added.
 func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config {
+	idx, deep := indexPositions(file, src)
+	if deep != nil {
+		*list = append(*list, deep)
+		return nil
+	}
 	var doc configDoc
 	md, err := toml.Decode(string(src), &doc)
 	if err != nil {
 		*list = append(*list, tomlError(file, err))
 		return nil
 	}
-	e := &errs{file: file, pos: indexPositions(src), list: list}
+	e := &errs{file: file, pos: idx, list: list}
 	unknownKeys(e, md)
 
 	c := &Config{
@@ -519,7 +524,7 @@ func unknownKeys(e *errs, md toml.MetaData) {
 	und := md.Undecoded()
 	bad := map[string]bool{}
 	for _, k := range und {
-		bad[joinPath(k)] = true
+		bad[k.String()] = true
 	}
 	for _, k := range und {
 		if len(k) > 2 && k[0] == "records" {
@@ -528,7 +533,7 @@ func unknownKeys(e *errs, md toml.MetaData) {
 		}
 		parentUnknown := false
 		for n := 1; n < len(k); n++ {
-			if bad[joinPath(k[:n])] {
+			if bad[k[:n].String()] {
 				parentUnknown = true
 				break
 			}

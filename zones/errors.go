@@ -65,7 +65,7 @@ func (l ErrorList) sortByPosition() {
 // errs collects errors for one file, placing each at the position of a key.
 type errs struct {
 	file string
-	pos  positions
+	pos  *positions
 	list *ErrorList
 }
 

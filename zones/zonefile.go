@@ -59,6 +59,11 @@ type zoneLoader struct {
 // parseZone decodes, checks and compiles one zone file. Problems are
 // appended to list; the zone is usable only when none were added.
 func parseZone(cfg *Config, file string, src []byte, list *ErrorList) *Zone {
+	idx, deep := indexPositions(file, src)
+	if deep != nil {
+		*list = append(*list, deep)
+		return nil
+	}
 	var doc zoneDoc
 	md, err := toml.Decode(string(src), &doc)
 	if err != nil {
@@ -66,7 +71,7 @@ func parseZone(cfg *Config, file string, src []byte, list *ErrorList) *Zone {
 		return nil
 	}
 	before := len(*list)
-	l := &zoneLoader{e: &errs{file: file, pos: indexPositions(src), list: list}, cfg: cfg, owners: map[string][]string{}}
+	l := &zoneLoader{e: &errs{file: file, pos: idx, list: list}, cfg: cfg, owners: map[string][]string{}}
 	unknownKeys(l.e, md)
 
 	origin := doc.Origin
@@ -180,7 +185,7 @@ func (l *zoneLoader) owner(s string, path []string) (string, bool) {
 // sortedKeys returns the keys of the table at path in the order they were
 // written, so that checks run, and "already defined" points back, in
 // reading order.
-func sortedKeys[V any](p positions, path []string, m map[string]V) []string {
+func sortedKeys[V any](p *positions, path []string, m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
