@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gslb/gslb/geo"
+	"github.com/gslb/gslb/zones/zonestest"
 	"github.com/miekg/dns"
 )
 
@@ -145,6 +146,67 @@ func TestECS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveExchanger asks h in process, from the case's client (192.0.2.200
+// when it names none) over the case's transport.
+func serveExchanger(h *Handler) zonestest.Exchanger {
+	return func(t testing.TB, c zonestest.Case, q *dns.Msg) *dns.Msg {
+		t.Helper()
+		req, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := c.Client
+		if !src.IsValid() {
+			src = netip.MustParseAddr("192.0.2.200")
+		}
+		tr := UDP
+		if c.TCP {
+			tr = TCP
+		}
+		out := h.Serve(req, netip.AddrPortFrom(src, 5300), tr, make([]byte, 65535))
+		if out == nil {
+			t.Fatal("no reply")
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(out); err != nil {
+			t.Fatalf("unpack: %v", err)
+		}
+		return r
+	}
+}
+
+// TestECSCases asks geoZone from clients and client subnets in process:
+// the answer follows the subnet when the client is a trusted resolver
+// and the client otherwise, and the scope says how much of it was used.
+func TestECSCases(t *testing.T) {
+	snap := loadSnapshot(t, fmt.Sprintf(geoConfig, `["192.0.2.0/24", "2001:db8:53::/48"]`), geoZone)
+	loc, err := geo.NewLocator(geo.Source{Path: "../testdata/geoip/GeoIP2-City-Test.mmdb"}, geo.Source{}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(loc.Close)
+	h := NewHandler(snap, Identity{}, loc, discard())
+	resolver := netip.MustParseAddr("192.0.2.53")
+	const soa = "example.com. 60 IN SOA ns.example.net. hostmaster.example.com. 0 3600 600 604800 60"
+	cases := []zonestest.Case{
+		{Name: "Asia /24 from a trusted resolver", Client: resolver, ECS: netip.MustParsePrefix("175.16.199.0/24"), Scope: 24,
+			Qname: "www.example.com.", Qtype: dns.TypeA, AA: true, Answer: []string{"www.example.com. 30 IN A 192.0.2.3"}},
+		{Name: "Europe /56 from a trusted IPv6 resolver", Client: netip.MustParseAddr("2001:db8:53::1"), ECS: netip.MustParsePrefix("2a02:cfc0::/56"), Scope: 29,
+			Qname: "www.example.com.", Qtype: dns.TypeAAAA, AA: true, Answer: []string{"www.example.com. 30 IN AAAA 2001:db8::1"}},
+		{Name: "untrusted resolver: located by its own address, scope 0", Client: netip.MustParseAddr("198.51.100.53"), ECS: netip.MustParsePrefix("175.16.199.0/24"), Scope: 0,
+			Qname: "www.example.com.", Qtype: dns.TypeA, AA: true, Answer: []string{"www.example.com. 30 IN A 192.0.2.2"}},
+		{Name: "no ECS: the client itself", Client: netip.MustParseAddr("81.2.69.142"),
+			Qname: "www.example.com.", Qtype: dns.TypeA, AA: true, Answer: []string{"www.example.com. 30 IN A 192.0.2.1"}},
+		{Name: "not location dependent: scope 0", Client: resolver, ECS: netip.MustParsePrefix("175.16.199.0/24"), Scope: 0,
+			Qname: "static.example.com.", Qtype: dns.TypeA, AA: true, Answer: []string{"static.example.com. 30 IN A 192.0.2.9"}},
+		{Name: "NXDOMAIN carries ECS", Client: resolver, ECS: netip.MustParsePrefix("175.16.199.0/24"), Scope: 0,
+			Qname: "nope.example.com.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, AA: true, Ns: []string{soa}},
+		{Name: "over TCP", Client: resolver, ECS: netip.MustParsePrefix("202.196.224.0/20"), Scope: 20, TCP: true,
+			Qname: "www.example.com.", Qtype: dns.TypeA, AA: true, Answer: []string{"www.example.com. 30 IN A 192.0.2.3"}},
+	}
+	zonestest.Run(t, cases, serveExchanger(h), nil)
 }
 
 func TestECSTrust(t *testing.T) {
