@@ -47,7 +47,11 @@ type Answer struct {
 	Ns     []dns.RR
 	Extra  []dns.RR
 	// Scope is the prefix length of the client address the answer
-	// depended on: 0 unless a policy looked at the client.
+	// depended on (the ECS SCOPE PREFIX-LENGTH): the longest of the reads
+	// policies and selections made of the client (ClientRead), 0 when
+	// none read it. A read counts every known bit of the client unless it
+	// says it depends on fewer, so no answer depends on the client with
+	// Scope 0 unless its policy said so.
 	Scope int
 	// Service and Pool tell which service and pool answered, if any.
 	Service *Service
@@ -87,7 +91,11 @@ const maxChain = 8
 // case is kept in owner names) and in lower case.
 func (z *Zone) Lookup(q *Query) Answer {
 	var a Answer
+	q.scope = 0
 	z.lookup(&a, q, q.Name, q.Lower, 0)
+	// What every policy and selection read of the client, the CNAME
+	// chain and the additional section included.
+	a.Scope = q.scope
 	return a
 }
 
@@ -173,7 +181,7 @@ func (z *Zone) answerAt(a *Answer, q *Query, n *node, owner string, depth int) {
 			}
 		} else {
 			if q.Trace != nil {
-				if s.Members == MembersAll {
+				if s.Answers <= 0 {
 					q.Trace.Add("service %s: policy %s, members all (every serving member of the chosen pool)", s.Name, s.Policy)
 				} else {
 					q.Trace.Add("service %s: policy %s, members %s, %d per answer", s.Name, s.Policy, s.Members, s.Answers)
@@ -181,7 +189,6 @@ func (z *Zone) answerAt(a *Answer, q *Query, n *node, owner string, depth int) {
 			}
 			d := s.decide(q, v6, q.Trace == nil) // explain does not count
 			a.Service, a.Pool, a.Tally = s, d.Pool, d.tally
-			a.Scope = max(a.Scope, d.Scope)
 			a.Varies = a.Varies || d.Varies
 			if len(d.RRs) > 0 {
 				a.Result = Success
@@ -289,7 +296,6 @@ func (z *Zone) addresses(a *Answer, q *Query, dst []dns.RR, rrs []dns.RR) []dns.
 			for _, v6 := range []bool{false, true} {
 				if s.hasFamily(v6) {
 					d := s.decide(q, v6, false)
-					a.Scope = max(a.Scope, d.Scope)
 					a.Varies = a.Varies || d.Varies
 					if !d.AllDown {
 						dst = append(dst, d.RRs...)

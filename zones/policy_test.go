@@ -103,7 +103,7 @@ func (f *policyFixture) ask(name string, qtype uint16, client string, bits int, 
 	if bits < 0 {
 		bits = addr.BitLen()
 	}
-	q := &Query{Name: name, Lower: strings.ToLower(name), Type: qtype, Client: Client{Addr: addr, Bits: bits}, Geo: f.geo, Rand: rnd}
+	q := &Query{Name: name, Lower: strings.ToLower(name), Type: qtype, Client: NewClient(addr, bits), Geo: f.geo, Rand: rnd}
 	a := f.snap.Zone(q.Lower).Lookup(q)
 	var out []string
 	for _, rr := range a.Answer {
@@ -330,7 +330,7 @@ func TestRoundRobin(t *testing.T) {
 	// explain shows the next turn without taking it: the same answer
 	// each time, and the one the next query then gets.
 	q := &Query{Name: "svc.example.com.", Lower: "svc.example.com.", Type: dns.TypeA,
-		Client: Client{Addr: netip.MustParseAddr("192.0.2.200"), Bits: 32}}
+		Client: NewClient(netip.MustParseAddr("192.0.2.200"), 32)}
 	var shown []string
 	for range 3 {
 		q.Trace = &Trace{}
@@ -540,7 +540,7 @@ func TestGeoDecisionAllocations(t *testing.T) {
 	}
 	f := newPolicyFixture(t, policyZone, testLocator(t))
 	q := &Query{Name: "www.example.com.", Lower: "www.example.com.", Type: dns.TypeA,
-		Client: Client{Addr: netip.MustParseAddr("175.16.199.0"), Bits: 24}, Geo: f.geo}
+		Client: NewClient(netip.MustParseAddr("175.16.199.0"), 24), Geo: f.geo}
 	svc := f.snap.Zone(q.Lower).Services[0]
 	allocs := testing.AllocsPerRun(1000, func() { svc.decide(q, false, true) })
 	// Budget: 2 allocations per decision (the target); the answer
@@ -553,7 +553,7 @@ func TestGeoDecisionAllocations(t *testing.T) {
 func BenchmarkGeoDecision(b *testing.B) {
 	f := newPolicyFixture(b, policyZone, testLocator(b))
 	q := &Query{Name: "www.example.com.", Lower: "www.example.com.", Type: dns.TypeA,
-		Client: Client{Addr: netip.MustParseAddr("175.16.199.0"), Bits: 24}, Geo: f.geo}
+		Client: NewClient(netip.MustParseAddr("175.16.199.0"), 24), Geo: f.geo}
 	svc := f.snap.Zone(q.Lower).Services[0]
 	b.ReportAllocs()
 	for b.Loop() {

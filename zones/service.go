@@ -1,41 +1,15 @@
 package zones
 
 import (
-	"fmt"
 	"math"
-	"math/rand/v2"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"sync/atomic"
 
-	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/health"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
-)
-
-// Pool selection policies: which group of backends serves a client.
-const (
-	// PolicySingle: every backend in one pool (no pools written).
-	PolicySingle = "single"
-	// PolicyGeo: rules map the client's location to an ordered list of
-	// pools; most specific rule wins.
-	PolicyGeo = "geo"
-	// PolicyNearest: pools ordered by distance from the client, each
-	// distance scaled by the pool's bias.
-	PolicyNearest = "nearest"
-	// PolicyFailover: pools in the order written.
-	PolicyFailover = "failover"
-)
-
-// Member selection within the chosen pool.
-const (
-	MembersAll        = "all"
-	MembersWeighted   = "weighted"
-	MembersRoundRobin = "roundrobin"
-	MembersSticky     = "sticky"
-	MembersAdaptive   = "adaptive"
 )
 
 // What a service answers for a family when none of its backends of that
@@ -62,7 +36,9 @@ type Service struct {
 	// Pools are the groups of backends a policy chooses among, in the
 	// order written; a service without pools has one, "default".
 	Pools []*Pool
-	// Policy chooses the pool, Members the backends within it.
+	// Policy chooses the pool, Members the backends within it: names
+	// in the tables of policies (policy.go) and selections
+	// (selection.go).
 	Policy, Members string
 	// Answers is how many addresses an answer holds (0: every serving
 	// member, for MembersAll).
@@ -80,6 +56,8 @@ type Service struct {
 	Fallback      []netip.Addr
 	FallbackCNAME string
 
+	pol        *policy    // the table entry of Policy
+	sel        *Selection // the table entry of Members
 	fb4, fb6   []dns.RR
 	has4, has6 bool               // whether any backend is of the family
 	allDown    prometheus.Counter // answers given while all were down; may be nil
@@ -236,67 +214,10 @@ func (g *GeoRules) needsLocation() bool {
 	return len(g.Subdivision)+len(g.Country)+len(g.Continent) > 0
 }
 
-// Client is where a query comes from, for the policies.
-type Client struct {
-	// Addr is the client's address: the EDNS Client Subnet address when
-	// one is used, else the source address of the query.
-	Addr netip.Addr
-	// Bits is how many leading bits of Addr are known: the ECS source
-	// prefix, else the full length.
-	Bits int
-}
-
-// NewClient returns the client at addr of which bits leading bits are
-// known.
-func NewClient(addr netip.Addr, bits int) Client { return Client{Addr: addr, Bits: bits} }
-
-// Locator finds where an address is; *geo.Locator is one.
-type Locator interface {
-	// Lookup finds the location and the AS number.
-	Lookup(netip.Addr) geo.Location
-	// LookupLocation finds the location only.
-	LookupLocation(netip.Addr) geo.Location
-}
-
-// Query is a question and its context, as a lookup needs it.
-type Query struct {
-	// Name is the query name as received, Lower the same in lower case.
-	Name, Lower string
-	Type        uint16
-	Client      Client
-	// Geo locates the client; nil when no database is configured.
-	Geo Locator
-	// Rand returns random numbers for weighted choices; nil uses
-	// math/rand/v2.
-	Rand func() uint64
-	// Trace, when not nil, collects the decision in words (explain).
-	Trace *Trace
-}
-
-// Trace is the decision path of one query in plain words.
-type Trace struct {
-	Lines []string
-}
-
-// Add appends a line; callers check for nil first so that the query path
-// builds no arguments.
-func (t *Trace) Add(format string, args ...any) {
-	t.Lines = append(t.Lines, fmt.Sprintf(format, args...))
-}
-
-func (q *Query) rand() uint64 {
-	if q.Rand != nil {
-		return q.Rand()
-	}
-	return rand.Uint64()
-}
-
-// Decision is what a service answered and why.
+// Decision is what a service answered and why. How much of the client's
+// address it depended on is recorded in the Query.
 type Decision struct {
 	RRs []dns.RR
-	// Scope is the prefix length of the client address the answer
-	// depended on (ECS SCOPE PREFIX-LENGTH).
-	Scope int
 	// Pool is the pool chosen, nil when none was.
 	Pool *Pool
 	// AllDown tells that no backend was serving and WhenAllDown chose.
@@ -307,9 +228,11 @@ type Decision struct {
 	tally Tally // what was counted
 }
 
-// decide answers A (v6 false) or AAAA (v6 true) for the service. count
-// tells whether an all-down answer is counted (answers are; additional
-// section data is not).
+// decide answers A (v6 false) or AAAA (v6 true) for the service: its
+// policy orders the pools, the first with enough serving members of the
+// family is chosen, and its selection picks the members. count tells
+// whether the answer is counted (answers are; additional section data is
+// not).
 func (s *Service) decide(q *Query, v6, count bool) Decision {
 	var d Decision
 	tr := q.Trace
@@ -319,8 +242,9 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 		}
 		return &p.v4
 	}
-	var order [16]*Pool
-	pools := s.order(q, &d, order[:0])
+	o := s.pol.order(order{view: q.view(), s: s})
+	q.done(&o.reads)
+	pools := o.pools()
 	var chosen, degraded *Pool
 	for _, p := range pools {
 		g := fam(p)
@@ -357,7 +281,7 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 	if chosen != nil {
 		d.Pool = chosen
 		g := fam(chosen)
-		d.RRs = s.members(q, &d, g, chosen, false)
+		d.RRs, d.Varies = s.pick(q, chosen, g, false)
 		if count {
 			g.count(d.RRs)
 			d.tally.g, d.tally.rrs = g, d.RRs
@@ -402,7 +326,7 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 			if tr != nil {
 				tr.Add("no %s backend serving: when_all_down = serve_all, answering pool %s as if all were up", famName(v6), p.Name)
 			}
-			d.RRs = s.members(q, &d, g, p, true)
+			d.RRs, d.Varies = s.pick(q, p, g, true)
 			if count {
 				g.count(d.RRs)
 				d.tally.g, d.tally.rrs = g, d.RRs
@@ -413,420 +337,57 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 	return d
 }
 
-func famName(v6 bool) string {
-	if v6 {
-		return "IPv6"
-	}
-	return "IPv4"
-}
-
-// order appends the pools to try, best first, and sets the scope the order
-// depended on.
-func (s *Service) order(q *Query, d *Decision, out []*Pool) []*Pool {
-	tr := q.Trace
-	switch s.Policy {
-	case PolicyGeo:
-		var loc geo.Location
-		if q.Geo != nil && (s.Geo.needsLocation() || len(s.Geo.ASN) > 0) {
-			// The ASN database is read only when a rule needs it.
-			if len(s.Geo.ASN) > 0 {
-				loc = q.Geo.Lookup(q.Client.Addr)
-			} else {
-				loc = q.Geo.LookupLocation(q.Client.Addr)
-			}
-			if tr != nil {
-				traceLocation(tr, q, loc)
-			}
-		}
-		list, scope, rule := s.Geo.match(q.Client, loc)
-		d.Scope = max(d.Scope, scope)
-		if tr != nil {
-			tr.Add("policy geo: rule %s gives pools %s", rule, poolNames(list))
-		}
-		out = append(out, list...)
-		// Then every other pool, as a last resort.
-		for _, p := range s.Pools {
-			if !containsPool(out, p) {
-				out = append(out, p)
-			}
-		}
-		return out
-	case PolicyNearest:
-		var loc geo.Location
-		if q.Geo != nil {
-			loc = q.Geo.LookupLocation(q.Client.Addr)
-			if tr != nil {
-				traceLocation(tr, q, loc)
-			}
-			if loc.Network.IsValid() {
-				d.Scope = max(d.Scope, loc.Network.Bits())
-			}
-		}
-		out = append(out, s.Pools...)
-		if !loc.HasCoords {
-			if tr != nil {
-				tr.Add("policy nearest: client location unknown; pools in the order written: %s", poolNames(out))
-			}
-			return out
-		}
-		dist := func(p *Pool) float64 {
-			if !p.HasCoords {
-				return math.Inf(1)
-			}
-			return distanceKm(loc.Lat, loc.Lon, p.Lat, p.Lon) * (1 - p.Bias/100)
-		}
-		sort.SliceStable(out, func(i, j int) bool { return dist(out[i]) < dist(out[j]) })
-		if tr != nil {
-			var parts []string
-			for _, p := range out {
-				parts = append(parts, fmt.Sprintf("%s %.0f km", p.Name, dist(p)))
-			}
-			tr.Add("policy nearest: pools by biased distance: %s", strings.Join(parts, ", "))
-		}
-		return out
-	}
-	if tr != nil && s.Policy == PolicyFailover {
-		tr.Add("policy failover: pools in priority order: %s", poolNames(s.Pools))
-	}
-	return append(out, s.Pools...)
-}
-
-func containsPool(list []*Pool, p *Pool) bool {
-	for _, x := range list {
-		if x == p {
-			return true
-		}
-	}
-	return false
-}
-
-func poolNames(ps []*Pool) string {
-	names := make([]string, len(ps))
-	for i, p := range ps {
-		names[i] = p.Name
-	}
-	return strings.Join(names, ", ")
-}
-
-func traceLocation(tr *Trace, q *Query, l geo.Location) {
-	if !l.Found {
-		tr.Add("location of %s: not in the database (network %v)", q.Client.Addr, l.Network)
-	} else {
-		coords := "no coordinates"
-		if l.HasCoords {
-			coords = fmt.Sprintf("%.4f, %.4f", l.Lat, l.Lon)
-		}
-		tr.Add("location of %s: country %s, continent %s, subdivision %s, city %s, %s (network %v)",
-			q.Client.Addr, orNone(l.Country), orNone(l.Continent), orNone(l.Subdivision), orNone(l.City), coords, l.Network)
-	}
-	if l.ASNetwork.IsValid() {
-		tr.Add("AS of %s: %s (network %v)", q.Client.Addr, asText(l.ASN, l.ASOrg), l.ASNetwork)
-	}
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func asText(asn uint32, org string) string {
-	if asn == 0 {
-		return "unknown"
-	}
-	if org != "" {
-		return fmt.Sprintf("AS%d (%s)", asn, org)
-	}
-	return fmt.Sprintf("AS%d", asn)
-}
-
-// match finds the most specific rule for the client. scope is the prefix
-// length the choice depended on: long enough that every address sharing it
-// gets the same rule.
-func (g *GeoRules) match(c Client, loc geo.Location) (pools []*Pool, scope int, rule string) {
-	addr := c.Addr
-	for _, r := range g.CIDR {
-		if r.Prefix.Contains(addr) {
-			pools, scope, rule = r.Pools, r.Prefix.Bits(), "cidr "+r.Prefix.String()
-			break
-		}
-	}
-	if pools == nil {
-		switch {
-		case loc.ASN != 0 && g.ASN[loc.ASN] != nil:
-			pools, rule = g.ASN[loc.ASN], fmt.Sprintf("asn %d", loc.ASN)
-		case loc.Subdivision != "" && g.Subdivision[loc.Subdivision] != nil:
-			pools, rule = g.Subdivision[loc.Subdivision], "subdivision "+loc.Subdivision
-		case loc.Country != "" && g.Country[loc.Country] != nil:
-			pools, rule = g.Country[loc.Country], "country "+loc.Country
-		case loc.Continent != "" && g.Continent[loc.Continent] != nil:
-			pools, rule = g.Continent[loc.Continent], "continent "+loc.Continent
-		default:
-			pools, rule = g.Default, "default"
-		}
-		// The database record decided (even a miss: it chose the default).
-		if g.needsLocation() && loc.Network.IsValid() {
-			scope = max(scope, loc.Network.Bits())
-		}
-		if len(g.ASN) > 0 && loc.ASNetwork.IsValid() {
-			scope = max(scope, loc.ASNetwork.Bits())
-		}
-	}
-	// A CIDR rule that does not hold the client but lies inside the block
-	// the scope names would make that block answer differently: lengthen
-	// the scope until the block leaves it out.
-	for _, r := range g.CIDR {
-		if r.Prefix.Contains(addr) || r.Prefix.Addr().Is4() != addr.Is4() {
-			continue
-		}
-		if r.Prefix.Bits() > scope && netip.PrefixFrom(addr, scope).Masked().Contains(r.Prefix.Addr()) {
-			scope = commonBits(addr, r.Prefix.Addr()) + 1
-		}
-	}
-	return pools, scope, rule
-}
-
-// commonBits counts the leading bits two addresses of one family share.
-func commonBits(a, b netip.Addr) int {
-	x, y := a.As16(), b.As16()
-	n := 0
-	start := 0
-	if a.Is4() {
-		start = 12
-	}
-	for i := start; i < 16; i++ {
-		d := x[i] ^ y[i]
-		if d == 0 {
-			n += 8
-			continue
-		}
-		for d&0x80 == 0 {
-			n++
-			d <<= 1
-		}
-		return n
-	}
-	return n
-}
-
-// distanceKm is the great-circle distance between two points.
-func distanceKm(lat1, lon1, lat2, lon2 float64) float64 {
-	const r = 6371
-	rad := math.Pi / 180
-	dlat := (lat2 - lat1) * rad
-	dlon := (lon2 - lon1) * rad
-	a := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dlon/2)*math.Sin(dlon/2)
-	return 2 * r * math.Asin(math.Min(1, math.Sqrt(a)))
-}
-
-// maxStack is how many members selection handles without allocating.
-const maxStack = 64
-
-// members chooses the records to answer from group g of pool p. With all,
-// every member counts as serving (when_all_down = serve_all).
-func (s *Service) members(q *Query, d *Decision, g *group, p *Pool, all bool) []dns.RR {
-	tr := q.Trace
-	var idxBuf [maxStack]int
-	idx := idxBuf[:0]
-	for i, b := range g.members {
-		// serve_all answers as if every backend were healthy, but an
-		// operator's down or drain still holds.
-		if b.Serving() || all && b.Override() == nil {
-			idx = append(idx, i)
-		}
-	}
-	if tr != nil {
+// pick runs the service's selection on group g of pool p. With all,
+// every member counts as serving (when_all_down = serve_all) unless an
+// operator took it out.
+func (s *Service) pick(q *Query, p *Pool, g *group, all bool) (rrs []dns.RR, varies bool) {
+	if tr := q.Trace; tr != nil {
 		for _, b := range g.members {
 			tr.Add("  member %s %s: %s, weight %g, effective weight %.3g", b.Name, b.Addr, memberState(b), b.Weight, b.EffectiveWeight())
 		}
 	}
-	if len(idx) == 0 {
+	c := Choice{view: q.view(), s: s, pool: p, g: g, all: all}
+	if !c.any() {
 		// Every member drained or forced down (or a health change since
 		// the pool was chosen): nothing to answer.
-		return nil
+		return nil, false
 	}
-	if s.Members == MembersAll || s.Members == MembersRoundRobin {
-		// Weight 0 is a standby here too: answered only when no weighted
-		// member serves.
-		k := 0
-		for _, i := range idx {
-			if g.members[i].Weight > 0 {
-				idx[k] = i
-				k++
-			}
-		}
-		if k > 0 {
-			idx = idx[:k]
-		}
-	}
-	n := s.Answers
-	if s.Members == MembersAll || n <= 0 || n > len(idx) {
-		n = len(idx)
-	}
-	if s.Members == MembersAll {
-		if len(idx) == len(g.members) {
-			return g.rrs
-		}
-		return pickIdx(g, idx)
-	}
-	if s.Members != MembersSticky {
-		d.Varies = true
-	}
-	switch s.Members {
-	case MembersRoundRobin:
-		// explain (a trace) shows the next turn without taking it.
-		next := p.next.Load() + 1
-		if tr == nil {
-			next = p.next.Add(1)
-		}
-		start := int(next % uint64(len(idx)))
-		out := make([]dns.RR, 0, n)
-		for k := 0; k < n; k++ {
-			out = append(out, g.rrs[idx[(start+k)%len(idx)]])
-		}
-		return out
-	case MembersSticky:
-		bits := s.StickyV4
-		if q.Client.Addr.Is6() {
-			bits = s.StickyV6
-		}
-		bits = min(bits, q.Client.Bits)
-		d.Scope = max(d.Scope, bits)
-		return stickyPick(g, idx, n, netip.PrefixFrom(q.Client.Addr, bits).Masked().Addr(), tr)
-	}
-	// Weighted (configured or adaptive weights), without replacement; a
-	// weight of 0 is a standby, used only when no weighted member serves.
-	adaptive := s.Members == MembersAdaptive
-	var wBuf [maxStack]float64
-	w := wBuf[:0]
-	total := 0.0
-	for _, i := range idx {
-		b := g.members[i]
-		x := b.Weight
-		if adaptive {
-			x = b.EffectiveWeight()
-		}
-		w = append(w, x)
-		total += x
-	}
-	if total == 0 && adaptive {
-		// Every member at capacity or slow: fall back to the weights as
-		// configured rather than answer nothing.
-		for k, i := range idx {
-			w[k] = g.members[i].Weight
-			total += w[k]
-		}
-	}
-	if total == 0 {
-		for k := range w {
-			w[k] = 1
-		}
-		total = float64(len(w))
-		if tr != nil {
-			tr.Add("  only standby (weight 0) members serve: choosing among them")
-		}
-	}
-	left := 0 // members with a weight still to pick
-	for _, x := range w {
-		if x > 0 {
-			left++
-		}
-	}
-	out := make([]dns.RR, 0, n)
-	for len(out) < n && left > 0 {
-		r := float64(q.rand()>>11) / (1 << 53) * total
-		k := -1
-		for i, x := range w {
-			if x <= 0 {
-				continue
-			}
-			k = i // the last positive one, should rounding leave r over
-			if r < x {
-				break
-			}
-			r -= x
-		}
-		out = append(out, g.rrs[idx[k]])
-		total -= w[k]
-		w[k] = 0
-		left--
-	}
-	return out
+	c = s.sel.Pick(c)
+	q.done(&c.reads)
+	return c.rrs, s.sel.Varies
 }
 
-func memberState(b *Backend) string {
-	var parts []string
-	if st := b.State(); st != nil {
-		if st.Up() {
-			parts = append(parts, "healthy")
-		} else {
-			parts = append(parts, "unhealthy ("+st.LastError()+")")
-		}
+// table maps names, as a service's policy or members key gives them, to
+// entries: the one place a pool policy (policies) or a member selection
+// (selections) is registered, as blackbox_exporter registers its probers.
+type table[T any] map[string]*T
+
+// names lists the table's names in order for error messages: "a, b or c".
+func (t table[T]) names() string {
+	names := make([]string, 0, len(t))
+	for n := range t {
+		names = append(names, n)
 	}
-	if o := b.Override(); o != nil {
-		parts = append(parts, "admin "+o.State)
+	slices.Sort(names)
+	if len(names) < 2 {
+		return strings.Join(names, "")
 	}
-	if b.Serving() {
-		parts = append(parts, "serving")
-	} else {
-		parts = append(parts, "not serving")
-	}
-	return strings.Join(parts, ", ")
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
-func pickIdx(g *group, idx []int) []dns.RR {
-	out := make([]dns.RR, len(idx))
-	for k, i := range idx {
-		out[k] = g.rrs[i]
-	}
-	return out
-}
-
-// stickyPick chooses n members by weighted rendezvous hashing of the
-// client's subnet: each member scores w / -ln(u), u a hash of subnet and
-// member, and the highest scores win. A client keeps its member while it
-// serves; when one goes, only its clients move.
-func stickyPick(g *group, idx []int, n int, subnet netip.Addr, tr *Trace) []dns.RR {
-	a := subnet.As16()
-	h := fnv64a(a[:])
-	var scoreBuf [maxStack]float64
-	scores := scoreBuf[:0]
-	anyWeight := false
-	for _, i := range idx {
-		if g.members[i].Weight > 0 {
-			anyWeight = true
-		}
-	}
-	for _, i := range idx {
-		b := g.members[i]
-		w := b.Weight
-		if !anyWeight {
-			w = 1
-		}
-		if w <= 0 {
-			scores = append(scores, -1)
-			continue
-		}
-		u := (float64(Mix64(h^b.seed)>>11) + 0.5) / (1 << 53)
-		scores = append(scores, w/-math.Log(u))
-	}
-	out := make([]dns.RR, 0, n)
-	for len(out) < n {
-		best := -1
-		for k := range scores {
-			if scores[k] >= 0 && (best < 0 || scores[k] > scores[best]) {
-				best = k
-			}
-		}
-		if best < 0 {
-			break
-		}
-		out = append(out, g.rrs[idx[best]])
-		scores[best] = -1
-	}
-	if tr != nil {
-		tr.Add("  sticky: client subnet %s hashed to the members above", subnet)
-	}
-	return out
+// setup is a service as the validate functions of its policy and
+// selection see it while its zone file loads.
+type setup struct {
+	// s is the service as read so far: a selection is validated before
+	// the backends are read, a policy after the pools.
+	s   *Service
+	cfg *Config
+	// path is the service's key path, dotted: services.www.
+	path string
+	// Which keys were written: pools, a geo table, and answers (with a
+	// value in range; a value out of range has its error already).
+	pools, geo, answers bool
+	// at reports a problem at the service's key key (a message that names
+	// its key path itself, as every zone file error does).
+	at func(key, format string, args ...any)
 }

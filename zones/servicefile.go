@@ -120,18 +120,16 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 			s.Answers = 1
 		}
 	}
-	switch s.Members {
-	case MembersAll, MembersWeighted, MembersRoundRobin, MembersSticky, MembersAdaptive:
-	default:
-		l.e.at(at("members"), "%s.members: %q: want all, weighted, roundrobin, sticky or adaptive", dotted(path), doc.Members)
-	}
 	if doc.Answers != nil {
 		if *doc.Answers < 1 || *doc.Answers > 64 {
 			l.e.at(at("answers"), "%s.answers: %d is out of range 1..64", dotted(path), *doc.Answers)
-		} else if s.Members == MembersAll {
-			l.e.at(at("answers"), "%s.answers: members = \"all\" answers every serving member; choose a selection with members = ...", dotted(path))
 		}
 		s.Answers = int(*doc.Answers)
+	}
+	if s.sel = selections[s.Members]; s.sel == nil {
+		l.e.at(at("members"), "%s.members: %q: want %s", dotted(path), doc.Members, selections.names())
+	} else if s.sel.validate != nil {
+		s.sel.validate(l.setup(s, doc, path))
 	}
 	if doc.MinHealthy != nil {
 		if *doc.MinHealthy < 1 || *doc.MinHealthy > 1000 {
@@ -289,28 +287,10 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 			s.Policy = PolicyFailover
 		}
 	}
-	switch s.Policy {
-	case PolicySingle:
-		if len(doc.Pools) > 0 {
-			l.e.at(at("policy"), "%s.policy: \"single\" takes no pools; choose geo, nearest or failover", dotted(path))
-		}
-	case PolicyFailover:
-	case PolicyNearest:
-		for _, p := range s.Pools {
-			if !p.HasCoords {
-				l.e.at(at("pools"), "%s: policy \"nearest\" needs coordinates = [lat, lon] on pool %s", dotted(path), p.Name)
-			}
-		}
-		if !l.cfg.HasGeo() {
-			l.e.at(at("policy"), "%s.policy: \"nearest\" needs a GeoIP database ([geo] database in the main configuration)", dotted(path))
-		}
-	case PolicyGeo:
-		if doc.Geo == nil {
-			l.e.at(at("policy"), "%s.policy: \"geo\" needs a [%s.geo] table of rules", dotted(path), dotted(path))
-			return
-		}
-	default:
-		l.e.at(at("policy"), "%s.policy: %q: want geo, nearest, failover or single", dotted(path), doc.Policy)
+	if s.pol = policies[s.Policy]; s.pol == nil {
+		l.e.at(at("policy"), "%s.policy: %q: want %s", dotted(path), doc.Policy, policies.names())
+	} else if s.pol.validate != nil {
+		s.pol.validate(l.setup(s, doc, path))
 	}
 	if doc.Geo != nil && s.Policy != PolicyGeo {
 		l.e.at(at("geo"), "%s.geo: rules are used only with policy = \"geo\"", dotted(path))
@@ -395,6 +375,17 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 		l.e.at(append(gpath, "asn"), "%s.asn: asn rules need [geo] asn_database in the main configuration", dotted(gpath))
 	}
 	s.Geo = g
+}
+
+// setup is the service as the validate functions of its policy and
+// selection see it.
+func (l *zoneLoader) setup(s *Service, doc *serviceDoc, path []string) *setup {
+	return &setup{s: s, cfg: l.cfg, path: dotted(path),
+		pools: len(doc.Pools) > 0, geo: doc.Geo != nil,
+		answers: doc.Answers != nil && *doc.Answers >= 1 && *doc.Answers <= 64,
+		at: func(key, format string, args ...any) {
+			l.e.at(append(path[:len(path):len(path)], key), format, args...)
+		}}
 }
 
 // unmapBits is 96 for an IPv4-mapped prefix, whose bits count from the

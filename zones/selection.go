@@ -1,0 +1,362 @@
+package zones
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+
+	"github.com/miekg/dns"
+)
+
+// Member selections within the chosen pool. Each is an entry of the table
+// selections.
+const (
+	MembersAll        = "all"
+	MembersWeighted   = "weighted"
+	MembersRoundRobin = "roundrobin"
+	MembersSticky     = "sticky"
+	MembersAdaptive   = "adaptive"
+)
+
+// Selection is a way of choosing, within the chosen pool, the members a
+// service answers: an entry of the table of selections, which
+// members = "name" names.
+type Selection struct {
+	// Pick chooses the records to answer. It gets the choice by value
+	// and returns it with Answer called: the reads of the client it made
+	// (Choice.ReadClient) travel with it and become part of the answer's
+	// Scope. It is called only when the choice has a candidate.
+	Pick func(c Choice) Choice
+	// Varies tells that Pick may answer the same query differently while
+	// nothing changes (at random or in turn); the answer cache keeps no
+	// such answer.
+	Varies bool
+
+	// validate reports what is wrong with a service that uses the
+	// selection; nil accepts every service.
+	validate func(v *setup)
+}
+
+// selections is the table of member selections: a new one is a file with
+// its Pick and an entry here.
+var selections = table[Selection]{
+	MembersAll:        {Pick: pickAll, validate: vetAll},
+	MembersWeighted:   {Pick: pickWeighted, Varies: true},
+	MembersRoundRobin: {Pick: pickRoundRobin, Varies: true},
+	MembersSticky:     {Pick: pickSticky},
+	MembersAdaptive:   {Pick: pickAdaptive, Varies: true},
+}
+
+// WithSelection adds sel to the table of selections as name, for tests in
+// any package that need a selection of their own, such as one that reads
+// the client: services loaded until restore is called may say
+// members = name. It panics if the name is taken. The table is shared by
+// the package: call it and restore before and after loading, not while
+// another goroutine loads a snapshot.
+func WithSelection(name string, sel *Selection) (restore func()) {
+	if _, taken := selections[name]; taken {
+		panic(fmt.Sprintf("zones: a selection %q exists", name))
+	}
+	selections[name] = sel
+	return func() { delete(selections, name) }
+}
+
+// Choice is a member selection in progress: the members of one address
+// family of the chosen pool, and the query. Its candidates are the members
+// that may be answered, in the order of the pool's backends: those
+// serving, or with when_all_down = serve_all those no operator took out.
+type Choice struct {
+	view
+	s    *Service
+	pool *Pool
+	g    *group
+	all  bool // serve_all: every member counts as serving, unless taken out
+	rrs  []dns.RR
+}
+
+// maxStack is how many members selection handles without allocating.
+const maxStack = 64
+
+// candidate tells whether member i of the group may be answered.
+func (c *Choice) candidate(i int) bool {
+	b := c.g.members[i]
+	// serve_all answers as if every backend were healthy, but an
+	// operator's down or drain still holds.
+	return b.Serving() || c.all && b.Override() == nil
+}
+
+// any reports whether there is a candidate.
+func (c *Choice) any() bool {
+	for i := range c.g.members {
+		if c.candidate(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// candidates returns the indexes in the group of the candidates, in buf
+// when they fit.
+func (c *Choice) candidates(buf *[maxStack]int) []int {
+	idx := buf[:0]
+	for i := range c.g.members {
+		if c.candidate(i) {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// preferWeighted drops the standbys (weight 0) from idx unless only
+// standbys are there: a standby is answered only when no weighted member
+// is a candidate.
+func (c *Choice) preferWeighted(idx []int) []int {
+	k := 0
+	for _, i := range idx {
+		if c.g.members[i].Weight > 0 {
+			idx[k] = i
+			k++
+		}
+	}
+	if k > 0 {
+		return idx[:k]
+	}
+	return idx
+}
+
+// answers is how many of k candidates the service answers.
+func (c *Choice) answers(k int) int {
+	if n := c.s.Answers; n > 0 && n < k {
+		return n
+	}
+	return k
+}
+
+// Len is the number of candidates.
+func (c *Choice) Len() int {
+	n := 0
+	for i := range c.g.members {
+		if c.candidate(i) {
+			n++
+		}
+	}
+	return n
+}
+
+// nth returns the group index of candidate k, -1 if there is none.
+func (c *Choice) nth(k int) int {
+	for i := range c.g.members {
+		if c.candidate(i) {
+			if k == 0 {
+				return i
+			}
+			k--
+		}
+	}
+	return -1
+}
+
+// Backend returns candidate i (0 ≤ i < Len).
+func (c *Choice) Backend(i int) *Backend { return c.g.members[c.nth(i)] }
+
+// Record returns the address record that answers candidate i.
+func (c *Choice) Record(i int) dns.RR { return c.g.rrs[c.nth(i)] }
+
+// Answers is how many records the service answers: its answers key, at
+// most Len (every candidate when the key does not apply).
+func (c *Choice) Answers() int { return c.answers(c.Len()) }
+
+// ReadClient returns the client's address, as a read that the answer
+// depends on every known bit of unless DependsOn narrows it.
+func (c *Choice) ReadClient() ClientRead { return c.read() }
+
+// Answer sets the records to answer.
+func (c *Choice) Answer(rrs []dns.RR) { c.rrs = rrs }
+
+func pickIdx(g *group, idx []int) []dns.RR {
+	out := make([]dns.RR, len(idx))
+	for k, i := range idx {
+		out[k] = g.rrs[i]
+	}
+	return out
+}
+
+// pickAll answers every candidate, standbys only when no weighted member
+// is one.
+func pickAll(c Choice) Choice {
+	var buf [maxStack]int
+	idx := c.preferWeighted(c.candidates(&buf))
+	if len(idx) == len(c.g.members) {
+		c.rrs = c.g.rrs // shared, not copied
+	} else {
+		c.rrs = pickIdx(c.g, idx)
+	}
+	return c
+}
+
+func vetAll(v *setup) {
+	if v.answers {
+		v.at("answers", "%s.answers: members = \"all\" answers every serving member; choose a selection with members = ...", v.path)
+	}
+}
+
+// pickRoundRobin answers the candidates in the pool's order, starting one
+// further on at each query (one counter per pool).
+func pickRoundRobin(c Choice) Choice {
+	var buf [maxStack]int
+	idx := c.preferWeighted(c.candidates(&buf))
+	n := c.answers(len(idx))
+	// explain (a trace) shows the next turn without taking it.
+	next := c.pool.next.Load() + 1
+	if c.trace == nil {
+		next = c.pool.next.Add(1)
+	}
+	start := int(next % uint64(len(idx)))
+	out := make([]dns.RR, 0, n)
+	for k := 0; k < n; k++ {
+		out = append(out, c.g.rrs[idx[(start+k)%len(idx)]])
+	}
+	c.rrs = out
+	return c
+}
+
+func pickWeighted(c Choice) Choice { return pickByWeight(c, false) }
+
+func pickAdaptive(c Choice) Choice { return pickByWeight(c, true) }
+
+// pickByWeight draws candidates at random without replacement, each with
+// a chance in proportion to its configured weight, or with adaptive to
+// its effective weight; a weight of 0 is a standby, drawn only when no
+// weighted member is a candidate.
+func pickByWeight(c Choice, adaptive bool) Choice {
+	var buf [maxStack]int
+	idx := c.candidates(&buf)
+	n := c.answers(len(idx))
+	g := c.g
+	var wBuf [maxStack]float64
+	w := wBuf[:0]
+	total := 0.0
+	for _, i := range idx {
+		b := g.members[i]
+		x := b.Weight
+		if adaptive {
+			x = b.EffectiveWeight()
+		}
+		w = append(w, x)
+		total += x
+	}
+	if total == 0 && adaptive {
+		// Every member at capacity or slow: fall back to the weights as
+		// configured rather than answer nothing.
+		for k, i := range idx {
+			w[k] = g.members[i].Weight
+			total += w[k]
+		}
+	}
+	if total == 0 {
+		for k := range w {
+			w[k] = 1
+		}
+		total = float64(len(w))
+		if c.trace != nil {
+			c.trace.Add("  only standby (weight 0) members serve: choosing among them")
+		}
+	}
+	left := 0 // members with a weight still to pick
+	for _, x := range w {
+		if x > 0 {
+			left++
+		}
+	}
+	out := make([]dns.RR, 0, n)
+	for len(out) < n && left > 0 {
+		r := float64(c.random()>>11) / (1 << 53) * total
+		k := -1
+		for i, x := range w {
+			if x <= 0 {
+				continue
+			}
+			k = i // the last positive one, should rounding leave r over
+			if r < x {
+				break
+			}
+			r -= x
+		}
+		out = append(out, g.rrs[idx[k]])
+		total -= w[k]
+		w[k] = 0
+		left--
+	}
+	c.rrs = out
+	return c
+}
+
+// pickSticky answers the candidates that rank highest for the client's
+// subnet: its address cut to the service's sticky prefix, or to the
+// known bits if fewer, which is the scope.
+func pickSticky(c Choice) Choice {
+	var buf [maxStack]int
+	idx := c.candidates(&buf)
+	n := c.answers(len(idx))
+	r := c.ReadClient()
+	bits := c.s.StickyV4
+	if r.Addr().Is6() {
+		bits = c.s.StickyV6
+	}
+	bits = min(bits, r.Known())
+	r.DependsOn(bits)
+	c.rrs = stickyPick(c.g, idx, n, netip.PrefixFrom(r.Addr(), bits).Masked().Addr(), c.trace)
+	return c
+}
+
+// stickyPick chooses n members by weighted rendezvous hashing of the
+// client's subnet: each member scores w / -ln(u), u a hash of subnet and
+// member, and the highest scores win. A client keeps its member while it
+// serves; when one goes, only its clients move.
+func stickyPick(g *group, idx []int, n int, subnet netip.Addr, tr *Trace) []dns.RR {
+	a := subnet.As16()
+	h := uint64(14695981039346656037)
+	for _, c := range a {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	var scoreBuf [maxStack]float64
+	scores := scoreBuf[:0]
+	anyWeight := false
+	for _, i := range idx {
+		if g.members[i].Weight > 0 {
+			anyWeight = true
+		}
+	}
+	for _, i := range idx {
+		b := g.members[i]
+		w := b.Weight
+		if !anyWeight {
+			w = 1
+		}
+		if w <= 0 {
+			scores = append(scores, -1)
+			continue
+		}
+		u := (float64(Mix64(h^b.seed)>>11) + 0.5) / (1 << 53)
+		scores = append(scores, w/-math.Log(u))
+	}
+	out := make([]dns.RR, 0, n)
+	for len(out) < n {
+		best := -1
+		for k := range scores {
+			if scores[k] >= 0 && (best < 0 || scores[k] > scores[best]) {
+				best = k
+			}
+		}
+		if best < 0 {
+			break
+		}
+		out = append(out, g.rrs[idx[best]])
+		scores[best] = -1
+	}
+	if tr != nil {
+		tr.Add("  sticky: client subnet %s hashed to the members above", subnet)
+	}
+	return out
+}

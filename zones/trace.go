@@ -1,0 +1,91 @@
+package zones
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/gslb/gslb/geo"
+)
+
+// Trace is the decision path of one query in plain words, for gslb
+// explain: the lookup, the policy's order of pools and why each was
+// taken or skipped, the members and the selection's pick.
+type Trace struct {
+	Lines []string
+}
+
+// Add appends a line; callers check for nil first so that the query path
+// builds no arguments.
+func (t *Trace) Add(format string, args ...any) {
+	t.Lines = append(t.Lines, fmt.Sprintf(format, args...))
+}
+
+func famName(v6 bool) string {
+	if v6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+func poolNames(ps []*Pool) string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// traceLocation tells what the database said of addr.
+func traceLocation(tr *Trace, addr netip.Addr, l geo.Location) {
+	if !l.Found {
+		tr.Add("location of %s: not in the database (network %v)", addr, l.Network)
+	} else {
+		coords := "no coordinates"
+		if l.HasCoords {
+			coords = fmt.Sprintf("%.4f, %.4f", l.Lat, l.Lon)
+		}
+		tr.Add("location of %s: country %s, continent %s, subdivision %s, city %s, %s (network %v)",
+			addr, orNone(l.Country), orNone(l.Continent), orNone(l.Subdivision), orNone(l.City), coords, l.Network)
+	}
+	if l.ASNetwork.IsValid() {
+		tr.Add("AS of %s: %s (network %v)", addr, asText(l.ASN, l.ASOrg), l.ASNetwork)
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func asText(asn uint32, org string) string {
+	if asn == 0 {
+		return "unknown"
+	}
+	if org != "" {
+		return fmt.Sprintf("AS%d (%s)", asn, org)
+	}
+	return fmt.Sprintf("AS%d", asn)
+}
+
+func memberState(b *Backend) string {
+	var parts []string
+	if st := b.State(); st != nil {
+		if st.Up() {
+			parts = append(parts, "healthy")
+		} else {
+			parts = append(parts, "unhealthy ("+st.LastError()+")")
+		}
+	}
+	if o := b.Override(); o != nil {
+		parts = append(parts, "admin "+o.State)
+	}
+	if b.Serving() {
+		parts = append(parts, "serving")
+	} else {
+		parts = append(parts, "not serving")
+	}
+	return strings.Join(parts, ", ")
+}
