@@ -59,7 +59,7 @@ type order struct {
 	list  []*Pool // set: the whole order
 	buf   [maxOrder]*Pool
 	n     int
-	spill []*Pool // the order, once it outgrew buf
+	grown []*Pool // the order, once it outgrew buf
 }
 
 // set makes list, which the snapshot keeps, the order.
@@ -68,17 +68,17 @@ func (o *order) set(list []*Pool) { o.list = list }
 // add appends p to the order.
 func (o *order) add(p *Pool) {
 	if o.list != nil {
-		o.spill = append([]*Pool(nil), o.list...)
+		o.grown = append([]*Pool(nil), o.list...)
 		o.list = nil
 	}
 	switch {
-	case o.spill != nil:
-		o.spill = append(o.spill, p)
+	case o.grown != nil:
+		o.grown = append(o.grown, p)
 	case o.n < len(o.buf):
 		o.buf[o.n] = p
 		o.n++
 	default:
-		o.spill = append(append(make([]*Pool, 0, 2*len(o.buf)), o.buf[:]...), p)
+		o.grown = append(append(make([]*Pool, 0, 2*len(o.buf)), o.buf[:]...), p)
 	}
 }
 
@@ -87,8 +87,8 @@ func (o *order) pools() []*Pool {
 	switch {
 	case o.list != nil:
 		return o.list
-	case o.spill != nil:
-		return o.spill
+	case o.grown != nil:
+		return o.grown
 	}
 	return o.buf[:o.n]
 }
