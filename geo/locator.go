@@ -1,15 +1,11 @@
 package geo
 
 import (
-	"context"
 	"log/slog"
 	"net/netip"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/fsnotify/fsnotify"
 )
 
 // handle counts the lookups using a DB, so that a replaced DB is closed
@@ -29,8 +25,9 @@ func (h *handle) release() {
 
 func (h *handle) close() { h.once.Do(func() { h.db.Close() }) }
 
-// Locator holds the current database and swaps in a new one when its file
-// changes. Lookups never wait for a reload.
+// Locator holds the current database and swaps in a new one when Reload
+// is called (the server's file watcher calls it when a file of Files
+// changes). Lookups never wait for a reload.
 type Locator struct {
 	loc, asn Source
 	log      *slog.Logger
@@ -96,8 +93,9 @@ func (l *Locator) DB() (dbType string, buildTime time.Time, asnType string) {
 // Reloads returns how many times a new database was swapped in.
 func (l *Locator) Reloads() uint64 { return l.reloads.Load() }
 
-// Reload opens the databases again and swaps them in. On error the old
-// ones stay.
+// Reload opens the databases again, swaps them in and logs the new
+// database's type and build time. On error the old ones stay, and the error
+// is the caller's to log.
 func (l *Locator) Reload() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -111,6 +109,7 @@ func (l *Locator) Reload() error {
 		old.close()
 	}
 	l.reloads.Add(1)
+	l.log.Info("GeoIP database reloaded", "type", db.Type, "build_time", db.BuildTime.UTC().Format(time.RFC3339))
 	return nil
 }
 
@@ -123,54 +122,14 @@ func (l *Locator) Close() {
 	}
 }
 
-// Watch reloads the databases when their files change, until ctx is done.
-// It watches the folders (a new database is usually renamed into place) and
-// waits for a quiet moment before reloading.
-func (l *Locator) Watch(ctx context.Context, debounce time.Duration) error {
-	if l.loc.Path == "" {
-		return nil
-	}
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	files := map[string]bool{}
+// Files returns the paths of the database files, to watch for changes:
+// none for databases read from memory.
+func (l *Locator) Files() []string {
+	var out []string
 	for _, s := range []Source{l.loc, l.asn} {
-		if s.Path == "" {
-			continue
-		}
-		abs, _ := filepath.Abs(s.Path)
-		files[abs] = true
-		if err := w.Add(filepath.Dir(abs)); err != nil {
-			return err
+		if s.Path != "" {
+			out = append(out, s.Path)
 		}
 	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-w.Events:
-			if !ok {
-				return nil
-			}
-			if abs, _ := filepath.Abs(ev.Name); files[abs] && ev.Op != fsnotify.Chmod {
-				timer.Reset(debounce)
-			}
-		case err, ok := <-w.Errors:
-			if !ok {
-				return nil
-			}
-			l.log.Warn("GeoIP watch error", "err", err)
-		case <-timer.C:
-			if err := l.Reload(); err != nil {
-				l.log.Error("GeoIP database reload failed; still using the previous one", "err", err)
-				continue
-			}
-			t, bt, _ := l.DB()
-			l.log.Info("GeoIP database reloaded", "type", t, "build_time", bt.UTC().Format(time.RFC3339))
-		}
-	}
+	return out
 }

@@ -73,6 +73,12 @@ type Config struct {
 	// turns the write API off). Both resolved relative to File.
 	AdminStateFile string
 	AdminTokenFile string
+	// StateDir is [state] dir, the folder that holds everything gslb
+	// writes, resolved relative to File ("" when the key is absent: the
+	// command picks the default). docs/state.md describes its layout.
+	StateDir string
+	// keyAt is where the keys named in statedir.go's ErrorAt are written.
+	keyAt map[string]pos
 	// MaxProbesInFlight bounds the health probes running at once.
 	MaxProbesInFlight int
 
@@ -152,6 +158,9 @@ type configDoc struct {
 	Health struct {
 		MaxInFlight *int64 `toml:"max_in_flight"`
 	} `toml:"health"`
+	State struct {
+		Dir string `toml:"dir"`
+	} `toml:"state"`
 	RRL struct {
 		Enabled    *bool    `toml:"enabled"`
 		Answers    any      `toml:"responses_per_second"`
@@ -325,6 +334,8 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 	}
 	c.AdminStateFile = rel(doc.Admin.StateFile)
 	c.AdminTokenFile = rel(doc.Admin.TokenFile)
+	c.StateDir = rel(doc.State.Dir)
+	c.keyAt = map[string]pos{KeyStateDir: e.pos.of([]string{"state", "dir"}), KeyAdminStateFile: e.pos.of([]string{"admin", "state_file"})}
 	c.MaxProbesInFlight = health.DefaultMaxInFlight
 	if v := doc.Health.MaxInFlight; v != nil {
 		if *v < 1 || *v > 100000 {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gslb/gslb/cmd/gslb/example"
+	"github.com/gslb/gslb/cmd/gslb/internal/web"
 	"github.com/gslb/gslb/dnsserver"
 	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/health"
@@ -20,11 +22,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// app ties the parts of a running server together: the configuration, the
-// DNS handler, the health checker and the admin overrides.
+// app ties the parts of a running server together: the configuration,
+// the DNS handler, the health checker, the admin overrides, the state
+// directory, the file watcher and the HTTP side.
 type app struct {
 	log        *slog.Logger
 	configPath string // "" for the bundled example
+	state      stateDir
 	reg        *prometheus.Registry
 	h          *dnsserver.Handler
 	checker    *health.Checker
@@ -38,6 +42,7 @@ type app struct {
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
 	configInfo *prometheus.GaugeVec
+	web        *web.Server
 
 	listening     atomic.Bool
 	lastReloadErr atomic.Pointer[string]
@@ -46,11 +51,21 @@ type app struct {
 
 	downMu sync.Mutex
 	down   map[string]bool // services whose backends are all out of service
-
-	recent recentAnswers
 }
 
-func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot) *app {
+// appOptions are the settings of a run that come from the command line
+// rather than the configuration.
+type appOptions struct {
+	identity dnsserver.Identity
+	token    string // the admin API's bearer token ("": write API off)
+	stateDir string // -state-dir ("": from the configuration)
+}
+
+// newApp assembles a server from a loaded snapshot: metrics on a registry
+// of its own, GeoIP, the state directory and the admin overrides in it, the
+// health checker, the DNS handler bound to the backends' health, and the
+// HTTP side. Nothing listens yet and no probe runs until prepare.
+func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOptions) (*app, error) {
 	a := &app{
 		log:        log,
 		configPath: configPath,
@@ -63,11 +78,11 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot) *app {
 	}, []string{"service", "policy"})
 	a.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gslb", Subsystem: "config", Name: "reloads_total",
-		Help: "Configuration reloads by result (success, failure).",
+		Help: "Configuration reloads by result (success, failure); a reload that finds the files unchanged is a success.",
 	}, []string{"result"})
 	a.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "gslb", Subsystem: "config", Name: "last_reload_success_timestamp_seconds",
-		Help: "When the configuration in use was loaded, as a Unix time.",
+		Help: "When the configuration was last loaded successfully (at start, or a reload, unchanged files included), as a Unix time.",
 	})
 	a.configInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "gslb", Subsystem: "config", Name: "info",
@@ -84,14 +99,113 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot) *app {
 	}, []string{"version", "commit", "goversion"})
 	commit, gover := buildMeta()
 	buildInfo.WithLabelValues(version, commit, gover).Set(1)
-	a.reg.MustRegister(a.rrl, a.allDown, backendCollector{a}, a.reloads, a.lastReload, a.configInfo, a.answers, a.dnsMetrics,
-		buildInfo, geoCollector{a}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(a.rrl, a.allDown, zones.NewBackendCollector(a.snapshot), a.reloads, a.lastReload, a.configInfo, a.answers, a.dnsMetrics,
+		buildInfo, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.configLoaded(snap)
+
+	var err error
+	if a.geo, err = openGeo(configPath, snap.Config, log); err != nil {
+		return nil, err
+	}
+	if a.geo != nil {
+		a.reg.MustRegister(a.geo)
+		if t, _, _ := a.geo.DB(); strings.Contains(t, "Country") {
+			for _, svc := range snap.Services() {
+				if svc.Policy == zones.PolicyNearest {
+					log.Warn("policy nearest needs coordinates, which a Country database lacks: pools are tried in the written order", "service", svc.Name, "database", t)
+				}
+			}
+		}
+	}
+	a.state = resolveState(configPath, opt.stateDir, snap.Config)
+	if err := a.state.verify(snap.Config, true); err != nil {
+		if a.state.explicit() {
+			return nil, err
+		}
+		// The default folder is a convenience: without it gslb still
+		// serves, and says what it does not keep.
+		log.Warn("no state directory: admin overrides are kept in memory only", "err", err.Error())
+		a.state = stateDir{From: "none (default not usable)"}
+	}
+	if a.state.AdminFile == "" {
+		log.Info("admin overrides are not persisted: no state directory", "state_dir", a.state.From)
+	}
+	a.admin = health.NewAdmin(a.state.AdminFile, log)
+	if err := a.admin.LoadFile(); err != nil {
+		return nil, fmt.Errorf("admin overrides: %w", err)
+	}
 	a.checker = health.NewChecker(log, a.reg, snap.Config.MaxProbesInFlight)
 	a.checker.OnChange = a.healthChanged
-	a.admin = health.NewAdmin(snap.Config.AdminStateFile, log)
 	a.adaptive = zones.NewAdaptive()
-	return a
+
+	a.h = dnsserver.NewHandler(snap, opt.identity, a.locator(), log)
+	a.h.SetMetrics(a.dnsMetrics)
+	a.h.SetQueryLog(snap.Config.QueryLogSample)
+	a.h.SetRRL(a.rrl)
+
+	file := ""
+	if configPath == "" {
+		file = "(bundled example)"
+	}
+	a.web = web.New(web.Deps{
+		Handler:         a.h,
+		Admin:           a.admin,
+		Token:           opt.token,
+		Answers:         a.answers,
+		Geo:             a.geo,
+		Gatherer:        a.reg,
+		Ready:           a.notReady,
+		LastReloadError: a.lastReloadError,
+		Version:         version,
+		ConfigFile:      file,
+		Log:             log,
+	})
+	return a, nil
+}
+
+// snapshot is the snapshot in use, nil before the handler exists.
+func (a *app) snapshot() *zones.Snapshot {
+	if a.h == nil {
+		return nil
+	}
+	return a.h.Snapshot()
+}
+
+// lastReloadError is the error of the last rejected reload, "" when the
+// last reload succeeded.
+func (a *app) lastReloadError() string {
+	if p := a.lastReloadErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// notReady says why the server is not ready, "" when it is: ready means a
+// configuration is loaded, the DNS listeners are bound, the GeoIP database
+// is open and every probe has reported once.
+func (a *app) notReady() string {
+	snap := a.h.Snapshot()
+	if snap == nil {
+		return "configuration not loaded"
+	}
+	if !a.listening.Load() {
+		return "DNS listeners not bound yet"
+	}
+	if snap.Config.HasGeo() && a.geo == nil {
+		return "GeoIP database not open"
+	}
+	waiting := 0
+	for _, svc := range snap.Services() {
+		for _, b := range svc.Backends {
+			if st := b.State(); st != nil && !st.Probed() {
+				waiting++
+			}
+		}
+	}
+	if waiting > 0 {
+		return fmt.Sprintf("waiting for the first health check of %d backend(s)", waiting)
+	}
+	return ""
 }
 
 // openGeo opens the configured GeoIP databases; for the bundled example
@@ -148,55 +262,86 @@ func (a *app) configLoaded(s *zones.Snapshot) {
 	a.lastReload.Set(float64(s.LoadedAt.UnixNano()) / 1e9)
 }
 
-// reload loads the configuration again and swaps it in if it is valid.
+// reload loads the configuration again and swaps it in if it is valid and
+// can take effect without a restart. Every rejection goes through reject.
 func (a *app) reload(why string) {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
-	next, err := loadConfig(a.configPath)
-	if err != nil {
-		var list zones.ErrorList
-		if errors.As(err, &list) {
-			for _, e := range list {
-				a.log.Error("reload rejected: "+e.Error(), "file", e.File, "line", e.Line, "col", e.Col)
-			}
-		} else {
-			a.log.Error("reload rejected: " + err.Error())
-		}
-		a.reloads.WithLabelValues("failure").Inc()
-		msg := err.Error()
-		a.lastReloadErr.Store(&msg)
-		a.log.Error("reload failed; still serving the previous configuration", "trigger", why, "err_count", max(1, len(list)), "config_hash", a.h.Snapshot().Hash)
-		return
-	}
 	old := a.h.Snapshot()
+	next, err := loadConfig(a.configPath)
+	if err == nil {
+		err = a.liveChange(old, next)
+	}
+	if err != nil {
+		a.reject(why, err)
+		return
+	}
+	a.reloads.WithLabelValues("success").Inc()
+	a.lastReload.SetToCurrentTime()
 	if next.Hash == old.Hash {
-		a.log.Debug("configuration unchanged", "trigger", why)
+		// The files are the configuration in use again (an edit undone
+		// after a rejected reload, or a SIGHUP with nothing changed): no
+		// error stands.
+		if a.lastReloadErr.Swap(nil) != nil {
+			a.log.Info("configuration unchanged; the last reload error no longer applies", "trigger", why, "config_hash", old.Hash)
+		} else {
+			a.log.Debug("configuration unchanged", "trigger", why)
+		}
 		return
 	}
-	if !slices.Equal(next.Config.DNSAddrs, old.Config.DNSAddrs) || next.Config.HTTPAddr != old.Config.HTTPAddr {
-		a.log.Warn("listen addresses changed in the configuration; they take effect on restart")
-	}
-	if next.Config.TCPConnections != old.Config.TCPConnections || next.Config.TCPIdleTimeout != old.Config.TCPIdleTimeout {
-		a.log.Warn("limits.tcp_connections and limits.tcp_idle_timeout changed; they take effect on restart")
-	}
-	if next.Config.GeoDatabase != old.Config.GeoDatabase || next.Config.GeoASNDatabase != old.Config.GeoASNDatabase {
-		a.log.Warn("[geo] database paths changed; they take effect on restart (a changed file is reloaded by itself)")
-	}
-	if next.Config.HasGeo() && a.geo == nil {
-		a.log.Error("reload rejected: the new configuration needs a GeoIP database; restart to open one")
-		return
-	}
-	if next.Config.AdminStateFile != old.Config.AdminStateFile || next.Config.AdminTokenFile != old.Config.AdminTokenFile || next.Config.MaxProbesInFlight != old.Config.MaxProbesInFlight {
-		a.log.Warn("[admin] and [health] settings changed; they take effect on restart")
-	}
+	a.warnRestartOnly(old, next)
 	a.prepare(next)
 	a.rrl.Configure(rrlConfig(next.Config))
 	a.h.Swap(next)
-	a.reloads.WithLabelValues("success").Inc()
 	a.lastReloadErr.Store(nil)
 	a.configLoaded(next)
 	a.log.Info("configuration reloaded", "trigger", why, "zones", len(next.Zones), "services", len(next.Services()), "probes", a.checker.Running(), "config_hash", next.Hash)
 	a.checkAllDown()
+}
+
+// liveChange returns why next cannot replace old in this process, nil when
+// it can: what a reload cannot do is a rejection, logged and counted as any
+// other.
+func (a *app) liveChange(old, next *zones.Snapshot) error {
+	if next.Config.HasGeo() && a.geo == nil {
+		return zones.ErrorList{{File: next.Config.File, Msg: "[geo] database: the configuration needs a GeoIP database, which only a restart opens"}}
+	}
+	return nil
+}
+
+// reject logs a rejected reload with every problem, counts it as a
+// failure and keeps its error for the status, until a reload succeeds.
+func (a *app) reject(why string, err error) {
+	var list zones.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			a.log.Error("reload rejected: "+e.Error(), "file", e.File, "line", e.Line, "col", e.Col)
+		}
+	} else {
+		a.log.Error("reload rejected: " + err.Error())
+	}
+	a.reloads.WithLabelValues("failure").Inc()
+	msg := err.Error()
+	a.lastReloadErr.Store(&msg)
+	a.log.Error("reload failed; still serving the previous configuration", "trigger", why, "err_count", max(1, len(list)), "config_hash", a.h.Snapshot().Hash)
+}
+
+// warnRestartOnly logs the settings that changed but take effect only on
+// restart.
+func (a *app) warnRestartOnly(old, next *zones.Snapshot) {
+	o, n := old.Config, next.Config
+	if !slices.Equal(n.DNSAddrs, o.DNSAddrs) || n.HTTPAddr != o.HTTPAddr {
+		a.log.Warn("listen addresses changed in the configuration; they take effect on restart")
+	}
+	if n.TCPConnections != o.TCPConnections || n.TCPIdleTimeout != o.TCPIdleTimeout {
+		a.log.Warn("limits.tcp_connections and limits.tcp_idle_timeout changed; they take effect on restart")
+	}
+	if n.GeoDatabase != o.GeoDatabase || n.GeoASNDatabase != o.GeoASNDatabase {
+		a.log.Warn("[geo] database paths changed; they take effect on restart (a changed file is reloaded by itself)")
+	}
+	if n.AdminStateFile != o.AdminStateFile || n.AdminTokenFile != o.AdminTokenFile || n.MaxProbesInFlight != o.MaxProbesInFlight || n.StateDir != o.StateDir {
+		a.log.Warn("[admin], [state] and [health] settings changed; they take effect on restart")
+	}
 }
 
 // healthChanged logs a probe target's transition with the backends it
@@ -263,83 +408,16 @@ func (a *app) warnUnknownOverrides() {
 	}
 }
 
-// backendCollector exports the state of every backend of the current
-// configuration: the label set follows the configuration.
-type backendCollector struct{ a *app }
-
-var (
-	backendUpDesc = prometheus.NewDesc("gslb_backend_up",
-		"Whether a backend gets answers (healthy or forced up, and not drained or forced down).",
-		[]string{"service", "backend"}, nil)
-	backendHealthyDesc = prometheus.NewDesc("gslb_backend_healthy",
-		"Whether a backend's health checks pass, whatever its admin state.",
-		[]string{"service", "backend"}, nil)
-)
-
-func (c backendCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- backendUpDesc
-	ch <- backendHealthyDesc
-}
-
-func (c backendCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.a.h == nil {
-		return
-	}
-	for _, svc := range c.a.h.Snapshot().Services() {
-		name := strings.TrimSuffix(svc.Name, ".")
-		for _, b := range svc.Backends {
-			ch <- prometheus.MustNewConstMetric(backendUpDesc, prometheus.GaugeValue, b2f(b.Serving()), name, b.Name)
-			healthy := b.State() == nil || b.State().Up()
-			ch <- prometheus.MustNewConstMetric(backendHealthyDesc, prometheus.GaugeValue, b2f(healthy), name, b.Name)
-		}
-	}
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// background runs, until ctx is done, what keeps admin overrides current:
-// the watch of the state file and the expiry of timed overrides.
+// background starts, until ctx is done, what keeps the server current:
+// the one file watcher (configuration and zone files, admin overrides,
+// GeoIP databases), the expiry of timed overrides, the adaptive weights and
+// the answer samples of the status. The watches are set up before it
+// returns, so that no change made afterwards is missed.
 func (a *app) background(ctx context.Context) {
-	if f := a.admin.File(); f != "" {
-		abs, _ := filepath.Abs(f)
-		same := func(name string) bool { n, _ := filepath.Abs(name); return n == abs }
-		run, err := zones.StartWatch(ctx, a.log, 200*time.Millisecond, func() []string { return []string{filepath.Dir(f)} }, same, func() {
-			if err := a.admin.LoadFile(); err != nil {
-				a.log.Error("admin state file rejected; overrides unchanged", "err", err)
-			}
-			a.warnUnknownOverrides()
-			a.checkAllDown()
-		})
-		if err != nil {
-			a.log.Warn("cannot watch the admin state file", "err", err)
-		} else {
-			go run()
-		}
+	if err := a.startWatcher(ctx); err != nil {
+		a.log.Warn("cannot watch files; reload with SIGHUP", "err", err)
 	}
-	if a.geo != nil && a.configPath != "" {
-		go func() {
-			if err := a.geo.Watch(ctx, time.Second); err != nil {
-				a.log.Warn("cannot watch the GeoIP database; it will not reload", "err", err)
-			}
-		}()
-	}
-	go func() {
-		t := time.NewTicker(recentEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				a.sampleAnswers()
-			}
-		}
-	}()
+	go a.web.Run(ctx)
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -359,31 +437,67 @@ func (a *app) background(ctx context.Context) {
 	}()
 }
 
-// geoCollector exports the GeoIP lookups and the database's build time.
-type geoCollector struct{ a *app }
-
-var (
-	geoLookupsDesc = prometheus.NewDesc("gslb_geoip_lookups_total", "GeoIP lookups of client addresses.", nil, nil)
-	geoMissesDesc  = prometheus.NewDesc("gslb_geoip_misses_total", "GeoIP lookups that found no location (the configured default answers).", nil, nil)
-	geoBuildDesc   = prometheus.NewDesc("gslb_geoip_database_build_timestamp_seconds", "When the GeoIP database in use was built, as a Unix time.", []string{"type"}, nil)
-)
-
-func (c geoCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- geoLookupsDesc
-	ch <- geoMissesDesc
-	ch <- geoBuildDesc
-}
-
-func (c geoCollector) Collect(ch chan<- prometheus.Metric) {
-	l := c.a.geo
-	if l == nil {
-		return
+// startWatcher sets up the file watcher and runs it until ctx is done.
+// The bundled example is in the binary: nothing of it is watched.
+func (a *app) startWatcher(ctx context.Context) error {
+	w, err := zones.NewWatcher(a.log, 200*time.Millisecond)
+	if err != nil {
+		return err
 	}
-	lookups, misses := l.Stats()
-	ch <- prometheus.MustNewConstMetric(geoLookupsDesc, prometheus.CounterValue, float64(lookups))
-	ch <- prometheus.MustNewConstMetric(geoMissesDesc, prometheus.CounterValue, float64(misses))
-	t, built, _ := l.DB()
-	ch <- prometheus.MustNewConstMetric(geoBuildDesc, prometheus.GaugeValue, float64(built.Unix()), t)
+	add := func(wt zones.Watch) {
+		if err := w.Add(wt); err != nil {
+			a.log.Warn("cannot watch files; they will not reload by themselves", "files", wt.Name, "err", err)
+		}
+	}
+	adminFile := a.admin.File()
+	if a.configPath != "" {
+		isAdmin := zones.FileMatch(adminFile)
+		add(zones.Watch{
+			Name: "configuration",
+			Dirs: func() []string { return a.h.Snapshot().Dirs() },
+			// Any *.toml, so that a new zone file in a zone folder is
+			// seen; not the admin overrides, should they share a folder.
+			Match:   func(p string) bool { return filepath.Ext(p) == ".toml" && !isAdmin(p) },
+			Changed: func() { a.reload("file change") },
+		})
+	}
+	if adminFile != "" {
+		add(zones.Watch{
+			Name:  "admin overrides",
+			Dirs:  func() []string { return []string{filepath.Dir(adminFile)} },
+			Match: zones.FileMatch(adminFile),
+			Changed: func() {
+				if err := a.admin.LoadFile(); err != nil {
+					a.log.Error("admin state file rejected; overrides unchanged", "err", err)
+				}
+				a.warnUnknownOverrides()
+				a.checkAllDown()
+			},
+		})
+	}
+	if a.geo != nil && len(a.geo.Files()) > 0 {
+		files := a.geo.Files()
+		add(zones.Watch{
+			Name: "GeoIP database",
+			Dirs: func() []string {
+				var dirs []string
+				for _, f := range files {
+					dirs = append(dirs, filepath.Dir(f))
+				}
+				return dirs
+			},
+			Match: zones.FileMatch(files...),
+			Changed: func() {
+				if err := a.geo.Reload(); err != nil {
+					a.log.Error("GeoIP database reload failed; still using the previous one", "err", err)
+				}
+			},
+			// geoipupdate writes a large file: wait for it to settle.
+			Debounce: time.Second,
+		})
+	}
+	go w.Run(ctx)
+	return nil
 }
 
 // rrlConfig turns the [rrl] settings into the limiter's; disabled means

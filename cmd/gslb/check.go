@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"os"
 
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones"
 )
 
 // check validates a configuration and prints every problem found, one per
@@ -17,8 +19,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "main configuration `file` (default: the bundled example)")
+	stateDirFlag := fs.String("state-dir", "", "check `DIR` as the state directory, as serve -state-dir uses it (default: [state] dir, else a \"state\" folder beside the main file)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gslb check [-config FILE]\n\nCheck the configuration and every zone file it names; print every problem.\nExit status 0: valid; 1: invalid.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: gslb check [-config FILE] [-state-dir DIR]\n\nCheck the configuration and every zone file it names, and that the state\ndirectory is a writable folder; print every problem.\nExit status 0: valid; 1: invalid.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -40,7 +43,25 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", snap.Config.File, err)
 		failed = true
 	}
-	if f := snap.Config.AdminStateFile; f != "" {
+	st := resolveState(*config, *stateDirFlag, snap.Config)
+	if err := st.verify(snap.Config, false); err != nil {
+		if snap.Config.AdminStateFile == "" {
+			st.AdminFile = "" // in the folder just reported
+		}
+		if st.explicit() {
+			fmt.Fprintln(stderr, err)
+			failed = true
+		} else if e := (*zones.Error)(nil); errors.As(err, &e) {
+			// serve runs without the default folder, persisting nothing.
+			w := *e
+			w.Msg = "warning: " + w.Msg + " (serve would keep admin overrides in memory only)"
+			fmt.Fprintln(stderr, &w)
+		}
+	}
+	if w := stateFileWarning(snap.Config); w != "" {
+		fmt.Fprintln(stderr, w)
+	}
+	if f := st.AdminFile; f != "" {
 		if src, err := os.ReadFile(f); err == nil {
 			if _, err := health.ParseStateFile(f, src); err != nil {
 				fmt.Fprintln(stderr, err)

@@ -1,107 +1,20 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/gslb/gslb/cmd/gslb/internal/web"
 	"github.com/gslb/gslb/dnsserver"
 	"github.com/gslb/gslb/health"
 	"github.com/gslb/gslb/zones"
-	"github.com/miekg/dns"
 )
-
-// explainRequest is one question to explain.
-type explainRequest struct {
-	name   string
-	qtype  uint16
-	client netip.Addr
-	ecs    netip.Prefix // invalid: no client subnet option
-}
-
-func parseExplain(name, qtype, client, ecs string) (explainRequest, error) {
-	var r explainRequest
-	if name == "" {
-		return r, errors.New("a name to explain is needed")
-	}
-	if _, ok := dns.IsDomainName(name); !ok {
-		return r, fmt.Errorf("%q is not a domain name", name)
-	}
-	r.name = dns.Fqdn(name)
-	if qtype == "" {
-		qtype = "A"
-	}
-	t, ok := dns.StringToType[strings.ToUpper(qtype)]
-	if !ok {
-		return r, fmt.Errorf("%q is not a record type", qtype)
-	}
-	r.qtype = t
-	var err error
-	if r.client, err = netip.ParseAddr(client); err != nil {
-		return r, fmt.Errorf("-client %q: want an IP address", client)
-	}
-	if ecs != "" {
-		p, err := netip.ParsePrefix(ecs)
-		if err != nil {
-			return r, fmt.Errorf("-ecs %q: want a subnet such as 192.0.2.0/24", ecs)
-		}
-		r.ecs = p.Masked()
-	}
-	return r, nil
-}
-
-// explain runs the question through the handler, as serving does, and
-// writes the decision in plain words.
-func explain(w io.Writer, h *dnsserver.Handler, r explainRequest) error {
-	m := new(dns.Msg)
-	m.SetQuestion(r.name, r.qtype)
-	m.RecursionDesired = false
-	desc := fmt.Sprintf("%s %s from %s", r.name, dns.TypeToString[r.qtype], r.client)
-	if r.ecs.IsValid() {
-		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
-		o.SetUDPSize(1232)
-		e := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: uint8(r.ecs.Bits()), Address: r.ecs.Addr().AsSlice()}
-		if r.ecs.Addr().Is6() {
-			e.Family = 2
-		}
-		o.Option = append(o.Option, e)
-		m.Extra = append(m.Extra, o)
-		desc += " with client subnet " + r.ecs.String()
-	}
-	reply, lines, err := h.Explain(m, r.client)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "query: %s\n", desc)
-	for _, l := range lines {
-		fmt.Fprintf(w, "%s\n", l)
-	}
-	ttl := ""
-	if len(reply.Answer) > 0 {
-		ttl = fmt.Sprintf(", TTL %d", reply.Answer[0].Header().Ttl)
-	}
-	fmt.Fprintf(w, "answer: %s%s%s\n", dns.RcodeToString[reply.Rcode], aaText(reply), ttl)
-	for _, sec := range [][]dns.RR{reply.Answer, reply.Ns} {
-		for _, rr := range sec {
-			fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(rr.String(), "\t", " "))
-		}
-	}
-	return nil
-}
-
-func aaText(m *dns.Msg) string {
-	if m.Authoritative {
-		return " (authoritative)"
-	}
-	return ""
-}
 
 // explainCmd is `gslb explain`.
 func explainCmd(args []string, stdout, stderr io.Writer) int {
@@ -126,7 +39,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 2 {
 		qtype = fs.Arg(1)
 	}
-	req, err := parseExplain(fs.Arg(0), qtype, *client, *ecs)
+	req, err := web.ParseQuestion(fs.Arg(0), qtype, *client, *ecs)
 	if err != nil {
 		fmt.Fprintln(stderr, "gslb explain:", err)
 		return 2
@@ -174,7 +87,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	h := dnsserver.NewHandler(snap, dnsserver.Identity{}, l, log)
 	fmt.Fprintln(stdout, "health: start state of each check (no probes run; use -server for live health)")
-	if err := explain(stdout, h, req); err != nil {
+	if err := web.Explain(stdout, h, req); err != nil {
 		fmt.Fprintln(stderr, "gslb explain:", err)
 		return 1
 	}

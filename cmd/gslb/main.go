@@ -3,8 +3,8 @@
 //
 // Usage:
 //
-//	gslb serve [-config FILE] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]
-//	gslb check [-config FILE]
+//	gslb serve [-config FILE] [-state-dir DIR] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]
+//	gslb check [-config FILE] [-state-dir DIR]
 //	gslb explain [-config FILE] [-server URL] -client IP [-ecs SUBNET] NAME [TYPE]
 //	gslb version
 package main
@@ -30,10 +30,11 @@ func main() {
 const usage = `gslb: an authoritative DNS global server load balancer
 
 Usage:
-  gslb serve [-config FILE] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]
+  gslb serve [-config FILE] [-state-dir DIR] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]
         answer DNS queries (without -config: the bundled example)
-  gslb check [-config FILE]
-        check the configuration and every zone file, print every problem
+  gslb check [-config FILE] [-state-dir DIR]
+        check the configuration, every zone file and the state directory,
+        print every problem
   gslb explain [-config FILE] [-server URL] -client IP [-ecs SUBNET] NAME [TYPE]
         explain the answer a client gets, step by step
   gslb version

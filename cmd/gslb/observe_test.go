@@ -9,12 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gslb/gslb/health"
 	"github.com/miekg/dns"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -161,82 +159,6 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
-// schemaKeys lists every key path of a JSON document, arrays as "[]".
-func schemaKeys(prefix string, v any, out map[string]bool) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			p := prefix + "." + k
-			out[p] = true
-			schemaKeys(p, e, out)
-		}
-	case []any:
-		for _, e := range x {
-			schemaKeys(prefix+"[]", e, out)
-		}
-	}
-}
-
-func TestStatusSchema(t *testing.T) {
-	// README.md documents the status document with an example after the
-	// marker below; the real document must have exactly its fields.
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)<!-- status-schema -->\\s*```json\\n(.*?)```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README.md has no status schema block (<!-- status-schema --> then ```json)")
-	}
-	var doc any
-	if err := json.Unmarshal(m[1], &doc); err != nil {
-		t.Fatalf("the README's status example is not JSON: %v", err)
-	}
-	want := map[string]bool{}
-	schemaKeys("", doc, want)
-
-	b := newBackend(t)
-	dir := t.TempDir()
-	tokenFile := dir + "/token"
-	os.WriteFile(tokenFile, []byte("0123456789abcdef0123"), 0o600)
-	conf := healthConfig(t, fmt.Sprintf("[services.www]\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = %s }]\n", checkTOML("http", b.addr)),
-		fmt.Sprintf("[admin]\nstate_file = %q\ntoken_file = %q\n[geo]\ndatabase = %q\n", dir+"/admin.toml", tokenFile, mustAbs(t, "../../testdata/geoip/GeoIP2-City-Test.mmdb")))
-	ta := startApp(t, conf, "0123456789abcdef0123")
-	waitFor(t, "a probe", 2*time.Second, func() bool { return ta.notReady() == "" })
-	// Fill the optional parts: an override with expiry, answers, a reload error.
-	ta.admin.Set("www.example.test/one", &health.Override{State: "drain", Reason: "test", Expires: time.Now().Add(time.Hour)}, "test")
-	query(t, ta.dns, "www.example.test.", dns.TypeA)
-	msg := "zones/x.toml:1:1: test"
-	ta.lastReloadErr.Store(&msg)
-	resp, err := http.Get(ta.api.URL + "/api/v1/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var got any
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]bool{}
-	schemaKeys("", got, have)
-	var missing, extra []string
-	for k := range want {
-		if !have[k] {
-			missing = append(missing, k)
-		}
-	}
-	for k := range have {
-		if !want[k] {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(extra)
-	if len(missing)+len(extra) > 0 {
-		t.Errorf("/api/v1/status does not match README.md:\n documented but absent: %v\n present but undocumented: %v", missing, extra)
-	}
-}
-
 func mustAbs(t *testing.T, p string) string {
 	t.Helper()
 	abs, err := filepath.Abs(p)
@@ -244,42 +166,6 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return abs
-}
-
-func TestStatusPageEscapes(t *testing.T) {
-	b := newBackend(t)
-	dead := newBackend(t)
-	dead.kill()
-	conf := healthConfig(t, fmt.Sprintf("[services.www]\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = %s }, { name = \"dead\", address = \"192.0.2.2\", check = %s }]\n",
-		checkTOML("http", b.addr), checkTOML("http", dead.addr)), "")
-	ta := startApp(t, conf, "")
-	waitFor(t, "the dead backend to go down", 3*time.Second, func() bool {
-		return !ta.h.Snapshot().Services()[0].Backends[1].Serving()
-	})
-	msg := `zones/<script>alert(1)</script>.toml:1:1: "bad"`
-	ta.lastReloadErr.Store(&msg)
-	resp, err := http.Get(ta.api.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	page, _ := io.ReadAll(resp.Body)
-	s := string(page)
-	for _, want := range []string{
-		`data-backend="www.example.test/dead" data-state="DOWN"`,
-		`data-backend="www.example.test/one" data-state="UP"`,
-		`&lt;script&gt;alert(1)&lt;/script&gt;`,
-		`The last reload failed`,
-		`<svg class="spark"`,
-		`1 backend(s) out of service`,
-	} {
-		if !strings.Contains(s, want) {
-			t.Errorf("status page lacks %q", want)
-		}
-	}
-	if strings.Contains(s, "<script>") {
-		t.Error("the status page prints a reload error unescaped")
-	}
 }
 
 // TestDeployMetricNames checks that every gslb metric the Grafana

@@ -61,11 +61,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	var dnsAddrs stringList
 	fs.Var(&dnsAddrs, "dns-addr", "answer DNS over UDP and TCP on `IP:PORT`; repeat for several (default: from the config, else "+zones.DefaultDNSAddr4+" and "+zones.DefaultDNSAddr6+")")
 	httpAddr := fs.String("http-addr", "", "serve the HTTP side (/healthz, /readyz, /metrics, /api/v1/) on `IP:PORT`; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
+	stateDirFlag := fs.String("state-dir", "", "keep what gslb writes (admin overrides, ...) in `DIR`, overriding [state] dir (default: from the config, else a \"state\" folder beside it; see docs/state.md)")
 	identity := fs.String("id", "", "this instance's identity for CHAOS id.server/hostname.bind and NSID, overriding [identity] id (so that several instances can share one configuration)")
 	logFormat := fs.String("log-format", "", "log format: text or json (default: log.format in the config, else text)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn or error (default: log.level in the config, else info)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gslb serve [-config FILE] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]\n\nAnswer DNS queries. SIGHUP or a change to a configuration file reloads;\nSIGINT and SIGTERM stop after answering the queries in flight.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: gslb serve [-config FILE] [-state-dir DIR] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]\n\nAnswer DNS queries. SIGHUP or a change to a configuration file reloads;\nSIGINT and SIGTERM stop after answering the queries in flight.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -129,29 +130,17 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gslb serve:", err)
 		return 1
 	}
-	a := newApp(log, *config, snap)
-	if a.geo, err = openGeo(*config, snap.Config, log); err != nil {
-		fmt.Fprintln(stderr, "gslb serve:", err)
-		return 1
-	}
-	if a.geo != nil {
-		if t, _, _ := a.geo.DB(); strings.Contains(t, "Country") {
-			for _, svc := range snap.Services() {
-				if svc.Policy == zones.PolicyNearest {
-					log.Warn("policy nearest needs coordinates, which a Country database lacks: pools are tried in the written order", "service", svc.Name, "database", t)
-				}
-			}
-		}
-	}
-	if err := a.admin.LoadFile(); err != nil {
-		fmt.Fprintln(stderr, "gslb serve: admin state file:", err)
-		return 1
-	}
 	host, _ := os.Hostname()
-	a.h = dnsserver.NewHandler(snap, dnsserver.Identity{Hostname: host, Version: "gslb " + version, ID: *identity}, a.locator(), log)
-	a.h.SetMetrics(a.dnsMetrics)
-	a.h.SetQueryLog(snap.Config.QueryLogSample)
-	a.h.SetRRL(a.rrl)
+	a, err := newApp(log, *config, snap, appOptions{
+		identity: dnsserver.Identity{Hostname: host, Version: "gslb " + version, ID: *identity},
+		token:    token,
+		stateDir: *stateDirFlag,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "gslb serve:", err)
+		fmt.Fprintln(stderr, "gslb serve: nothing started")
+		return 1
+	}
 	a.prepare(snap) // before the first query: binds backends to their health
 	defer a.checker.Stop()
 	a.warnUnknownOverrides()
@@ -177,7 +166,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		hs = &http.Server{
-			Handler:           a.httpHandler(token),
+			Handler:           a.web,
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       10 * time.Second,
 			WriteTimeout:      10 * time.Second,
@@ -190,16 +179,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if *config != "" {
-		// Watching starts before the start-up line: a change made right
-		// after it is seen.
-		run, err := zones.StartWatch(ctx, log, 200*time.Millisecond, func() []string { return a.h.Snapshot().Dirs() }, nil, func() { a.reload("file change") })
-		if err != nil {
-			log.Warn("cannot watch configuration files; reload with SIGHUP", "err", err)
-		} else {
-			go run()
-		}
-	}
+	// Watching starts before the start-up line: a change made right after
+	// it is seen.
 	a.background(ctx)
 
 	sigs := make(chan os.Signal, 1)
@@ -220,7 +201,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("gslb started", "version", version, "config", source, "dns", strings.Join(bound, " "),
 		"http", *httpAddr, "zones", strings.Join(names, " "), "services", len(snap.Services()), "backends", countBackends(snap),
-		"probes", a.checker.Running(), "geoip", geoSummary(a.geo), "admin_state_file", snap.Config.AdminStateFile, "admin_write_api", writeAPI,
+		"probes", a.checker.Running(), "geoip", geoSummary(a.geo), "state_dir", stateSummary(a.state), "admin_state_file", a.state.AdminFile, "admin_write_api", writeAPI,
 		"config_hash", snap.Hash)
 	if len(snap.Zones) > 0 && len(bound) > 0 {
 		ap := srv.Addrs()[0]
@@ -252,6 +233,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 				log.Info("SIGHUP: the bundled example does not change; nothing to reload")
 				continue
 			}
+			log.Info("SIGHUP: reloading the configuration")
 			go a.reload("SIGHUP")
 			continue
 		}
@@ -285,6 +267,15 @@ func geoSummary(l *geo.Locator) string {
 	return s
 }
 
+// stateSummary is the state directory for the start-up log.
+func stateSummary(s stateDir) string {
+	if s.Dir == "" {
+		return s.From
+	}
+	return s.Dir + " (" + s.From + ")"
+}
+
+// countBackends counts the backends of every service.
 func countBackends(s *zones.Snapshot) int {
 	n := 0
 	for _, svc := range s.Services() {

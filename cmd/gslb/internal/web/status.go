@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	_ "embed"
@@ -25,6 +25,7 @@ type statusJSON struct {
 	Services []serviceJSON `json:"services"`
 }
 
+// configJSON is the configuration in use.
 type configJSON struct {
 	File            string    `json:"file"`
 	Hash            string    `json:"hash"`
@@ -32,12 +33,14 @@ type configJSON struct {
 	LastReloadError *string   `json:"last_reload_error"`
 }
 
+// geoJSON is the GeoIP database in use.
 type geoJSON struct {
 	Type      string    `json:"type"`
 	BuildTime time.Time `json:"build_time"`
 	ASNType   string    `json:"asn_type"`
 }
 
+// zoneJSON is one zone.
 type zoneJSON struct {
 	Origin   string    `json:"origin"`
 	Serial   uint32    `json:"serial"`
@@ -45,6 +48,7 @@ type zoneJSON struct {
 	LoadedAt time.Time `json:"loaded_at"`
 }
 
+// serviceJSON is one service with its pools and backends.
 type serviceJSON struct {
 	Name        string        `json:"name"`
 	TTL         uint32        `json:"ttl"`
@@ -57,6 +61,7 @@ type serviceJSON struct {
 	Backends    []backendJSON `json:"backends"`
 }
 
+// poolJSON is one pool: its backends by name.
 type poolJSON struct {
 	Name     string   `json:"name"`
 	Backends []string `json:"backends"`
@@ -69,6 +74,7 @@ type recentAnswers struct {
 	samples []answerSample // oldest first, at most recentSamples
 }
 
+// answerSample is the answer counters at one time.
 type answerSample struct {
 	at     time.Time
 	counts map[string]uint64 // by backend ID, over all pools
@@ -79,20 +85,23 @@ const (
 	recentSamples = 13 // one minute of history
 )
 
-// sample records the current counts.
-func (a *app) sampleAnswers() {
+// sampleAnswers records the current counts.
+func (s *Server) sampleAnswers() {
+	if s.deps.Answers == nil {
+		return
+	}
 	counts := map[string]uint64{}
-	for _, svc := range a.h.Snapshot().Services() {
+	for _, svc := range s.deps.Handler.Snapshot().Services() {
 		for _, p := range svc.Pools {
 			for _, b := range p.Members {
-				counts[b.ID] += a.answers.Get(svc.Name, p.Name, b.Name)
+				counts[b.ID] += s.deps.Answers.Get(svc.Name, p.Name, b.Name)
 			}
 		}
 	}
-	r := &a.recent
+	r := &s.recent
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.samples = append(r.samples, answerSample{at: time.Now(), counts: counts})
+	r.samples = append(r.samples, answerSample{at: s.now(), counts: counts})
 	if len(r.samples) > recentSamples {
 		r.samples = r.samples[len(r.samples)-recentSamples:]
 	}
@@ -100,9 +109,9 @@ func (a *app) sampleAnswers() {
 
 // shares returns each backend's share of its service's answers since the
 // oldest sample (NaN when the service answered nothing).
-func (a *app) shares() map[string]float64 {
-	a.sampleAnswersIfStale()
-	r := &a.recent
+func (s *Server) shares() map[string]float64 {
+	s.sampleAnswersIfStale()
+	r := &s.recent
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[string]float64{}
@@ -110,7 +119,7 @@ func (a *app) shares() map[string]float64 {
 		return out
 	}
 	first, last := r.samples[0], r.samples[len(r.samples)-1]
-	for _, svc := range a.h.Snapshot().Services() {
+	for _, svc := range s.deps.Handler.Snapshot().Services() {
 		total := 0.0
 		delta := map[string]float64{}
 		for _, b := range svc.Backends {
@@ -134,41 +143,41 @@ func (a *app) shares() map[string]float64 {
 
 // sampleAnswersIfStale takes a sample when the last one is old, so that a
 // status read between samples still sees recent answers.
-func (a *app) sampleAnswersIfStale() {
-	a.recent.mu.Lock()
-	stale := len(a.recent.samples) == 0 || time.Since(a.recent.samples[len(a.recent.samples)-1].at) > time.Second
-	a.recent.mu.Unlock()
+func (s *Server) sampleAnswersIfStale() {
+	s.recent.mu.Lock()
+	stale := len(s.recent.samples) == 0 || s.now().Sub(s.recent.samples[len(s.recent.samples)-1].at) > time.Second
+	s.recent.mu.Unlock()
 	if stale {
-		a.sampleAnswers()
+		s.sampleAnswers()
 	}
 }
 
 // status builds the status document.
-func (a *app) status() statusJSON {
-	snap := a.h.Snapshot()
+func (s *Server) status() statusJSON {
+	snap := s.deps.Handler.Snapshot()
 	st := statusJSON{
-		Version: version,
-		Now:     time.Now().UTC(),
+		Version: s.deps.Version,
+		Now:     s.now().UTC(),
 		Config: configJSON{
 			File:            snap.Config.File,
 			Hash:            snap.Hash,
 			LoadedAt:        snap.LoadedAt.UTC(),
-			LastReloadError: a.lastReloadErr.Load(),
+			LastReloadError: s.lastReloadError(),
 		},
 		Zones:    []zoneJSON{},
 		Services: []serviceJSON{},
 	}
-	if a.configPath == "" {
-		st.Config.File = "(bundled example)"
+	if s.deps.ConfigFile != "" {
+		st.Config.File = s.deps.ConfigFile
 	}
-	if a.geo != nil {
-		t, built, asn := a.geo.DB()
+	if s.deps.Geo != nil {
+		t, built, asn := s.deps.Geo.DB()
 		st.GeoIP = &geoJSON{Type: t, BuildTime: built.UTC(), ASNType: asn}
 	}
 	for _, z := range snap.Zones {
 		st.Zones = append(st.Zones, zoneJSON{Origin: z.Origin, Serial: z.SOA.Serial, File: z.File, LoadedAt: snap.LoadedAt.UTC()})
 	}
-	shares := a.shares()
+	shares := s.shares()
 	for _, svc := range snap.Services() {
 		sj := serviceJSON{
 			Name: strings.TrimSuffix(svc.Name, "."), TTL: svc.TTL, Policy: svc.Policy, Members: svc.Members,
@@ -183,7 +192,7 @@ func (a *app) status() statusJSON {
 			sj.Pools = append(sj.Pools, pj)
 		}
 		for _, b := range svc.Backends {
-			bj := a.backendJSON(svc, b)
+			bj := backendView(svc, b)
 			bj.AnswerShare = shareOf(shares, b.ID)
 			sj.Backends = append(sj.Backends, bj)
 		}
@@ -248,6 +257,7 @@ func backendState(b backendJSON) (s struct{ Text, Class string }) {
 	return s
 }
 
+// shortDuration is d in its largest whole unit: 42s, 5m, 3h, 2d.
 func shortDuration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
@@ -300,12 +310,8 @@ func strip(h []historyJSON) []historyJSON {
 }
 
 // statusPage serves the status page at /.
-func (a *app) statusPage(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		http.NotFound(w, r)
-		return
-	}
-	st := a.status()
+func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
+	st := s.status()
 	sort.SliceStable(st.Services, func(i, j int) bool { return st.Services[i].Name < st.Services[j].Name })
 	type poolView struct {
 		Name     string
@@ -321,10 +327,10 @@ func (a *app) statusPage(w http.ResponseWriter, r *http.Request) {
 		Services []serviceView
 		Down     int
 	}{statusJSON: st}
-	for _, s := range st.Services {
-		sv := serviceView{serviceJSON: s}
+	for _, svc := range st.Services {
+		sv := serviceView{serviceJSON: svc}
 		byName := map[string]backendJSON{}
-		for _, b := range s.Backends {
+		for _, b := range svc.Backends {
 			byName[b.Name] = b
 			sv.Total++
 			if b.Serving {
@@ -333,7 +339,7 @@ func (a *app) statusPage(w http.ResponseWriter, r *http.Request) {
 				view.Down++
 			}
 		}
-		for _, p := range s.Pools {
+		for _, p := range svc.Pools {
 			pv := poolView{Name: p.Name}
 			for _, n := range p.Backends {
 				pv.Backends = append(pv.Backends, byName[n])
@@ -346,7 +352,7 @@ func (a *app) statusPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
 	if err := statusTemplate.Execute(w, view); err != nil {
-		a.log.Error("status page", "err", err)
+		s.deps.Log.Error("status page", "err", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ func FuzzParseOverride(f *testing.F) {
 	f.Add([]byte(`[]`))
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		o, err := parseOverride(bytes.NewReader(body), now)
+		o, err := ParseOverride(bytes.NewReader(body), now)
 		if err != nil {
 			return
 		}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// update rewrites the golden files: go test ./cmd/gslb/... -update
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestExplainGolden pins the text of `gslb explain` on the bundled example,
+// one question per policy whose answer does not depend on chance (weighted,
+// round robin and adaptive picks do): a located client, ECS with its scope,
+// a sticky pick, a CNAME, NXDOMAIN and a name outside every zone. Without
+// -server every check is in its start state, so nothing varies between
+// runs. go test -update rewrites testdata/explain.golden.
+func TestExplainGolden(t *testing.T) {
+	questions := [][]string{
+		{"-client", "175.16.199.7", "www.gslb.example.com"},
+		{"-client", "127.0.0.1", "-ecs", "2a02:cfc0::/32", "www.gslb.example.com", "AAAA"},
+		{"-client", "192.0.2.1", "www.gslb.example.com"},
+		{"-client", "198.51.100.7", "app.gslb.example.com"},
+		{"-client", "192.0.2.1", "docs.gslb.example.com"},
+		{"-client", "192.0.2.1", "nope.gslb.example.com"},
+		{"-client", "192.0.2.1", "example.org"},
+	}
+	var out bytes.Buffer
+	for _, q := range questions {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"explain"}, q...), &stdout, &stderr)
+		fmt.Fprintf(&out, "$ gslb explain %s\n%s", strings.Join(q, " "), stdout.String())
+		if code != 0 || stderr.Len() > 0 {
+			fmt.Fprintf(&out, "exit %d, stderr: %s", code, stderr.String())
+		}
+		out.WriteString("\n")
+	}
+	golden(t, "explain.golden", out.Bytes())
+}
+
+// TestExplainErrors: a bad question is a usage error, with the reason.
+func TestExplainErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-client", "nope", "www.gslb.example.com"}, `gslb explain: -client "nope": want an IP address`},
+		{[]string{"-client", "192.0.2.1", "-ecs", "10.0.0.0/33", "www.gslb.example.com"}, `gslb explain: -ecs "10.0.0.0/33": want a subnet such as 192.0.2.0/24`},
+		{[]string{"-client", "192.0.2.1", "www.gslb.example.com", "BOGUS"}, `gslb explain: "BOGUS" is not a record type`},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(append([]string{"explain"}, c.args...), &stdout, &stderr); code != 2 || strings.TrimSpace(stderr.String()) != c.want {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", c.args, code, stderr.String(), c.want)
+		}
+	}
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update creates it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update rewrites it after a wanted change)\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}

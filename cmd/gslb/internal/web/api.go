@@ -1,0 +1,242 @@
+package web
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones"
+)
+
+// maxBody bounds request bodies of the API.
+const maxBody = 4096
+
+// listBackends serves GET /api/v1/backends: every backend of every service.
+func (s *Server) listBackends(w http.ResponseWriter, r *http.Request) {
+	out := []backendJSON{}
+	shares := s.shares()
+	for _, svc := range s.deps.Handler.Snapshot().Services() {
+		for _, b := range svc.Backends {
+			bj := backendView(svc, b)
+			bj.AnswerShare = shareOf(shares, b.ID)
+			out = append(out, bj)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"backends": out})
+}
+
+// getBackend serves GET /api/v1/backends/{service}/{backend}.
+func (s *Server) getBackend(w http.ResponseWriter, r *http.Request) {
+	svc, b := s.findBackend(r.PathValue("service"), r.PathValue("backend"))
+	if b == nil {
+		writeJSON(w, http.StatusNotFound, apiError{"no such backend"})
+		return
+	}
+	writeJSON(w, http.StatusOK, backendView(svc, b))
+}
+
+// setAdmin serves PUT (set) and DELETE (clear) of a backend's admin
+// override, for a request with the bearer token.
+func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Token == "" || s.deps.Admin == nil {
+		writeJSON(w, http.StatusForbidden, apiError{"the admin write API is off: set [admin] token_file in the configuration"})
+		return
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.deps.Token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gslb"`)
+		writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong bearer token"})
+		return
+	}
+	svc, b := s.findBackend(r.PathValue("service"), r.PathValue("backend"))
+	if b == nil {
+		writeJSON(w, http.StatusNotFound, apiError{"no such backend"})
+		return
+	}
+	source := "api " + r.RemoteAddr
+	if r.Method == http.MethodDelete {
+		if err := s.deps.Admin.Set(b.ID, nil, source); err != nil {
+			writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, backendView(svc, b))
+		return
+	}
+	o, err := ParseOverride(http.MaxBytesReader(w, r.Body, maxBody), s.now())
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	if err := s.deps.Admin.Set(b.ID, o, source); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, backendView(svc, b))
+}
+
+// overrideRequest is the body of PUT .../admin.
+type overrideRequest struct {
+	State  string `json:"state"`
+	Reason string `json:"reason"`
+	// Expires is an RFC 3339 time; For a duration from now ("30m").
+	Expires time.Time `json:"expires"`
+	For     string    `json:"for"`
+}
+
+// ParseOverride reads the body of PUT .../admin: an override with a state
+// (up, down or drain), an optional reason, and an expiry given as an RFC
+// 3339 time ("expires") or a duration from now ("for").
+func ParseOverride(r io.Reader, now time.Time) (*health.Override, error) {
+	var req overrideRequest
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, fmt.Errorf("bad request body: %v", err)
+	}
+	o := &health.Override{State: req.State, Reason: req.Reason, Expires: req.Expires}
+	if req.For != "" {
+		d, err := time.ParseDuration(req.For)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("bad \"for\" %q: want a duration such as \"30m\"", req.For)
+		}
+		if !req.Expires.IsZero() {
+			return nil, fmt.Errorf("give \"for\" or \"expires\", not both")
+		}
+		o.Expires = now.Add(d).UTC().Truncate(time.Second)
+	}
+	if !o.Expires.IsZero() && !o.Expires.After(now) {
+		return nil, fmt.Errorf("expires %v is in the past", o.Expires)
+	}
+	switch o.State {
+	case health.AdminUp, health.AdminDown, health.AdminDrain:
+	default:
+		return nil, fmt.Errorf("bad state %q: want up, down or drain", o.State)
+	}
+	return o, nil
+}
+
+// findBackend finds a backend by service name (any case, with or without
+// the final dot) and backend name.
+func (s *Server) findBackend(service, backend string) (*zones.Service, *zones.Backend) {
+	service = strings.TrimSuffix(strings.ToLower(service), ".")
+	for _, svc := range s.deps.Handler.Snapshot().Services() {
+		if strings.ToLower(strings.TrimSuffix(svc.Name, ".")) != service {
+			continue
+		}
+		for _, b := range svc.Backends {
+			if b.Name == backend {
+				return svc, b
+			}
+		}
+	}
+	return nil, nil
+}
+
+// apiError is the body of an API error.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// backendJSON is a backend as the API shows it.
+type backendJSON struct {
+	ID                   string        `json:"id"`
+	Service              string        `json:"service"`
+	Name                 string        `json:"name"`
+	Address              string        `json:"address"`
+	Check                string        `json:"check"`
+	Serving              bool          `json:"serving"`
+	Healthy              bool          `json:"healthy"`
+	Probed               bool          `json:"probed"`
+	Since                *time.Time    `json:"since"`
+	ConsecutiveSuccesses int           `json:"consecutive_successes"`
+	ConsecutiveFailures  int           `json:"consecutive_failures"`
+	LastProbe            *time.Time    `json:"last_probe"`
+	LastError            string        `json:"last_error"`
+	Weight               float64       `json:"weight"`
+	EffectiveWeight      float64       `json:"effective_weight"`
+	AnswerShare          *float64      `json:"answer_share"`
+	RTTSeconds           float64       `json:"rtt_seconds"`
+	ErrorRate            float64       `json:"error_rate"`
+	Load                 *float64      `json:"load"`
+	Admin                *adminJSON    `json:"admin"`
+	History              []historyJSON `json:"history"`
+}
+
+// adminJSON is an admin override as the API shows it: every field always
+// present, expires null when the override does not expire.
+type adminJSON struct {
+	State   string     `json:"state"`
+	Reason  string     `json:"reason"`
+	Expires *time.Time `json:"expires"`
+	Source  string     `json:"source"`
+	Set     time.Time  `json:"set"`
+}
+
+// historyJSON is one probe result of a backend's recent history.
+type historyJSON struct {
+	At              time.Time `json:"at"`
+	OK              bool      `json:"ok"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	Reason          string    `json:"reason"`
+}
+
+// timePtr is t in UTC, nil for the zero time.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// backendView is a backend as the API shows it, without its answer share.
+func backendView(svc *zones.Service, b *zones.Backend) backendJSON {
+	out := backendJSON{
+		ID:      b.ID,
+		Service: strings.TrimSuffix(svc.Name, "."),
+		Name:    b.Name,
+		Address: b.Addr.String(),
+		Check:   b.Check.String(),
+		Serving: b.Serving(),
+		Healthy: true,
+		Weight:  b.Weight,
+		History: []historyJSON{},
+
+		EffectiveWeight: b.EffectiveWeight(),
+	}
+	if o := b.Override(); o != nil {
+		out.Admin = &adminJSON{State: o.State, Reason: o.Reason, Expires: timePtr(o.Expires), Source: o.Source, Set: o.Set.UTC()}
+	}
+	if st := b.State(); st != nil {
+		out.Healthy = st.Up()
+		out.Probed = st.Probed()
+		out.Since = timePtr(st.Since())
+		out.ConsecutiveSuccesses, out.ConsecutiveFailures = st.Consecutive()
+		out.LastProbe = timePtr(st.LastProbe())
+		out.LastError = st.LastError()
+		out.RTTSeconds = st.RTT().Seconds()
+		out.ErrorRate = st.ErrorRate()
+		if l, ok := st.Load(); ok {
+			out.Load = &l
+		}
+		for _, h := range st.History() {
+			out.History = append(out.History, historyJSON{At: h.At.UTC(), OK: h.OK, DurationSeconds: h.Duration.Seconds(), Reason: h.Reason})
+		}
+	}
+	return out
+}
+
+// writeJSON writes v as indented JSON with the status code.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
