@@ -315,11 +315,7 @@ func pickSticky(c Choice) Choice {
 // serves; when one goes, only its clients move.
 func stickyPick(g *group, idx []int, n int, subnet netip.Addr, tr *Trace) []dns.RR {
 	a := subnet.As16()
-	h := uint64(14695981039346656037)
-	for _, c := range a {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
+	h := fnv64a(a[:])
 	var scoreBuf [maxStack]float64
 	scores := scoreBuf[:0]
 	anyWeight := false
