@@ -45,6 +45,7 @@ var selections = table[Selection]{
 	MembersRoundRobin: {Pick: pickRoundRobin, Varies: true},
 	MembersSticky:     {Pick: pickSticky},
 	MembersAdaptive:   {Pick: pickAdaptive, Varies: true},
+	MembersFirst:      {Pick: pickFirst},
 }
 
 // WithSelection adds sel to the table of selections as name, for tests in

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 // TestPolicyAndSelectionErrors: the names come from the tables, and each
@@ -17,7 +19,7 @@ func TestPolicyAndSelectionErrors(t *testing.T) {
 		want       []string
 	}{
 		{"unknown selection", base + "members = \"firts\"\n" + backends,
-			[]string{`z.toml:5:1: services.svc.members: "firts": want adaptive, all, roundrobin, sticky or weighted`}},
+			[]string{`z.toml:5:1: services.svc.members: "firts": want adaptive, all, first, roundrobin, sticky or weighted`}},
 		{"unknown policy", base + "policy = \"closest\"\n" + backends,
 			[]string{`z.toml:5:1: services.svc.policy: "closest": want failover, geo, nearest or single`}},
 		{"answers with all", base + "members = \"all\"\nanswers = 2\n" + backends,
@@ -50,5 +52,69 @@ func TestPolicyAndSelectionErrors(t *testing.T) {
 				t.Errorf("errors:\n got %q\nwant %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestFirst: members = "first" answers the first serving members in the
+// order of the pool's backends, answers of them (default 1), standbys
+// only when no weighted member serves; the same answer for every client.
+func TestFirst(t *testing.T) {
+	cases := []struct {
+		name   string
+		zone   string
+		down   []string // backends taken out
+		want   string   // answered addresses, space separated
+		noData bool
+	}{
+		{"one by default", membersZone("first", []int{1, 1, 1}, ""), nil, "192.0.2.1", false},
+		{"answers = 2", membersZone("first", []int{1, 1, 1}, "answers = 2\n"), nil, "192.0.2.1 192.0.2.2", false},
+		{"the first down: the next ones", membersZone("first", []int{1, 1, 1}, "answers = 2\n"), []string{"b0"}, "192.0.2.2 192.0.2.3", false},
+		{"a gap", membersZone("first", []int{1, 1, 1}, "answers = 2\n"), []string{"b1"}, "192.0.2.1 192.0.2.3", false},
+		{"more answers than members", membersZone("first", []int{1, 1, 1}, "answers = 5\n"), nil, "192.0.2.1 192.0.2.2 192.0.2.3", false},
+		{"a standby first is passed over", membersZone("first", []int{0, 1, 1}, ""), nil, "192.0.2.2", false},
+		{"standbys do not fill answers", membersZone("first", []int{1, 0, 0}, "answers = 2\n"), nil, "192.0.2.1", false},
+		{"standbys when no weighted member serves", membersZone("first", []int{1, 0, 0}, "answers = 2\n"), []string{"b0"}, "192.0.2.2 192.0.2.3", false},
+		{"every member out", membersZone("first", []int{1, 1}, ""), []string{"b0", "b1"}, "", true},
+		{"the pool's order, not the backends'", `origin = "example.com."
+ns = ["ns.example.net."]
+[soa]
+[services.svc]
+members = "first"
+answers = 2
+backends = [{ name = "b0", address = "192.0.2.1" }, { name = "b1", address = "192.0.2.2" }, { name = "b2", address = "192.0.2.3" }]
+pools = [{ name = "p", backends = ["b2", "b0", "b1"] }]
+`, nil, "192.0.2.3 192.0.2.1", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newPolicyFixture(t, c.zone, nil)
+			for _, b := range c.down {
+				f.down(t, "svc.example.com/"+b)
+			}
+			for _, client := range []string{"198.51.100.1", "203.0.113.9", "2001:db8::1"} {
+				got, scope, res := f.ask("svc.example.com.", dns.TypeA, client, -1, seeded(1))
+				if strings.Join(got, " ") != c.want || scope != 0 || (res == NoData) != c.noData {
+					t.Errorf("client %s: %v %v scope %d; want %q scope 0", client, res, got, scope, c.want)
+				}
+			}
+		})
+	}
+}
+
+// TestFirstIsCacheable: the answer of first does not vary, and with the
+// pool's first members serving it shares their records: no allocation.
+func TestFirstIsCacheable(t *testing.T) {
+	f := newPolicyFixture(t, membersZone("first", []int{1, 1, 1}, "answers = 2\n"), nil)
+	z := f.snap.Zone("svc.example.com.")
+	q := &Query{Name: "svc.example.com.", Lower: "svc.example.com.", Type: dns.TypeA}
+	if a := z.Lookup(q); a.Varies || a.Scope != 0 || len(a.Answer) != 2 {
+		t.Errorf("answer %v: varies %v, scope %d; want two records that do not vary, scope 0", a.Answer, a.Varies, a.Scope)
+	}
+	if raceEnabled {
+		return
+	}
+	svc := z.Services[0]
+	if allocs := testing.AllocsPerRun(100, func() { svc.decide(q, false, true) }); allocs != 0 {
+		t.Errorf("first allocates %v times per decision, want 0", allocs)
 	}
 }
