@@ -11,11 +11,19 @@ import (
 // Member selections within the chosen pool. Each is an entry of the table
 // selections.
 const (
-	MembersAll        = "all"
-	MembersWeighted   = "weighted"
+	// MembersAll answers every serving member.
+	MembersAll = "all"
+	// MembersWeighted draws members at random in proportion to their
+	// weights.
+	MembersWeighted = "weighted"
+	// MembersRoundRobin answers the members in turn.
 	MembersRoundRobin = "roundrobin"
-	MembersSticky     = "sticky"
-	MembersAdaptive   = "adaptive"
+	// MembersSticky keeps a client subnet on its members (rendezvous
+	// hashing).
+	MembersSticky = "sticky"
+	// MembersAdaptive is MembersWeighted with weights scaled by live
+	// signals (adapt.go).
+	MembersAdaptive = "adaptive"
 )
 
 // Selection is a way of choosing, within the chosen pool, the members a
@@ -57,6 +65,9 @@ var selections = table[Selection]{
 func WithSelection(name string, sel *Selection) (restore func()) {
 	if _, taken := selections[name]; taken {
 		panic(fmt.Sprintf("zones: a selection %q exists", name))
+	}
+	if sel == nil || sel.Pick == nil {
+		panic("zones: WithSelection needs a Selection with a Pick")
 	}
 	selections[name] = sel
 	return func() { delete(selections, name) }
