@@ -126,61 +126,63 @@ func (c *Config) TrustECS(addr netip.Addr) bool {
 	return false
 }
 
+// configDoc is the main file as written. Range tags are checked by
+// errs.values, with the hint in parentheses after the range.
 type configDoc struct {
-	Zones  []string `toml:"zones"`
+	Zones  []tomlString `toml:"zones"`
 	Server struct {
-		DNS         []string `toml:"dns"`
-		HTTP        *string  `toml:"http"`
-		AnswerCache *bool    `toml:"answer_cache"`
+		DNS         []addrPort `toml:"dns"`
+		HTTP        tomlString `toml:"http"`
+		AnswerCache tomlBool   `toml:"answer_cache"`
 	} `toml:"server"`
 	Identity struct {
-		ID      *string `toml:"id"`
-		NSID    *bool   `toml:"nsid"`
-		Version *string `toml:"version"`
+		ID      tomlString `toml:"id"`
+		NSID    tomlBool   `toml:"nsid"`
+		Version tomlString `toml:"version"`
 	} `toml:"identity"`
 	Limits struct {
-		UDPSize        *int64 `toml:"edns_udp_size"`
-		TCPConnections *int64 `toml:"tcp_connections"`
-		TCPIdleTimeout any    `toml:"tcp_idle_timeout"`
-		TCPPerClient   *int64 `toml:"tcp_connections_per_client"`
-		TCPQueries     *int64 `toml:"tcp_queries_per_connection"`
-		MinTTL         any    `toml:"min_ttl"`
-		MaxTTL         any    `toml:"max_ttl"`
+		UDPSize        tomlInt  `toml:"edns_udp_size" range:"512..65535"`
+		TCPConnections tomlInt  `toml:"tcp_connections" range:"1..1048576"`
+		TCPIdleTimeout duration `toml:"tcp_idle_timeout"`
+		TCPPerClient   tomlInt  `toml:"tcp_connections_per_client" range:"1..1048576"`
+		TCPQueries     tomlInt  `toml:"tcp_queries_per_connection" range:"0.." hint:"0: no limit"`
+		MinTTL         seconds  `toml:"min_ttl"`
+		MaxTTL         seconds  `toml:"max_ttl"`
 	} `toml:"limits"`
 	Defaults struct {
-		TTL        any `toml:"ttl"`
-		ServiceTTL any `toml:"service_ttl"`
+		TTL        seconds `toml:"ttl"`
+		ServiceTTL seconds `toml:"service_ttl"`
 	} `toml:"defaults"`
 	Admin struct {
-		StateFile string `toml:"state_file"`
-		TokenFile string `toml:"token_file"`
+		StateFile tomlString `toml:"state_file"`
+		TokenFile tomlString `toml:"token_file"`
 	} `toml:"admin"`
 	Health struct {
-		MaxInFlight *int64 `toml:"max_in_flight"`
+		MaxInFlight tomlInt `toml:"max_in_flight" range:"1..100000"`
 	} `toml:"health"`
 	State struct {
-		Dir string `toml:"dir"`
+		Dir tomlString `toml:"dir"`
 	} `toml:"state"`
 	RRL struct {
-		Enabled    *bool    `toml:"enabled"`
-		Answers    any      `toml:"responses_per_second"`
-		NXDomains  any      `toml:"nxdomains_per_second"`
-		Errors     any      `toml:"errors_per_second"`
-		Slip       *int64   `toml:"slip"`
-		IPv4Prefix *int64   `toml:"ipv4_prefix"`
-		IPv6Prefix *int64   `toml:"ipv6_prefix"`
-		Exempt     []string `toml:"exempt"`
-		TableSize  *int64   `toml:"table_size"`
+		Enabled    tomlBool   `toml:"enabled"`
+		Answers    tomlNumber `toml:"responses_per_second" range:"0..1000000" hint:"responses per second; 0: no limit"`
+		NXDomains  tomlNumber `toml:"nxdomains_per_second" range:"0..1000000" hint:"responses per second; 0: no limit"`
+		Errors     tomlNumber `toml:"errors_per_second" range:"0..1000000" hint:"responses per second; 0: no limit"`
+		Slip       tomlInt    `toml:"slip" range:"0..100" hint:"0: never send a truncated reply"`
+		IPv4Prefix tomlInt    `toml:"ipv4_prefix" range:"8..32"`
+		IPv6Prefix tomlInt    `toml:"ipv6_prefix" range:"16..128"`
+		Exempt     networks   `toml:"exempt"`
+		TableSize  tomlInt    `toml:"table_size" range:"1024..16777216"`
 	} `toml:"rrl"`
 	Log struct {
-		Format      string `toml:"format"`
-		Level       string `toml:"level"`
-		QuerySample *int64 `toml:"query_sample"`
+		Format      tomlString `toml:"format"`
+		Level       tomlString `toml:"level"`
+		QuerySample tomlInt    `toml:"query_sample" range:"0.." hint:"0: off; N logs one query in N"`
 	} `toml:"log"`
 	Geo struct {
-		Database    string `toml:"database"`
-		ASNDatabase string `toml:"asn_database"`
-		ECS         any    `toml:"ecs"`
+		Database    tomlString `toml:"database"`
+		ASNDatabase tomlString `toml:"asn_database"`
+		ECS         ecsTrust   `toml:"ecs"`
 	} `toml:"geo"`
 }
 
@@ -210,24 +212,9 @@ func (f fsFiles) Glob(pattern string) ([]string, error)      { return fs.Glob(f.
 // FSFiles reads configuration from fsys, with paths relative to its root.
 func FSFiles(fsys fs.FS) Files { return fsFiles{fsys} }
 
-// parseConfig decodes the main configuration file. Problems are appended to
-// list; the returned Config is usable only when none were added.
-func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config {
-	idx, deep := indexPositions(file, src)
-	if deep != nil {
-		*list = append(*list, deep)
-		return nil
-	}
-	var doc configDoc
-	md, err := toml.Decode(string(src), &doc)
-	if err != nil {
-		*list = append(*list, tomlError(file, err))
-		return nil
-	}
-	e := &errs{file: file, pos: idx, list: list}
-	unknownKeys(e, md)
-
-	c := &Config{
+// defaultConfig is the configuration of a main file that sets nothing.
+func defaultConfig(file string) *Config {
+	return &Config{
 		File:           file,
 		DNSAddrs:       []string{DefaultDNSAddr4, DefaultDNSAddr6},
 		HTTPAddr:       DefaultHTTPAddr,
@@ -240,80 +227,67 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 		MaxTTL:         DefaultMaxTTL,
 		DefaultTTL:     DefaultTTL,
 		ServiceTTL:     DefaultServiceTTL,
+
+		MaxProbesInFlight:       health.DefaultMaxInFlight,
+		TCPConnectionsPerClient: 64,
+		TCPQueriesPerConnection: 10000,
+
+		// Response rate limiting: on, generous, local clients exempt
+		// (their source cannot be spoofed from outside).
+		RRLEnabled: true, RRLAnswers: 200, RRLNXDomains: 50, RRLErrors: 50, RRLSlip: 2,
+		RRLIPv4Prefix: 24, RRLIPv6Prefix: 56, RRLTableSize: 1 << 18,
+		RRLExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		ECSAll:    true,
+
+		LogFormat: "text",
+		LogLevel:  "info",
 	}
+}
+
+// parseConfig decodes the main configuration file. Problems are appended to
+// list; the returned Config is usable only when none were added.
+func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config {
+	var doc configDoc
+	e, _, ok := decodeFile(file, src, &doc, list)
+	if !ok {
+		return nil
+	}
+	c := defaultConfig(file)
 	if doc.Server.DNS != nil {
 		c.DNSAddrs = nil
-		for i, a := range doc.Server.DNS {
-			if _, err := netip.ParseAddrPort(a); err != nil {
-				e.at([]string{"server", "dns", fmt.Sprintf("[%d]", i)}, "server.dns: %q is not an IP:port address (use [::1]:53 for IPv6)", a)
-				continue
+		for _, a := range doc.Server.DNS {
+			if a.ok() {
+				c.DNSAddrs = append(c.DNSAddrs, a.v.String())
 			}
-			c.DNSAddrs = append(c.DNSAddrs, a)
 		}
 		if len(doc.Server.DNS) == 0 {
-			e.at([]string{"server", "dns"}, "server.dns: no address given; leave the key out for the defaults")
+			e.key([]string{"server", "dns"}, "no address given; leave the key out for the defaults")
 		}
 	}
-	if doc.Server.HTTP != nil {
-		c.HTTPAddr = *doc.Server.HTTP
-		if c.HTTPAddr != "" {
-			if _, err := netip.ParseAddrPort(c.HTTPAddr); err != nil {
-				e.at([]string{"server", "http"}, "server.http: %q is not an IP:port address (\"\" turns the HTTP side off)", c.HTTPAddr)
-			}
+	if h := doc.Server.HTTP; h.ok() {
+		c.HTTPAddr = h.v
+		if _, err := netip.ParseAddrPort(h.v); h.v != "" && err != nil {
+			e.key([]string{"server", "http"}, "%q is not an IP:port address (\"\" turns the HTTP side off)", h.v)
 		}
 	}
-	if doc.Identity.ID != nil {
-		c.Identity = *doc.Identity.ID
+	doc.Server.AnswerCache.to(&c.AnswerCache)
+	doc.Identity.ID.to(&c.Identity)
+	doc.Identity.NSID.to(&c.NSID)
+	doc.Identity.Version.to(&c.Version)
+
+	lim := &doc.Limits
+	toInt(&lim.UDPSize, &c.UDPSize)
+	toInt(&lim.TCPConnections, &c.TCPConnections)
+	toInt(&lim.TCPPerClient, &c.TCPConnectionsPerClient)
+	toInt(&lim.TCPQueries, &c.TCPQueriesPerConnection)
+	if t := lim.TCPIdleTimeout; t.ok() && t.v < 100*time.Millisecond {
+		e.key([]string{"limits", "tcp_idle_timeout"}, "%v is too short (at least 100ms)", t.v)
 	}
-	if doc.Identity.NSID != nil {
-		c.NSID = *doc.Identity.NSID
-	}
-	if doc.Identity.Version != nil {
-		c.Version = *doc.Identity.Version
-	}
-	if v := doc.Server.AnswerCache; v != nil {
-		c.AnswerCache = *v
-	}
-	if v := doc.Limits.UDPSize; v != nil {
-		if *v < 512 || *v > 65535 {
-			e.at([]string{"limits", "edns_udp_size"}, "limits.edns_udp_size: %d is out of range 512..65535", *v)
-		} else {
-			c.UDPSize = uint16(*v)
-		}
-	}
-	if v := doc.Limits.TCPConnections; v != nil {
-		if *v < 1 || *v > 1<<20 {
-			e.at([]string{"limits", "tcp_connections"}, "limits.tcp_connections: %d is out of range 1..%d", *v, 1<<20)
-		} else {
-			c.TCPConnections = int(*v)
-		}
-	}
-	if v := doc.Limits.TCPIdleTimeout; v != nil {
-		d, err := duration(v)
-		switch {
-		case err != nil:
-			e.at([]string{"limits", "tcp_idle_timeout"}, "limits.tcp_idle_timeout: %v", err)
-		case d < 100*time.Millisecond:
-			e.at([]string{"limits", "tcp_idle_timeout"}, "limits.tcp_idle_timeout: %v is too short (at least 100ms)", d)
-		default:
-			c.TCPIdleTimeout = d
-		}
-	}
-	ttl := func(v any, dst *uint32, path ...string) {
-		if v == nil {
-			return
-		}
-		s, err := seconds(v)
-		if err != nil {
-			e.at(path, "%s: %v", strings.Join(path, "."), err)
-			return
-		}
-		*dst = s
-	}
-	ttl(doc.Limits.MinTTL, &c.MinTTL, "limits", "min_ttl")
-	ttl(doc.Limits.MaxTTL, &c.MaxTTL, "limits", "max_ttl")
-	ttl(doc.Defaults.TTL, &c.DefaultTTL, "defaults", "ttl")
-	ttl(doc.Defaults.ServiceTTL, &c.ServiceTTL, "defaults", "service_ttl")
+	lim.TCPIdleTimeout.to(&c.TCPIdleTimeout)
+	lim.MinTTL.to(&c.MinTTL)
+	lim.MaxTTL.to(&c.MaxTTL)
+	doc.Defaults.TTL.to(&c.DefaultTTL)
+	doc.Defaults.ServiceTTL.to(&c.ServiceTTL)
 	if c.MinTTL > c.MaxTTL {
 		e.at([]string{"limits", "min_ttl"}, "limits.min_ttl (%d) is above limits.max_ttl (%d)", c.MinTTL, c.MaxTTL)
 	}
@@ -322,187 +296,97 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 		path []string
 	}{{c.DefaultTTL, []string{"defaults", "ttl"}}, {c.ServiceTTL, []string{"defaults", "service_ttl"}}} {
 		if k.v < c.MinTTL || k.v > c.MaxTTL {
-			e.at(k.path, "%s: %d is outside limits.min_ttl..limits.max_ttl (%d..%d)", strings.Join(k.path, "."), k.v, c.MinTTL, c.MaxTTL)
+			e.key(k.path, "%d is outside limits.min_ttl..limits.max_ttl (%d..%d)", k.v, c.MinTTL, c.MaxTTL)
 		}
 	}
 
-	rel := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
-			return p
+	rel := func(s tomlString) string {
+		if !s.ok() || s.v == "" || filepath.IsAbs(s.v) {
+			return s.v
 		}
-		return filepath.Join(filepath.Dir(file), p)
+		return filepath.Join(filepath.Dir(file), s.v)
 	}
 	c.AdminStateFile = rel(doc.Admin.StateFile)
 	c.AdminTokenFile = rel(doc.Admin.TokenFile)
 	c.StateDir = rel(doc.State.Dir)
 	c.keyAt = map[string]pos{KeyStateDir: e.pos.of([]string{"state", "dir"}), KeyAdminStateFile: e.pos.of([]string{"admin", "state_file"})}
-	c.MaxProbesInFlight = health.DefaultMaxInFlight
-	if v := doc.Health.MaxInFlight; v != nil {
-		if *v < 1 || *v > 100000 {
-			e.at([]string{"health", "max_in_flight"}, "health.max_in_flight: %d is out of range 1..100000", *v)
-		} else {
-			c.MaxProbesInFlight = int(*v)
-		}
+	toInt(&doc.Health.MaxInFlight, &c.MaxProbesInFlight)
+
+	r := &doc.RRL
+	r.Enabled.to(&c.RRLEnabled)
+	r.Answers.to(&c.RRLAnswers)
+	r.NXDomains.to(&c.RRLNXDomains)
+	r.Errors.to(&c.RRLErrors)
+	toInt(&r.Slip, &c.RRLSlip)
+	toInt(&r.IPv4Prefix, &c.RRLIPv4Prefix)
+	toInt(&r.IPv6Prefix, &c.RRLIPv6Prefix)
+	toInt(&r.TableSize, &c.RRLTableSize)
+	if r.Exempt.set {
+		c.RRLExempt = r.Exempt.v
 	}
 
-	c.TCPConnectionsPerClient, c.TCPQueriesPerConnection = 64, 10000
-	if v := doc.Limits.TCPPerClient; v != nil {
-		if *v < 1 || *v > 1<<20 {
-			e.at([]string{"limits", "tcp_connections_per_client"}, "limits.tcp_connections_per_client: %d is out of range 1..%d", *v, 1<<20)
+	if f := doc.Log.Format; f.ok() && f.v != "" {
+		if f.v != "text" && f.v != "json" {
+			e.key([]string{"log", "format"}, "%q: want \"text\" or \"json\"", f.v)
 		}
-		c.TCPConnectionsPerClient = int(*v)
+		c.LogFormat = f.v
 	}
-	if v := doc.Limits.TCPQueries; v != nil {
-		if *v < 0 {
-			e.at([]string{"limits", "tcp_queries_per_connection"}, "limits.tcp_queries_per_connection: %d: want 0 (no limit) or more", *v)
-		}
-		c.TCPQueriesPerConnection = int(*v)
-	}
-
-	// Response rate limiting: on, generous, local clients exempt (their
-	// source cannot be spoofed from outside).
-	c.RRLEnabled, c.RRLAnswers, c.RRLNXDomains, c.RRLErrors, c.RRLSlip = true, 200, 50, 50, 2
-	c.RRLIPv4Prefix, c.RRLIPv6Prefix, c.RRLTableSize = 24, 56, 1<<18
-	c.RRLExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	r := doc.RRL
-	if r.Enabled != nil {
-		c.RRLEnabled = *r.Enabled
-	}
-	for _, f := range []struct {
-		v   any
-		dst *float64
-		key string
-	}{{r.Answers, &c.RRLAnswers, "responses_per_second"}, {r.NXDomains, &c.RRLNXDomains, "nxdomains_per_second"}, {r.Errors, &c.RRLErrors, "errors_per_second"}} {
-		if f.v == nil {
-			continue
-		}
-		x, ok := f.v.(int64)
-		fx, okf := f.v.(float64)
-		switch {
-		case ok && x >= 0 && x <= 1000000:
-			*f.dst = float64(x)
-		case okf && fx >= 0 && fx <= 1000000:
-			*f.dst = fx
-		default:
-			e.at([]string{"rrl", f.key}, "rrl.%s: want a number of responses per second, 0..1000000 (0: no limit)", f.key)
-		}
-	}
-	if v := r.Slip; v != nil {
-		if *v < 0 || *v > 100 {
-			e.at([]string{"rrl", "slip"}, "rrl.slip: %d is out of range 0..100 (0: never send a truncated reply)", *v)
-		}
-		c.RRLSlip = int(*v)
-	}
-	if v := r.IPv4Prefix; v != nil {
-		if *v < 8 || *v > 32 {
-			e.at([]string{"rrl", "ipv4_prefix"}, "rrl.ipv4_prefix: %d is out of range 8..32", *v)
-		}
-		c.RRLIPv4Prefix = int(*v)
-	}
-	if v := r.IPv6Prefix; v != nil {
-		if *v < 16 || *v > 128 {
-			e.at([]string{"rrl", "ipv6_prefix"}, "rrl.ipv6_prefix: %d is out of range 16..128", *v)
-		}
-		c.RRLIPv6Prefix = int(*v)
-	}
-	if r.Exempt != nil {
-		c.RRLExempt = nil
-		for i, x := range r.Exempt {
-			p, err := netip.ParsePrefix(x)
-			if err != nil {
-				e.at([]string{"rrl", "exempt", fmt.Sprintf("[%d]", i)}, "rrl.exempt[%d]: %q is not a network such as \"192.0.2.0/24\"", i, x)
-				continue
-			}
-			c.RRLExempt = append(c.RRLExempt, p.Masked())
-		}
-	}
-	if v := r.TableSize; v != nil {
-		if *v < 1024 || *v > 1<<24 {
-			e.at([]string{"rrl", "table_size"}, "rrl.table_size: %d is out of range 1024..%d", *v, 1<<24)
-		}
-		c.RRLTableSize = int(*v)
-	}
-
-	c.LogFormat, c.LogLevel = "text", "info"
-	if f := doc.Log.Format; f != "" {
-		if f != "text" && f != "json" {
-			e.at([]string{"log", "format"}, "log.format: %q: want \"text\" or \"json\"", f)
-		}
-		c.LogFormat = f
-	}
-	if lv := doc.Log.Level; lv != "" {
-		switch lv {
+	if lv := doc.Log.Level; lv.ok() && lv.v != "" {
+		switch lv.v {
 		case "debug", "info", "warn", "error":
 		default:
-			e.at([]string{"log", "level"}, "log.level: %q: want debug, info, warn or error", lv)
+			e.key([]string{"log", "level"}, "%q: want debug, info, warn or error", lv.v)
 		}
-		c.LogLevel = lv
+		c.LogLevel = lv.v
 	}
-	if n := doc.Log.QuerySample; n != nil {
-		if *n < 0 {
-			e.at([]string{"log", "query_sample"}, "log.query_sample: %d: want 0 (off) or N to log one query in N", *n)
-		} else {
-			c.QueryLogSample = uint64(*n)
-		}
-	}
+	toInt(&doc.Log.QuerySample, &c.QueryLogSample)
+
 	c.GeoDatabase = rel(doc.Geo.Database)
 	c.GeoASNDatabase = rel(doc.Geo.ASNDatabase)
 	if c.GeoASNDatabase != "" && c.GeoDatabase == "" {
 		e.at([]string{"geo", "asn_database"}, "geo.asn_database needs geo.database (a City or Country database) too")
 	}
-	switch v := doc.Geo.ECS.(type) {
-	case nil:
-		c.ECSAll = true
-	case string:
-		switch v {
-		case "all":
-			c.ECSAll = true
-		case "none":
-		default:
-			e.at([]string{"geo", "ecs"}, "geo.ecs: %q: want \"all\", \"none\" or a list of trusted resolver networks", v)
-		}
-	case []any:
-		for i, x := range v {
-			s, _ := x.(string)
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				e.at([]string{"geo", "ecs", fmt.Sprintf("[%d]", i)}, "geo.ecs[%d]: %q is not a network such as \"192.0.2.0/24\"", i, x)
-				continue
-			}
-			c.ECSTrusted = append(c.ECSTrusted, p.Masked())
-		}
-	default:
-		e.at([]string{"geo", "ecs"}, "geo.ecs: want \"all\", \"none\" or a list of networks")
+	if ecs := doc.Geo.ECS; ecs.set {
+		c.ECSAll, c.ECSTrusted = ecs.all, ecs.v
 	}
 
-	if len(doc.Zones) == 0 {
-		e.at([]string{"zones"}, "zones: no zone files given (e.g. zones = [\"zones/*.toml\"])")
+	c.ZoneFiles = zoneFiles(files, e, file, doc.Zones)
+	return c
+}
+
+// zoneFiles expands the zones entries of the main file.
+func zoneFiles(files Files, e *errs, file string, zones []tomlString) []string {
+	if len(zones) == 0 {
+		e.key([]string{"zones"}, "no zone files given (e.g. zones = [\"zones/*.toml\"])")
 	}
-	dir := filepath.Dir(file)
+	var out []string
 	seen := map[string]bool{}
-	for i, z := range doc.Zones {
-		p := z
+	for i, z := range zones {
+		if !z.ok() {
+			continue
+		}
+		p := z.v
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
+			p = filepath.Join(filepath.Dir(file), p)
 		}
 		matches, err := expandZonePath(files, p)
-		where := []string{"zones", fmt.Sprintf("[%d]", i)}
+		where := []string{"zones", indexName(i)}
 		if err != nil {
 			e.at(where, "zones: %v", err)
 			continue
 		}
 		if len(matches) == 0 {
-			e.at(where, "zones: %q matches no zone file", z)
+			e.at(where, "zones: %q matches no zone file", z.v)
 			continue
 		}
 		for _, m := range matches {
 			if !seen[m] {
 				seen[m] = true
-				c.ZoneFiles = append(c.ZoneFiles, m)
+				out = append(out, m)
 			}
 		}
 	}
-	return c
+	return out
 }
 
 // expandZonePath turns a zones entry into files: a file stands for itself, a
@@ -538,8 +422,9 @@ func unknownKeys(e *errs, md toml.MetaData) {
 		bad[k.String()] = true
 	}
 	for _, k := range und {
-		if len(k) > 2 && k[0] == "records" {
-			// A table under a record name: the zone loader explains it.
+		if len(k) > 2 && k[0] == "records" || isProbeKey(k) {
+			// A table under a record name: the zone loader explains it;
+			// check tables are read by probeTable.
 			continue
 		}
 		parentUnknown := false

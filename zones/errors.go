@@ -3,6 +3,7 @@ package zones
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -63,16 +64,55 @@ func (l ErrorList) sortByPosition() {
 }
 
 // errs collects errors for one file, placing each at the position of a key.
+// The same message at the same place is kept once: a check that backends
+// inherit from their service is checked once per backend, but its problems
+// are the service's, written once.
 type errs struct {
 	file string
 	pos  *positions
 	list *ErrorList
+	seen map[Error]bool
 }
 
 // at records a problem at the key path.
 func (e *errs) at(path []string, format string, args ...any) {
 	p := e.pos.of(path)
-	*e.list = append(*e.list, &Error{File: e.file, Line: p.Line, Col: p.Col, Msg: fmt.Sprintf(format, args...)})
+	err := Error{File: e.file, Line: p.Line, Col: p.Col, Msg: fmt.Sprintf(format, args...)}
+	if e.seen == nil {
+		e.seen = map[Error]bool{}
+	}
+	if e.seen[err] {
+		return
+	}
+	e.seen[err] = true
+	*e.list = append(*e.list, &err)
+}
+
+// key records a problem with the key at path, naming the key first:
+// "services.www.ttl: message".
+func (e *errs) key(path []string, format string, args ...any) {
+	e.at(path, "%s: %s", dotted(path), fmt.Sprintf(format, args...))
+}
+
+// decodeFile checks the shape of src (see maxDepth), decodes it into doc,
+// and reports unknown keys and the problems the value types of doc found.
+// It returns the collector of the file's errors and the decoder's metadata,
+// or ok false if the file could not be decoded at all.
+func decodeFile(file string, src []byte, doc any, list *ErrorList) (e *errs, md toml.MetaData, ok bool) {
+	idx, deep := indexPositions(file, src)
+	if deep != nil {
+		*list = append(*list, deep)
+		return nil, md, false
+	}
+	md, err := toml.Decode(string(src), doc)
+	if err != nil {
+		*list = append(*list, tomlError(file, err))
+		return nil, md, false
+	}
+	e = &errs{file: file, pos: idx, list: list}
+	unknownKeys(e, md)
+	e.values(nil, reflect.ValueOf(doc))
+	return e, md, true
 }
 
 // tomlError turns an error of the TOML decoder into an Error with the best
@@ -86,7 +126,10 @@ func tomlError(file string, err error) *Error {
 		}
 		return &Error{File: file, Line: pe.Position.Line, Col: pe.Position.Col, Msg: msg}
 	}
-	// Type mismatches come as plain errors "toml: line N (last key "k"): msg".
+	// The value types accept every TOML value, so the decoder fails only
+	// where a table or an array is written as something else. For that it
+	// gives no ParseError but a plain error, "toml: line N (last key "k"):
+	// msg", whose line and key we read back.
 	s := strings.TrimPrefix(err.Error(), "toml: ")
 	var line int
 	if n, _ := fmt.Sscanf(s, "line %d", &line); n == 1 {

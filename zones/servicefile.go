@@ -8,31 +8,32 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/BurntSushi/toml"
 	"github.com/miekg/dns"
 )
 
 type serviceDoc struct {
-	TTL            any          `toml:"ttl"`
-	Policy         string       `toml:"policy"`
-	Members        string       `toml:"members"`
-	Answers        *int64       `toml:"answers"`
-	MinHealthy     *int64       `toml:"min_healthy"`
-	StickyPrefixV4 *int64       `toml:"sticky_prefix_v4"`
-	StickyPrefixV6 *int64       `toml:"sticky_prefix_v6"`
-	Check          *checkDoc    `toml:"check"`
-	WhenAllDown    string       `toml:"when_all_down"`
-	Fallback       []string     `toml:"fallback"`
-	FallbackCNAME  string       `toml:"fallback_cname"`
-	Backends       []backendDoc `toml:"backends"`
-	Pools          []poolDoc    `toml:"pools"`
-	Geo            *geoDoc      `toml:"geo"`
+	TTL            any            `toml:"ttl"`
+	Policy         string         `toml:"policy"`
+	Members        string         `toml:"members"`
+	Answers        *int64         `toml:"answers"`
+	MinHealthy     *int64         `toml:"min_healthy"`
+	StickyPrefixV4 *int64         `toml:"sticky_prefix_v4"`
+	StickyPrefixV6 *int64         `toml:"sticky_prefix_v6"`
+	Check          toml.Primitive `toml:"check"`
+	WhenAllDown    string         `toml:"when_all_down"`
+	Fallback       []string       `toml:"fallback"`
+	FallbackCNAME  string         `toml:"fallback_cname"`
+	Backends       []backendDoc   `toml:"backends"`
+	Pools          []poolDoc      `toml:"pools"`
+	Geo            *geoDoc        `toml:"geo"`
 }
 
 type backendDoc struct {
-	Name    string    `toml:"name"`
-	Address string    `toml:"address"`
-	Weight  any       `toml:"weight"`
-	Check   *checkDoc `toml:"check"`
+	Name    string         `toml:"name"`
+	Address string         `toml:"address"`
+	Weight  any            `toml:"weight"`
+	Check   toml.Primitive `toml:"check"`
 }
 
 type poolDoc struct {
@@ -155,6 +156,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	if len(doc.Backends) == 0 {
 		l.e.at(path, "%s: a service needs at least one backend", dotted(path))
 	}
+	svcCheck := l.probeTable(doc.Check, isWritten(doc.Check), at("check"))
 	byName := map[string]*Backend{}
 	names := map[string]int{}
 	for i, b := range doc.Backends {
@@ -195,12 +197,9 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 			}
 			weight = w
 		}
-		cpath := append(bpath, "check")
-		if b.Check == nil {
-			cpath = at("check")
-		}
 		id := strings.ToLower(strings.TrimSuffix(name, ".")) + "/" + bn
-		be := &Backend{ID: id, Name: bn, Addr: ip, Weight: weight, seed: hashString(id), Check: l.spec(merge(doc.Check, b.Check), ip, cpath)}
+		check := l.probe(svcCheck, l.probeTable(b.Check, isWritten(b.Check), append(bpath, "check")), ip)
+		be := &Backend{ID: id, Name: bn, Addr: ip, Weight: weight, seed: hashString(id), Check: check}
 		s.Backends = append(s.Backends, be)
 		byName[bn] = be
 	}

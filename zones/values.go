@@ -3,28 +3,217 @@ package zones
 import (
 	"fmt"
 	"math"
+	"net/netip"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
 // maxTTL is the largest TTL RFC 2181 section 8 allows.
 const maxTTL = math.MaxInt32
 
-// seconds converts a TOML value to a number of seconds. It accepts an
-// integer ("300") or a string in the units operators write in zone files:
-// "90", "30s", "5m", "1h30m", "2d", "1w".
-func seconds(v any) (uint32, error) {
+// The value types below decode one key each, with UnmarshalTOML. Each
+// accepts any TOML value: a wrong type or a bad value is kept in the value
+// as a problem rather than returned, because an error returned to the
+// decoder ends the whole decode and would hide every other problem in the
+// file. After decoding, errs.values walks the document and reports each
+// problem once, at the key where it was written, with the key path in front.
+//
+// A value type also tells whether its key was written at all (set), which
+// replaces the pointers of a plain struct, and checks the range a struct tag
+// gives it (range:"lo..hi", hint:"what 0 means"; an empty hi means no upper
+// bound).
+
+// written is embedded in every value type.
+type written struct {
+	set      bool
+	problems []valueProblem
+}
+
+// valueProblem is what is wrong with a value, or with element elem of an
+// array value (elem is -1 for the value itself).
+type valueProblem struct {
+	elem int
+	msg  string
+}
+
+// bad records a problem with the value.
+func (w *written) bad(format string, args ...any) {
+	w.problems = append(w.problems, valueProblem{-1, fmt.Sprintf(format, args...)})
+}
+
+// badElem records a problem with element i of an array value.
+func (w *written) badElem(i int, format string, args ...any) {
+	w.problems = append(w.problems, valueProblem{i, fmt.Sprintf(format, args...)})
+}
+
+// ok tells whether the key was written with a good value.
+func (w *written) ok() bool { return w.set && len(w.problems) == 0 }
+
+func (w *written) valueProblems() []valueProblem { return w.problems }
+
+// valueType is what errs.values looks for in a decoded document.
+type valueType interface {
+	valueProblems() []valueProblem
+}
+
+// ranged is a value type that a range:"lo..hi" tag applies to.
+type ranged interface {
+	checkRange(lo, hi float64, bounds, hint string)
+}
+
+// tomlString is a string value.
+type tomlString struct {
+	written
+	v string
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (s *tomlString) UnmarshalTOML(v any) error {
+	s.written = written{set: true}
+	if x, ok := v.(string); ok {
+		s.v = x
+	} else {
+		s.bad("want a string, got %s", typeName(v))
+	}
+	return nil
+}
+
+// to stores the value in dst if it was written and good.
+func (s *tomlString) to(dst *string) {
+	if s.ok() {
+		*dst = s.v
+	}
+}
+
+// tomlBool is a boolean value.
+type tomlBool struct {
+	written
+	v bool
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (b *tomlBool) UnmarshalTOML(v any) error {
+	b.written = written{set: true}
+	if x, ok := v.(bool); ok {
+		b.v = x
+	} else {
+		b.bad("want true or false, got %s", typeName(v))
+	}
+	return nil
+}
+
+// to stores the value in dst if it was written and good.
+func (b *tomlBool) to(dst *bool) {
+	if b.ok() {
+		*dst = b.v
+	}
+}
+
+// tomlInt is an integer value.
+type tomlInt struct {
+	written
+	v int64
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (n *tomlInt) UnmarshalTOML(v any) error {
+	n.written = written{set: true}
+	if x, ok := v.(int64); ok {
+		n.v = x
+	} else {
+		n.bad("want an integer, got %s", typeName(v))
+	}
+	return nil
+}
+
+func (n *tomlInt) checkRange(lo, hi float64, bounds, hint string) {
+	if n.ok() && (float64(n.v) < lo || float64(n.v) > hi) {
+		n.bad("%d is out of range %s%s", n.v, bounds, hint)
+	}
+}
+
+// toInt stores the value in dst if it was written and good.
+func toInt[T ~int | ~uint16 | ~uint64](n *tomlInt, dst *T) {
+	if n.ok() {
+		*dst = T(n.v)
+	}
+}
+
+// tomlNumber is an integer or a float; NaN and infinities are refused.
+type tomlNumber struct {
+	written
+	v float64
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (n *tomlNumber) UnmarshalTOML(v any) error {
+	n.written = written{set: true}
+	switch x := v.(type) {
+	case int64:
+		n.v = float64(x)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			n.bad("%v is not a number", x)
+		}
+		n.v = x
+	default:
+		n.bad("want a number, got %s", typeName(v))
+	}
+	return nil
+}
+
+func (n *tomlNumber) checkRange(lo, hi float64, bounds, hint string) {
+	if n.ok() && (n.v < lo || n.v > hi) {
+		n.bad("%v is out of range %s%s", n.v, bounds, hint)
+	}
+}
+
+// to stores the value in dst if it was written and good.
+func (n *tomlNumber) to(dst *float64) {
+	if n.ok() {
+		*dst = n.v
+	}
+}
+
+// seconds is a TTL or an SOA timer: an integer ("300") or a string in the
+// units operators write in zone files: "90", "30s", "5m", "1h30m", "2d",
+// "1w".
+type seconds struct {
+	written
+	v uint32
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (s *seconds) UnmarshalTOML(v any) error {
+	s.written = written{set: true}
+	var err error
 	switch x := v.(type) {
 	case int64:
 		if x < 0 || x > maxTTL {
-			return 0, fmt.Errorf("%d is out of range 0..%d", x, maxTTL)
+			err = fmt.Errorf("%d is out of range 0..%d", x, maxTTL)
+		} else {
+			s.v = uint32(x)
 		}
-		return uint32(x), nil
 	case string:
-		return parseSeconds(x)
+		s.v, err = parseSeconds(x)
 	default:
-		return 0, fmt.Errorf("want seconds as a number or a string such as \"5m\", got %s", typeName(v))
+		err = fmt.Errorf("want seconds as a number or a string such as \"5m\", got %s", typeName(v))
+	}
+	if err != nil {
+		s.bad("%v", err)
+	}
+	return nil
+}
+
+// to stores the value in dst if it was written and good.
+func (s *seconds) to(dst *uint32) {
+	if s.ok() {
+		*dst = s.v
 	}
 }
 
@@ -76,47 +265,195 @@ func parseSeconds(s string) (uint32, error) {
 	return uint32(total), nil
 }
 
-// duration converts a TOML value to a time.Duration: a Go duration string
-// ("10s", "500ms") or an integer number of seconds.
-func duration(v any) (time.Duration, error) {
+// duration is a Go duration string ("10s", "500ms") or an integer number of
+// seconds.
+type duration struct {
+	written
+	v time.Duration
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (d *duration) UnmarshalTOML(v any) error {
+	d.written = written{set: true}
 	switch x := v.(type) {
 	case int64:
 		if x < 0 || x > math.MaxInt64/int64(time.Second) {
-			return 0, fmt.Errorf("%d seconds is out of range", x)
+			d.bad("%d seconds is out of range", x)
+		} else {
+			d.v = time.Duration(x) * time.Second
 		}
-		return time.Duration(x) * time.Second, nil
 	case string:
-		d, err := time.ParseDuration(x)
-		if err != nil {
-			return 0, fmt.Errorf("bad duration %q: want e.g. \"10s\" or \"500ms\"", x)
+		p, err := time.ParseDuration(x)
+		switch {
+		case err != nil:
+			d.bad("bad duration %q: want e.g. \"10s\" or \"500ms\"", x)
+		case p < 0:
+			d.bad("negative duration %q", x)
+		default:
+			d.v = p
 		}
-		if d < 0 {
-			return 0, fmt.Errorf("negative duration %q", x)
-		}
-		return d, nil
 	default:
-		return 0, fmt.Errorf("want a duration such as \"10s\", got %s", typeName(v))
+		d.bad("want a duration such as \"10s\", got %s", typeName(v))
+	}
+	return nil
+}
+
+// to stores the value in dst if it was written and good.
+func (d *duration) to(dst *time.Duration) {
+	if d.ok() {
+		*dst = d.v
 	}
 }
 
-// stringList accepts a string or an array of strings.
-func stringList(v any) ([]string, error) {
+// stringList is a string or an array of strings; list tells which.
+type stringList struct {
+	written
+	v    []string
+	list bool
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (l *stringList) UnmarshalTOML(v any) error {
+	l.written = written{set: true}
 	switch x := v.(type) {
 	case string:
-		return []string{x}, nil
+		l.v = []string{x}
 	case []any:
-		out := make([]string, 0, len(x))
+		l.list = true
+		l.v = make([]string, 0, len(x))
 		for i, e := range x {
 			s, ok := e.(string)
 			if !ok {
-				return nil, fmt.Errorf("element %d: want a string, got %s", i+1, typeName(e))
+				l.badElem(i, "want a string, got %s", typeName(e))
+				continue
 			}
-			out = append(out, s)
+			l.v = append(l.v, s)
 		}
-		return out, nil
 	default:
-		return nil, fmt.Errorf("want a string or an array of strings, got %s", typeName(v))
+		l.bad("want a string or an array of strings, got %s", typeName(v))
 	}
+	return nil
+}
+
+// path returns the key path of element i: the array's path plus "[i]" when
+// the value was written as an array, else the key's own.
+func (l *stringList) path(key []string, i int) []string {
+	if !l.list {
+		return key
+	}
+	return append(key[:len(key):len(key)], indexName(i))
+}
+
+// serial is an SOA serial: a number or "auto" (derived from the file).
+type serial struct {
+	written
+	v    uint32
+	auto bool
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (s *serial) UnmarshalTOML(v any) error {
+	s.written = written{set: true}
+	switch x := v.(type) {
+	case string:
+		s.auto = true
+		if x != "auto" {
+			s.bad("want a number or \"auto\", got %q", x)
+		}
+	case int64:
+		if x < 0 || x > 1<<32-1 {
+			s.bad("%d is out of range 0..4294967295", x)
+		}
+		s.v = uint32(x)
+	default:
+		s.bad("want a number or \"auto\", got %s", typeName(v))
+	}
+	return nil
+}
+
+// addrPort is an "IP:port" address.
+type addrPort struct {
+	written
+	v netip.AddrPort
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (a *addrPort) UnmarshalTOML(v any) error {
+	a.written = written{set: true}
+	s, ok := v.(string)
+	if !ok {
+		a.bad("want an IP:port address as a string, got %s", typeName(v))
+		return nil
+	}
+	p, err := netip.ParseAddrPort(s)
+	if err != nil {
+		a.bad("%q is not an IP:port address (use [::1]:53 for IPv6)", s)
+	}
+	a.v = p
+	return nil
+}
+
+// networks is an array of networks such as "192.0.2.0/24", kept masked.
+type networks struct {
+	written
+	v []netip.Prefix
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (n *networks) UnmarshalTOML(v any) error {
+	n.written = written{set: true}
+	list, ok := v.([]any)
+	if !ok {
+		n.bad("want an array of networks such as [\"192.0.2.0/24\"], got %s", typeName(v))
+		return nil
+	}
+	n.v = []netip.Prefix{}
+	for i, x := range list {
+		s, _ := x.(string)
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			n.badElem(i, "%s is not a network such as \"192.0.2.0/24\"", quoted(x))
+			continue
+		}
+		n.v = append(n.v, p.Masked())
+	}
+	return nil
+}
+
+// ecsTrust is [geo] ecs: "all", "none" or the networks of trusted
+// resolvers.
+type ecsTrust struct {
+	networks
+	all bool
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (t *ecsTrust) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case string:
+		t.set = true
+		switch x {
+		case "all":
+			t.all = true
+		case "none":
+		default:
+			t.bad("%q: want \"all\", \"none\" or a list of trusted resolver networks", x)
+		}
+		return nil
+	case []any:
+		return t.networks.UnmarshalTOML(v)
+	}
+	t.written = written{set: true}
+	t.bad("want \"all\", \"none\" or a list of networks, got %s", typeName(v))
+	return nil
+}
+
+// quoted prints a TOML value as an operator wrote it: strings quoted.
+func quoted(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
 }
 
 func typeName(v any) string {
@@ -136,6 +473,89 @@ func typeName(v any) string {
 	case map[string]any:
 		return "a table"
 	default:
-		return fmt.Sprintf("a %T", v)
+		return "a date or time"
 	}
+}
+
+var (
+	valueTypeType = reflect.TypeFor[valueType]()
+	primitiveType = reflect.TypeFor[toml.Primitive]()
+)
+
+// values reports, at its key, every problem the value types in v found, v
+// being a decoded document or a part of it at path, after checking the
+// ranges their struct tags give. Tables are walked in key order, arrays in
+// element order; Primitive values, decoded later, are skipped.
+func (e *errs) values(path []string, v reflect.Value) {
+	if v.Kind() != reflect.Pointer && v.CanAddr() && v.Addr().Type().Implements(valueTypeType) {
+		for _, p := range v.Addr().Interface().(valueType).valueProblems() {
+			at := path
+			if p.elem >= 0 {
+				at = append(path[:len(path):len(path)], indexName(p.elem))
+			}
+			e.key(at, "%s", p.msg)
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			e.values(path, v.Elem())
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Type == primitiveType || !f.IsExported() && !f.Anonymous {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			fv := v.Field(i)
+			if f.Anonymous && name == "" {
+				e.values(path, fv)
+				continue
+			}
+			if name == "" || name == "-" {
+				continue
+			}
+			if r := f.Tag.Get("range"); r != "" {
+				checkRange(fv, r, f.Tag.Get("hint"))
+			}
+			e.values(append(path[:len(path):len(path)], name), fv)
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		for _, k := range keys {
+			// Map elements cannot be addressed: walk a copy.
+			c := reflect.New(v.Type().Elem()).Elem()
+			c.Set(v.MapIndex(k))
+			e.values(append(path[:len(path):len(path)], k.String()), c)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			e.values(append(path[:len(path):len(path)], indexName(i)), v.Index(i))
+		}
+	}
+}
+
+// checkRange applies a range:"lo..hi" tag to the value type at v.
+func checkRange(v reflect.Value, bounds, hint string) {
+	r, ok := v.Addr().Interface().(ranged)
+	if !ok {
+		panic(fmt.Sprintf("zones: a range tag on %s, which has no range", v.Type()))
+	}
+	los, his, _ := strings.Cut(bounds, "..")
+	lo, err1 := strconv.ParseFloat(los, 64)
+	hi, err2 := strconv.ParseFloat(his, 64)
+	if his == "" {
+		hi, err2 = math.Inf(1), nil
+	}
+	if err1 != nil || err2 != nil {
+		panic(fmt.Sprintf("zones: bad range tag %q", bounds))
+	}
+	if hint != "" {
+		hint = " (" + hint + ")"
+	}
+	r.checkRange(lo, hi, bounds, hint)
 }

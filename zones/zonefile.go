@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -11,24 +12,26 @@ import (
 	"github.com/miekg/dns"
 )
 
+// zoneDoc is a zone file as written. A record table maps record types (and
+// "ttl") to values of any type, read by zoneLoader.records.
 type zoneDoc struct {
-	Origin   string                    `toml:"origin"`
-	TTL      any                       `toml:"ttl"`
+	Origin   tomlString                `toml:"origin"`
+	TTL      seconds                   `toml:"ttl"`
 	SOA      *soaDoc                   `toml:"soa"`
-	NS       any                       `toml:"ns"`
+	NS       stringList                `toml:"ns"`
 	Records  map[string]map[string]any `toml:"records"`
 	Services map[string]*serviceDoc    `toml:"services"`
 }
 
 type soaDoc struct {
-	Serial      any    `toml:"serial"`
-	Mname       string `toml:"mname"`
-	Rname       string `toml:"rname"`
-	Refresh     any    `toml:"refresh"`
-	Retry       any    `toml:"retry"`
-	Expire      any    `toml:"expire"`
-	NegativeTTL any    `toml:"negative_ttl"`
-	TTL         any    `toml:"ttl"`
+	Serial      serial     `toml:"serial"`
+	Mname       tomlString `toml:"mname"`
+	Rname       tomlString `toml:"rname"`
+	Refresh     seconds    `toml:"refresh"`
+	Retry       seconds    `toml:"retry"`
+	Expire      seconds    `toml:"expire"`
+	NegativeTTL seconds    `toml:"negative_ttl"`
+	TTL         seconds    `toml:"ttl"`
 }
 
 // SOA timer defaults, for a zone whose [soa] leaves them out.
@@ -50,6 +53,7 @@ var recordTypes = map[string]uint16{
 // zoneLoader holds the state of loading one zone file.
 type zoneLoader struct {
 	e      *errs
+	md     toml.MetaData // for the check tables, decoded per backend
 	cfg    *Config
 	z      *Zone
 	ttl    uint32
@@ -59,40 +63,31 @@ type zoneLoader struct {
 // parseZone decodes, checks and compiles one zone file. Problems are
 // appended to list; the zone is usable only when none were added.
 func parseZone(cfg *Config, file string, src []byte, list *ErrorList) *Zone {
-	idx, deep := indexPositions(file, src)
-	if deep != nil {
-		*list = append(*list, deep)
-		return nil
-	}
-	var doc zoneDoc
-	md, err := toml.Decode(string(src), &doc)
-	if err != nil {
-		*list = append(*list, tomlError(file, err))
-		return nil
-	}
 	before := len(*list)
-	l := &zoneLoader{e: &errs{file: file, pos: idx, list: list}, cfg: cfg, owners: map[string][]string{}}
-	unknownKeys(l.e, md)
-
-	origin := doc.Origin
-	if origin == "" {
-		l.e.at([]string{"origin"}, "origin: missing; every zone file names its zone, e.g. origin = \"gslb.example.com.\"")
+	var doc zoneDoc
+	e, md, ok := decodeFile(file, src, &doc, list)
+	if !ok {
 		return nil
 	}
-	origin = dns.Fqdn(origin)
+	l := &zoneLoader{e: e, md: md, cfg: cfg, owners: map[string][]string{}}
+
+	if !doc.Origin.ok() || doc.Origin.v == "" {
+		if doc.Origin.ok() || !doc.Origin.set {
+			l.e.key([]string{"origin"}, "missing; every zone file names its zone, e.g. origin = \"gslb.example.com.\"")
+		}
+		return nil
+	}
+	origin := dns.Fqdn(doc.Origin.v)
 	if _, ok := dns.IsDomainName(origin); !ok || origin == "." {
-		l.e.at([]string{"origin"}, "origin: %q is not a valid zone name", doc.Origin)
+		l.e.key([]string{"origin"}, "%q is not a valid zone name", doc.Origin.v)
 		return nil
 	}
 	l.z = newZone(origin, file)
-	l.ttl = cfg.DefaultTTL
-	if doc.TTL != nil {
-		l.ttl = l.ttlValue(doc.TTL, []string{"ttl"})
-	}
+	l.ttl = l.ttlOf([]string{"ttl"}, &doc.TTL, cfg.DefaultTTL)
 
 	l.records(doc.Records)
 	l.services(doc.Services)
-	l.apex(doc.SOA, doc.NS, src)
+	l.apex(doc.SOA, &doc.NS, src)
 	l.checkCuts()
 	l.checkNSTargets()
 
@@ -105,17 +100,25 @@ func parseZone(cfg *Config, file string, src []byte, list *ErrorList) *Zone {
 	return l.z
 }
 
-// ttlValue checks a TTL against the configured bounds.
+// ttlOf returns the TTL s at path, or def if it is not written, after
+// checking it against the configured bounds. Problems of s itself are
+// reported by the walk of the document.
+func (l *zoneLoader) ttlOf(path []string, s *seconds, def uint32) uint32 {
+	if !s.ok() {
+		return def
+	}
+	if s.v < l.cfg.MinTTL || s.v > l.cfg.MaxTTL {
+		l.e.key(path, "TTL %d is outside the allowed range %d..%d (limits.min_ttl, limits.max_ttl)", s.v, l.cfg.MinTTL, l.cfg.MaxTTL)
+	}
+	return s.v
+}
+
+// ttlValue reads a TTL from a value decoded as any, reporting its problems.
 func (l *zoneLoader) ttlValue(v any, path []string) uint32 {
-	s, err := seconds(v)
-	if err != nil {
-		l.e.at(path, "%s: %v", dotted(path), err)
-		return 0
-	}
-	if s < l.cfg.MinTTL || s > l.cfg.MaxTTL {
-		l.e.at(path, "%s: TTL %d is outside the allowed range %d..%d (limits.min_ttl, limits.max_ttl)", dotted(path), s, l.cfg.MinTTL, l.cfg.MaxTTL)
-	}
-	return s
+	var s seconds
+	_ = s.UnmarshalTOML(v)
+	l.e.values(path, reflect.ValueOf(&s).Elem())
+	return l.ttlOf(path, &s, 0)
 }
 
 // dotted prints a key path as the operator wrote it.
@@ -246,11 +249,13 @@ func (l *zoneLoader) records(recs map[string]map[string]any) {
 				l.e.at(tpath, "%s: NS records are not allowed at a wildcard name (RFC 4592 section 4.2)", dotted(tpath))
 				continue
 			}
-			values, err := stringList(table[tkey])
-			if err != nil {
-				l.e.at(tpath, "%s: %v", dotted(tpath), err)
+			var list stringList
+			_ = list.UnmarshalTOML(table[tkey])
+			if !list.ok() {
+				l.e.values(tpath, reflect.ValueOf(&list).Elem())
 				continue
 			}
+			values := list.v
 			if len(values) == 0 {
 				l.e.at(tpath, "%s: no records given", dotted(tpath))
 				continue
@@ -260,10 +265,7 @@ func (l *zoneLoader) records(recs map[string]map[string]any) {
 				continue
 			}
 			for i, v := range values {
-				vpath := append(tpath[:3:3], fmt.Sprintf("[%d]", i))
-				if _, isList := table[tkey].([]any); !isList {
-					vpath = tpath
-				}
+				vpath := list.path(tpath, i)
 				rr, err := l.record(owner, ttl, typ, v)
 				if err != nil {
 					l.e.at(vpath, "%s: %v", dotted(vpath), err)
@@ -398,35 +400,31 @@ func escapeTXT(s string) string {
 }
 
 // apex builds the SOA and the apex NS records.
-func (l *zoneLoader) apex(soa *soaDoc, nsValue any, src []byte) {
+func (l *zoneLoader) apex(soa *soaDoc, ns *stringList, src []byte) {
 	z := l.z
 	apex := z.nodes[z.origin]
 	var nsNames []string
-	if nsValue == nil {
+	switch {
+	case !ns.set:
 		l.e.at(nil, "ns: missing; list the zone's name servers, e.g. ns = [\"ns1\", \"ns2\"]")
-	} else if list, err := stringList(nsValue); err != nil {
-		l.e.at([]string{"ns"}, "ns: %v", err)
-	} else if len(list) == 0 {
-		l.e.at([]string{"ns"}, "ns: at least one name server is needed")
-	} else {
-		for i, s := range list {
-			path := []string{"ns", fmt.Sprintf("[%d]", i)}
-			if _, isList := nsValue.([]any); !isList {
-				path = []string{"ns"}
-			}
-			n, err := l.name(s)
-			if err != nil {
-				l.e.at(path, "ns: %v", err)
-				continue
-			}
-			rr := &dns.NS{Hdr: dns.RR_Header{Name: z.Origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: l.ttl}, Ns: n}
-			if containsRR(apex.get(dns.TypeNS), rr) {
-				l.e.at(path, "ns: %s is listed twice", n)
-				continue
-			}
-			apex.add(rr)
-			nsNames = append(nsNames, n)
+	case len(ns.problems) > 0:
+	case len(ns.v) == 0:
+		l.e.key([]string{"ns"}, "at least one name server is needed")
+	}
+	for i, s := range ns.v {
+		path := ns.path([]string{"ns"}, i)
+		n, err := l.name(s)
+		if err != nil {
+			l.e.at(path, "ns: %v", err)
+			continue
 		}
+		rr := &dns.NS{Hdr: dns.RR_Header{Name: z.Origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: l.ttl}, Ns: n}
+		if containsRR(apex.get(dns.TypeNS), rr) {
+			l.e.at(path, "ns: %s is listed twice", n)
+			continue
+		}
+		apex.add(rr)
+		nsNames = append(nsNames, n)
 	}
 
 	if soa == nil {
@@ -434,25 +432,22 @@ func (l *zoneLoader) apex(soa *soaDoc, nsValue any, src []byte) {
 		return
 	}
 	rr := &dns.SOA{
-		Hdr:     dns.RR_Header{Name: z.Origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: l.ttl},
+		Hdr:     dns.RR_Header{Name: z.Origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: l.ttlOf([]string{"soa", "ttl"}, &soa.TTL, l.ttl)},
 		Refresh: defaultRefresh, Retry: defaultRetry, Expire: defaultExpire, Minttl: defaultNegativeTTL,
 	}
-	if soa.TTL != nil {
-		rr.Hdr.Ttl = l.ttlValue(soa.TTL, []string{"soa", "ttl"})
-	}
 	switch {
-	case soa.Mname != "":
-		n, err := l.name(soa.Mname)
+	case soa.Mname.ok() && soa.Mname.v != "":
+		n, err := l.name(soa.Mname.v)
 		if err != nil {
-			l.e.at([]string{"soa", "mname"}, "soa.mname: %v", err)
+			l.e.key([]string{"soa", "mname"}, "%v", err)
 		}
 		rr.Ns = n
 	case len(nsNames) > 0:
 		rr.Ns = nsNames[0]
 	}
-	rname := soa.Rname
-	if rname == "" {
-		rname = "hostmaster"
+	rname := "hostmaster"
+	if soa.Rname.ok() && soa.Rname.v != "" {
+		rname = soa.Rname.v
 	}
 	if at := strings.IndexByte(rname, '@'); at >= 0 {
 		// Accept the e-mail form: the local part becomes the first label.
@@ -460,39 +455,16 @@ func (l *zoneLoader) apex(soa *soaDoc, nsValue any, src []byte) {
 	}
 	n, err := l.name(rname)
 	if err != nil {
-		l.e.at([]string{"soa", "rname"}, "soa.rname: %v", err)
+		l.e.key([]string{"soa", "rname"}, "%v", err)
 	}
 	rr.Mbox = n
-	timer := func(v any, dst *uint32, key string) {
-		if v == nil {
-			return
-		}
-		s, err := seconds(v)
-		if err != nil {
-			l.e.at([]string{"soa", key}, "soa.%s: %v", key, err)
-			return
-		}
-		*dst = s
-	}
-	timer(soa.Refresh, &rr.Refresh, "refresh")
-	timer(soa.Retry, &rr.Retry, "retry")
-	timer(soa.Expire, &rr.Expire, "expire")
-	timer(soa.NegativeTTL, &rr.Minttl, "negative_ttl")
-	switch v := soa.Serial.(type) {
-	case nil:
-		rr.Serial = autoSerial(src)
-	case string:
-		if v != "auto" {
-			l.e.at([]string{"soa", "serial"}, "soa.serial: want a number or \"auto\", got %q", v)
-		}
-		rr.Serial = autoSerial(src)
-	case int64:
-		if v < 0 || v > 1<<32-1 {
-			l.e.at([]string{"soa", "serial"}, "soa.serial: %d is out of range 0..4294967295", v)
-		}
-		rr.Serial = uint32(v)
-	default:
-		l.e.at([]string{"soa", "serial"}, "soa.serial: want a number or \"auto\", got %s", typeName(v))
+	soa.Refresh.to(&rr.Refresh)
+	soa.Retry.to(&rr.Retry)
+	soa.Expire.to(&rr.Expire)
+	soa.NegativeTTL.to(&rr.Minttl)
+	rr.Serial = autoSerial(src)
+	if soa.Serial.ok() && !soa.Serial.auto {
+		rr.Serial = soa.Serial.v
 	}
 	z.SOA = rr
 	apex.add(rr)

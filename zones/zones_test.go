@@ -149,7 +149,7 @@ func TestZoneErrors(t *testing.T) {
 		{"data below cut", base + "sub = { NS = \"ns.example.net.\" }\n\"x.sub\" = { TXT = \"hidden\" }\n", []string{`z.toml:8:1: records."x.sub": TXT records at x.sub.example.com. are below the delegation of sub.example.com.; only glue (A, AAAA) may be there`}},
 		{"bad mx", base + "\"@\" = { MX = \"mail\" }\n", []string{`z.toml:7:9: records."@".MX: bad MX record "mail": bad MX Pref: "mail"`}},
 		{"syntax", base + "a = { A = \"192.0.2.1\" \n", []string{`z.toml:7:23: records.a.A: expected a comma or an inline table terminator '}', but got end of file instead`}},
-		{"type mismatch", "origin = 5\n", []string{`z.toml:1: origin: incompatible types: TOML value has type int64; destination has type string`}},
+		{"type mismatch", "origin = 5\n", []string{`z.toml:1:1: origin: want a string, got an integer`}},
 		{"bad backend", base + "[services.www]\nbackends = [{address = \"192.0.2.1\"}, {name=\"b\", address = \"nope\"}]\n", []string{`z.toml:8:49: services.www.backends[1].address: "nope" is not an IP address`}},
 		{"bad backend in a pool: one error", base + "[services.www]\nbackends = [{name=\"a\", address = \"192.0.2.1\"}, {name=\"b\", address = \"nope\"}]\npools = [{name = \"p\", backends = [\"a\", \"b\"]}]\n",
 			[]string{`z.toml:8:59: services.www.backends[1].address: "nope" is not an IP address`}},
@@ -157,7 +157,7 @@ func TestZoneErrors(t *testing.T) {
 		{"bad DS hex", base + "sub = { NS = \"ns.example.net.\", DS = \"1 13 2 zz\" }\n", []string{`z.toml:7:33: records.sub.DS: bad DS record "1 13 2 zz": encoding/hex: invalid byte: U+007A 'z'`}},
 		{"unquoted dotted name", base + "foo.lab = { A = \"192.0.2.1\" }\n", []string{`z.toml:7:1: records.foo.lab: a dotted name must be quoted: write "foo.lab" = { ... }`}},
 		{"check without type", base + "[services.www]\ncheck = { path = \"/x\" }\nbackends = [{address = \"192.0.2.1\"}]\n", []string{`z.toml:8:1: services.www.check: a check needs a type: http, https, tcp, dns or none`}},
-		{"check key of another kind", base + "[services.www]\ncheck = { type = \"tcp\", port = 80, path = \"/x\" }\nbackends = [{address = \"192.0.2.1\"}]\n", []string{`z.toml:8:1: services.www.check: path does not apply to a tcp check`}},
+		{"check key of another kind", base + "[services.www]\ncheck = { type = \"tcp\", port = 80, path = \"/x\" }\nbackends = [{address = \"192.0.2.1\"}]\n", []string{`z.toml:8:36: services.www.check: path does not apply to a tcp check`}},
 		{"check timeout not below interval", base + "[services.www]\nbackends = [{address = \"192.0.2.1\", check = { type = \"http\", timeout = \"2s\" }}]\n", []string{`z.toml:8:37: services.www.backends[0].check: timeout 2s must be above 0 and below the interval 1s`}},
 		{"three at once", base + "a = { A = \"192.0.2.300\" }\nb = { A = \"192.0.2.1\", CNAME = \"a\" }\n[services.x]\nbackends = [{address=\"192.0.2.1\"}]\nbogus = 1\n",
 			[]string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`, `z.toml:8:24: records.b: a CNAME cannot stand beside other data (A) at b.example.com. (RFC 1034 section 3.6.2)`, `z.toml:11:1: unknown key "services.x.bogus"`}},
@@ -183,7 +183,7 @@ func TestZoneErrors(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	cases := []struct{ conf, want string }{
 		{"zones = [\"z.toml\"]\n[server]\ndns = []\n", "gslb.toml:3:1: server.dns: no address given; leave the key out for the defaults"},
-		{"zones = [\"z.toml\"]\n[server]\ndns = [\"localhost:53\"]\n", `gslb.toml:3:8: server.dns: "localhost:53" is not an IP:port address (use [::1]:53 for IPv6)`},
+		{"zones = [\"z.toml\"]\n[server]\ndns = [\"localhost:53\"]\n", `gslb.toml:3:8: server.dns[0]: "localhost:53" is not an IP:port address (use [::1]:53 for IPv6)`},
 		{"zones = [\"missing.toml\"]\n", "missing.toml: cannot read zone file: file does not exist"},
 		{"zones = []\n", `gslb.toml:1:1: zones: no zone files given (e.g. zones = ["zones/*.toml"])`},
 		{"zones = [\"z.toml\"]\n[limits]\nmin_ttl = 60\n", "gslb.toml: defaults.service_ttl: 30 is outside limits.min_ttl..limits.max_ttl (60..604800)\nz.toml:25:1: services.www.ttl: TTL 30 is outside the allowed range 60..604800 (limits.min_ttl, limits.max_ttl)"},
