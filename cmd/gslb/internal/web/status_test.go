@@ -266,3 +266,63 @@ func TestStatusPageEscapes(t *testing.T) {
 		t.Errorf("/nope: %d, want 404", code)
 	}
 }
+
+// TestAnswerShares: a backend's share is of the answers between the oldest
+// sample kept and now, not of all answers since start.
+func TestAnswerShares(t *testing.T) {
+	answers := zones.NewAnswerCounts()
+	f := newFixture(t, "", `[services.www]
+backends = [{ name = "one", address = "192.0.2.1" }, { name = "two", address = "192.0.2.2" }]
+`, func(d *Deps) { d.Answers = answers })
+	f.snap.BindAnswers(answers)
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	f.web.now = func() time.Time { return now }
+	ask := func(n int) {
+		var buf [512]byte
+		q := []byte("\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x04test\x00\x00\x01\x00\x01")
+		for range n {
+			f.h.Serve(q, netip.MustParseAddrPort("192.0.2.53:5353"), dnsserver.UDP, buf[:0])
+		}
+	}
+	share := func(id string) string {
+		for _, svc := range f.web.status().Services {
+			for _, b := range svc.Backends {
+				if b.ID == id {
+					if b.AnswerShare == nil {
+						return "null"
+					}
+					return fmt.Sprintf("%.2f", *b.AnswerShare)
+				}
+			}
+		}
+		t.Fatalf("no backend %s", id)
+		return ""
+	}
+	if s := share("www.example.test/one"); s != "null" {
+		t.Errorf("before any answer: share %s, want null", s)
+	}
+	ask(2) // both backends in both answers
+	now = now.Add(recentEvery)
+	f.web.sampleAnswers()
+	if err := f.admin.Set("www.example.test/two", &health.Override{State: health.AdminDrain}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	ask(3) // one alone
+	now = now.Add(recentEvery)
+	// Since the first sample (taken by the first read, before any answer):
+	// one was in 5 answers, two in 2.
+	if one, two := share("www.example.test/one"), share("www.example.test/two"); one != "0.71" || two != "0.29" {
+		t.Errorf("shares since the first sample: one %s, two %s; want 0.71 and 0.29", one, two)
+	}
+	// Once samples older than the window are dropped, only the recent
+	// answers count: one answered alone.
+	for range recentSamples {
+		now = now.Add(recentEvery)
+		f.web.sampleAnswers()
+	}
+	ask(4)
+	now = now.Add(2 * time.Second)
+	if one, two := share("www.example.test/one"), share("www.example.test/two"); one != "1.00" || two != "0.00" {
+		t.Errorf("shares of the last minute: one %s, two %s; want 1.00 and 0.00", one, two)
+	}
+}
