@@ -59,8 +59,10 @@ type Admin struct {
 	slots map[string]*Slot
 }
 
-// NewAdmin returns an override store persisted in file ("" for none). It
-// does not read the file; call LoadFile.
+// NewAdmin returns an override store persisted in file ("" for none): the
+// server passes admin-overrides.toml in its state directory (docs/state.md),
+// or the deprecated [admin] state_file. It does not read the file; call
+// LoadFile.
 func NewAdmin(file string, log *slog.Logger) *Admin {
 	return &Admin{log: log, file: file, slots: map[string]*Slot{}}
 }
