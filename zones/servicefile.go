@@ -12,14 +12,16 @@ import (
 	"github.com/miekg/dns"
 )
 
+// serviceDoc is a service as written. Range tags are checked by
+// errs.values; the check tables are decoded per backend (probespec.go).
 type serviceDoc struct {
-	TTL            any            `toml:"ttl"`
+	TTL            seconds        `toml:"ttl"`
 	Policy         string         `toml:"policy"`
 	Members        string         `toml:"members"`
-	Answers        *int64         `toml:"answers"`
-	MinHealthy     *int64         `toml:"min_healthy"`
-	StickyPrefixV4 *int64         `toml:"sticky_prefix_v4"`
-	StickyPrefixV6 *int64         `toml:"sticky_prefix_v6"`
+	Answers        tomlInt        `toml:"answers" range:"1..64"`
+	MinHealthy     tomlInt        `toml:"min_healthy" range:"1..1000"`
+	StickyPrefixV4 tomlInt        `toml:"sticky_prefix_v4" range:"0..32"`
+	StickyPrefixV6 tomlInt        `toml:"sticky_prefix_v6" range:"0..128"`
 	Check          toml.Primitive `toml:"check"`
 	WhenAllDown    string         `toml:"when_all_down"`
 	Fallback       []string       `toml:"fallback"`
@@ -32,15 +34,15 @@ type serviceDoc struct {
 type backendDoc struct {
 	Name    string         `toml:"name"`
 	Address string         `toml:"address"`
-	Weight  any            `toml:"weight"`
+	Weight  tomlNumber     `toml:"weight" range:"0..1000000" hint:"0: standby"`
 	Check   toml.Primitive `toml:"check"`
 }
 
 type poolDoc struct {
-	Name        string   `toml:"name"`
-	Backends    []string `toml:"backends"`
-	Coordinates []any    `toml:"coordinates"`
-	Bias        any      `toml:"bias"`
+	Name        string      `toml:"name"`
+	Backends    []string    `toml:"backends"`
+	Coordinates coordinates `toml:"coordinates"`
+	Bias        tomlNumber  `toml:"bias" range:"-99..99"`
 }
 
 type geoDoc struct {
@@ -64,14 +66,25 @@ const (
 
 var continents = map[string]bool{"AF": true, "AN": true, "AS": true, "EU": true, "NA": true, "OC": true, "SA": true}
 
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return float64(x), true
-	case float64:
-		return x, true
+// coordinates is [latitude, longitude] in degrees.
+type coordinates struct {
+	written
+	lat, lon float64
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (c *coordinates) UnmarshalTOML(v any) error {
+	c.written = written{set: true}
+	a, _ := v.([]any)
+	var ll [2]tomlNumber
+	for i := range min(len(a), 2) {
+		_ = ll[i].UnmarshalTOML(a[i])
 	}
-	return 0, false
+	c.lat, c.lon = ll[0].v, ll[1].v
+	if len(a) != 2 || !ll[0].ok() || !ll[1].ok() || c.lat < -90 || c.lat > 90 || c.lon < -180 || c.lon > 180 {
+		c.bad("want [latitude, longitude] in degrees")
+	}
+	return nil
 }
 
 func (l *zoneLoader) services(svcs map[string]*serviceDoc) {
@@ -109,9 +122,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	at := func(k ...string) []string { return append(path[:len(path):len(path)], k...) }
 	s := &Service{Name: name, TTL: l.cfg.ServiceTTL, WhenAllDown: AllDownServeAll, MinHealthy: 1,
 		StickyV4: defaultStickyV4, StickyV6: defaultStickyV6}
-	if doc.TTL != nil {
-		s.TTL = l.ttlValue(doc.TTL, at("ttl"))
-	}
+	s.TTL = l.ttlOf(at("ttl"), &doc.TTL, s.TTL)
 	l.allDown(s, doc, path)
 
 	s.Members = MembersAll
@@ -121,37 +132,15 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 			s.Answers = 1
 		}
 	}
-	if doc.Answers != nil {
-		if *doc.Answers < 1 || *doc.Answers > 64 {
-			l.e.at(at("answers"), "%s.answers: %d is out of range 1..64", dotted(path), *doc.Answers)
-		}
-		s.Answers = int(*doc.Answers)
-	}
+	toInt(&doc.Answers, &s.Answers)
 	if s.sel = selections[s.Members]; s.sel == nil {
 		l.e.at(at("members"), "%s.members: %q: want %s", dotted(path), doc.Members, selections.names())
 	} else if s.sel.validate != nil {
 		s.sel.validate(l.setup(s, doc, path))
 	}
-	if doc.MinHealthy != nil {
-		if *doc.MinHealthy < 1 || *doc.MinHealthy > 1000 {
-			l.e.at(at("min_healthy"), "%s.min_healthy: %d is out of range 1..1000", dotted(path), *doc.MinHealthy)
-		}
-		s.MinHealthy = int(*doc.MinHealthy)
-	}
-	for _, p := range []struct {
-		v    *int64
-		dst  *int
-		max  int64
-		name string
-	}{{doc.StickyPrefixV4, &s.StickyV4, 32, "sticky_prefix_v4"}, {doc.StickyPrefixV6, &s.StickyV6, 128, "sticky_prefix_v6"}} {
-		if p.v == nil {
-			continue
-		}
-		if *p.v < 0 || *p.v > p.max {
-			l.e.at(at(p.name), "%s.%s: %d is out of range 0..%d", dotted(path), p.name, *p.v, p.max)
-		}
-		*p.dst = int(*p.v)
-	}
+	toInt(&doc.MinHealthy, &s.MinHealthy)
+	toInt(&doc.StickyPrefixV4, &s.StickyV4)
+	toInt(&doc.StickyPrefixV6, &s.StickyV6)
 
 	if len(doc.Backends) == 0 {
 		l.e.at(path, "%s: a service needs at least one backend", dotted(path))
@@ -190,13 +179,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 		}
 		names[bn] = i
 		weight := 1.0
-		if b.Weight != nil {
-			w, ok := number(b.Weight)
-			if !ok || w < 0 || w > 1e6 {
-				l.e.at(append(bpath, "weight"), "%s.weight: want a number 0..1000000 (0: standby)", dotted(bpath))
-			}
-			weight = w
-		}
+		b.Weight.to(&weight)
 		id := strings.ToLower(strings.TrimSuffix(name, ".")) + "/" + bn
 		check := l.probe(svcCheck, l.probeTable(b.Check, isWritten(b.Check), append(bpath, "check")), ip)
 		be := &Backend{ID: id, Name: bn, Addr: ip, Weight: weight, seed: hashString(id), Check: check}
@@ -245,21 +228,10 @@ func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName ma
 			used[bn] = true
 			p.Members = append(p.Members, b)
 		}
-		if pd.Coordinates != nil {
-			lat, ok1 := number(safeIndex(pd.Coordinates, 0))
-			lon, ok2 := number(safeIndex(pd.Coordinates, 1))
-			if len(pd.Coordinates) != 2 || !ok1 || !ok2 || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
-				l.e.at(append(ppath, "coordinates"), "%s.coordinates: want [latitude, longitude] in degrees", dotted(ppath))
-			}
-			p.Lat, p.Lon, p.HasCoords = lat, lon, true
+		if c := pd.Coordinates; c.set {
+			p.Lat, p.Lon, p.HasCoords = c.lat, c.lon, true
 		}
-		if pd.Bias != nil {
-			b, ok := number(pd.Bias)
-			if !ok || b < -99 || b > 99 {
-				l.e.at(append(ppath, "bias"), "%s.bias: want a number -99..99", dotted(ppath))
-			}
-			p.Bias = b
-		}
+		pd.Bias.to(&p.Bias)
 		s.Pools = append(s.Pools, p)
 	}
 	for _, b := range s.Backends {
@@ -267,13 +239,6 @@ func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName ma
 			l.e.at(append(path[:len(path):len(path)], "pools"), "%s: backend %s is in no pool", dotted(path), b.Name)
 		}
 	}
-}
-
-func safeIndex(a []any, i int) any {
-	if i < len(a) {
-		return a[i]
-	}
-	return nil
 }
 
 // policy reads how the service chooses its pool.
@@ -381,7 +346,7 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 func (l *zoneLoader) setup(s *Service, doc *serviceDoc, path []string) *setup {
 	return &setup{s: s, cfg: l.cfg, path: dotted(path),
 		pools: len(doc.Pools) > 0, geo: doc.Geo != nil,
-		answers: doc.Answers != nil && *doc.Answers >= 1 && *doc.Answers <= 64,
+		answers: doc.Answers.ok(),
 		at: func(key, format string, args ...any) {
 			l.e.at(append(path[:len(path):len(path)], key), format, args...)
 		}}

@@ -159,6 +159,16 @@ func TestZoneErrors(t *testing.T) {
 		{"check without type", base + "[services.www]\ncheck = { path = \"/x\" }\nbackends = [{address = \"192.0.2.1\"}]\n", []string{`z.toml:8:1: services.www.check: a check needs a type: http, https, tcp, dns or none`}},
 		{"check key of another kind", base + "[services.www]\ncheck = { type = \"tcp\", port = 80, path = \"/x\" }\nbackends = [{address = \"192.0.2.1\"}]\n", []string{`z.toml:8:36: services.www.check: path does not apply to a tcp check`}},
 		{"check timeout not below interval", base + "[services.www]\nbackends = [{address = \"192.0.2.1\", check = { type = \"http\", timeout = \"2s\" }}]\n", []string{`z.toml:8:37: services.www.backends[0].check: timeout 2s must be above 0 and below the interval 1s`}},
+		// issue 17 bug 1: a value of the wrong type no longer hides the
+		// others, and each has its column.
+		{"wrong types and ranges, all reported", base + "[services.www]\nanswers = \"1\"\nmembers = \"weighted\"\nttl = true\nbackends = [{name = \"a\", address = \"192.0.2.1\", weight = nan}]\npools = [{name = \"p\", backends = [\"a\"], bias = 200, coordinates = [1]}]\n",
+			[]string{
+				`z.toml:8:1: services.www.answers: want an integer, got a string`,
+				`z.toml:10:1: services.www.ttl: want seconds as a number or a string such as "5m", got a boolean`,
+				`z.toml:11:49: services.www.backends[0].weight: NaN is not a number`,
+				`z.toml:12:41: services.www.pools[0].bias: 200 is out of range -99..99`,
+				`z.toml:12:53: services.www.pools[0].coordinates: want [latitude, longitude] in degrees`,
+			}},
 		{"three at once", base + "a = { A = \"192.0.2.300\" }\nb = { A = \"192.0.2.1\", CNAME = \"a\" }\n[services.x]\nbackends = [{address=\"192.0.2.1\"}]\nbogus = 1\n",
 			[]string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`, `z.toml:8:24: records.b: a CNAME cannot stand beside other data (A) at b.example.com. (RFC 1034 section 3.6.2)`, `z.toml:11:1: unknown key "services.x.bogus"`}},
 	}
