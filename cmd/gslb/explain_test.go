@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gslb/gslb/cmd/gslb/internal/web"
+	"github.com/gslb/gslb/health"
 )
 
 // update rewrites the golden files: go test ./cmd/gslb/... -update
@@ -75,5 +78,29 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs (go test -update rewrites it after a wanted change)\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}
+
+// TestExplainServer: with -server, gslb explain prints what the running
+// server's explain endpoint says, with its live health.
+func TestExplainServer(t *testing.T) {
+	conf := healthConfig(t, "[services.www]\nbackends = [{ name = \"one\", address = \"192.0.2.1\" }, { name = \"two\", address = \"192.0.2.2\" }]\n", "")
+	ta := startApp(t, conf, "")
+	ta.admin.Set("www.example.test/two", &health.Override{State: health.AdminDown, Reason: "test"}, "test")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"explain", "-server", ta.api.URL, "-client", "192.0.2.7", "www.example.test"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var want strings.Builder
+	q, _ := web.ParseQuestion("www.example.test", "A", "192.0.2.7", "")
+	if err := web.Explain(&want, ta.h, q); err != nil {
+		t.Fatal(err)
+	}
+	if stdout.String() != want.String() {
+		t.Errorf("explain -server:\n%s\nwant the server's own explanation:\n%s", stdout.String(), want.String())
+	}
+	// The live override shows: two is left out.
+	if !strings.Contains(stdout.String(), "IN A 192.0.2.1\n") || strings.Contains(stdout.String(), "IN A 192.0.2.2") {
+		t.Errorf("explain -server does not follow the override:\n%s", stdout.String())
 	}
 }
