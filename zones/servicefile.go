@@ -16,30 +16,30 @@ import (
 // errs.values; the check tables are decoded per backend (probespec.go).
 type serviceDoc struct {
 	TTL            seconds        `toml:"ttl"`
-	Policy         string         `toml:"policy"`
-	Members        string         `toml:"members"`
+	Policy         tomlString     `toml:"policy"`
+	Members        tomlString     `toml:"members"`
 	Answers        tomlInt        `toml:"answers" range:"1..64"`
 	MinHealthy     tomlInt        `toml:"min_healthy" range:"1..1000"`
 	StickyPrefixV4 tomlInt        `toml:"sticky_prefix_v4" range:"0..32"`
 	StickyPrefixV6 tomlInt        `toml:"sticky_prefix_v6" range:"0..128"`
 	Check          toml.Primitive `toml:"check"`
-	WhenAllDown    string         `toml:"when_all_down"`
-	Fallback       []string       `toml:"fallback"`
-	FallbackCNAME  string         `toml:"fallback_cname"`
+	WhenAllDown    tomlString     `toml:"when_all_down"`
+	Fallback       []tomlString   `toml:"fallback"`
+	FallbackCNAME  tomlString     `toml:"fallback_cname"`
 	Backends       []backendDoc   `toml:"backends"`
 	Pools          []poolDoc      `toml:"pools"`
 	Geo            *geoDoc        `toml:"geo"`
 }
 
 type backendDoc struct {
-	Name    string         `toml:"name"`
-	Address string         `toml:"address"`
+	Name    tomlString     `toml:"name"`
+	Address tomlString     `toml:"address"`
 	Weight  tomlNumber     `toml:"weight" range:"0..1000000" hint:"0: standby"`
 	Check   toml.Primitive `toml:"check"`
 }
 
 type poolDoc struct {
-	Name        string      `toml:"name"`
+	Name        tomlString  `toml:"name"`
 	Backends    []string    `toml:"backends"`
 	Coordinates coordinates `toml:"coordinates"`
 	Bias        tomlNumber  `toml:"bias" range:"-99..99"`
@@ -126,15 +126,15 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	l.allDown(s, doc, path)
 
 	s.Members = MembersAll
-	if doc.Members != "" {
-		s.Members = doc.Members
+	if doc.Members.v != "" {
+		s.Members = doc.Members.v
 		if s.Members != MembersAll {
 			s.Answers = 1
 		}
 	}
 	toInt(&doc.Answers, &s.Answers)
 	if s.sel = selections[s.Members]; s.sel == nil {
-		l.e.at(at("members"), "%s.members: %q: want %s", dotted(path), doc.Members, selections.names())
+		l.e.at(at("members"), "%s.members: %q: want %s", dotted(path), doc.Members.v, selections.names())
 	} else if s.sel.validate != nil {
 		s.sel.validate(l.setup(s, doc, path))
 	}
@@ -152,20 +152,25 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 		bpath := at("backends", fmt.Sprintf("[%d]", i))
 		// A backend rejected below is still known by name, so that pools
 		// naming it add no second error for the same mistake.
-		if _, known := byName[b.Name]; b.Name != "" && !known {
-			byName[b.Name] = nil
+		if _, known := byName[b.Name.v]; b.Name.v != "" && !known {
+			byName[b.Name.v] = nil
 		}
-		if b.Address == "" {
-			l.e.at(bpath, "%s: address missing", dotted(bpath))
+		if !b.Address.ok() || b.Address.v == "" {
+			if !b.Address.set {
+				l.e.at(bpath, "%s: address missing", dotted(bpath))
+			}
 			continue
 		}
-		ip, err := netip.ParseAddr(b.Address)
+		if !b.Name.ok() && b.Name.set {
+			continue
+		}
+		ip, err := netip.ParseAddr(b.Address.v)
 		if err != nil || ip.Zone() != "" {
-			l.e.at(append(bpath, "address"), "%s.address: %q is not an IP address", dotted(bpath), b.Address)
+			l.e.at(append(bpath, "address"), "%s.address: %q is not an IP address", dotted(bpath), b.Address.v)
 			continue
 		}
 		ip = ip.Unmap()
-		bn := b.Name
+		bn := b.Name.v
 		if bn == "" {
 			bn = strings.ReplaceAll(ip.String(), ":", "-")
 		}
@@ -203,18 +208,21 @@ func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName ma
 	seen := map[string]bool{}
 	for i, pd := range doc.Pools {
 		ppath := append(path[:len(path):len(path)], "pools", fmt.Sprintf("[%d]", i))
-		if !backendName.MatchString(pd.Name) {
-			l.e.at(ppath, "%s.name: %q: a pool needs a name of letters, digits, '.', '_' or '-'", dotted(ppath), pd.Name)
+		if !pd.Name.ok() && pd.Name.set {
 			continue
 		}
-		if seen[pd.Name] {
-			l.e.at(ppath, "%s: pool name %q is already used", dotted(ppath), pd.Name)
+		if !backendName.MatchString(pd.Name.v) {
+			l.e.at(ppath, "%s.name: %q: a pool needs a name of letters, digits, '.', '_' or '-'", dotted(ppath), pd.Name.v)
 			continue
 		}
-		seen[pd.Name] = true
-		p := &Pool{Name: pd.Name}
+		if seen[pd.Name.v] {
+			l.e.at(ppath, "%s: pool name %q is already used", dotted(ppath), pd.Name.v)
+			continue
+		}
+		seen[pd.Name.v] = true
+		p := &Pool{Name: pd.Name.v}
 		if len(pd.Backends) == 0 {
-			l.e.at(ppath, "%s: pool %s has no backends", dotted(ppath), pd.Name)
+			l.e.at(ppath, "%s: pool %s has no backends", dotted(ppath), pd.Name.v)
 		}
 		for _, bn := range pd.Backends {
 			b, known := byName[bn]
@@ -244,7 +252,7 @@ func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName ma
 // policy reads how the service chooses its pool.
 func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 	at := func(k ...string) []string { return append(path[:len(path):len(path)], k...) }
-	s.Policy = doc.Policy
+	s.Policy = doc.Policy.v
 	if s.Policy == "" {
 		s.Policy = PolicySingle
 		if len(doc.Pools) > 0 {
@@ -252,7 +260,7 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 		}
 	}
 	if s.pol = policies[s.Policy]; s.pol == nil {
-		l.e.at(at("policy"), "%s.policy: %q: want %s", dotted(path), doc.Policy, policies.names())
+		l.e.at(at("policy"), "%s.policy: %q: want %s", dotted(path), doc.Policy.v, policies.names())
 	} else if s.pol.validate != nil {
 		s.pol.validate(l.setup(s, doc, path))
 	}
@@ -364,25 +372,29 @@ func unmapBits(p netip.Prefix) int {
 // allDown reads what a service answers when none of its backends of a
 // family is serving.
 func (l *zoneLoader) allDown(s *Service, doc *serviceDoc, path []string) {
-	switch doc.WhenAllDown {
+	switch doc.WhenAllDown.v {
 	case "", AllDownServeAll:
 	case AllDownNoData:
 		s.WhenAllDown = AllDownNoData
 	case AllDownFallback:
 		s.WhenAllDown = AllDownFallback
-		if len(doc.Fallback) == 0 && doc.FallbackCNAME == "" {
+		if len(doc.Fallback) == 0 && doc.FallbackCNAME.v == "" {
 			l.e.at(append(path, "when_all_down"), "%s.when_all_down = \"fallback\" needs fallback = [addresses] or fallback_cname", dotted(path))
 		}
 	default:
-		l.e.at(append(path, "when_all_down"), "%s.when_all_down: %q: want \"serve_all\", \"fallback\" or \"nodata\"", dotted(path), doc.WhenAllDown)
+		l.e.at(append(path, "when_all_down"), "%s.when_all_down: %q: want \"serve_all\", \"fallback\" or \"nodata\"", dotted(path), doc.WhenAllDown.v)
 	}
-	if (len(doc.Fallback) > 0 || doc.FallbackCNAME != "") && s.WhenAllDown != AllDownFallback {
+	if (len(doc.Fallback) > 0 || doc.FallbackCNAME.v != "") && s.WhenAllDown != AllDownFallback {
 		l.e.at(append(path, "fallback"), "%s: fallback is set but when_all_down is not \"fallback\"", dotted(path))
 	}
-	if len(doc.Fallback) > 0 && doc.FallbackCNAME != "" {
+	if len(doc.Fallback) > 0 && doc.FallbackCNAME.v != "" {
 		l.e.at(append(path, "fallback_cname"), "%s: give fallback addresses or fallback_cname, not both", dotted(path))
 	}
-	for i, a := range doc.Fallback {
+	for i, f := range doc.Fallback {
+		if !f.ok() {
+			continue
+		}
+		a := f.v
 		ip, err := netip.ParseAddr(a)
 		if err != nil || ip.Zone() != "" {
 			l.e.at(append(path, "fallback", fmt.Sprintf("[%d]", i)), "%s.fallback[%d]: %q is not an IP address", dotted(path), i, a)
@@ -390,8 +402,8 @@ func (l *zoneLoader) allDown(s *Service, doc *serviceDoc, path []string) {
 		}
 		s.Fallback = append(s.Fallback, ip.Unmap())
 	}
-	if doc.FallbackCNAME != "" {
-		n, err := l.name(doc.FallbackCNAME)
+	if doc.FallbackCNAME.v != "" {
+		n, err := l.name(doc.FallbackCNAME.v)
 		if err != nil {
 			l.e.at(append(path, "fallback_cname"), "%s.fallback_cname: %v", dotted(path), err)
 		}

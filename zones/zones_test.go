@@ -169,6 +169,12 @@ func TestZoneErrors(t *testing.T) {
 				`z.toml:12:41: services.www.pools[0].bias: 200 is out of range -99..99`,
 				`z.toml:12:53: services.www.pools[0].coordinates: want [latitude, longitude] in degrees`,
 			}},
+		{"strings of the wrong type, no follow-on errors", base + "[services.www]\nmembers = 5\nbackends = [{name = 1, address = \"192.0.2.1\"}, {address = true}]\n",
+			[]string{
+				`z.toml:8:1: services.www.members: want a string, got an integer`,
+				`z.toml:9:14: services.www.backends[0].name: want a string, got an integer`,
+				`z.toml:9:49: services.www.backends[1].address: want a string, got a boolean`,
+			}},
 		{"three at once", base + "a = { A = \"192.0.2.300\" }\nb = { A = \"192.0.2.1\", CNAME = \"a\" }\n[services.x]\nbackends = [{address=\"192.0.2.1\"}]\nbogus = 1\n",
 			[]string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`, `z.toml:8:24: records.b: a CNAME cannot stand beside other data (A) at b.example.com. (RFC 1034 section 3.6.2)`, `z.toml:11:1: unknown key "services.x.bogus"`}},
 	}
