@@ -560,14 +560,6 @@ backends = [
 	})
 }
 
-func TestTokenFileReadableByOthersRefused(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(f, []byte("0123456789abcdef0123"), 0o644)
-	if _, err := readToken(f); err == nil || !strings.Contains(err.Error(), "readable by others") {
-		t.Errorf("err %v", err)
-	}
-}
-
 // hangingListener returns the address of a TCP listener that accepts
 // connections and never answers on them; listener and connections close
 // when the test ends.
