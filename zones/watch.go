@@ -118,7 +118,8 @@ func (wr *Watcher) sync() {
 }
 
 // Run dispatches file events until ctx is done, then closes the watcher.
-func (wr *Watcher) Run(ctx context.Context) error {
+// Errors of the file system's notifications are logged.
+func (wr *Watcher) Run(ctx context.Context) {
 	defer wr.fs.Close()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -126,10 +127,10 @@ func (wr *Watcher) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return nil
+			return
 		case ev, ok := <-wr.fs.Events:
 			if !ok {
-				return nil
+				return
 			}
 			if ev.Op == fsnotify.Chmod {
 				continue
@@ -139,7 +140,7 @@ func (wr *Watcher) Run(ctx context.Context) error {
 			}
 		case err, ok := <-wr.fs.Errors:
 			if !ok {
-				return nil
+				return
 			}
 			wr.log.Warn("file watch error", "err", err)
 		case <-timer.C:
