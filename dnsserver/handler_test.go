@@ -307,9 +307,9 @@ func TestTruncation(t *testing.T) {
 		m := new(dns.Msg)
 		m.SetQuestion("example.com.", dns.TypeNS)
 		q, _ := m.Pack()
-		r, _ := h.answer(q, netip.MustParseAddr("192.0.2.1"), UDP, &outcome{})
+		r, _ := h.answer(q, netip.MustParseAddr("192.0.2.1"), UDP)
 		full, _ := r.Pack()
-		r, _ = h.answer(q, netip.MustParseAddr("192.0.2.1"), UDP, &outcome{})
+		r, _ = h.answer(q, netip.MustParseAddr("192.0.2.1"), UDP)
 		withoutExtra := *r
 		withoutExtra.Extra = nil
 		small, _ := withoutExtra.Pack()
