@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gslb/gslb/geo/geotest"
 )
 
 // reloadState is what a reload leaves for operators to see: the failure
@@ -112,4 +114,29 @@ func TestSIGHUP(t *testing.T) {
 		log := s.logText()
 		return strings.Contains(log, `msg="SIGHUP: reloading the configuration"`) && strings.Contains(log, `msg="configuration unchanged" trigger=SIGHUP`)
 	})
+}
+
+// TestWatcherReloadsGeoIP: the one file watcher reloads the GeoIP database
+// when geoipupdate-style renames replace it, and leaves the configuration
+// alone.
+func TestWatcherReloadsGeoIP(t *testing.T) {
+	geoDir := t.TempDir()
+	db := filepath.Join(geoDir, "City.mmdb")
+	geotest.CopyFile(t, "../../testdata/geoip/GeoIP2-City-Test.mmdb", db)
+	conf := healthConfig(t, "[services.www]\nbackends = [{ address = \"192.0.2.1\" }]\n", fmt.Sprintf("[geo]\ndatabase = %q\n", db))
+	ta := startApp(t, conf, "")
+	geotest.CopyFile(t, "../../testdata/geoip/GeoLite2-City-Test.mmdb", db+".tmp")
+	if err := os.Rename(db+".tmp", db); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the GeoIP reload", 5*time.Second, func() bool { return ta.geo.Reloads() == 1 })
+	if typ, _, _ := ta.geo.DB(); typ != "GeoLite2-City" {
+		t.Errorf("database after the reload: %s", typ)
+	}
+	if !strings.Contains(ta.logs.String(), `msg="GeoIP database reloaded" type=GeoLite2-City`) {
+		t.Errorf("no reload line in the log:\n%s", ta.logs.String())
+	}
+	if strings.Contains(ta.logs.String(), "configuration reloaded") || strings.Contains(ta.logs.String(), "reload rejected") {
+		t.Errorf("the configuration was reloaded for a GeoIP file:\n%s", ta.logs.String())
+	}
 }
