@@ -11,12 +11,16 @@ import (
 )
 
 // The files of the state directory. docs/state.md describes the layout;
-// a file added here is added there.
+// a file added here is added to stateFiles and there (TestStateLayout
+// checks).
 const (
 	// adminOverridesFile holds the admin overrides (TOML, as the
 	// deprecated [admin] state_file).
 	adminOverridesFile = "admin-overrides.toml"
 )
+
+// stateFiles are the names gslb writes in the state directory.
+var stateFiles = []string{adminOverridesFile}
 
 // defaultStateDir is the state directory's name beside the main file when
 // neither [state] dir nor -state-dir names one.

@@ -197,3 +197,17 @@ func TestServeBundledExampleStateless(t *testing.T) {
 		t.Errorf("the log does not say that overrides are not kept:\n%s", log)
 	}
 }
+
+// TestStateLayout: docs/state.md, the one description of the state
+// directory, has a row for every file gslb writes there.
+func TestStateLayout(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/state.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range stateFiles {
+		if !regexp.MustCompile("(?m)^\\| `" + regexp.QuoteMeta(f) + "` \\|").Match(doc) {
+			t.Errorf("docs/state.md has no layout row for %s", f)
+		}
+	}
+}
