@@ -8,7 +8,7 @@
 #   docker run -d --name gslb \
 #     --cap-drop=ALL --cap-add=NET_BIND_SERVICE \
 #     -p 53:53/udp -p 53:53/tcp -p 127.0.0.1:9153:9153/tcp \
-#     -v /srv/gslb:/etc/gslb:ro \
+#     -v /srv/gslb:/etc/gslb:ro -v gslb-state:/var/lib/gslb \
 #     gslb
 #   dig @127.0.0.1 www.gslb.example.com
 #
@@ -19,7 +19,7 @@
 # older engine that does not set the sysctl, listen on a high port instead
 # and map it: append the arguments to override CMD, e.g.
 #   docker run ... -p 53:8053/udp -p 53:8053/tcp gslb \
-#     serve -config /etc/gslb/gslb.toml -dns-addr 0.0.0.0:8053 -http-addr 0.0.0.0:9153
+#     serve -config /etc/gslb/gslb.toml -state-dir /var/lib/gslb -dns-addr 0.0.0.0:8053 -http-addr 0.0.0.0:9153
 #
 # Check a configuration without serving it:
 #   docker run --rm -v /srv/gslb:/etc/gslb:ro gslb check -config /etc/gslb/gslb.toml
@@ -35,11 +35,16 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /gslb ./cmd/gslb \
- && /gslb version
+ && /gslb version \
+ && mkdir -p /state
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /gslb /gslb
+# The state directory (docs/state.md): admin overrides and, later, the
+# rest of what gslb writes. A named volume keeps it across containers.
+COPY --from=build --chown=nonroot:nonroot /state /var/lib/gslb
+VOLUME /var/lib/gslb
 USER nonroot:nonroot
 EXPOSE 53/udp 53/tcp 9153/tcp
 ENTRYPOINT ["/gslb"]
-CMD ["serve", "-config", "/etc/gslb/gslb.toml", "-dns-addr", "0.0.0.0:53", "-http-addr", "0.0.0.0:9153"]
+CMD ["serve", "-config", "/etc/gslb/gslb.toml", "-state-dir", "/var/lib/gslb", "-dns-addr", "0.0.0.0:53", "-http-addr", "0.0.0.0:9153"]
