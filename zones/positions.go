@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 )
@@ -113,6 +114,14 @@ func indexPositions(file string, src []byte) (idx *positions, err *Error) {
 // where it stopped and why.
 func scanPositions(src []byte) *scanner {
 	s := &scanner{src: src, line: 1, col: 1, out: newPositions(), arrays: map[int32]int{}}
+	// The library skips a byte order mark, UTF-16 ones too; editors do not
+	// show it, so it takes no column.
+	for _, bom := range []string{"\xff\xfe", "\xfe\xff", "\xef\xbb\xbf"} {
+		if bytes.HasPrefix(src, []byte(bom)) {
+			s.i = len(bom)
+			break
+		}
+	}
 	s.document()
 	return s
 }
