@@ -422,10 +422,8 @@ func unknownKeys(e *errs, md toml.MetaData) {
 		bad[k.String()] = true
 	}
 	for _, k := range und {
-		if len(k) > 2 && k[0] == "records" || isProbeKey(k) {
-			// A table under a record name: the zone loader explains it;
-			// check tables are read by probeTable.
-			continue
+		if isProbeKey(k) {
+			continue // check tables are read by probeTable
 		}
 		parentUnknown := false
 		for n := 1; n < len(k); n++ {

@@ -81,6 +81,7 @@ func TestShapeLimits(t *testing.T) {
 		{"dotted key", "a" + strings.Repeat(".b", 100) + " = 1\n", "z.toml:1:1: " + tooDeep},
 		{"table header", "[a" + strings.Repeat(".b", 100) + "]\n", "z.toml:1:1: " + tooDeep},
 		{"header then key", "[a" + strings.Repeat(".b", 62) + "]\nc.d = 1\n", "z.toml:2:1: " + tooDeep},
+		{"after a byte order mark", "\xef\xbb\xbf" + deep("x", 100, false), "z.toml:1:69: " + tooDeep},
 		{"long key", "[records]\n\"" + long + "\" = { \"" + long + "\" = 1 }\n", "z.toml:2:1008: key path longer than 1024 bytes"},
 	}
 	for _, c := range cases {

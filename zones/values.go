@@ -477,6 +477,25 @@ func typeName(v any) string {
 	}
 }
 
+// tomlTypeName names a type as MetaData.Type gives it, in operator words.
+func tomlTypeName(t string) string {
+	switch t {
+	case "String":
+		return "a string"
+	case "Integer":
+		return "an integer"
+	case "Float":
+		return "a float"
+	case "Bool":
+		return "a boolean"
+	case "Array", "ArrayHash":
+		return "an array"
+	case "Hash":
+		return "a table"
+	}
+	return "a date or time"
+}
+
 var (
 	valueTypeType = reflect.TypeFor[valueType]()
 	primitiveType = reflect.TypeFor[toml.Primitive]()

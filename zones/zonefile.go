@@ -19,8 +19,26 @@ type zoneDoc struct {
 	TTL      seconds                   `toml:"ttl"`
 	SOA      *soaDoc                   `toml:"soa"`
 	NS       stringList                `toml:"ns"`
-	Records  map[string]map[string]any `toml:"records"`
-	Services map[string]*serviceDoc    `toml:"services"`
+	Records  map[string]recordTable `toml:"records"`
+	Services map[string]*serviceDoc `toml:"services"`
+}
+
+// recordTable is the table of one name under [records]: record types
+// (and ttl) to values of any type, read by zoneLoader.records.
+type recordTable struct {
+	written
+	m map[string]any
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (r *recordTable) UnmarshalTOML(v any) error {
+	r.written = written{set: true}
+	m, ok := v.(map[string]any)
+	if !ok {
+		r.bad("want a table of records such as { A = \"192.0.2.1\" }, got %s", typeName(v))
+	}
+	r.m = m
+	return nil
 }
 
 type soaDoc struct {
@@ -85,6 +103,12 @@ func parseZone(cfg *Config, file string, src []byte, list *ErrorList) *Zone {
 	l.z = newZone(origin, file)
 	l.ttl = l.ttlOf([]string{"ttl"}, &doc.TTL, cfg.DefaultTTL)
 
+	// Decoded into a map, a value that is not a table gives no error.
+	for _, key := range []string{"records", "services"} {
+		if t := md.Type(key); t != "" && t != "Hash" {
+			l.e.key([]string{key}, "want a table, got %s", tomlTypeName(t))
+		}
+	}
 	l.records(doc.Records)
 	l.services(doc.Services)
 	l.apex(doc.SOA, &doc.NS, src)
@@ -204,14 +228,18 @@ func sortedKeys[V any](p *positions, path []string, m map[string]V) []string {
 	return keys
 }
 
-func (l *zoneLoader) records(recs map[string]map[string]any) {
+func (l *zoneLoader) records(recs map[string]recordTable) {
 	for _, key := range sortedKeys(l.e.pos, []string{"records"}, recs) {
 		path := []string{"records", key}
+		rt := recs[key]
+		if !rt.ok() {
+			continue
+		}
 		owner, ok := l.owner(key, path)
 		if !ok {
 			continue
 		}
-		table := recs[key]
+		table := rt.m
 		ttl := l.ttl
 		if v, ok := table["ttl"]; ok {
 			ttl = l.ttlValue(v, append(path, "ttl"))

@@ -175,6 +175,20 @@ func TestZoneErrors(t *testing.T) {
 				`z.toml:9:14: services.www.backends[0].name: want a string, got an integer`,
 				`z.toml:9:49: services.www.backends[1].address: want a string, got a boolean`,
 			}},
+		// The TOML library decodes a value that is not a table into a map
+		// without an error: each is caught (issue 18).
+		{"records that are not tables", base + "x = \"192.0.2.1\"\ny = 5\n",
+			[]string{
+				`z.toml:7:1: records.x: want a table of records such as { A = "192.0.2.1" }, got a string`,
+				`z.toml:8:1: records.y: want a table of records such as { A = "192.0.2.1" }, got an integer`,
+			}},
+		{"records and services not tables", "records = 5\nservices = \"x\"\n" + strings.Replace(base, "[records]\n", "[soa2]\n", 1),
+			[]string{
+				`z.toml:1:1: records: want a table, got an integer`,
+				`z.toml:2:1: services: want a table, got a string`,
+				`z.toml:4:1: example.com.: name server ns1.example.com. is inside the zone but has no A or AAAA records (glue missing)`,
+				`z.toml:7:1: unknown key "soa2"`,
+			}},
 		{"three at once", base + "a = { A = \"192.0.2.300\" }\nb = { A = \"192.0.2.1\", CNAME = \"a\" }\n[services.x]\nbackends = [{address=\"192.0.2.1\"}]\nbogus = 1\n",
 			[]string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`, `z.toml:8:24: records.b: a CNAME cannot stand beside other data (A) at b.example.com. (RFC 1034 section 3.6.2)`, `z.toml:11:1: unknown key "services.x.bogus"`}},
 	}
