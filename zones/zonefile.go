@@ -15,10 +15,10 @@ import (
 // zoneDoc is a zone file as written. A record table maps record types (and
 // "ttl") to values of any type, read by zoneLoader.records.
 type zoneDoc struct {
-	Origin   tomlString                `toml:"origin"`
-	TTL      seconds                   `toml:"ttl"`
-	SOA      *soaDoc                   `toml:"soa"`
-	NS       stringList                `toml:"ns"`
+	Origin   tomlString             `toml:"origin"`
+	TTL      seconds                `toml:"ttl"`
+	SOA      *soaDoc                `toml:"soa"`
+	NS       stringList             `toml:"ns"`
 	Records  map[string]recordTable `toml:"records"`
 	Services map[string]*serviceDoc `toml:"services"`
 }
