@@ -129,7 +129,7 @@ func (c *Config) TrustECS(addr netip.Addr) bool {
 // configDoc is the main file as written. Range tags are checked by
 // errs.values, with the hint in parentheses after the range.
 type configDoc struct {
-	Zones  []tomlString `toml:"zones"`
+	Zones  stringArray `toml:"zones"`
 	Server struct {
 		DNS         []addrPort `toml:"dns"`
 		HTTP        tomlString `toml:"http"`
@@ -355,28 +355,25 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 }
 
 // zoneFiles expands the zones entries of the main file.
-func zoneFiles(files Files, e *errs, file string, zones []tomlString) []string {
-	if len(zones) == 0 {
+func zoneFiles(files Files, e *errs, file string, zones stringArray) []string {
+	if len(zones.v) == 0 && len(zones.problems) == 0 {
 		e.key([]string{"zones"}, "no zone files given (e.g. zones = [\"zones/*.toml\"])")
 	}
 	var out []string
 	seen := map[string]bool{}
-	for i, z := range zones {
-		if !z.ok() {
-			continue
-		}
-		p := z.v
+	for i, z := range zones.v {
+		p := z
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(filepath.Dir(file), p)
 		}
 		matches, err := expandZonePath(files, p)
-		where := []string{"zones", indexName(i)}
+		where := zones.path([]string{"zones"}, i)
 		if err != nil {
 			e.at(where, "zones: %v", err)
 			continue
 		}
 		if len(matches) == 0 {
-			e.at(where, "zones: %q matches no zone file", z.v)
+			e.at(where, "zones: %q matches no zone file", z)
 			continue
 		}
 		for _, m := range matches {

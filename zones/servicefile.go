@@ -40,18 +40,18 @@ type backendDoc struct {
 
 type poolDoc struct {
 	Name        tomlString  `toml:"name"`
-	Backends    []string    `toml:"backends"`
+	Backends    stringArray `toml:"backends"`
 	Coordinates coordinates `toml:"coordinates"`
 	Bias        tomlNumber  `toml:"bias" range:"-99..99"`
 }
 
 type geoDoc struct {
-	Default     []string            `toml:"default"`
-	Continent   map[string][]string `toml:"continent"`
-	Country     map[string][]string `toml:"country"`
-	Subdivision map[string][]string `toml:"subdivision"`
-	ASN         map[string][]string `toml:"asn"`
-	CIDR        map[string][]string `toml:"cidr"`
+	Default     stringArray            `toml:"default"`
+	Continent   map[string]stringArray `toml:"continent"`
+	Country     map[string]stringArray `toml:"country"`
+	Subdivision map[string]stringArray `toml:"subdivision"`
+	ASN         map[string]stringArray `toml:"asn"`
+	CIDR        map[string]stringArray `toml:"cidr"`
 }
 
 // backendName is what a backend name may hold: it is part of the
@@ -221,10 +221,10 @@ func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName ma
 		}
 		seen[pd.Name.v] = true
 		p := &Pool{Name: pd.Name.v}
-		if len(pd.Backends) == 0 {
+		if len(pd.Backends.v) == 0 && len(pd.Backends.problems) == 0 {
 			l.e.at(ppath, "%s: pool %s has no backends", dotted(ppath), pd.Name.v)
 		}
-		for _, bn := range pd.Backends {
+		for _, bn := range pd.Backends.v {
 			b, known := byName[bn]
 			if !known {
 				l.e.at(append(ppath, "backends"), "%s.backends: no backend named %q in this service", dotted(ppath), bn)
@@ -276,12 +276,12 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 		byName[p.Name] = p
 	}
 	gpath := at("geo")
-	list := func(names []string, where []string) []*Pool {
+	list := func(names stringArray, where []string) []*Pool {
 		var out []*Pool
-		if len(names) == 0 {
+		if len(names.v) == 0 && len(names.problems) == 0 {
 			l.e.at(where, "%s: empty list of pools", dotted(where))
 		}
-		for _, n := range names {
+		for _, n := range names.v {
 			p := byName[n]
 			if p == nil {
 				l.e.at(where, "%s: no pool named %q in this service", dotted(where), n)
@@ -296,7 +296,7 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 		Country: map[string][]*Pool{}, Continent: map[string][]*Pool{},
 	}
 	gd := doc.Geo
-	if gd.Default == nil {
+	if !gd.Default.set {
 		l.e.at(gpath, "%s: a default = [pools] rule is needed for clients no other rule matches", dotted(gpath))
 	} else {
 		g.Default = list(gd.Default, append(gpath, "default"))

@@ -305,10 +305,12 @@ func (d *duration) to(dst *time.Duration) {
 	}
 }
 
-// stringList is a string or an array of strings; list tells which.
+// stringList is a string or an array of strings; list tells which. v
+// holds the good elements, and at the index each was written at.
 type stringList struct {
 	written
 	v    []string
+	at   []int
 	list bool
 }
 
@@ -328,6 +330,7 @@ func (l *stringList) UnmarshalTOML(v any) error {
 				continue
 			}
 			l.v = append(l.v, s)
+			l.at = append(l.at, i)
 		}
 	default:
 		l.bad("want a string or an array of strings, got %s", typeName(v))
@@ -335,13 +338,13 @@ func (l *stringList) UnmarshalTOML(v any) error {
 	return nil
 }
 
-// path returns the key path of element i: the array's path plus "[i]" when
-// the value was written as an array, else the key's own.
+// path returns the key path of element i of v: the array's path plus the
+// index it was written at when the value is an array, else the key's own.
 func (l *stringList) path(key []string, i int) []string {
 	if !l.list {
 		return key
 	}
-	return append(key[:len(key):len(key)], indexName(i))
+	return append(key[:len(key):len(key)], indexName(l.at[i]))
 }
 
 // serial is an SOA serial: a number or "auto" (derived from the file).
@@ -367,6 +370,18 @@ func (s *serial) UnmarshalTOML(v any) error {
 		s.v = uint32(x)
 	default:
 		s.bad("want a number or \"auto\", got %s", typeName(v))
+	}
+	return nil
+}
+
+// stringArray is an array of strings.
+type stringArray struct{ stringList }
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (a *stringArray) UnmarshalTOML(v any) error {
+	_ = a.stringList.UnmarshalTOML(v)
+	if _, ok := v.(string); ok {
+		a.bad("want an array of strings such as [%q], got a string", v)
 	}
 	return nil
 }

@@ -189,6 +189,11 @@ func TestZoneErrors(t *testing.T) {
 				`z.toml:4:1: example.com.: name server ns1.example.com. is inside the zone but has no A or AAAA records (glue missing)`,
 				`z.toml:7:1: unknown key "soa2"`,
 			}},
+		{"arrays of names with elements of the wrong type", base + "[services.www]\nbackends = [{name = \"a\", address = \"192.0.2.1\"}]\npools = [{name = \"p\", backends = [5, \"a\"]}]\npolicy = \"geo\"\ngeo = { default = \"p\" }\n",
+			[]string{
+				`z.toml:9:35: services.www.pools[0].backends[0]: want a string, got an integer`,
+				`z.toml:11:9: services.www.geo.default: want an array of strings such as ["p"], got a string`,
+			}},
 		{"three at once", base + "a = { A = \"192.0.2.300\" }\nb = { A = \"192.0.2.1\", CNAME = \"a\" }\n[services.x]\nbackends = [{address=\"192.0.2.1\"}]\nbogus = 1\n",
 			[]string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`, `z.toml:8:24: records.b: a CNAME cannot stand beside other data (A) at b.example.com. (RFC 1034 section 3.6.2)`, `z.toml:11:1: unknown key "services.x.bogus"`}},
 	}
@@ -219,6 +224,13 @@ func TestConfigErrors(t *testing.T) {
 		{"zones = [\"z.toml\"]\n[limits]\nmin_ttl = 60\n", "gslb.toml: defaults.service_ttl: 30 is outside limits.min_ttl..limits.max_ttl (60..604800)\nz.toml:25:1: services.www.ttl: TTL 30 is outside the allowed range 60..604800 (limits.min_ttl, limits.max_ttl)"},
 		{"zones = [\"z.toml\"]\n[limits]\ntcp_idle_timeout = \"10\"\n", `gslb.toml:3:1: limits.tcp_idle_timeout: bad duration "10": want e.g. "10s" or "500ms"`},
 		{"zones = [\"z.toml\"]\n[identiy]\nid = \"x\"\n", `gslb.toml:2:1: unknown key "identiy"`},
+		{"zones = [5, \"nope.toml\"]\n", "gslb.toml:1:10: zones[0]: want a string, got an integer\nnope.toml: cannot read zone file: file does not exist"},
+		{"zones = \"z.toml\"\n[rrl]\nresponses_per_second = nan\nslip = 101\nexempt = [\"10.0.0.0/8\", \"x\"]\n[geo]\necs = [\"192.0.2.0/24\", 7]\n",
+			"gslb.toml:1:1: zones: want an array of strings such as [\"z.toml\"], got a string\n" +
+				"gslb.toml:3:1: rrl.responses_per_second: NaN is not a number\n" +
+				"gslb.toml:4:1: rrl.slip: 101 is out of range 0..100 (0: never send a truncated reply)\n" +
+				"gslb.toml:5:25: rrl.exempt[1]: \"x\" is not a network such as \"192.0.2.0/24\"\n" +
+				"gslb.toml:7:24: geo.ecs[1]: 7 is not a network such as \"192.0.2.0/24\""},
 	}
 	for _, c := range cases {
 		fsys := fstest.MapFS{"gslb.toml": {Data: []byte(c.conf)}, "z.toml": {Data: []byte(testZone)}}
