@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -106,7 +108,7 @@ func decodeFile(file string, src []byte, doc any, list *ErrorList) (e *errs, md 
 	}
 	md, err := toml.Decode(string(src), doc)
 	if err != nil {
-		*list = append(*list, tomlError(file, err))
+		*list = append(*list, tomlError(file, idx, err))
 		return nil, md, false
 	}
 	e = &errs{file: file, pos: idx, list: list}
@@ -116,8 +118,8 @@ func decodeFile(file string, src []byte, doc any, list *ErrorList) (e *errs, md 
 }
 
 // tomlError turns an error of the TOML decoder into an Error with the best
-// position the library gives.
-func tomlError(file string, err error) *Error {
+// position the library gives, or our index from the key it names.
+func tomlError(file string, idx *positions, err error) *Error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		msg := pe.Message
@@ -128,25 +130,71 @@ func tomlError(file string, err error) *Error {
 	}
 	// The value types accept every TOML value, so the decoder fails only
 	// where a table or an array is written as something else. For that it
-	// gives no ParseError but a plain error, "toml: line N (last key "k"):
-	// msg", whose line and key we read back.
-	s := strings.TrimPrefix(err.Error(), "toml: ")
-	var line int
-	if n, _ := fmt.Sscanf(s, "line %d", &line); n == 1 {
-		if i := strings.Index(s, "): "); i >= 0 {
-			key := ""
-			if j := strings.Index(s, `(last key "`); j >= 0 && j < i {
-				key = s[j+len(`(last key "`) : i-1]
-			}
-			msg := s[i+3:]
-			if key != "" {
-				msg = key + ": " + msg
-			}
-			return &Error{File: file, Line: line, Msg: msg}
-		}
-		if i := strings.Index(s, ": "); i >= 0 {
-			return &Error{File: file, Line: line, Msg: s[i+2:]}
-		}
+	// has no typed error, only the text "toml: line N (last key "k"):
+	// msg", which is read back here: the key gives the column, and the
+	// message is put in operator words.
+	m := plainTOMLError.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 	}
-	return &Error{File: file, Msg: s}
+	e := &Error{File: file, Msg: m[3]}
+	fmt.Sscan(m[1], &e.Line)
+	if t := typeMismatch.FindStringSubmatch(m[3]); t != nil {
+		got, want := t[1]+t[4], t[2]+t[3]
+		e.Msg = fmt.Sprintf("want %s, got %s", goTypeWords(want), goTypeWords(got))
+	}
+	if m[2] != "" {
+		key := splitKey(m[2])
+		if p := idx.of(key); p.Line > 0 {
+			e.Line, e.Col = p.Line, p.Col
+		}
+		e.Msg = dotted(key) + ": " + e.Msg
+	}
+	return e
+}
+
+var (
+	plainTOMLError = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "((?:[^"\\]|\\.)*)"\))?: (.*)$`)
+	typeMismatch   = regexp.MustCompile(`^(?:incompatible types: TOML value has type (\S+); destination has type (\S+)|type mismatch for \S+: expected (\S+) but found (\S+))$`)
+)
+
+// goTypeWords names a type of the decoder's messages in operator words.
+func goTypeWords(t string) string {
+	switch {
+	case t == "int64":
+		return "an integer"
+	case t == "float64":
+		return "a float"
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "a boolean"
+	case t == "slice" || strings.HasPrefix(t, "[]"):
+		return "an array"
+	case t == "table" || t == "map" || strings.HasPrefix(t, "map["):
+		return "a table"
+	case strings.Contains(t, "time."):
+		return "a date or time"
+	}
+	return t
+}
+
+// splitKey splits a key as toml.Key.String writes it: parts joined by
+// dots, quoted with Go escapes where they are not bare.
+func splitKey(s string) []string {
+	var parts []string
+	for s != "" {
+		if s[0] == '"' {
+			if q, err := strconv.QuotedPrefix(s); err == nil {
+				u, _ := strconv.Unquote(q)
+				parts = append(parts, u)
+				s = strings.TrimPrefix(s[len(q):], ".")
+				continue
+			}
+		}
+		part, rest, _ := strings.Cut(s, ".")
+		parts = append(parts, part)
+		s = rest
+	}
+	return parts
 }

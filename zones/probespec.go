@@ -8,9 +8,11 @@ package zones
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,19 +38,19 @@ func (p *probeCommon) common() *probeCommon { return p }
 // httpProbe is a check of type http or https.
 type httpProbe struct {
 	probeCommon
-	Method          tomlString            `toml:"method"`
-	Path            httpPath              `toml:"path"`
-	Host            tomlString            `toml:"host"`
-	Headers         map[string]tomlString `toml:"headers"`
-	Expect          expectList            `toml:"expect"`
-	Body            tomlString            `toml:"body"`
-	BodyRegexp      bodyRegexp            `toml:"body_regexp"`
-	ServerName      tomlString            `toml:"server_name"`
-	Insecure        tomlBool              `toml:"insecure"`
-	FollowRedirects tomlBool              `toml:"follow_redirects"`
-	LoadHeader      tomlString            `toml:"load_header"`
-	LoadJSON        tomlString            `toml:"load_json"`
-	Capacity        tomlNumber            `toml:"capacity" range:"0.."`
+	Method          tomlString `toml:"method"`
+	Path            httpPath   `toml:"path"`
+	Host            tomlString `toml:"host"`
+	Headers         headerMap  `toml:"headers"`
+	Expect          expectList `toml:"expect"`
+	Body            tomlString `toml:"body"`
+	BodyRegexp      bodyRegexp `toml:"body_regexp"`
+	ServerName      tomlString `toml:"server_name"`
+	Insecure        tomlBool   `toml:"insecure"`
+	FollowRedirects tomlBool   `toml:"follow_redirects"`
+	LoadHeader      tomlString `toml:"load_header"`
+	LoadJSON        tomlString `toml:"load_json"`
+	Capacity        tomlNumber `toml:"capacity" range:"0.."`
 }
 
 // tcpProbe is a check of type tcp.
@@ -167,7 +169,8 @@ func (l *zoneLoader) probeTable(prim toml.Primitive, set bool, path []string) *p
 func (l *zoneLoader) decodeAlone(t *probeTable, kind string) {
 	p := probeKinds[kind]()
 	if err := l.md.PrimitiveDecode(t.prim, p); err != nil {
-		l.e.key(t.path, "%v", tomlError(l.e.file, err).Msg)
+		te := tomlError(l.e.file, l.e.pos, err)
+		l.e.at(t.path, "%s", te.Msg)
 		return
 	}
 	l.e.values(t.path, reflect.ValueOf(p))
@@ -269,14 +272,8 @@ func (p *httpProbe) build(s *health.Spec) {
 	h.Path = "/"
 	p.Path.to(&h.Path)
 	p.Host.to(&h.Host)
-	if p.Headers != nil {
-		m := map[string]string{}
-		for k, v := range p.Headers {
-			if v.ok() {
-				m[k] = v.v
-			}
-		}
-		h.Headers = health.Headers(m)
+	if p.Headers.m != nil {
+		h.Headers = health.Headers(p.Headers.m)
 	}
 	if p.Expect.ok() {
 		h.Expect = p.Expect.v
@@ -311,6 +308,36 @@ func (p *dnsProbe) build(s *health.Spec) {
 }
 
 func (p *noneProbe) build(*health.Spec) {}
+
+// headerMap is the headers table of an HTTP check. Decoded twice into one
+// struct, the service's and then the backend's, the second adds to the
+// first, a header of the backend replacing the service's of that name.
+type headerMap struct {
+	written
+	m map[string]string
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (h *headerMap) UnmarshalTOML(v any) error {
+	h.written = written{set: true}
+	x, ok := v.(map[string]any)
+	if !ok {
+		h.bad("want a table such as { X-Probe = \"gslb\" }, got %s", typeName(v))
+		return nil
+	}
+	if h.m == nil {
+		h.m = map[string]string{}
+	}
+	for _, k := range slices.Sorted(maps.Keys(x)) {
+		s, ok := x[k].(string)
+		if !ok {
+			h.bad("%s: want a string, got %s", k, typeName(x[k]))
+			continue
+		}
+		h.m[k] = s
+	}
+	return nil
+}
 
 // probeInterval is the interval of a check: a duration of at least 10ms.
 type probeInterval struct{ duration }

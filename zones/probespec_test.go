@@ -62,6 +62,15 @@ func TestProbeErrors(t *testing.T) {
 				`z.toml:7:81: services.www.backends[0].check.query_type: "AAA" is not a record type`,
 				`z.toml:7:101: services.www.backends[0].check.rcode: "FINE" is not a DNS rcode`,
 			}},
+		{"headers that are not a table, or not strings", probeBase + "check = { type = \"http\", headers = 5 }\nbackends = [{ address = \"192.0.2.1\", check = { headers = { X-A = 1 } } }]\n",
+			[]string{
+				`z.toml:7:26: services.www.check.headers: want a table such as { X-Probe = "gslb" }, got an integer`,
+				`z.toml:8:48: services.www.backends[0].check.headers: X-A: want a string, got an integer`,
+			}},
+		{"a table where a value belongs", probeBase + "geo = 5\nbackends = [{ address = \"192.0.2.1\" }]\n",
+			[]string{`z.toml:7:1: services.www.geo: want a table, got an integer`}},
+		{"a value where an array belongs", probeBase + "backends = 5\n",
+			[]string{`z.toml:7:1: services.www.backends: want an array, got an integer`}},
 		{"check that is not a table", probeBase + "check = \"http\"\nbackends = [{ address = \"192.0.2.1\" }]\n",
 			[]string{`z.toml:7:1: services.www.check: want a table such as { type = "http" }, got a string`}},
 	}
