@@ -166,7 +166,7 @@ func (l *zoneLoader) probeTable(prim toml.Primitive, set bool, path []string) *p
 // decodeAlone decodes the table on its own as a check of kind and reports the
 // problems of its values and the keys that do not apply to kind. Done for
 // every backend that uses the table; the same problem is kept once.
-func (l *zoneLoader) decodeAlone(t *probeTable, kind string) {
+func (l *zoneLoader) decodeAlone(t *probeTable, kind, why string) {
 	p := probeKinds[kind]()
 	if err := l.md.PrimitiveDecode(t.prim, p); err != nil {
 		te := tomlError(l.e.file, l.e.pos, err)
@@ -179,7 +179,7 @@ func (l *zoneLoader) decodeAlone(t *probeTable, kind string) {
 	}
 	for _, k := range t.keys {
 		if allProbeKeys[k] && !probeKeys[kind][k] {
-			l.e.at(append(t.path[:len(t.path):len(t.path)], k), "%s: %s does not apply to a %s check", dotted(t.path), k, kind)
+			l.e.at(append(t.path[:len(t.path):len(t.path)], k), "%s: %s does not apply to a %s check%s", dotted(t.path), k, kind, why)
 		}
 	}
 }
@@ -203,10 +203,17 @@ func (l *zoneLoader) probe(svc, b *probeTable, addr netip.Addr) health.Spec {
 		}
 		return health.Spec{Kind: health.KindNone}
 	}
-	for _, t := range []*probeTable{svc, b} {
-		if t.set {
-			l.decodeAlone(t, kind)
+	if svc.set {
+		// The service's keys are checked against the backend's type if
+		// the backend sets another: say so.
+		why := ""
+		if kind != svc.kind {
+			why = fmt.Sprintf(" (%s sets type = %q)", dotted(b.path), b.kind)
 		}
+		l.decodeAlone(svc, kind, why)
+	}
+	if b.set {
+		l.decodeAlone(b, kind, "")
 	}
 	if kind == health.KindNone {
 		return health.Spec{Kind: health.KindNone}

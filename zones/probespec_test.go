@@ -54,7 +54,7 @@ func TestProbeErrors(t *testing.T) {
 		{"unknown key in a check", probeBase + "check = { type = \"http\", pth = \"/\" }\nbackends = [{ address = \"192.0.2.1\" }]\n",
 			[]string{`z.toml:7:26: unknown key "services.www.check.pth"`}},
 		{"inherited key of another kind", probeBase + "check = { type = \"http\", path = \"/x\" }\nbackends = [{ address = \"192.0.2.1\", check = { type = \"tcp\", port = 22 } }]\n",
-			[]string{`z.toml:7:26: services.www.check: path does not apply to a tcp check`}},
+			[]string{`z.toml:7:26: services.www.check: path does not apply to a tcp check (services.www.backends[0].check sets type = "tcp")`}},
 		{"unknown type", probeBase + "check = { type = \"icmp\" }\nbackends = [{ address = \"192.0.2.1\" }]\n",
 			[]string{`z.toml:7:11: services.www.check.type: "icmp": want http, https, tcp, dns or none`}},
 		{"bad query_type and rcode of a backend", probeBase + "backends = [{ address = \"192.0.2.1\", check = { type = \"dns\", query_name = \"x.\", query_type = \"AAA\", rcode = \"FINE\" } }]\n",

@@ -93,11 +93,11 @@ func (l *zoneLoader) services(svcs map[string]*serviceDoc) {
 		doc := svcs[key]
 		name, err := l.name(key)
 		if err != nil {
-			l.e.at(path, "%s: %v", dotted(path), err)
+			l.e.key(path, "%v", err)
 			continue
 		}
 		if !dns.IsSubDomain(l.z.Origin, name) {
-			l.e.at(path, "%s: %q is outside the zone %s", dotted(path), name, l.z.Origin)
+			l.e.key(path, "%q is outside the zone %s", name, l.z.Origin)
 			continue
 		}
 		if first, dup := l.owners[strings.ToLower(name)]; dup {
@@ -106,7 +106,7 @@ func (l *zoneLoader) services(svcs map[string]*serviceDoc) {
 			if first[0] == "records" {
 				what = "shares its name with static records"
 			}
-			l.e.at(path, "%s: service %s %s at line %d (%s); a name is either a service or static records", dotted(path), name, what, p.Line, dotted(first))
+			l.e.key(path, "service %s %s at line %d (%s); a name is either a service or static records", name, what, p.Line, dotted(first))
 			continue
 		}
 		l.owners[strings.ToLower(name)] = path
@@ -134,7 +134,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	}
 	toInt(&doc.Answers, &s.Answers)
 	if s.sel = selections[s.Members]; s.sel == nil {
-		l.e.at(at("members"), "%s.members: %q: want %s", dotted(path), doc.Members.v, selections.names())
+		l.e.key(at("members"), "%q: want %s", doc.Members.v, selections.names())
 	} else if s.sel.validate != nil {
 		s.sel.validate(l.setup(s, doc, path))
 	}
@@ -143,7 +143,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	toInt(&doc.StickyPrefixV6, &s.StickyV6)
 
 	if len(doc.Backends) == 0 {
-		l.e.at(path, "%s: a service needs at least one backend", dotted(path))
+		l.e.key(path, "a service needs at least one backend")
 	}
 	svcCheck := l.probeTable(doc.Check, isWritten(doc.Check), at("check"))
 	byName := map[string]*Backend{}
@@ -157,7 +157,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 		}
 		if !b.Address.ok() || b.Address.v == "" {
 			if !b.Address.set {
-				l.e.at(bpath, "%s: address missing", dotted(bpath))
+				l.e.key(bpath, "address missing")
 			}
 			continue
 		}
@@ -166,7 +166,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 		}
 		ip, err := netip.ParseAddr(b.Address.v)
 		if err != nil || ip.Zone() != "" {
-			l.e.at(append(bpath, "address"), "%s.address: %q is not an IP address", dotted(bpath), b.Address.v)
+			l.e.key(append(bpath, "address"), "%q is not an IP address", b.Address.v)
 			continue
 		}
 		ip = ip.Unmap()
@@ -175,7 +175,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 			bn = strings.ReplaceAll(ip.String(), ":", "-")
 		}
 		if !backendName.MatchString(bn) {
-			l.e.at(append(bpath, "name"), "%s.name: %q: use 1 to 64 letters, digits, '.', '_' or '-'", dotted(bpath), bn)
+			l.e.key(append(bpath, "name"), "%q: use 1 to 64 letters, digits, '.', '_' or '-'", bn)
 			continue
 		}
 		if j, dup := names[bn]; dup {
@@ -216,18 +216,18 @@ func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName ma
 			continue
 		}
 		if seen[pd.Name.v] {
-			l.e.at(ppath, "%s: pool name %q is already used", dotted(ppath), pd.Name.v)
+			l.e.key(ppath, "pool name %q is already used", pd.Name.v)
 			continue
 		}
 		seen[pd.Name.v] = true
 		p := &Pool{Name: pd.Name.v}
 		if len(pd.Backends.v) == 0 && len(pd.Backends.problems) == 0 {
-			l.e.at(ppath, "%s: pool %s has no backends", dotted(ppath), pd.Name.v)
+			l.e.key(ppath, "pool %s has no backends", pd.Name.v)
 		}
 		for _, bn := range pd.Backends.v {
 			b, known := byName[bn]
 			if !known {
-				l.e.at(append(ppath, "backends"), "%s.backends: no backend named %q in this service", dotted(ppath), bn)
+				l.e.key(append(ppath, "backends"), "no backend named %q in this service", bn)
 				continue
 			}
 			if b == nil {
@@ -260,12 +260,12 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 		}
 	}
 	if s.pol = policies[s.Policy]; s.pol == nil {
-		l.e.at(at("policy"), "%s.policy: %q: want %s", dotted(path), doc.Policy.v, policies.names())
+		l.e.key(at("policy"), "%q: want %s", doc.Policy.v, policies.names())
 	} else if s.pol.validate != nil {
 		s.pol.validate(l.setup(s, doc, path))
 	}
 	if doc.Geo != nil && s.Policy != PolicyGeo {
-		l.e.at(at("geo"), "%s.geo: rules are used only with policy = \"geo\"", dotted(path))
+		l.e.key(at("geo"), "rules are used only with policy = \"geo\"")
 		return
 	}
 	if doc.Geo == nil {
@@ -279,12 +279,12 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 	list := func(names stringArray, where []string) []*Pool {
 		var out []*Pool
 		if len(names.v) == 0 && len(names.problems) == 0 {
-			l.e.at(where, "%s: empty list of pools", dotted(where))
+			l.e.key(where, "empty list of pools")
 		}
 		for _, n := range names.v {
 			p := byName[n]
 			if p == nil {
-				l.e.at(where, "%s: no pool named %q in this service", dotted(where), n)
+				l.e.key(where, "no pool named %q in this service", n)
 				continue
 			}
 			out = append(out, p)
@@ -297,28 +297,28 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 	}
 	gd := doc.Geo
 	if !gd.Default.set {
-		l.e.at(gpath, "%s: a default = [pools] rule is needed for clients no other rule matches", dotted(gpath))
+		l.e.key(gpath, "a default = [pools] rule is needed for clients no other rule matches")
 	} else {
 		g.Default = list(gd.Default, append(gpath, "default"))
 	}
 	for k, v := range gd.Continent {
 		where := append(gpath, "continent", k)
 		if !continents[k] {
-			l.e.at(where, "%s: %q is not a continent code (AF AN AS EU NA OC SA)", dotted(where), k)
+			l.e.key(where, "%q is not a continent code (AF AN AS EU NA OC SA)", k)
 		}
 		g.Continent[k] = list(v, where)
 	}
 	for k, v := range gd.Country {
 		where := append(gpath, "country", k)
 		if len(k) != 2 || strings.ToUpper(k) != k {
-			l.e.at(where, "%s: %q is not an ISO 3166-1 country code such as \"US\"", dotted(where), k)
+			l.e.key(where, "%q is not an ISO 3166-1 country code such as \"US\"", k)
 		}
 		g.Country[k] = list(v, where)
 	}
 	for k, v := range gd.Subdivision {
 		where := append(gpath, "subdivision", k)
 		if c, sub, ok := strings.Cut(k, "-"); !ok || len(c) != 2 || sub == "" || strings.ToUpper(k) != k {
-			l.e.at(where, "%s: %q is not an ISO 3166-2 code such as \"US-CA\"", dotted(where), k)
+			l.e.key(where, "%q is not an ISO 3166-2 code such as \"US-CA\"", k)
 		}
 		g.Subdivision[k] = list(v, where)
 	}
@@ -326,7 +326,7 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 		where := append(gpath, "asn", k)
 		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(k), "AS"), 10, 32)
 		if err != nil || n == 0 {
-			l.e.at(where, "%s: %q is not an AS number", dotted(where), k)
+			l.e.key(where, "%q is not an AS number", k)
 		}
 		g.ASN[uint32(n)] = list(v, where)
 	}
@@ -334,17 +334,17 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 		where := append(gpath, "cidr", k)
 		p, err := netip.ParsePrefix(k)
 		if err != nil || p.Masked() != p {
-			l.e.at(where, "%s: %q is not a network such as \"192.0.2.0/24\" (host bits must be zero)", dotted(where), k)
+			l.e.key(where, "%q is not a network such as \"192.0.2.0/24\" (host bits must be zero)", k)
 			continue
 		}
 		g.CIDR = append(g.CIDR, CIDRRule{Prefix: netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)), Pools: list(v, where)})
 	}
 	sort.Slice(g.CIDR, func(i, j int) bool { return g.CIDR[i].Prefix.Bits() > g.CIDR[j].Prefix.Bits() })
 	if (g.needsLocation() || len(g.ASN) > 0) && !l.cfg.HasGeo() {
-		l.e.at(gpath, "%s: continent, country, subdivision and asn rules need a GeoIP database ([geo] in the main configuration)", dotted(gpath))
+		l.e.key(gpath, "continent, country, subdivision and asn rules need a GeoIP database ([geo] in the main configuration)")
 	}
 	if len(g.ASN) > 0 && l.cfg.GeoASNDatabase == "" && l.cfg.HasGeo() {
-		l.e.at(append(gpath, "asn"), "%s.asn: asn rules need [geo] asn_database in the main configuration", dotted(gpath))
+		l.e.key(append(gpath, "asn"), "asn rules need [geo] asn_database in the main configuration")
 	}
 	s.Geo = g
 }
@@ -382,7 +382,7 @@ func (l *zoneLoader) allDown(s *Service, doc *serviceDoc, path []string) {
 			l.e.at(append(path, "when_all_down"), "%s.when_all_down = \"fallback\" needs fallback = [addresses] or fallback_cname", dotted(path))
 		}
 	default:
-		l.e.at(append(path, "when_all_down"), "%s.when_all_down: %q: want \"serve_all\", \"fallback\" or \"nodata\"", dotted(path), doc.WhenAllDown.v)
+		l.e.key(append(path, "when_all_down"), "%q: want \"serve_all\", \"fallback\" or \"nodata\"", doc.WhenAllDown.v)
 	}
 	if (len(doc.Fallback) > 0 || doc.FallbackCNAME.v != "") && s.WhenAllDown != AllDownFallback {
 		l.e.at(append(path, "fallback"), "%s: fallback is set but when_all_down is not \"fallback\"", dotted(path))
@@ -405,7 +405,7 @@ func (l *zoneLoader) allDown(s *Service, doc *serviceDoc, path []string) {
 	if doc.FallbackCNAME.v != "" {
 		n, err := l.name(doc.FallbackCNAME.v)
 		if err != nil {
-			l.e.at(append(path, "fallback_cname"), "%s.fallback_cname: %v", dotted(path), err)
+			l.e.key(append(path, "fallback_cname"), "%v", err)
 		}
 		s.FallbackCNAME = n
 	}

@@ -192,17 +192,17 @@ func (l *zoneLoader) name(s string) (string, error) {
 func (l *zoneLoader) owner(s string, path []string) (string, bool) {
 	n, err := l.name(s)
 	if err != nil {
-		l.e.at(path, "%s: %v", dotted(path), err)
+		l.e.key(path, "%v", err)
 		return "", false
 	}
 	if !dns.IsSubDomain(l.z.Origin, n) {
-		l.e.at(path, "%s: %q is outside the zone %s", dotted(path), n, l.z.Origin)
+		l.e.key(path, "%q is outside the zone %s", n, l.z.Origin)
 		return "", false
 	}
 	lower := strings.ToLower(n)
 	if first, dup := l.owners[lower]; dup {
 		p := l.e.pos.of(first)
-		l.e.at(path, "%s: %s is already defined at line %d (%s)", dotted(path), n, p.Line, dotted(first))
+		l.e.key(path, "%s is already defined at line %d (%s)", n, p.Line, dotted(first))
 		return "", false
 	}
 	l.owners[lower] = path
@@ -252,7 +252,7 @@ func (l *zoneLoader) records(recs map[string]recordTable) {
 			}
 			tpath := append(path[:2:2], tkey)
 			if _, isTable := table[tkey].(map[string]any); isTable {
-				l.e.at(tpath, "%s: a dotted name must be quoted: write \"%s.%s\" = { ... }", dotted(tpath), key, tkey)
+				l.e.key(tpath, "a dotted name must be quoted: write \"%s.%s\" = { ... }", key, tkey)
 				continue
 			}
 			typ, ok := recordTypes[strings.ToUpper(tkey)]
@@ -263,18 +263,18 @@ func (l *zoneLoader) records(recs map[string]recordTable) {
 				} else if _, known := dns.StringToType[strings.ToUpper(tkey)]; !known {
 					hint = "; a typo?"
 				}
-				l.e.at(tpath, "%s: unknown or unsupported record type %q (supported: %s)%s", dotted(tpath), tkey, supportedTypes(), hint)
+				l.e.key(tpath, "unknown or unsupported record type %q (supported: %s)%s", tkey, supportedTypes(), hint)
 				continue
 			}
 			switch {
 			case typ == dns.TypeNS && apex:
-				l.e.at(tpath, "%s: the apex NS records are set with ns = [...] at the top of the file", dotted(tpath))
+				l.e.key(tpath, "the apex NS records are set with ns = [...] at the top of the file")
 				continue
 			case typ == dns.TypeCNAME && apex:
-				l.e.at(tpath, "%s: a CNAME is not allowed at the zone apex (it would hide the SOA and NS)", dotted(tpath))
+				l.e.key(tpath, "a CNAME is not allowed at the zone apex (it would hide the SOA and NS)")
 				continue
 			case typ == dns.TypeNS && n.wild:
-				l.e.at(tpath, "%s: NS records are not allowed at a wildcard name (RFC 4592 section 4.2)", dotted(tpath))
+				l.e.key(tpath, "NS records are not allowed at a wildcard name (RFC 4592 section 4.2)")
 				continue
 			}
 			var list stringList
@@ -285,22 +285,22 @@ func (l *zoneLoader) records(recs map[string]recordTable) {
 			}
 			values := list.v
 			if len(values) == 0 {
-				l.e.at(tpath, "%s: no records given", dotted(tpath))
+				l.e.key(tpath, "no records given")
 				continue
 			}
 			if typ == dns.TypeCNAME && len(values) > 1 {
-				l.e.at(tpath, "%s: a name has at most one CNAME, got %d", dotted(tpath), len(values))
+				l.e.key(tpath, "a name has at most one CNAME, got %d", len(values))
 				continue
 			}
 			for i, v := range values {
 				vpath := list.path(tpath, i)
 				rr, err := l.record(owner, ttl, typ, v)
 				if err != nil {
-					l.e.at(vpath, "%s: %v", dotted(vpath), err)
+					l.e.key(vpath, "%v", err)
 					continue
 				}
 				if dup := n.get(typ); dup != nil && containsRR(dup, rr) {
-					l.e.at(vpath, "%s: duplicate record %q", dotted(vpath), v)
+					l.e.key(vpath, "duplicate record %q", v)
 					continue
 				}
 				n.add(rr)
