@@ -125,13 +125,18 @@ type probeTable struct {
 	set  bool   // the table is written
 	kind string // its type in lower case, "" if it names none
 	keys []string
+
+	// A service's table is used by each of its backends: what does not
+	// depend on the backend is done once per kind.
+	alone map[string]bool      // kinds it was decoded alone as
+	only  map[string]probeSpec // it decoded alone, per kind, ranges applied
 }
 
 // probeTable reads the check table prim at path (set false if there is
 // none), reporting what is wrong with the table on its own: a value that
 // is not a table, unknown keys, and the problems of its values.
 func (l *zoneLoader) probeTable(prim toml.Primitive, set bool, path []string) *probeTable {
-	t := &probeTable{prim: prim, path: path, set: set}
+	t := &probeTable{prim: prim, path: path, set: set, alone: map[string]bool{}, only: map[string]probeSpec{}}
 	if !set {
 		return t
 	}
@@ -167,6 +172,10 @@ func (l *zoneLoader) probeTable(prim toml.Primitive, set bool, path []string) *p
 // problems of its values and the keys that do not apply to kind. Done for
 // every backend that uses the table; the same problem is kept once.
 func (l *zoneLoader) decodeAlone(t *probeTable, kind, why string) {
+	if t.alone[kind] {
+		return
+	}
+	t.alone[kind] = true
 	p := probeKinds[kind]()
 	if err := l.md.PrimitiveDecode(t.prim, p); err != nil {
 		te := tomlError(l.e.file, l.e.pos, err)
@@ -218,15 +227,21 @@ func (l *zoneLoader) probe(svc, b *probeTable, addr netip.Addr) health.Spec {
 	if kind == health.KindNone {
 		return health.Spec{Kind: health.KindNone}
 	}
-	p := probeKinds[kind]()
-	for _, t := range []*probeTable{svc, b} {
-		if t.set {
-			_ = l.md.PrimitiveDecode(t.prim, p)
+	p := svc.only[kind]
+	if b.set || p == nil {
+		p = probeKinds[kind]()
+		for _, t := range []*probeTable{svc, b} {
+			if t.set {
+				_ = l.md.PrimitiveDecode(t.prim, p)
+			}
+		}
+		// Apply the range tags to the combined values, reporting
+		// nothing: the values were reported where they are written.
+		(&errs{pos: l.e.pos, list: &ErrorList{}}).values(nil, reflect.ValueOf(p))
+		if !b.set {
+			svc.only[kind] = p
 		}
 	}
-	// Apply the range tags to the combined values, reporting nothing:
-	// the values were reported where they are written.
-	(&errs{pos: l.e.pos, list: &ErrorList{}}).values(nil, reflect.ValueOf(p))
 
 	fail := func(format string, args ...any) { l.e.key(where.path, format, args...) }
 	c := p.common()

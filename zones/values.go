@@ -5,9 +5,10 @@ import (
 	"math"
 	"net/netip"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -511,17 +512,17 @@ func tomlTypeName(t string) string {
 	return "a date or time"
 }
 
-var (
-	valueTypeType = reflect.TypeFor[valueType]()
-	primitiveType = reflect.TypeFor[toml.Primitive]()
-)
-
 // values reports, at its key, every problem the value types in v found, v
 // being a decoded document or a part of it at path, after checking the
 // ranges their struct tags give. Tables are walked in key order, arrays in
-// element order; Primitive values, decoded later, are skipped.
+// element order; Primitive values, decoded later, are skipped, and so are
+// parts whose type holds no value type.
 func (e *errs) values(path []string, v reflect.Value) {
-	if v.Kind() != reflect.Pointer && v.CanAddr() && v.Addr().Type().Implements(valueTypeType) {
+	plan := planOf(v.Type())
+	if !plan.hasValues {
+		return
+	}
+	if plan.isValue {
 		for _, p := range v.Addr().Interface().(valueType).valueProblems() {
 			at := path
 			if p.elem >= 0 {
@@ -531,53 +532,124 @@ func (e *errs) values(path []string, v reflect.Value) {
 		}
 		return
 	}
+	// path is only read during a call, so that siblings may share its
+	// backing array.
 	switch v.Kind() {
 	case reflect.Pointer:
 		if !v.IsNil() {
 			e.values(path, v.Elem())
 		}
 	case reflect.Struct:
-		t := v.Type()
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if f.Type == primitiveType || !f.IsExported() && !f.Anonymous {
-				continue
+		for _, f := range plan.fields {
+			fv := v.Field(f.index)
+			if f.bounds != "" {
+				fv.Addr().Interface().(ranged).checkRange(f.lo, f.hi, f.bounds, f.hint)
 			}
-			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
-			fv := v.Field(i)
-			if f.Anonymous && name == "" {
+			if f.name == "" {
 				e.values(path, fv)
-				continue
+			} else {
+				e.values(append(path, f.name), fv)
 			}
-			if name == "" || name == "-" {
-				continue
-			}
-			if r := f.Tag.Get("range"); r != "" {
-				checkRange(fv, r, f.Tag.Get("hint"))
-			}
-			e.values(append(path[:len(path):len(path)], name), fv)
 		}
 	case reflect.Map:
-		keys := v.MapKeys()
-		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		keys := make([]string, 0, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			keys = append(keys, it.Key().String())
+		}
+		slices.Sort(keys)
+		// Map elements cannot be addressed: walk a copy.
+		c := reflect.New(v.Type().Elem()).Elem()
 		for _, k := range keys {
-			// Map elements cannot be addressed: walk a copy.
-			c := reflect.New(v.Type().Elem()).Elem()
-			c.Set(v.MapIndex(k))
-			e.values(append(path[:len(path):len(path)], k.String()), c)
+			c.Set(v.MapIndex(reflect.ValueOf(k)))
+			e.values(append(path, k), c)
 		}
 	case reflect.Slice:
 		for i := range v.Len() {
-			e.values(append(path[:len(path):len(path)], indexName(i)), v.Index(i))
+			e.values(append(path, indexName(i)), v.Index(i))
 		}
 	}
 }
 
-// checkRange applies a range:"lo..hi" tag to the value type at v.
-func checkRange(v reflect.Value, bounds, hint string) {
-	r, ok := v.Addr().Interface().(ranged)
-	if !ok {
-		panic(fmt.Sprintf("zones: a range tag on %s, which has no range", v.Type()))
+// walkPlan is what values needs to know about a type, worked out once.
+type walkPlan struct {
+	isValue   bool // a value type
+	hasValues bool // holds a value type somewhere
+	fields    []walkField
+}
+
+// walkField is a struct field that values walks.
+type walkField struct {
+	index        int
+	name         string // "" for an embedded struct, walked in place
+	bounds, hint string // its range tag, if any, and hint
+	lo, hi       float64
+}
+
+var (
+	walkPlans     sync.Map // reflect.Type -> *walkPlan, complete ones only
+	walkPlanMu    sync.Mutex
+	valueTypeType = reflect.TypeFor[valueType]()
+	rangedType    = reflect.TypeFor[ranged]()
+	primitiveType = reflect.TypeFor[toml.Primitive]()
+)
+
+// planOf returns the walk plan of t, working it out the first time.
+func planOf(t reflect.Type) *walkPlan {
+	if p, ok := walkPlans.Load(t); ok {
+		return p.(*walkPlan)
+	}
+	walkPlanMu.Lock()
+	defer walkPlanMu.Unlock()
+	return buildPlan(t, map[reflect.Type]bool{})
+}
+
+// buildPlan works out the plan of t and of the types in it, with
+// walkPlanMu held. A type met again inside itself is not walked into.
+func buildPlan(t reflect.Type, building map[reflect.Type]bool) *walkPlan {
+	if p, ok := walkPlans.Load(t); ok {
+		return p.(*walkPlan)
+	}
+	p := &walkPlan{}
+	if building[t] {
+		return p
+	}
+	building[t] = true
+	defer walkPlans.Store(t, p)
+	switch {
+	case t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(valueTypeType):
+		p.isValue, p.hasValues = true, true
+	case t == primitiveType:
+	case t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map:
+		p.hasValues = buildPlan(t.Elem(), building).hasValues
+	case t.Kind() == reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if !(f.Anonymous && name == "") && (!f.IsExported() || name == "" || name == "-") {
+				continue
+			}
+			if !buildPlan(f.Type, building).hasValues {
+				continue
+			}
+			wf := walkField{index: i, name: name, hint: f.Tag.Get("hint")}
+			if r := f.Tag.Get("range"); r != "" {
+				wf.bounds, wf.lo, wf.hi = parseRange(f.Type, r)
+				if wf.hint != "" {
+					wf.hint = " (" + wf.hint + ")"
+				}
+			}
+			p.fields = append(p.fields, wf)
+			p.hasValues = true
+		}
+	}
+	return p
+}
+
+// parseRange reads a range:"lo..hi" tag of a field of type t; an empty hi
+// is no upper bound.
+func parseRange(t reflect.Type, bounds string) (string, float64, float64) {
+	if !reflect.PointerTo(t).Implements(rangedType) {
+		panic(fmt.Sprintf("zones: a range tag on %s, which has no range", t))
 	}
 	los, his, _ := strings.Cut(bounds, "..")
 	lo, err1 := strconv.ParseFloat(los, 64)
@@ -588,8 +660,5 @@ func checkRange(v reflect.Value, bounds, hint string) {
 	if err1 != nil || err2 != nil {
 		panic(fmt.Sprintf("zones: bad range tag %q", bounds))
 	}
-	if hint != "" {
-		hint = " (" + hint + ")"
-	}
-	r.checkRange(lo, hi, bounds, hint)
+	return bounds, lo, hi
 }

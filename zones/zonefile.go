@@ -1,10 +1,12 @@
 package zones
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -213,19 +215,31 @@ func (l *zoneLoader) owner(s string, path []string) (string, bool) {
 // written, so that checks run, and "already defined" points back, in
 // reading order.
 func sortedKeys[V any](p *positions, path []string, m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	type keyAt struct {
+		k string
+		p pos
 	}
-	at := func(k string) pos { return p.of(append(path[:len(path):len(path)], k)) }
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := at(keys[i]), at(keys[j])
-		if a != b {
-			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+	keys := make([]keyAt, 0, len(m))
+	full := append(path[:len(path):len(path)], "")
+	for k := range m {
+		full[len(path)] = k
+		keys = append(keys, keyAt{k, p.of(full)})
+	}
+	// Each position is looked up once, not at every comparison.
+	slices.SortFunc(keys, func(a, b keyAt) int {
+		if c := cmp.Compare(a.p.Line, b.p.Line); c != 0 {
+			return c
 		}
-		return keys[i] < keys[j]
+		if c := cmp.Compare(a.p.Col, b.p.Col); c != 0 {
+			return c
+		}
+		return strings.Compare(a.k, b.k)
 	})
-	return keys
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.k
+	}
+	return out
 }
 
 func (l *zoneLoader) records(recs map[string]recordTable) {
