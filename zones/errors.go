@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -8,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -108,7 +110,7 @@ func decodeFile(file string, src []byte, doc any, list *ErrorList) (e *errs, md 
 	}
 	md, err := toml.Decode(string(src), doc)
 	if err != nil {
-		*list = append(*list, tomlError(file, idx, err))
+		*list = append(*list, tomlError(file, src, idx, err))
 		return nil, md, false
 	}
 	e = &errs{file: file, pos: idx, list: list}
@@ -117,16 +119,16 @@ func decodeFile(file string, src []byte, doc any, list *ErrorList) (e *errs, md 
 	return e, md, true
 }
 
-// tomlError turns an error of the TOML decoder into an Error with the best
-// position the library gives, or our index from the key it names.
-func tomlError(file string, idx *positions, err error) *Error {
+// tomlError turns an error of the TOML decoder on src into an Error with
+// the best position the library gives, or our index from the key it names.
+func tomlError(file string, src []byte, idx *positions, err error) *Error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		msg := pe.Message
 		if pe.LastKey != "" && !strings.Contains(msg, pe.LastKey) {
 			msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
 		}
-		return &Error{File: file, Line: pe.Position.Line, Col: pe.Position.Col, Msg: msg}
+		return &Error{File: file, Line: pe.Position.Line, Col: runeCol(src, pe.Position.Start, pe.Position.Col), Msg: msg}
 	}
 	// The value types accept every TOML value, so the decoder fails only
 	// where a table or an array is written as something else. For that it
@@ -151,6 +153,20 @@ func tomlError(file string, idx *positions, err error) *Error {
 		e.Msg = dotted(key) + ": " + e.Msg
 	}
 	return e
+}
+
+// runeCol is the column, counted in characters as our index counts it, of
+// byte offset off of src after its byte order mark, as the library gives
+// offsets; the library's own column counts bytes. col is the library's
+// column, kept if off is not in src.
+func runeCol(src []byte, off, col int) int {
+	bom := bomLen(src)
+	off += bom
+	if off < bom || off > len(src) {
+		return col
+	}
+	start := max(bytes.LastIndexByte(src[:off], '\n')+1, bom)
+	return utf8.RuneCount(src[start:off]) + 1
 }
 
 var (

@@ -116,14 +116,20 @@ func scanPositions(src []byte) *scanner {
 	s := &scanner{src: src, line: 1, col: 1, out: newPositions(), arrays: map[int32]int{}}
 	// The library skips a byte order mark, UTF-16 ones too; editors do not
 	// show it, so it takes no column.
-	for _, bom := range []string{"\xff\xfe", "\xfe\xff", "\xef\xbb\xbf"} {
-		if bytes.HasPrefix(src, []byte(bom)) {
-			s.i = len(bom)
-			break
-		}
-	}
+	s.i = bomLen(src)
 	s.document()
 	return s
+}
+
+// bomLen is the length of the byte order mark src starts with, if any:
+// the TOML library skips UTF-8 and UTF-16 ones.
+func bomLen(src []byte) int {
+	for _, bom := range []string{"\xff\xfe", "\xfe\xff", "\xef\xbb\xbf"} {
+		if bytes.HasPrefix(src, []byte(bom)) {
+			return len(bom)
+		}
+	}
+	return 0
 }
 
 // scanner reads TOML source far enough to know where each key is. It takes

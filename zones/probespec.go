@@ -178,7 +178,7 @@ func (l *zoneLoader) decodeAlone(t *probeTable, kind, why string) {
 	t.alone[kind] = true
 	p := probeKinds[kind]()
 	if err := l.md.PrimitiveDecode(t.prim, p); err != nil {
-		te := tomlError(l.e.file, l.e.pos, err)
+		te := tomlError(l.e.file, nil, l.e.pos, err)
 		l.e.at(t.path, "%s", te.Msg)
 		return
 	}

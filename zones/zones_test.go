@@ -149,6 +149,9 @@ func TestZoneErrors(t *testing.T) {
 		{"data below cut", base + "sub = { NS = \"ns.example.net.\" }\n\"x.sub\" = { TXT = \"hidden\" }\n", []string{`z.toml:8:1: records."x.sub": TXT records at x.sub.example.com. are below the delegation of sub.example.com.; only glue (A, AAAA) may be there`}},
 		{"bad mx", base + "\"@\" = { MX = \"mail\" }\n", []string{`z.toml:7:9: records."@".MX: bad MX record "mail": bad MX Pref: "mail"`}},
 		{"syntax", base + "a = { A = \"192.0.2.1\" \n", []string{`z.toml:7:23: records.a.A: expected a comma or an inline table terminator '}', but got end of file instead`}},
+		// Columns count characters, in syntax errors too (the library
+		// counts bytes), and a byte order mark takes none.
+		{"syntax after non-ASCII", "\xef\xbb\xbf" + base + "\"é\" = { A = \"192.0.2.1\" \n", []string{`z.toml:7:25: records."é".A: expected a comma or an inline table terminator '}', but got end of file instead`}},
 		{"type mismatch", "origin = 5\n", []string{`z.toml:1:1: origin: want a string, got an integer`}},
 		{"bad backend", base + "[services.www]\nbackends = [{address = \"192.0.2.1\"}, {name=\"b\", address = \"nope\"}]\n", []string{`z.toml:8:49: services.www.backends[1].address: "nope" is not an IP address`}},
 		{"bad backend in a pool: one error", base + "[services.www]\nbackends = [{name=\"a\", address = \"192.0.2.1\"}, {name=\"b\", address = \"nope\"}]\npools = [{name = \"p\", backends = [\"a\", \"b\"]}]\n",
