@@ -261,3 +261,45 @@ func TestSecondsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsStable: a file with eleven mistakes of different kinds gives
+// eleven errors, each once, the same in every run (issue 17 bug 1: the
+// first type error used to end the decode, at a line that changed from run
+// to run with the order of Go maps).
+func TestErrorsStable(t *testing.T) {
+	const zone = `origin = "example.com."
+ttl = "5y"
+ns = ["ns1", 5]
+[soa]
+serial = "today"
+[records]
+ns1 = { A = "192.0.2.1" }
+a = { A = "192.0.2.300" }
+b = { AA = "x" }
+c = 5
+[services.www]
+answers = "1"
+members = "weighted"
+backends = [{ name = "x", address = "nope" }, { address = "192.0.2.2", weight = -1 }]
+check = { type = "http", expect = "2xx", pth = "/" }
+`
+	want := []string{
+		`z.toml:2:1: ttl: bad duration "5y": unknown unit 'y' (use s, m, h, d or w)`,
+		`z.toml:3:14: ns[1]: want a string, got an integer`,
+		`z.toml:5:1: soa.serial: want a number or "auto", got "today"`,
+		`z.toml:8:7: records.a.A: "192.0.2.300" is not an IP address`,
+		`z.toml:9:7: records.b.AA: unknown or unsupported record type "AA" (supported: A AAAA CAA CNAME DS HINFO HTTPS MX NAPTR NS PTR SRV SSHFP SVCB TLSA TXT); a typo?`,
+		`z.toml:10:1: records.c: want a table of records such as { A = "192.0.2.1" }, got an integer`,
+		`z.toml:12:1: services.www.answers: want an integer, got a string`,
+		`z.toml:14:27: services.www.backends[0].address: "nope" is not an IP address`,
+		`z.toml:14:72: services.www.backends[1].weight: -1 is out of range 0..1000000 (0: standby)`,
+		`z.toml:15:26: services.www.check.expect: bad status "2xx": want a code 100..599 or a range such as 200-399`,
+		`z.toml:15:42: unknown key "services.www.check.pth"`,
+	}
+	for run := range 20 {
+		got := loadErrors(t, zone)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("run %d:\n got %q\nwant %q", run, got, want)
+		}
+	}
+}
