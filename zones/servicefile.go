@@ -46,12 +46,12 @@ type poolDoc struct {
 }
 
 type geoDoc struct {
-	Default     stringArray            `toml:"default"`
-	Continent   map[string]stringArray `toml:"continent"`
-	Country     map[string]stringArray `toml:"country"`
-	Subdivision map[string]stringArray `toml:"subdivision"`
-	ASN         map[string]stringArray `toml:"asn"`
-	CIDR        map[string]stringArray `toml:"cidr"`
+	Default     stringArray                           `toml:"default"`
+	Continent   valueTable[stringArray, *stringArray] `toml:"continent"`
+	Country     valueTable[stringArray, *stringArray] `toml:"country"`
+	Subdivision valueTable[stringArray, *stringArray] `toml:"subdivision"`
+	ASN         valueTable[stringArray, *stringArray] `toml:"asn"`
+	CIDR        valueTable[stringArray, *stringArray] `toml:"cidr"`
 }
 
 // backendName is what a backend name may hold: it is part of the
@@ -145,7 +145,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	if len(doc.Backends) == 0 {
 		l.e.key(path, "a service needs at least one backend")
 	}
-	svcCheck := l.probeTable(doc.Check, isWritten(doc.Check), at("check"))
+	svcProbe := l.probeTable(doc.Check, isWritten(doc.Check), at("check"))
 	byName := map[string]*Backend{}
 	names := map[string]int{}
 	for i, b := range doc.Backends {
@@ -186,8 +186,8 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 		weight := 1.0
 		b.Weight.to(&weight)
 		id := strings.ToLower(strings.TrimSuffix(name, ".")) + "/" + bn
-		check := l.probe(svcCheck, l.probeTable(b.Check, isWritten(b.Check), append(bpath, "check")), ip)
-		be := &Backend{ID: id, Name: bn, Addr: ip, Weight: weight, seed: hashString(id), Check: check}
+		probe := l.probe(svcProbe, l.probeTable(b.Check, isWritten(b.Check), append(bpath, "check")), ip)
+		be := &Backend{ID: id, Name: bn, Addr: ip, Weight: weight, seed: hashString(id), Check: probe}
 		s.Backends = append(s.Backends, be)
 		byName[bn] = be
 	}
@@ -301,28 +301,28 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 	} else {
 		g.Default = list(gd.Default, append(gpath, "default"))
 	}
-	for k, v := range gd.Continent {
+	for k, v := range gd.Continent.m {
 		where := append(gpath, "continent", k)
 		if !continents[k] {
 			l.e.key(where, "%q is not a continent code (AF AN AS EU NA OC SA)", k)
 		}
 		g.Continent[k] = list(v, where)
 	}
-	for k, v := range gd.Country {
+	for k, v := range gd.Country.m {
 		where := append(gpath, "country", k)
 		if len(k) != 2 || strings.ToUpper(k) != k {
 			l.e.key(where, "%q is not an ISO 3166-1 country code such as \"US\"", k)
 		}
 		g.Country[k] = list(v, where)
 	}
-	for k, v := range gd.Subdivision {
+	for k, v := range gd.Subdivision.m {
 		where := append(gpath, "subdivision", k)
 		if c, sub, ok := strings.Cut(k, "-"); !ok || len(c) != 2 || sub == "" || strings.ToUpper(k) != k {
 			l.e.key(where, "%q is not an ISO 3166-2 code such as \"US-CA\"", k)
 		}
 		g.Subdivision[k] = list(v, where)
 	}
-	for k, v := range gd.ASN {
+	for k, v := range gd.ASN.m {
 		where := append(gpath, "asn", k)
 		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(k), "AS"), 10, 32)
 		if err != nil || n == 0 {
@@ -330,7 +330,7 @@ func (l *zoneLoader) policy(s *Service, doc *serviceDoc, path []string) {
 		}
 		g.ASN[uint32(n)] = list(v, where)
 	}
-	for k, v := range gd.CIDR {
+	for k, v := range gd.CIDR.m {
 		where := append(gpath, "cidr", k)
 		p, err := netip.ParsePrefix(k)
 		if err != nil || p.Masked() != p {

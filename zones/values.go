@@ -2,6 +2,7 @@ package zones
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"reflect"
@@ -36,20 +37,22 @@ type written struct {
 }
 
 // valueProblem is what is wrong with a value, or with element elem of an
-// array value (elem is -1 for the value itself).
+// array value (elem is -1 for the value itself), or with the value at key
+// of a table value (key is "" for the value itself).
 type valueProblem struct {
+	key  string
 	elem int
 	msg  string
 }
 
 // bad records a problem with the value.
 func (w *written) bad(format string, args ...any) {
-	w.problems = append(w.problems, valueProblem{-1, fmt.Sprintf(format, args...)})
+	w.problems = append(w.problems, valueProblem{elem: -1, msg: fmt.Sprintf(format, args...)})
 }
 
 // badElem records a problem with element i of an array value.
 func (w *written) badElem(i int, format string, args ...any) {
-	w.problems = append(w.problems, valueProblem{i, fmt.Sprintf(format, args...)})
+	w.problems = append(w.problems, valueProblem{elem: i, msg: fmt.Sprintf(format, args...)})
 }
 
 // ok tells whether the key was written with a good value.
@@ -375,6 +378,49 @@ func (s *serial) UnmarshalTOML(v any) error {
 	return nil
 }
 
+// valueTable is a table whose values are all of one value type V (P is
+// *V). The TOML library decodes a value that is not a table into a Go map
+// without an error; this type says "want a table".
+type valueTable[V any, P interface {
+	*V
+	UnmarshalTOML(any) error
+	valueProblems() []valueProblem
+}] struct {
+	written
+	m map[string]V
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (t *valueTable[V, P]) UnmarshalTOML(v any) error {
+	t.written = written{set: true}
+	x, ok := v.(map[string]any)
+	if !ok {
+		t.bad("want a table, got %s", typeName(v))
+		return nil
+	}
+	t.m = make(map[string]V, len(x))
+	for k, e := range x {
+		var val V
+		_ = P(&val).UnmarshalTOML(e)
+		t.m[k] = val
+	}
+	return nil
+}
+
+// valueProblems gives the table's problems and those of its values, in
+// key order.
+func (t *valueTable[V, P]) valueProblems() []valueProblem {
+	out := t.problems
+	for _, k := range slices.Sorted(maps.Keys(t.m)) {
+		v := t.m[k]
+		for _, p := range P(&v).valueProblems() {
+			p.key = k
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // stringArray is an array of strings.
 type stringArray struct{ stringList }
 
@@ -524,9 +570,12 @@ func (e *errs) values(path []string, v reflect.Value) {
 	}
 	if plan.isValue {
 		for _, p := range v.Addr().Interface().(valueType).valueProblems() {
-			at := path
+			at := path[:len(path):len(path)]
+			if p.key != "" {
+				at = append(at, p.key)
+			}
 			if p.elem >= 0 {
-				at = append(path[:len(path):len(path)], indexName(p.elem))
+				at = append(at, indexName(p.elem))
 			}
 			e.key(at, "%s", p.msg)
 		}

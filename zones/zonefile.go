@@ -17,12 +17,12 @@ import (
 // zoneDoc is a zone file as written. A record table maps record types (and
 // "ttl") to values of any type, read by zoneLoader.records.
 type zoneDoc struct {
-	Origin   tomlString             `toml:"origin"`
-	TTL      seconds                `toml:"ttl"`
-	SOA      *soaDoc                `toml:"soa"`
-	NS       stringList             `toml:"ns"`
-	Records  map[string]recordTable `toml:"records"`
-	Services map[string]*serviceDoc `toml:"services"`
+	Origin   tomlString                            `toml:"origin"`
+	TTL      seconds                               `toml:"ttl"`
+	SOA      *soaDoc                               `toml:"soa"`
+	NS       stringList                            `toml:"ns"`
+	Records  valueTable[recordTable, *recordTable] `toml:"records"`
+	Services map[string]*serviceDoc                `toml:"services"`
 }
 
 // recordTable is the table of one name under [records]: record types
@@ -106,12 +106,10 @@ func parseZone(cfg *Config, file string, src []byte, list *ErrorList) *Zone {
 	l.ttl = l.ttlOf([]string{"ttl"}, &doc.TTL, cfg.DefaultTTL)
 
 	// Decoded into a map, a value that is not a table gives no error.
-	for _, key := range []string{"records", "services"} {
-		if t := md.Type(key); t != "" && t != "Hash" {
-			l.e.key([]string{key}, "want a table, got %s", tomlTypeName(t))
-		}
+	if t := md.Type("services"); t != "" && t != "Hash" {
+		l.e.key([]string{"services"}, "want a table, got %s", tomlTypeName(t))
 	}
-	l.records(doc.Records)
+	l.records(doc.Records.m)
 	l.services(doc.Services)
 	l.apex(doc.SOA, &doc.NS, src)
 	l.checkCuts()

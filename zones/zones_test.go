@@ -197,6 +197,11 @@ func TestZoneErrors(t *testing.T) {
 				`z.toml:9:35: services.www.pools[0].backends[0]: want a string, got an integer`,
 				`z.toml:11:9: services.www.geo.default: want an array of strings such as ["p"], got a string`,
 			}},
+		{"geo rules that are not tables", base + "[services.www]\nbackends = [{name = \"a\", address = \"192.0.2.1\"}]\npools = [{name = \"p\", backends = [\"a\"]}]\npolicy = \"geo\"\ngeo = { default = [\"p\"], continent = 5, cidr = { \"10.0.0.0/8\" = [1] } }\n",
+			[]string{
+				`z.toml:11:26: services.www.geo.continent: want a table, got an integer`,
+				`z.toml:11:66: services.www.geo.cidr."10.0.0.0/8"[0]: want a string, got an integer`,
+			}},
 		{"three at once", base + "a = { A = \"192.0.2.300\" }\nb = { A = \"192.0.2.1\", CNAME = \"a\" }\n[services.x]\nbackends = [{address=\"192.0.2.1\"}]\nbogus = 1\n",
 			[]string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`, `z.toml:8:24: records.b: a CNAME cannot stand beside other data (A) at b.example.com. (RFC 1034 section 3.6.2)`, `z.toml:11:1: unknown key "services.x.bogus"`}},
 	}
