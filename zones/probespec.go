@@ -156,13 +156,19 @@ func (l *zoneLoader) probeTable(prim toml.Primitive, set bool, path []string) *p
 	}
 	_ = l.md.PrimitiveDecode(prim, &c)
 	t.kind = strings.ToLower(c.Type.v)
-	if c.Type.ok() && probeKinds[t.kind] == nil {
-		l.e.key(append(path[:len(path):len(path)], "type"), "%q: want http, https, tcp, dns or none", c.Type.v)
+	typePath := append(path[:len(path):len(path)], "type")
+	switch {
+	case c.Type.set && !c.Type.ok():
+		l.e.values(path, reflect.ValueOf(&c).Elem())
+		t.kind = health.KindNone // no follow-on errors
+	case c.Type.set && probeKinds[t.kind] == nil:
+		l.e.key(typePath, "%q: want http, https, tcp, dns or none", c.Type.v)
 		t.kind = health.KindNone
 	}
 	for _, k := range t.keys {
 		if !allProbeKeys[k] {
-			l.e.at(append(path[:len(path):len(path)], k), "unknown key %q", dotted(path)+"."+k)
+			kp := append(path[:len(path):len(path)], k)
+			l.e.at(kp, "unknown key %q", dotted(kp))
 		}
 	}
 	return t
