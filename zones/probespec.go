@@ -24,7 +24,7 @@ import (
 // probeCommon holds the settings of every kind of check.
 type probeCommon struct {
 	Type     tomlString    `toml:"type"`
-	Address  tomlString    `toml:"address"`
+	Address  probeAddress  `toml:"address"`
 	Port     tomlInt       `toml:"port" range:"1..65535"`
 	Interval probeInterval `toml:"interval"`
 	Timeout  duration      `toml:"timeout"`
@@ -174,9 +174,9 @@ func (l *zoneLoader) probeTable(prim toml.Primitive, set bool, path []string) *p
 	return t
 }
 
-// decodeAlone decodes the table on its own as a check of kind and reports the
-// problems of its values and the keys that do not apply to kind. Done for
-// every backend that uses the table; the same problem is kept once.
+// decodeAlone decodes the table on its own as a check of kind and reports
+// the problems of its values and the keys that do not apply to kind, once
+// per kind: a service's table is used by each of its backends.
 func (l *zoneLoader) decodeAlone(t *probeTable, kind, why string) {
 	if t.alone[kind] {
 		return
@@ -261,16 +261,13 @@ func (l *zoneLoader) probe(svc, b *probeTable, addr netip.Addr) health.Spec {
 	port := map[string]uint16{health.KindHTTP: 80, health.KindHTTPS: 443, health.KindDNS: 53}[kind]
 	toInt(&c.Port, &port)
 	s.Addr = netip.AddrPortFrom(addr, port)
-	if c.Address.ok() {
-		if ap, err := netip.ParseAddrPort(c.Address.v); err == nil {
-			s.Addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	if a := c.Address; a.ok() {
+		s.Addr = netip.AddrPortFrom(a.ip, port)
+		if a.port != 0 {
+			s.Addr = netip.AddrPortFrom(a.ip, a.port)
 			if c.Port.set {
-				fail("port is given twice: in address %q and as port", c.Address.v)
+				fail("port is given twice: in address %q and as port", a.text)
 			}
-		} else if ip, err := netip.ParseAddr(c.Address.v); err == nil {
-			s.Addr = netip.AddrPortFrom(ip.Unmap(), port)
-		} else {
-			fail("check address %q: want an IP or IP:port", c.Address.v)
 		}
 	}
 	if s.Addr.Port() == 0 {
@@ -363,6 +360,29 @@ func (h *headerMap) UnmarshalTOML(v any) error {
 			continue
 		}
 		h.m[k] = s
+	}
+	return nil
+}
+
+// probeAddress is the address a check probes instead of the backend's:
+// an IP, or IP:port (port is then not 0).
+type probeAddress struct {
+	written
+	text string
+	ip   netip.Addr
+	port uint16
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (a *probeAddress) UnmarshalTOML(v any) error {
+	a.written = written{set: true}
+	a.text, _ = v.(string)
+	if ap, err := netip.ParseAddrPort(a.text); err == nil && ap.Port() != 0 {
+		a.ip, a.port = ap.Addr().Unmap(), ap.Port()
+	} else if ip, err := netip.ParseAddr(a.text); err == nil && ip.Zone() == "" {
+		a.ip = ip.Unmap()
+	} else {
+		a.bad("%s: want an IP or IP:port", quoted(v))
 	}
 	return nil
 }

@@ -73,6 +73,8 @@ func TestProbeErrors(t *testing.T) {
 			[]string{`z.toml:7:1: services.www.backends: want an array, got an integer`}},
 		{"type of the wrong type", probeBase + "check = { type = 5, path = \"/\" }\nbackends = [{ address = \"192.0.2.1\" }]\n",
 			[]string{`z.toml:7:11: services.www.check.type: want a string, got an integer`}},
+		{"bad address in the service's check: once, at address", probeBase + "check = { type = \"tcp\", port = 1, address = \"db\" }\n" + four,
+			[]string{`z.toml:7:35: services.www.check.address: "db": want an IP or IP:port`}},
 		{"check that is not a table", probeBase + "check = \"http\"\nbackends = [{ address = \"192.0.2.1\" }]\n",
 			[]string{`z.toml:7:1: services.www.check: want a table such as { type = "http" }, got a string`}},
 	}
