@@ -1,7 +1,6 @@
 package zones
 
 import (
-	"fmt"
 	"net/netip"
 	"regexp"
 	"sort"
@@ -149,7 +148,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	byName := map[string]*Backend{}
 	names := map[string]int{}
 	for i, b := range doc.Backends {
-		bpath := at("backends", fmt.Sprintf("[%d]", i))
+		bpath := at("backends", indexName(i))
 		// A backend rejected below is still known by name, so that pools
 		// naming it add no second error for the same mistake.
 		if _, known := byName[b.Name.v]; b.Name.v != "" && !known {
@@ -207,7 +206,7 @@ func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName ma
 	used := map[string]bool{}
 	seen := map[string]bool{}
 	for i, pd := range doc.Pools {
-		ppath := append(path[:len(path):len(path)], "pools", fmt.Sprintf("[%d]", i))
+		ppath := append(path[:len(path):len(path)], "pools", indexName(i))
 		if !pd.Name.ok() && pd.Name.set {
 			continue
 		}
@@ -397,7 +396,7 @@ func (l *zoneLoader) allDown(s *Service, doc *serviceDoc, path []string) {
 		a := f.v
 		ip, err := netip.ParseAddr(a)
 		if err != nil || ip.Zone() != "" {
-			l.e.at(append(path, "fallback", fmt.Sprintf("[%d]", i)), "%s.fallback[%d]: %q is not an IP address", dotted(path), i, a)
+			l.e.key(append(path[:len(path):len(path)], "fallback", indexName(i)), "%q is not an IP address", a)
 			continue
 		}
 		s.Fallback = append(s.Fallback, ip.Unmap())
