@@ -84,6 +84,28 @@ type Choice struct {
 	g    *group
 	all  bool // serve_all: every member counts as serving, unless taken out
 	rrs  []dns.RR
+
+	// frozen holds the candidates as read once when the choice was made
+	// (bit i: member i), for groups of up to 64 members: a health change
+	// while a selection runs cannot make Len and Record disagree.
+	frozen   uint64
+	isFrozen bool
+}
+
+// freeze reads which members are candidates, once, and reports whether
+// any is.
+func (c *Choice) freeze() bool {
+	if len(c.g.members) > 64 {
+		return c.any()
+	}
+	var m uint64
+	for i := range c.g.members {
+		if c.candidate(i) {
+			m |= 1 << i
+		}
+	}
+	c.frozen, c.isFrozen = m, true
+	return m != 0
 }
 
 // maxStack is how many members selection handles without allocating.
@@ -91,6 +113,9 @@ const maxStack = 64
 
 // candidate tells whether member i of the group may be answered.
 func (c *Choice) candidate(i int) bool {
+	if c.isFrozen {
+		return c.frozen&(1<<i) != 0
+	}
 	b := c.g.members[i]
 	// serve_all answers as if every backend were healthy, but an
 	// operator's down or drain still holds.
@@ -217,6 +242,9 @@ func vetAll(v *setup) {
 func pickRoundRobin(c Choice) Choice {
 	var buf [maxStack]int
 	idx := c.preferWeighted(c.candidates(&buf))
+	if len(idx) == 0 {
+		return c // a pool of more than 64 members, all gone meanwhile
+	}
 	n := c.answers(len(idx))
 	// explain (a trace) shows the next turn without taking it.
 	next := c.pool.next.Load() + 1

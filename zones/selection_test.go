@@ -2,6 +2,7 @@ package zones
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -116,5 +117,45 @@ func TestFirstIsCacheable(t *testing.T) {
 	svc := z.Services[0]
 	if allocs := testing.AllocsPerRun(100, func() { svc.decide(q, false, true) }); allocs != 0 {
 		t.Errorf("first allocates %v times per decision, want 0", allocs)
+	}
+}
+
+// TestChoiceFrozenWhileAPickRuns: a health change while a selection runs
+// does not change the candidates it sees, so Len and Record agree; before,
+// round robin divided by zero when the last member left between the check
+// that one serves and its own read.
+func TestChoiceFrozenWhileAPickRuns(t *testing.T) {
+	var f *policyFixture
+	lens := []int{}
+	restore := WithSelection("flip", &Selection{Pick: func(c Choice) Choice {
+		before := c.Len()
+		f.down(t, "svc.example.com/b0", "svc.example.com/b1") // every member out, now
+		lens = append(lens, before, c.Len())
+		c.Answer([]dns.RR{c.Record(c.Len() - 1)})
+		return c
+	}})
+	defer restore()
+	f = newPolicyFixture(t, membersZone("flip", []int{1, 1}, ""), nil)
+	got, _, res := f.ask("svc.example.com.", dns.TypeA, "198.51.100.1", -1, seeded(1))
+	if res != Success || strings.Join(got, " ") != "192.0.2.2" || len(lens) != 2 || lens[0] != 2 || lens[1] != 2 {
+		t.Errorf("answer %v %v, candidates seen %v; want 192.0.2.2 and 2 candidates before and after the change", res, got, lens)
+	}
+}
+
+// TestServeAllIsNotCached: an answer made with when_all_down = serve_all
+// counts as varying, since an operator's drain of a member that is down
+// changes it without changing which members serve.
+func TestServeAllIsNotCached(t *testing.T) {
+	for _, members := range []string{"all", "first", "sticky"} {
+		f := newPolicyFixture(t, membersZone(members, []int{1, 1}, ""), nil)
+		svc := f.snap.Zone("svc.example.com.").Services[0]
+		q := &Query{Name: "svc.example.com.", Lower: "svc.example.com.", Type: dns.TypeA, Client: NewClient(netip.MustParseAddr("198.51.100.1"), 32)}
+		p := svc.Pools[0]
+		for _, all := range []bool{false, true} {
+			rrs, varies := svc.pick(q, p, &p.v4, all)
+			if len(rrs) == 0 || varies != all {
+				t.Errorf("%s, serve_all %v: answer %v, varies %v; want an answer, varies %v", members, all, rrs, varies, all)
+			}
+		}
 	}
 }

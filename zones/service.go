@@ -347,14 +347,17 @@ func (s *Service) pick(q *Query, p *Pool, g *group, all bool) (rrs []dns.RR, var
 		}
 	}
 	c := Choice{view: q.view(), s: s, pool: p, g: g, all: all}
-	if !c.any() {
+	if !c.freeze() {
 		// Every member drained or forced down (or a health change since
 		// the pool was chosen): nothing to answer.
 		return nil, false
 	}
 	c = s.sel.Pick(c)
 	q.done(&c.reads)
-	return c.rrs, s.sel.Varies
+	// serve_all answers members whose health says down: an operator's
+	// override of one of them changes the answer without changing which
+	// members serve, so it is not kept (Varies) for the answer cache.
+	return c.rrs, s.sel.Varies || all
 }
 
 // table maps names, as a service's policy or members key gives them, to
