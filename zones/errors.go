@@ -146,7 +146,12 @@ func tomlError(file string, src []byte, idx *positions, err error) *Error {
 		e.Msg = fmt.Sprintf("want %s, got %s", goTypeWords(want), goTypeWords(got))
 	}
 	if m[2] != "" {
-		key := splitKey(m[2])
+		// The key is printed with %q: undo that, then split it.
+		k, err := strconv.Unquote(`"` + m[2] + `"`)
+		if err != nil {
+			k = m[2]
+		}
+		key := splitKey(k)
 		if p := idx.of(key); p.Line > 0 {
 			e.Line, e.Col = p.Line, p.Col
 		}
