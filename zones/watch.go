@@ -91,7 +91,7 @@ func (wr *Watcher) Add(w Watch) error {
 func (wr *Watcher) refresh(st *watchState) {
 	st.dirs = map[string]bool{}
 	for _, d := range st.Dirs() {
-		d = filepath.Clean(d)
+		d = canonicalDir(d)
 		if !wr.watched[d] {
 			if err := wr.fs.Add(d); err != nil {
 				wr.log.Warn("cannot watch folder", "files", st.Name, "dir", d, "err", err)
@@ -101,6 +101,20 @@ func (wr *Watcher) refresh(st *watchState) {
 		}
 		st.dirs[d] = true
 	}
+}
+
+// canonicalDir is the one spelling of a folder: absolute, symbolic links
+// resolved (when they resolve). Two spellings of one folder must not make
+// two watches: fsnotify gives both the one inotify watch, reports its
+// events under the later spelling only, and removing either ends both.
+func canonicalDir(d string) string {
+	if a, err := filepath.Abs(d); err == nil {
+		d = a
+	}
+	if r, err := filepath.EvalSymlinks(d); err == nil {
+		d = r
+	}
+	return filepath.Clean(d)
 }
 
 // sync drops the folders no watch needs any more. wr.mu is held.
@@ -143,6 +157,12 @@ func (wr *Watcher) Run(ctx context.Context) {
 				return
 			}
 			wr.log.Warn("file watch error", "err", err)
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				// Events were lost: any file may have changed.
+				if next, ok := wr.all(time.Now()); ok {
+					timer.Reset(time.Until(next))
+				}
+			}
 		case <-timer.C:
 			if next, ok := wr.fire(time.Now()); ok {
 				timer.Reset(time.Until(next))
@@ -156,11 +176,22 @@ func (wr *Watcher) Run(ctx context.Context) {
 func (wr *Watcher) event(name string, now time.Time) (time.Time, bool) {
 	wr.mu.Lock()
 	defer wr.mu.Unlock()
-	dir := filepath.Dir(name)
+	dir := filepath.Dir(name) // a folder as refresh spelt it
 	for _, st := range wr.watches {
 		if st.dirs[dir] && st.Match(name) {
 			st.due = now.Add(st.Debounce)
 		}
+	}
+	return wr.next()
+}
+
+// all marks every watch as due a debounce from now, and returns the
+// earliest due time.
+func (wr *Watcher) all(now time.Time) (time.Time, bool) {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	for _, st := range wr.watches {
+		st.due = now.Add(st.Debounce)
 	}
 	return wr.next()
 }
@@ -219,12 +250,14 @@ func (s *Snapshot) Dirs() []string {
 }
 
 // FileMatch returns a Match that accepts exactly the named files, however
-// their paths are written.
+// their paths are written: as given, or in their folder's one spelling
+// (canonicalDir), which is how the watcher reports them.
 func FileMatch(files ...string) func(path string) bool {
 	abs := map[string]bool{}
 	for _, f := range files {
 		if a, err := filepath.Abs(f); err == nil {
 			abs[a] = true
+			abs[filepath.Join(canonicalDir(filepath.Dir(a)), filepath.Base(a))] = true
 		}
 	}
 	return func(path string) bool {

@@ -106,3 +106,62 @@ func TestWatcherNoFolder(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+// TestWatcherOneFolderManySpellings: watches that name one folder in
+// different ways (relative, absolute, through a symbolic link) all hear
+// its changes, also after one of them stops naming it.
+func TestWatcherOneFolderManySpellings(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	wr, err := NewWatcher(slog.New(slog.NewTextHandler(io.Discard, nil)), 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel, abs, linked atomic.Int32
+	var dropLinked atomic.Bool
+	for _, w := range []Watch{
+		{Name: "relative", Dirs: func() []string { return []string{"."} }, Match: FileMatch("a.toml"), Changed: func() { rel.Add(1) }},
+		{Name: "absolute", Dirs: func() []string { return []string{dir} }, Match: FileMatch(filepath.Join(dir, "b.toml")), Changed: func() { abs.Add(1) }},
+		{Name: "linked", Dirs: func() []string {
+			if dropLinked.Load() {
+				return nil
+			}
+			return []string{link}
+		}, Match: FileMatch(filepath.Join(link, "c.toml")), Changed: func() { linked.Add(1) }},
+	} {
+		if err := wr.Add(w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { wr.Run(ctx); close(done) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	touch := func(name string, n *atomic.Int32, want int32) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for n.Load() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d calls, want %d (relative %d, absolute %d, linked %d)", name, n.Load(), want, rel.Load(), abs.Load(), linked.Load())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	touch("a.toml", &rel, 1)
+	touch("b.toml", &abs, 1)
+	dropLinked.Store(true)
+	touch("c.toml", &linked, 1)
+	// The linked watch no longer names the folder: the others still hear.
+	touch("a.toml", &rel, 2)
+	touch("b.toml", &abs, 2)
+}
