@@ -27,6 +27,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("a = { b = 1, # TOML 1.1\n c = [\n 2, ],\n }\n"))
 	f.Add([]byte(deep("[records]\na", 70, false)))
 	f.Add([]byte(deep("x", 70, true)))
+	f.Add([]byte(probeBase + "check = { type = \"http\", expect = [200, \"301-399\"], headers = { X-A = \"1\" } }\n" +
+		"backends = [{ address = \"192.0.2.1\", check = { type = \"tcp\", port = 22 } }, { address = \"192.0.2.2\", weight = 2.5 }]\n"))
+	f.Add([]byte("\xef\xbb\xbfzones = [\"z.toml\"]\n[geo]\necs = [\"192.0.2.0/24\"]\n[rrl]\nslip = 3\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		// A hang is a finding too: fail, so that the fuzzer keeps the input.
 		done := make(chan string, 1)
