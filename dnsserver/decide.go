@@ -131,8 +131,12 @@ func (h *Handler) decide(snap *zones.Snapshot, q *request, src netip.Addr, t Tra
 		// RFC 7871 7.2.1: echo family, source prefix and address; SCOPE is
 		// the prefix length the answer depended on.
 		r.ecs = true
-		if r.located {
+		if r.located && r.a.Scope > 0 {
 			r.scope = uint8(r.a.Scope)
+			if q.subnet.addr.Is4In6() {
+				// The scope of an IPv4 client, in the option's IPv6 bits.
+				r.scope = uint8(min(128, r.a.Scope+96))
+			}
 		}
 		if trace != nil {
 			trace.Add("ECS scope in the reply: /%d", r.scope)

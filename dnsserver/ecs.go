@@ -70,7 +70,9 @@ func decodeECS(b []byte) (ecs, error) {
 	default:
 		return ecs{}, errECS
 	}
-	if int(e.source) > size*8 || len(addr) != (int(e.source)+7)/8 {
+	// A scope longer than the address is malformed too (miekg/dns says
+	// so on the general path): FORMERR on both.
+	if int(e.source) > size*8 || int(b[3]) > size*8 || len(addr) != (int(e.source)+7)/8 {
 		return ecs{}, errECS
 	}
 	var full [16]byte

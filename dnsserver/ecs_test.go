@@ -203,6 +203,10 @@ func TestECSCases(t *testing.T) {
 			Qname: "static.example.com.", Qtype: dns.TypeA, AA: true, Answer: []string{"static.example.com. 30 IN A 192.0.2.9"}},
 		{Name: "NXDOMAIN carries ECS", Client: resolver, ECS: netip.MustParsePrefix("175.16.199.0/24"), Scope: 0,
 			Qname: "nope.example.com.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, AA: true, Ns: []string{soa}},
+		{Name: "an IPv4-mapped subnet: an IPv4 client, its scope in IPv6 bits", Client: resolver, ECS: netip.MustParsePrefix("::ffff:175.16.199.0/120"), Scope: 120,
+			Qname: "www.example.com.", Qtype: dns.TypeA, AA: true, Answer: []string{"www.example.com. 30 IN A 192.0.2.3"}},
+		{Name: "an IPv4-mapped subnet, answer for everyone: scope 0", Client: resolver, ECS: netip.MustParsePrefix("::ffff:175.16.199.0/120"), Scope: 0,
+			Qname: "static.example.com.", Qtype: dns.TypeA, AA: true, Answer: []string{"static.example.com. 30 IN A 192.0.2.9"}},
 		{Name: "over TCP", Client: resolver, ECS: netip.MustParsePrefix("202.196.224.0/20"), Scope: 20, TCP: true,
 			Qname: "www.example.com.", Qtype: dns.TypeA, AA: true, Answer: []string{"www.example.com. 30 IN A 192.0.2.3"}},
 	}

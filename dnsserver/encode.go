@@ -44,7 +44,9 @@ func encodeFast(req []byte, q *request, r *response, buf []byte) (out []byte, ok
 		out = appendAddr(out, rr)
 	}
 	if soa != nil {
-		out = appendSOA(out, req, q, soa)
+		if out, ok = appendSOA(out, req, q, soa); !ok {
+			return nil, false
+		}
 		binary.BigEndian.PutUint16(out[8:], 1)
 	}
 	if r.opt {
@@ -102,8 +104,9 @@ func appendAddr(out []byte, rr dns.RR) []byte {
 }
 
 // appendSOA appends the SOA record of a negative answer, its names
-// compressed against the question and each other.
-func appendSOA(out, req []byte, q *request, soa *dns.SOA) []byte {
+// compressed against the question and each other; ok is false if the
+// compressor could not keep every name miekg/dns would point to.
+func appendSOA(out, req []byte, q *request, soa *dns.SOA) (_ []byte, ok bool) {
 	c := compressor{q: q, req: req}
 	out = c.name(out, soa.Hdr.Name)
 	out = binary.BigEndian.AppendUint16(out, dns.TypeSOA)
@@ -117,7 +120,7 @@ func appendSOA(out, req []byte, q *request, soa *dns.SOA) []byte {
 		out = binary.BigEndian.AppendUint32(out, v)
 	}
 	binary.BigEndian.PutUint16(out[at:], uint16(len(out)-at-2))
-	return out
+	return out, !c.full
 }
 
 // appendOPT appends our OPT record: our UDP size, version 0, DO, and the
@@ -170,7 +173,8 @@ type compressor struct {
 		name string
 		off  int
 	}
-	n int
+	n    int
+	full bool // a name was not kept for want of room: the reply would differ
 }
 
 // find returns the offset of suffix s if written before.
@@ -201,9 +205,13 @@ func (c *compressor) name(out []byte, s string) []byte {
 		if p, ok := c.find(s[begin:]); ok {
 			return binary.BigEndian.AppendUint16(out, uint16(p)|0xC000)
 		}
-		if len(out) < 0x4000 && c.n < len(c.seen) {
-			c.seen[c.n].name, c.seen[c.n].off = s[begin:], len(out)
-			c.n++
+		if len(out) < 0x4000 {
+			if c.n == len(c.seen) {
+				c.full = true
+			} else {
+				c.seen[c.n].name, c.seen[c.n].off = s[begin:], len(out)
+				c.n++
+			}
 		}
 		end := begin + strings.IndexByte(s[begin:], '.')
 		out = append(out, byte(end-begin))

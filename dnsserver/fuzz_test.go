@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gslb/gslb/geo"
 	"github.com/miekg/dns"
 )
 
@@ -16,10 +17,18 @@ import (
 // and writing), and the handler must give that reply.
 // Over UDP the same bytes also go twice through a reader, whose answer
 // cache (kept across inputs) must give the handler's reply each time: the
-// test zone has no answers drawn at random.
+// test zone has no answers drawn at random. The source address is one of
+// a few, picked by the low bits of the ID, some of them trusted to send
+// client subnets, so that answers by location (GeoIP) and by subnet
+// (sticky) are cached per scope across sources.
 func FuzzServe(f *testing.F) {
-	snap := loadSnapshot(f, testConfig, testZone)
-	h := NewHandler(snap, Identity{Hostname: "fuzz"}, nil, discard())
+	snap := loadSnapshot(f, testConfig+fuzzGeoConfig, testZone+fuzzZone)
+	loc, err := geo.NewLocator(geo.Source{Path: "../testdata/geoip/GeoIP2-City-Test.mmdb"}, geo.Source{}, discard())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(loc.Close)
+	h := NewHandler(snap, Identity{Hostname: "fuzz"}, loc, discard())
 	reader := h.NewReader()
 	for _, q := range []struct {
 		name  string
@@ -34,6 +43,8 @@ func FuzzServe(f *testing.F) {
 		{"big.example.com.", dns.TypeTXT, true},
 		{"id.server.", dns.TypeTXT, false},
 		{"example.org.", dns.TypeSOA, false},
+		{"geo.example.com.", dns.TypeA, true},
+		{"Sticky.example.com.", dns.TypeAAAA, false},
 	} {
 		m := new(dns.Msg)
 		m.SetQuestion(q.name, q.qtype)
@@ -45,12 +56,25 @@ func FuzzServe(f *testing.F) {
 		f.Add(b, true)
 	}
 	f.Add(rawQuery(1, 15<<11|0x7f0, 1, "example.com.", dns.TypeSOA, rawOPT(512, 1, 0xffff, []byte{0, 3, 0, 0, 0, 8, 0, 1, 9}), 1), false)
+	for id, opt := range [][]byte{
+		ecsOption(1, 24, 0, []byte{175, 16, 199}),
+		ecsOption(2, 56, 0, []byte{0x2a, 0x02, 0xcf, 0xc0, 0, 0, 0}),
+		ecsOption(2, 120, 0, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 81, 2, 69}),
+		ecsOption(1, 0, 0, nil),
+	} {
+		for _, name := range []string{"geo.example.com.", "sticky.example.com.", "nope.example.com."} {
+			f.Add(rawQuery(uint16(id), 0, 1, name, dns.TypeA, rawOPT(1232, 0, 0, opt), 1), false)
+		}
+	}
 	f.Fuzz(func(t *testing.T, req []byte, tcp bool) {
 		tr := UDP
 		if tcp {
 			tr = TCP
 		}
-		src := netip.MustParseAddrPort("192.0.2.1:5353")
+		src := fuzzSources[0]
+		if len(req) >= 2 {
+			src = fuzzSources[int(req[1])%len(fuzzSources)]
+		}
 		out := h.Serve(req, src, tr, nil)
 		if h.Panics() > 0 {
 			t.Fatalf("the handler panicked on %x", req)
@@ -86,4 +110,42 @@ func FuzzServe(f *testing.F) {
 			t.Fatalf("UDP reply of %d bytes", len(out))
 		}
 	})
+}
+
+// fuzzGeoConfig and fuzzZone add to the test configuration what answers
+// by the client: a GeoIP database, client subnets trusted from two
+// networks, a service by location and one sticky per subnet.
+const fuzzGeoConfig = `[geo]
+database = "../testdata/geoip/GeoIP2-City-Test.mmdb"
+ecs = ["192.0.2.0/24", "2001:db8:53::/48"]
+`
+
+const fuzzZone = `[services.geo]
+policy = "geo"
+backends = [
+  { name = "eu", address = "192.0.2.21" }, { name = "us", address = "192.0.2.22" },
+  { name = "as", address = "192.0.2.23" }, { name = "as6", address = "2001:db8::23" },
+]
+pools = [{ name = "eu", backends = ["eu"] }, { name = "us", backends = ["us"] }, { name = "as", backends = ["as", "as6"] }]
+[services.geo.geo]
+default = ["us"]
+continent = { EU = ["eu"], AS = ["as"] }
+cidr = { "198.51.100.128/25" = ["eu"] }
+[services.sticky]
+members = "sticky"
+backends = [
+  { name = "a", address = "192.0.2.31" }, { name = "b", address = "192.0.2.32" },
+  { name = "c", address = "192.0.2.33" }, { name = "d", address = "2001:db8::33" },
+]
+`
+
+// fuzzSources are the source addresses FuzzServe queries come from: ECS
+// trusted (the first and last), not trusted, located by the database, and
+// either side of a CIDR rule.
+var fuzzSources = []netip.AddrPort{
+	netip.MustParseAddrPort("192.0.2.1:5353"),
+	netip.MustParseAddrPort("198.51.100.7:5353"),
+	netip.MustParseAddrPort("198.51.100.200:5353"),
+	netip.MustParseAddrPort("81.2.69.142:5353"),
+	netip.MustParseAddrPort("[2001:db8:53::1]:5353"),
 }

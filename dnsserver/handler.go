@@ -242,8 +242,6 @@ func (h *Handler) answerWire(snap *zones.Snapshot, req []byte, src netip.Addr, t
 		q = request{}
 		readMsg(req, &q)
 		slot = nil
-	} else if slot != nil && h.metrics != nil {
-		h.metrics.cacheMisses.Add(1)
 	}
 	r.recordServing = slot != nil
 	h.decide(snap, &q, src, t, nil, &r)
@@ -255,6 +253,9 @@ func (h *Handler) answerWire(snap *zones.Snapshot, req []byte, src netip.Addr, t
 	}
 	if read {
 		if out, fast = encodeFast(req, &q, &r, buf); fast {
+			if slot != nil && h.metrics != nil {
+				h.metrics.cacheMisses.Add(1) // a reply the cache could have had
+			}
 			if slot != nil && r.keepable() {
 				if h.metrics != nil {
 					o.stats = h.metrics.zone(o.zone)
