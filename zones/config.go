@@ -248,10 +248,11 @@ func defaultConfig(file string) *Config {
 // list; the returned Config is usable only when none were added.
 func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config {
 	var doc configDoc
-	e, _, ok := decodeFile(file, src, &doc, list)
+	e, md, ok := decodeFile(file, src, &doc, list)
 	if !ok {
 		return nil
 	}
+	unknownKeys(e, md, nil)
 	c := defaultConfig(file)
 	if doc.Server.DNS != nil {
 		c.DNSAddrs = nil
@@ -411,16 +412,17 @@ func expandZonePath(files Files, p string) ([]string, error) {
 }
 
 // unknownKeys reports every key the decoder did not use: a typo must never
-// be silently ignored. Only the outermost unknown key of a subtree is named.
-func unknownKeys(e *errs, md toml.MetaData) {
+// be silently ignored. Only the outermost unknown key of a subtree is named,
+// and none for which skip (if not nil) is true.
+func unknownKeys(e *errs, md toml.MetaData, skip func(toml.Key) bool) {
 	und := md.Undecoded()
 	bad := map[string]bool{}
 	for _, k := range und {
 		bad[k.String()] = true
 	}
 	for _, k := range und {
-		if isProbeKey(k) {
-			continue // check tables are read by probeTable
+		if skip != nil && skip(k) {
+			continue
 		}
 		parentUnknown := false
 		for n := 1; n < len(k); n++ {

@@ -99,7 +99,9 @@ func (e *errs) key(path []string, format string, args ...any) {
 }
 
 // decodeFile checks the shape of src (see maxDepth), decodes it into doc,
-// and reports unknown keys and the problems the value types of doc found.
+// and reports the problems the value types of doc found. The caller
+// reports unknown keys (unknownKeys) once it has decoded the Primitive
+// parts of doc.
 // It returns the collector of the file's errors and the decoder's metadata,
 // or ok false if the file could not be decoded at all.
 func decodeFile(file string, src []byte, doc any, list *ErrorList) (e *errs, md toml.MetaData, ok bool) {
@@ -114,7 +116,6 @@ func decodeFile(file string, src []byte, doc any, list *ErrorList) (e *errs, md 
 		return nil, md, false
 	}
 	e = &errs{file: file, pos: idx, list: list}
-	unknownKeys(e, md)
 	e.values(nil, reflect.ValueOf(doc))
 	return e, md, true
 }

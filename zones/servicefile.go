@@ -2,6 +2,7 @@ package zones
 
 import (
 	"net/netip"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -86,10 +87,22 @@ func (c *coordinates) UnmarshalTOML(v any) error {
 	return nil
 }
 
-func (l *zoneLoader) services(svcs map[string]*serviceDoc) {
+// services decodes each service on its own, so that a table or an array
+// written as something else (the one mistake the TOML library stops at)
+// costs that service only, and compiles them.
+func (l *zoneLoader) services(svcs map[string]toml.Primitive) {
 	for _, key := range sortedKeys(l.e.pos, []string{"services"}, svcs) {
 		path := []string{"services", key}
-		doc := svcs[key]
+		doc := &serviceDoc{}
+		if err := l.md.PrimitiveDecode(svcs[key], doc); err != nil {
+			if l.undecodable == nil {
+				l.undecodable = map[string]bool{}
+			}
+			l.undecodable[key] = true
+			*l.e.list = append(*l.e.list, tomlError(l.e.file, nil, l.e.pos, err))
+			continue
+		}
+		l.e.values(path, reflect.ValueOf(doc))
 		name, err := l.name(key)
 		if err != nil {
 			l.e.key(path, "%v", err)

@@ -22,7 +22,7 @@ type zoneDoc struct {
 	SOA      *soaDoc                               `toml:"soa"`
 	NS       stringList                            `toml:"ns"`
 	Records  valueTable[recordTable, *recordTable] `toml:"records"`
-	Services map[string]*serviceDoc                `toml:"services"`
+	Services map[string]toml.Primitive             `toml:"services"`
 }
 
 // recordTable is the table of one name under [records]: record types
@@ -72,12 +72,14 @@ var recordTypes = map[string]uint16{
 
 // zoneLoader holds the state of loading one zone file.
 type zoneLoader struct {
-	e      *errs
-	md     toml.MetaData // for the check tables, decoded per backend
-	cfg    *Config
-	z      *Zone
-	ttl    uint32
-	owners map[string][]string // lower-case owner -> key path of its first definition
+	e  *errs
+	md toml.MetaData // for services and their check tables, decoded later
+
+	undecodable map[string]bool // services whose table the library could not decode
+	cfg         *Config
+	z           *Zone
+	ttl         uint32
+	owners      map[string][]string // lower-case owner -> key path of its first definition
 }
 
 // parseZone decodes, checks and compiles one zone file. Problems are
@@ -111,6 +113,11 @@ func parseZone(cfg *Config, file string, src []byte, list *ErrorList) *Zone {
 	}
 	l.records(doc.Records.m)
 	l.services(doc.Services)
+	unknownKeys(l.e, md, func(k toml.Key) bool {
+		// Check tables are read by probeTable; a service that could not
+		// be decoded was reported as a whole.
+		return isProbeKey(k) || len(k) > 1 && k[0] == "services" && l.undecodable[k[1]]
+	})
 	l.apex(doc.SOA, &doc.NS, src)
 	l.checkCuts()
 	l.checkNSTargets()

@@ -202,6 +202,17 @@ func TestZoneErrors(t *testing.T) {
 				`z.toml:11:26: services.www.geo.continent: want a table, got an integer`,
 				`z.toml:11:66: services.www.geo.cidr."10.0.0.0/8"[0]: want a string, got an integer`,
 			}},
+		// The library stops at a table or an array written as something
+		// else; each service is decoded on its own, so that such a
+		// mistake costs that service only.
+		{"a structural mistake in one service hides nothing else", base + "a = { A = \"192.0.2.300\" }\n[services.one]\nbackends = 5\nbogus = 1\n[services.two]\nbackends = [{address = \"192.0.2.1\"}]\nttl = \"x\"\n[services.three]\nsoa = 1\n",
+			[]string{
+				`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`,
+				`z.toml:9:1: services.one.backends: want an array, got an integer`,
+				`z.toml:13:1: services.two.ttl: bad duration "x": want a number and a unit (s, m, h, d, w), e.g. "5m"`,
+				`z.toml:14:1: services.three: a service needs at least one backend`,
+				`z.toml:15:1: unknown key "services.three.soa"`,
+			}},
 		{"three at once", base + "a = { A = \"192.0.2.300\" }\nb = { A = \"192.0.2.1\", CNAME = \"a\" }\n[services.x]\nbackends = [{address=\"192.0.2.1\"}]\nbogus = 1\n",
 			[]string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`, `z.toml:8:24: records.b: a CNAME cannot stand beside other data (A) at b.example.com. (RFC 1034 section 3.6.2)`, `z.toml:11:1: unknown key "services.x.bogus"`}},
 	}
