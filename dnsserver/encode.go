@@ -322,11 +322,3 @@ func servfailMsg(m *dns.Msg, buf []byte) []byte {
 
 // hexString is the NSID option's form of an identity.
 func hexString(s string) string { return hex.EncodeToString([]byte(s)) }
-
-// zoneName is the origin of the zone that answered, "" if none.
-func (r *response) zoneName() string {
-	if r.zone == nil {
-		return ""
-	}
-	return r.zone.Name()
-}

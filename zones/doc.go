@@ -7,7 +7,7 @@
 //
 // The main configuration (config.go) names the zone files; each zone file
 // (zonefile.go) holds records and services (servicefile.go) with their
-// health checks (check.go). Values decode through small typed values
+// health checks (probespec.go). Values decode through small typed values
 // (values.go). Every problem is an Error with its file, line and column
 // (errors.go); positions the TOML library does not give come from a
 // linear scan of the source (positions.go). watch.go reloads when the
