@@ -72,6 +72,31 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 		reg:        prometheus.NewRegistry(),
 		down:       map[string]bool{},
 	}
+	a.initMetrics(snap.Config)
+	a.configLoaded(snap)
+	if err := a.initGeo(snap); err != nil {
+		return nil, err
+	}
+	if err := a.initState(opt.stateDir, snap.Config); err != nil {
+		return nil, err
+	}
+	a.checker = health.NewChecker(log, a.reg, snap.Config.MaxProbesInFlight)
+	a.checker.OnChange = a.healthChanged
+	a.adaptive = zones.NewAdaptive()
+
+	a.h = dnsserver.NewHandler(snap, opt.identity, a.locator(), log)
+	a.h.SetMetrics(a.dnsMetrics)
+	a.h.SetQueryLog(snap.Config.QueryLogSample)
+	a.h.SetRRL(a.rrl)
+	a.web = a.newWeb(opt.token)
+	return a, nil
+}
+
+// initMetrics creates the server's own metrics, the answer counts, the
+// response rate limiter and the DNS metrics, and registers them with the
+// build information and the Go and process collectors on the app's
+// registry.
+func (a *app) initMetrics(c *zones.Config) {
 	a.allDown = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gslb", Name: "all_down_answers_total",
 		Help: "Answers given while every backend of a service's address family was out of service, by service and when_all_down policy.",
@@ -91,66 +116,82 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 	a.reloads.WithLabelValues("success")
 	a.reloads.WithLabelValues("failure")
 	a.answers = zones.NewAnswerCounts()
-	a.rrl = dnsserver.NewRRL(rrlConfig(snap.Config), snap.Config.RRLTableSize)
+	a.rrl = dnsserver.NewRRL(rrlConfig(c), c.RRLTableSize)
 	a.dnsMetrics = dnsserver.NewMetrics()
+	a.reg.MustRegister(a.rrl, a.allDown, zones.NewBackendCollector(a.snapshot), a.reloads, a.lastReload, a.configInfo, a.answers, a.dnsMetrics,
+		newBuildInfo(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+// newBuildInfo is the gslb_build_info gauge, set to 1 for this binary.
+func newBuildInfo() *prometheus.GaugeVec {
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "gslb", Name: "build_info",
 		Help: "gslb's version, the commit it was built from and the Go version (always 1).",
 	}, []string{"version", "commit", "goversion"})
 	commit, gover := buildMeta()
 	buildInfo.WithLabelValues(version, commit, gover).Set(1)
-	a.reg.MustRegister(a.rrl, a.allDown, zones.NewBackendCollector(a.snapshot), a.reloads, a.lastReload, a.configInfo, a.answers, a.dnsMetrics,
-		buildInfo, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.configLoaded(snap)
+	return buildInfo
+}
 
+// initGeo opens the configured GeoIP databases, if any, and registers
+// their metrics. It warns of each service with policy nearest when the
+// database is a Country one, which has no coordinates.
+func (a *app) initGeo(snap *zones.Snapshot) error {
 	var err error
-	if a.geo, err = openGeo(configPath, snap.Config, log); err != nil {
-		return nil, err
+	if a.geo, err = openGeo(a.configPath, snap.Config, a.log); err != nil {
+		return err
 	}
-	if a.geo != nil {
-		a.reg.MustRegister(a.geo)
-		if t, _, _ := a.geo.DB(); strings.Contains(t, "Country") {
-			for _, svc := range snap.Services() {
-				if svc.Policy == zones.PolicyNearest {
-					log.Warn("policy nearest needs coordinates, which a Country database lacks: pools are tried in the written order", "service", svc.Name, "database", t)
-				}
+	if a.geo == nil {
+		return nil
+	}
+	a.reg.MustRegister(a.geo)
+	if t, _, _ := a.geo.DB(); strings.Contains(t, "Country") {
+		for _, svc := range snap.Services() {
+			if svc.Policy == zones.PolicyNearest {
+				a.log.Warn("policy nearest needs coordinates, which a Country database lacks: pools are tried in the written order", "service", svc.Name, "database", t)
 			}
 		}
 	}
-	a.state = resolveState(configPath, opt.stateDir, snap.Config)
-	if err := a.state.verify(snap.Config, true); err != nil {
+	return nil
+}
+
+// initState settles the state directory (stateFlag is -state-dir, "" for the
+// configuration's) and loads the admin overrides kept in it. A state
+// directory that was asked for must be usable; the default one may not be,
+// and the overrides are then kept in memory only.
+func (a *app) initState(stateFlag string, c *zones.Config) error {
+	a.state = resolveState(a.configPath, stateFlag, c)
+	if err := a.state.verify(c, true); err != nil {
 		if a.state.explicit() {
-			return nil, err
+			return err
 		}
 		// The default folder is a convenience: without it gslb still
 		// serves, and says what it does not keep.
-		log.Warn("no state directory: admin overrides are kept in memory only", "err", err.Error())
+		a.log.Warn("no state directory: admin overrides are kept in memory only", "err", err.Error())
 		a.state = stateDir{From: "none (default not usable)"}
 	}
 	if a.state.AdminFile == "" {
-		log.Info("admin overrides are not persisted: no state directory", "state_dir", a.state.From)
+		a.log.Info("admin overrides are not persisted: no state directory", "state_dir", a.state.From)
 	}
-	a.admin = health.NewAdmin(a.state.AdminFile, log)
+	a.admin = health.NewAdmin(a.state.AdminFile, a.log)
 	if err := a.admin.LoadFile(); err != nil {
-		return nil, fmt.Errorf("admin overrides: %w", err)
+		return fmt.Errorf("admin overrides: %w", err)
 	}
-	a.checker = health.NewChecker(log, a.reg, snap.Config.MaxProbesInFlight)
-	a.checker.OnChange = a.healthChanged
-	a.adaptive = zones.NewAdaptive()
+	return nil
+}
 
-	a.h = dnsserver.NewHandler(snap, opt.identity, a.locator(), log)
-	a.h.SetMetrics(a.dnsMetrics)
-	a.h.SetQueryLog(snap.Config.QueryLogSample)
-	a.h.SetRRL(a.rrl)
-
+// newWeb builds the HTTP side on the app's handler, admin overrides,
+// answer counts, GeoIP and registry; token is the admin API's bearer token
+// ("": write API off).
+func (a *app) newWeb(token string) *web.Server {
 	file := ""
-	if configPath == "" {
+	if a.configPath == "" {
 		file = "(bundled example)"
 	}
-	a.web = web.New(web.Deps{
+	return web.New(web.Deps{
 		Handler:         a.h,
 		Admin:           a.admin,
-		Token:           opt.token,
+		Token:           token,
 		Answers:         a.answers,
 		Geo:             a.geo,
 		Gatherer:        a.reg,
@@ -158,9 +199,8 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 		LastReloadError: a.lastReloadError,
 		Version:         version,
 		ConfigFile:      file,
-		Log:             log,
+		Log:             a.log,
 	})
-	return a, nil
 }
 
 // snapshot is the snapshot in use, nil before the handler exists.

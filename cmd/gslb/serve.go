@@ -54,34 +54,134 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("bad -log-format %q: want text or json", format)
 }
 
-func serve(args []string, stdout, stderr io.Writer) int {
+// serveFlags is the command line of gslb serve, completed from the
+// configuration by fromConfig.
+type serveFlags struct {
+	config    string // "" for the bundled example
+	dnsAddrs  stringList
+	httpAddr  string // "" for no HTTP side once completed
+	stateDir  string
+	identity  string
+	logFormat string
+	logLevel  string
+}
+
+// parseServeFlags parses the command line of gslb serve. It returns false,
+// having written the usage or the problem to stderr, when there is nothing
+// to run: the exit code is then 2.
+func parseServeFlags(args []string, stderr io.Writer) (serveFlags, bool) {
+	var f serveFlags
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	config := fs.String("config", "", "main configuration `file` (default: the bundled example, embedded in the binary)")
-	var dnsAddrs stringList
-	fs.Var(&dnsAddrs, "dns-addr", "answer DNS over UDP and TCP on `IP:PORT`; repeat for several (default: from the config, else "+zones.DefaultDNSAddr4+" and "+zones.DefaultDNSAddr6+")")
-	httpAddr := fs.String("http-addr", "", "serve the HTTP side (/healthz, /readyz, /metrics, /api/v1/) on `IP:PORT`; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
-	stateDirFlag := fs.String("state-dir", "", "keep what gslb writes (admin overrides, ...) in `DIR`, overriding [state] dir (default: from the config, else a \"state\" folder beside it; see docs/state.md)")
-	identity := fs.String("id", "", "this instance's identity for CHAOS id.server/hostname.bind and NSID, overriding [identity] id (so that several instances can share one configuration)")
-	logFormat := fs.String("log-format", "", "log format: text or json (default: log.format in the config, else text)")
-	logLevel := fs.String("log-level", "", "log level: debug, info, warn or error (default: log.level in the config, else info)")
+	fs.StringVar(&f.config, "config", "", "main configuration `file` (default: the bundled example, embedded in the binary)")
+	fs.Var(&f.dnsAddrs, "dns-addr", "answer DNS over UDP and TCP on `IP:PORT`; repeat for several (default: from the config, else "+zones.DefaultDNSAddr4+" and "+zones.DefaultDNSAddr6+")")
+	fs.StringVar(&f.httpAddr, "http-addr", "", "serve the HTTP side (/healthz, /readyz, /metrics, /api/v1/) on `IP:PORT`; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
+	fs.StringVar(&f.stateDir, "state-dir", "", "keep what gslb writes (admin overrides, ...) in `DIR`, overriding [state] dir (default: from the config, else a \"state\" folder beside it; see docs/state.md)")
+	fs.StringVar(&f.identity, "id", "", "this instance's identity for CHAOS id.server/hostname.bind and NSID, overriding [identity] id (so that several instances can share one configuration)")
+	fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default: log.format in the config, else text)")
+	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn or error (default: log.level in the config, else info)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: gslb serve [-config FILE] [-state-dir DIR] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]\n\nAnswer DNS queries. SIGHUP or a change to a configuration file reloads;\nSIGINT and SIGTERM stop after answering the queries in flight.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return f, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "gslb serve: unexpected argument %q\n", fs.Arg(0))
+		return f, false
+	}
+	return f, true
+}
+
+// fromConfig fills in what the command line left to the configuration:
+// the log format and level and the DNS and HTTP addresses. An HTTP address
+// of "off" becomes "", no HTTP side.
+func (f *serveFlags) fromConfig(c *zones.Config) {
+	if f.logFormat == "" {
+		f.logFormat = c.LogFormat
+	}
+	if f.logLevel == "" {
+		f.logLevel = c.LogLevel
+	}
+	if len(f.dnsAddrs) == 0 {
+		f.dnsAddrs = c.DNSAddrs
+	}
+	if f.httpAddr == "" {
+		f.httpAddr = c.HTTPAddr
+	}
+	if f.httpAddr == "off" {
+		f.httpAddr = ""
+	}
+}
+
+// source names the configuration for the start-up log.
+func (f *serveFlags) source() string {
+	if f.config == "" {
+		return "bundled example"
+	}
+	return f.config
+}
+
+// serve runs gslb serve: it answers DNS, and HTTP, until SIGINT or SIGTERM,
+// reloading on SIGHUP, and returns the exit code: 2 for a bad command line
+// or log setting, 1 when the server cannot start or does not stop in time.
+func serve(args []string, stdout, stderr io.Writer) int {
+	f, ok := parseServeFlags(args, stderr)
+	if !ok {
 		return 2
 	}
-	snap, err := loadConfig(*config)
+	snap, err := loadConfig(f.config)
 	if err != nil {
 		printErrors(stderr, err)
 		fmt.Fprintln(stderr, "gslb serve: configuration not valid; nothing started")
 		return 1
 	}
+	readers := tuneRuntime()
+	f.fromConfig(snap.Config)
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "gslb serve:", err)
+		return 2
+	}
+	a, token, ok := buildServeApp(log, f, snap, stderr)
+	if !ok {
+		return 1
+	}
+	a.prepare(snap) // before the first query: binds backends to their health
+	defer a.checker.Stop()
+	a.warnUnknownOverrides()
+	srv, err := startDNS(a, snap.Config, f.dnsAddrs, readers)
+	if err != nil {
+		fmt.Fprintln(stderr, "gslb serve:", err)
+		return 1
+	}
+	hs, httpAddr, err := startHTTP(a.web, f.httpAddr)
+	if err != nil {
+		fmt.Fprintf(stderr, "gslb serve: HTTP listener %s: %v\n", f.httpAddr, err)
+		srv.Shutdown(context.Background())
+		return 1
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Watching starts before the start-up line: a change made right after
+	// it is seen.
+	a.background(ctx)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	a.logStarted(snap, f.source(), srv.Addrs(), httpAddr, token != "")
+	printTry(stdout, snap, srv.Addrs(), httpAddr)
+	waitForStop(log, a, f.config, sigs)
+	cancel()
+	return shutdown(log, srv, hs)
+}
+
+// tuneRuntime sets the collector's target and the number of processors
+// for a DNS server, unless GOGC and GOMAXPROCS in the environment say
+// otherwise, and returns how many UDP readers to run.
+func tuneRuntime() (readers int) {
 	if os.Getenv("GOGC") == "" {
 		// The query path allocates a few small objects per query; with the
 		// default GOGC of 100 the collector's pauses showed as a p99 of
@@ -96,140 +196,139 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	// while it does), and a reader woken by a query can wait for a
 	// processor behind other goroutines (20 ms stalls on one CPU). The
 	// spare one removes both. GOMAXPROCS in the environment overrides it.
-	readers := runtime.GOMAXPROCS(0)
+	readers = runtime.GOMAXPROCS(0)
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(readers + 1)
 	}
-	if *logFormat == "" {
-		*logFormat = snap.Config.LogFormat
-	}
-	if *logLevel == "" {
-		*logLevel = snap.Config.LogLevel
-	}
-	log, err := newLogger(stderr, *logFormat, *logLevel)
-	if err != nil {
-		fmt.Fprintln(stderr, "gslb serve:", err)
-		return 2
-	}
-	source := *config
-	if source == "" {
-		source = "bundled example"
-	}
-	if len(dnsAddrs) == 0 {
-		dnsAddrs = snap.Config.DNSAddrs
-	}
-	if *httpAddr == "" {
-		*httpAddr = snap.Config.HTTPAddr
-	}
-	if *httpAddr == "off" {
-		*httpAddr = ""
-	}
+	return readers
+}
 
+// buildServeApp reads the admin token and assembles the server with the
+// identity of this instance. It returns false, having said why on stderr,
+// when either fails.
+func buildServeApp(log *slog.Logger, f serveFlags, snap *zones.Snapshot, stderr io.Writer) (*app, string, bool) {
 	token, err := readToken(snap.Config.AdminTokenFile)
 	if err != nil {
 		fmt.Fprintln(stderr, "gslb serve:", err)
-		return 1
+		return nil, "", false
 	}
 	host, _ := os.Hostname()
-	a, err := newApp(log, *config, snap, appOptions{
-		identity: dnsserver.Identity{Hostname: host, Version: "gslb " + version, ID: *identity},
+	a, err := newApp(log, f.config, snap, appOptions{
+		identity: dnsserver.Identity{Hostname: host, Version: "gslb " + version, ID: f.identity},
 		token:    token,
-		stateDir: *stateDirFlag,
+		stateDir: f.stateDir,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "gslb serve:", err)
 		fmt.Fprintln(stderr, "gslb serve: nothing started")
-		return 1
+		return nil, "", false
 	}
-	a.prepare(snap) // before the first query: binds backends to their health
-	defer a.checker.Stop()
-	a.warnUnknownOverrides()
-	srv := dnsserver.NewServer(a.h, dnsAddrs, dnsserver.Limits{
-		TCPConnections:          snap.Config.TCPConnections,
-		TCPConnectionsPerClient: snap.Config.TCPConnectionsPerClient,
-		TCPQueriesPerConnection: snap.Config.TCPQueriesPerConnection,
-		TCPIdleTimeout:          snap.Config.TCPIdleTimeout,
+	return a, token, true
+}
+
+// startDNS binds the DNS listeners on addrs with the configured limits,
+// starts answering with the app's handler and marks the app listening for
+// its readiness.
+func startDNS(a *app, c *zones.Config, addrs []string, readers int) (*dnsserver.Server, error) {
+	srv := dnsserver.NewServer(a.h, addrs, dnsserver.Limits{
+		TCPConnections:          c.TCPConnections,
+		TCPConnectionsPerClient: c.TCPConnectionsPerClient,
+		TCPQueriesPerConnection: c.TCPQueriesPerConnection,
+		TCPIdleTimeout:          c.TCPIdleTimeout,
 		UDPReaders:              readers,
-	}, log)
+	}, a.log)
 	if err := srv.Start(); err != nil {
-		fmt.Fprintln(stderr, "gslb serve:", err)
-		return 1
+		return nil, err
 	}
 	a.listening.Store(true)
+	return srv, nil
+}
 
-	var hs *http.Server
-	if *httpAddr != "" {
-		ln, err := net.Listen("tcp", *httpAddr)
-		if err != nil {
-			fmt.Fprintf(stderr, "gslb serve: HTTP listener %s: %v\n", *httpAddr, err)
-			srv.Shutdown(context.Background())
-			return 1
-		}
-		hs = &http.Server{
-			Handler:           a.web,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      10 * time.Second,
-			IdleTimeout:       60 * time.Second,
-			MaxHeaderBytes:    16 << 10,
-		}
-		go hs.Serve(ln)
-		*httpAddr = ln.Addr().String()
+// startHTTP listens on addr and serves h there, returning the server and
+// the address bound; with addr "" there is no HTTP side: nil and "".
+func startHTTP(h http.Handler, addr string) (*http.Server, string, error) {
+	if addr == "" {
+		return nil, "", nil
 	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	go hs.Serve(ln)
+	return hs, ln.Addr().String(), nil
+}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	// Watching starts before the start-up line: a change made right after
-	// it is seen.
-	a.background(ctx)
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-
+// logStarted logs the start-up line: what is served, where, and with what.
+func (a *app) logStarted(snap *zones.Snapshot, source string, dns []netip.AddrPort, httpAddr string, writeAPI bool) {
 	var names []string
 	for _, z := range snap.Zones {
 		names = append(names, z.Origin)
 	}
-	var bound []string
-	for _, ap := range srv.Addrs() {
-		bound = append(bound, ap.String())
+	api := "off"
+	if writeAPI {
+		api = "on"
 	}
-	writeAPI := "off"
-	if token != "" {
-		writeAPI = "on"
-	}
-	log.Info("gslb started", "version", version, "config", source, "dns", strings.Join(bound, " "),
-		"http", *httpAddr, "zones", strings.Join(names, " "), "services", len(snap.Services()), "backends", countBackends(snap),
-		"probes", a.checker.Running(), "geoip", geoSummary(a.geo), "state_dir", stateSummary(a.state), "admin_state_file", a.state.AdminFile, "admin_write_api", writeAPI,
+	a.log.Info("gslb started", "version", version, "config", source, "dns", strings.Join(addrStrings(dns), " "),
+		"http", httpAddr, "zones", strings.Join(names, " "), "services", len(snap.Services()), "backends", countBackends(snap),
+		"probes", a.checker.Running(), "geoip", geoSummary(a.geo), "state_dir", stateSummary(a.state), "admin_state_file", a.state.AdminFile, "admin_write_api", api,
 		"config_hash", snap.Hash)
-	if len(snap.Zones) > 0 && len(bound) > 0 {
-		ap := srv.Addrs()[0]
-		try := snap.Zones[0].Origin
-		for i, svc := range snap.Zones[0].Services {
-			if i == 0 || strings.HasPrefix(svc.Name, "www.") {
-				try = svc.Name
-			}
-		}
-		fmt.Fprintf(stdout, "gslb answers DNS on %s (UDP and TCP)", strings.Join(bound, ", "))
-		if *httpAddr != "" {
-			fmt.Fprintf(stdout, ", HTTP on http://%s/", *httpAddr)
-		}
-		ip := ap.Addr()
-		if ip.IsUnspecified() {
-			// Listening on every address: loopback is one of them.
-			if ip.Is4() {
-				ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-			} else {
-				ip = netip.IPv6Loopback()
-			}
-		}
-		fmt.Fprintf(stdout, "\ntry: dig @%s -p %d %s\n", ip, ap.Port(), try)
-	}
+}
 
+// printTry tells the person who started gslb where it answers and gives a
+// dig command line to try, on the first address bound, for a service of the
+// first zone (a www. one if there is one). It prints nothing without a zone
+// or a DNS listener.
+func printTry(stdout io.Writer, snap *zones.Snapshot, dns []netip.AddrPort, httpAddr string) {
+	if len(snap.Zones) == 0 || len(dns) == 0 {
+		return
+	}
+	try := snap.Zones[0].Origin
+	for i, svc := range snap.Zones[0].Services {
+		if i == 0 || strings.HasPrefix(svc.Name, "www.") {
+			try = svc.Name
+		}
+	}
+	fmt.Fprintf(stdout, "gslb answers DNS on %s (UDP and TCP)", strings.Join(addrStrings(dns), ", "))
+	if httpAddr != "" {
+		fmt.Fprintf(stdout, ", HTTP on http://%s/", httpAddr)
+	}
+	ap := dns[0]
+	ip := ap.Addr()
+	if ip.IsUnspecified() {
+		// Listening on every address: loopback is one of them.
+		if ip.Is4() {
+			ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		} else {
+			ip = netip.IPv6Loopback()
+		}
+	}
+	fmt.Fprintf(stdout, "\ntry: dig @%s -p %d %s\n", ip, ap.Port(), try)
+}
+
+// addrStrings formats bound addresses as IP:PORT.
+func addrStrings(aps []netip.AddrPort) []string {
+	var s []string
+	for _, ap := range aps {
+		s = append(s, ap.String())
+	}
+	return s
+}
+
+// waitForStop handles signals until SIGINT or SIGTERM: SIGHUP reloads the
+// configuration in the background, except the bundled example (config ""),
+// which does not change.
+func waitForStop(log *slog.Logger, a *app, config string, sigs <-chan os.Signal) {
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
-			if *config == "" {
+			if config == "" {
 				log.Info("SIGHUP: the bundled example does not change; nothing to reload")
 				continue
 			}
@@ -238,9 +337,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		log.Info("shutting down", "signal", sig.String())
-		break
+		return
 	}
-	cancel()
+}
+
+// shutdown stops the HTTP side, if any, then the DNS listeners, giving the
+// requests and queries in flight 5 s in all to finish. It returns the exit
+// code: 1 when the DNS side did not finish in time.
+func shutdown(log *slog.Logger, srv *dnsserver.Server, hs *http.Server) int {
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
 	if hs != nil {
