@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/gslb/gslb/zones"
 	"github.com/miekg/dns"
 )
 
@@ -44,7 +45,11 @@ func encodeFast(req []byte, q *request, r *response, buf []byte) (out []byte, ok
 		out = appendAddr(out, rr)
 	}
 	if soa != nil {
-		if out, ok = appendSOA(out, req, q, soa); !ok {
+		var w *zones.SOAWire
+		if r.ns[0] == r.zone.NegativeSOA() {
+			w = r.zone.NegativeSOAWire()
+		}
+		if out, ok = appendSOA(out, req, q, soa, w); !ok {
 			return nil, false
 		}
 		binary.BigEndian.PutUint16(out[8:], 1)
@@ -70,8 +75,15 @@ func fastable(q *request, r *response) (soa *dns.SOA, ok bool) {
 	switch {
 	case len(r.ns) == 0:
 	case len(r.ns) == 1 && len(r.answer) == 0:
-		if soa, ok = r.ns[0].(*dns.SOA); !ok || !plainName(soa.Hdr.Name) || !plainName(soa.Ns) || !plainName(soa.Mbox) {
+		if soa, ok = r.ns[0].(*dns.SOA); !ok {
 			return nil, false
+		}
+		if w := r.zone.NegativeSOAWire(); w == nil || r.ns[0] != r.zone.NegativeSOA() {
+			// Not the zone's own negative SOA with its template: its names
+			// must be plain for the compressor.
+			if !plainName(soa.Hdr.Name) || !plainName(soa.Ns) || !plainName(soa.Mbox) {
+				return nil, false
+			}
 		}
 	default:
 		return nil, false
@@ -106,7 +118,28 @@ func appendAddr(out []byte, rr dns.RR) []byte {
 // appendSOA appends the SOA record of a negative answer, its names
 // compressed against the question and each other; ok is false if the
 // compressor could not keep every name miekg/dns would point to.
-func appendSOA(out, req []byte, q *request, soa *dns.SOA) (_ []byte, ok bool) {
+func appendSOA(out, req []byte, q *request, soa *dns.SOA, w *zones.SOAWire) (_ []byte, ok bool) {
+	if w != nil && w.Labels <= q.nlabels && strings.HasSuffix(q.name, soa.Hdr.Name) &&
+		(len(q.name) == len(soa.Hdr.Name) || q.name[len(q.name)-len(soa.Hdr.Name)-1] == '.') {
+		// The question ends with the apex as the SOA spells it: the
+		// record's compression is known, unless a name of the SOA shares a
+		// longer suffix with the question.
+		longer := false
+		for _, s := range w.Longer {
+			longer = longer || strings.HasSuffix(q.name, s) && (len(q.name) == len(s) || q.name[len(q.name)-len(s)-1] == '.')
+		}
+		if !longer {
+			apex, base := q.labels[q.nlabels-w.Labels], len(out)
+			out = append(out, w.Wire...)
+			for _, at := range w.Apex {
+				binary.BigEndian.PutUint16(out[base+at:], 0xC000|(binary.BigEndian.Uint16(out[base+at:])+uint16(apex)))
+			}
+			for _, at := range w.Self {
+				binary.BigEndian.PutUint16(out[base+at:], 0xC000|(binary.BigEndian.Uint16(out[base+at:])+uint16(base)))
+			}
+			return out, true
+		}
+	}
 	c := compressor{q: q, req: req}
 	out = c.name(out, soa.Hdr.Name)
 	out = binary.BigEndian.AppendUint16(out, dns.TypeSOA)
@@ -159,7 +192,15 @@ func appendOPT(out []byte, q *request, r *response) []byte {
 // plainName tells whether a name can be written label by label as it is
 // spelled: no escapes, no empty labels.
 func plainName(s string) bool {
-	return s != "" && s != "." && strings.IndexByte(s, '\\') < 0 && !strings.Contains(s, "..") && s[0] != '.' && dns.IsFqdn(s)
+	if len(s) < 2 || s[0] == '.' || s[len(s)-1] != '.' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '.' && s[i-1] == '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // compressor writes names compressed as miekg/dns does: a name's longest

@@ -157,3 +157,35 @@ func diffReplies(a, b []byte) string {
 	}
 	return ""
 }
+
+// TestNegativeSOACompression: negative answers whose SOA names share
+// suffixes with the question in every way (the apex, MNAME or RNAME as the
+// question or a suffix of it, other case) are byte for byte the general
+// path's, whether the zone's SOA template or the compressor writes them.
+func TestNegativeSOACompression(t *testing.T) {
+	h := NewHandler(loadSnapshot(t, testConfig, testZone), Identity{}, nil, discard())
+	src := netip.MustParseAddr("198.51.100.7")
+	n := 0
+	for _, name := range []string{"nope.example.com.", "example.com.", "ns1.example.com.", "x.ns1.example.com.", "hostmaster.example.com.",
+		"a.hostmaster.example.com.", "NS1.example.com.", "x.Example.COM.", "ns1.EXAMPLE.com.", "mail.example.com.", "a.b.c.d.e.f.example.com."} {
+		for _, qt := range []uint16{dns.TypeA, dns.TypeTXT, dns.TypeCAA} {
+			for _, opt := range [][]byte{nil, {}} {
+				req := rawQuery(7, 0, 1, name, qt, nil, 0)
+				if opt != nil {
+					req = rawQuery(7, 0, 1, name, qt, rawOPT(1232, 0, 0, opt), 1)
+				}
+				fast, ok := fastReply(h, req, src, UDP)
+				if !ok {
+					continue
+				}
+				n++
+				if general := generalReply(h, req, src, UDP); !bytes.Equal(fast, general) {
+					t.Errorf("%s %s: %s\n fast    %x\n general %x", name, dns.TypeToString[qt], diffReplies(fast, general), fast, general)
+				}
+			}
+		}
+	}
+	if n < 30 {
+		t.Errorf("only %d negative answers on the fast path", n)
+	}
+}

@@ -43,6 +43,8 @@ func FuzzServe(f *testing.F) {
 		{"big.example.com.", dns.TypeTXT, true},
 		{"id.server.", dns.TypeTXT, false},
 		{"example.org.", dns.TypeSOA, false},
+		{"ns1.example.com.", dns.TypeTXT, true},
+		{"x.Hostmaster.example.com.", dns.TypeA, false},
 		{"geo.example.com.", dns.TypeA, true},
 		{"Sticky.example.com.", dns.TypeAAAA, false},
 	} {

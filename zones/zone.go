@@ -21,6 +21,8 @@ type Zone struct {
 	// negSOA is the SOA as it goes into negative answers: its TTL is
 	// min(SOA TTL, SOA MINIMUM) as RFC 2308 section 3 asks.
 	negSOA []dns.RR // one record
+	// negWire is negSOA as miekg/dns compresses it (soawire.go).
+	negWire *SOAWire
 	// Services are the zone's dynamically answered names, sorted by name.
 	Services []*Service
 

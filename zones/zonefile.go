@@ -518,6 +518,7 @@ func (l *zoneLoader) apex(soa *soaDoc, ns *stringList, src []byte) {
 	neg := *rr
 	neg.Hdr.Ttl = min(rr.Hdr.Ttl, rr.Minttl)
 	z.negSOA = []dns.RR{&neg}
+	z.negWire = soaWire(&neg)
 }
 
 // autoSerial derives the serial from the zone file's content, so that it
