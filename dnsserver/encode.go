@@ -129,7 +129,7 @@ func appendSOA(out, req []byte, q *request, soa *dns.SOA, w *zones.SOAWire) (_ [
 			longer = longer || strings.HasSuffix(q.name, s) && (len(q.name) == len(s) || q.name[len(q.name)-len(s)-1] == '.')
 		}
 		if !longer {
-			apex, base := q.labels[q.nlabels-w.Labels], len(out)
+			apex, base := int(q.labels[q.nlabels-w.Labels]), len(out)
 			out = append(out, w.Wire...)
 			for _, at := range w.Apex {
 				binary.BigEndian.PutUint16(out[base+at:], 0xC000|(binary.BigEndian.Uint16(out[base+at:])+uint16(apex)))
@@ -227,7 +227,7 @@ func (c *compressor) find(s string) (int, bool) {
 		pos := 0
 		for i := 0; i < c.q.nlabels; i++ {
 			if pos == at {
-				return c.q.labels[i], true
+				return int(c.q.labels[i]), true
 			}
 			pos += int(c.req[c.q.labels[i]]) + 1
 		}

@@ -46,7 +46,7 @@ type request struct {
 	// Set by readFast only: the end of the question in the wire, and the
 	// offsets of the question name's labels, for the fast encoder.
 	qend    int
-	labels  [128]int
+	labels  [128]uint16
 	nlabels int
 }
 
@@ -81,7 +81,7 @@ func readFast(req []byte, q *request) bool {
 		if n > 63 || off+1+n > len(req) || q.nlabels == len(q.labels) {
 			return false
 		}
-		q.labels[q.nlabels] = off
+		q.labels[q.nlabels] = uint16(off)
 		q.nlabels++
 		for _, c := range req[off+1 : off+1+n] {
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '*') {
@@ -172,7 +172,7 @@ func (q *request) setNames(req []byte) {
 	var b strings.Builder
 	b.Grow(q.qend - 4 - 12)
 	for i := 0; i < q.nlabels; i++ {
-		o := q.labels[i]
+		o := int(q.labels[i])
 		b.Write(req[o+1 : o+1+int(req[o])])
 		b.WriteByte('.')
 	}
