@@ -433,10 +433,7 @@ func (p *httpPath) UnmarshalTOML(v any) error {
 // expectList is the statuses an HTTP check accepts: a status, a range such
 // as "200-399", or an array of them; kept as health.HTTPSpec.Expect reads
 // it ("200,301-399").
-type expectList struct {
-	written
-	v string
-}
+type expectList struct{ value[string] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (e *expectList) UnmarshalTOML(v any) error {
@@ -486,36 +483,20 @@ func (r *bodyRegexp) UnmarshalTOML(v any) error {
 }
 
 // rrType is a record type name such as "AAAA".
-type rrType struct {
-	written
-	v uint16
-}
+type rrType struct{ value[uint16] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (t *rrType) UnmarshalTOML(v any) error {
-	t.written = written{set: true}
-	s, _ := v.(string)
-	var ok bool
-	if t.v, ok = dns.StringToType[strings.ToUpper(s)]; !ok {
-		t.bad("%s is not a record type", quoted(v))
-	}
+	t.decodeName(v, dns.StringToType, "a record type")
 	return nil
 }
 
 // rcodeValue is a DNS rcode name such as "NXDOMAIN".
-type rcodeValue struct {
-	written
-	v int
-}
+type rcodeValue struct{ value[int] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (r *rcodeValue) UnmarshalTOML(v any) error {
-	r.written = written{set: true}
-	s, _ := v.(string)
-	var ok bool
-	if r.v, ok = dns.StringToRcode[strings.ToUpper(s)]; !ok {
-		r.bad("%s is not a DNS rcode", quoted(v))
-	}
+	r.decodeName(v, dns.StringToRcode, "a DNS rcode")
 	return nil
 }
 

@@ -58,6 +58,41 @@ func (w *written) badElem(i int, format string, args ...any) {
 // ok tells whether the key was written with a good value.
 func (w *written) ok() bool { return w.set && len(w.problems) == 0 }
 
+// value is what most value types hold: whether and how the key was
+// written, and the value decoded, good when ok.
+type value[T any] struct {
+	written
+	v T
+}
+
+// to stores the value in dst if it was written and good.
+func (x *value[T]) to(dst *T) {
+	if x.ok() {
+		*dst = x.v
+	}
+}
+
+// decodeAs decodes v if it is a T, else records that want was wanted.
+func (x *value[T]) decodeAs(v any, want string) {
+	x.written = written{set: true}
+	if t, ok := v.(T); ok {
+		x.v = t
+	} else {
+		x.bad("want %s, got %s", want, typeName(v))
+	}
+}
+
+// decodeName decodes v as a name of table, in any case; what says what
+// the names are, for the error.
+func (x *value[T]) decodeName(v any, table map[string]T, what string) {
+	x.written = written{set: true}
+	s, _ := v.(string)
+	var ok bool
+	if x.v, ok = table[strings.ToUpper(s)]; !ok {
+		x.bad("%s is not %s", quoted(v), what)
+	}
+}
+
 func (w *written) valueProblems() []valueProblem { return w.problems }
 
 // valueType is what errs.values looks for in a decoded document.
@@ -71,67 +106,29 @@ type ranged interface {
 }
 
 // tomlString is a string value.
-type tomlString struct {
-	written
-	v string
-}
+type tomlString struct{ value[string] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (s *tomlString) UnmarshalTOML(v any) error {
-	s.written = written{set: true}
-	if x, ok := v.(string); ok {
-		s.v = x
-	} else {
-		s.bad("want a string, got %s", typeName(v))
-	}
+	s.decodeAs(v, "a string")
 	return nil
-}
-
-// to stores the value in dst if it was written and good.
-func (s *tomlString) to(dst *string) {
-	if s.ok() {
-		*dst = s.v
-	}
 }
 
 // tomlBool is a boolean value.
-type tomlBool struct {
-	written
-	v bool
-}
+type tomlBool struct{ value[bool] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (b *tomlBool) UnmarshalTOML(v any) error {
-	b.written = written{set: true}
-	if x, ok := v.(bool); ok {
-		b.v = x
-	} else {
-		b.bad("want true or false, got %s", typeName(v))
-	}
+	b.decodeAs(v, "true or false")
 	return nil
 }
 
-// to stores the value in dst if it was written and good.
-func (b *tomlBool) to(dst *bool) {
-	if b.ok() {
-		*dst = b.v
-	}
-}
-
 // tomlInt is an integer value.
-type tomlInt struct {
-	written
-	v int64
-}
+type tomlInt struct{ value[int64] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (n *tomlInt) UnmarshalTOML(v any) error {
-	n.written = written{set: true}
-	if x, ok := v.(int64); ok {
-		n.v = x
-	} else {
-		n.bad("want an integer, got %s", typeName(v))
-	}
+	n.decodeAs(v, "an integer")
 	return nil
 }
 
@@ -149,10 +146,7 @@ func toInt[T ~int | ~uint16 | ~uint64](n *tomlInt, dst *T) {
 }
 
 // tomlNumber is an integer or a float; NaN and infinities are refused.
-type tomlNumber struct {
-	written
-	v float64
-}
+type tomlNumber struct{ value[float64] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (n *tomlNumber) UnmarshalTOML(v any) error {
@@ -177,20 +171,10 @@ func (n *tomlNumber) checkRange(lo, hi float64, bounds, hint string) {
 	}
 }
 
-// to stores the value in dst if it was written and good.
-func (n *tomlNumber) to(dst *float64) {
-	if n.ok() {
-		*dst = n.v
-	}
-}
-
 // seconds is a TTL or an SOA timer: an integer ("300") or a string in the
 // units operators write in zone files: "90", "30s", "5m", "1h30m", "2d",
 // "1w".
-type seconds struct {
-	written
-	v uint32
-}
+type seconds struct{ value[uint32] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (s *seconds) UnmarshalTOML(v any) error {
@@ -212,13 +196,6 @@ func (s *seconds) UnmarshalTOML(v any) error {
 		s.bad("%v", err)
 	}
 	return nil
-}
-
-// to stores the value in dst if it was written and good.
-func (s *seconds) to(dst *uint32) {
-	if s.ok() {
-		*dst = s.v
-	}
 }
 
 func parseSeconds(s string) (uint32, error) {
@@ -271,10 +248,7 @@ func parseSeconds(s string) (uint32, error) {
 
 // duration is a Go duration string ("10s", "500ms") or an integer number of
 // seconds.
-type duration struct {
-	written
-	v time.Duration
-}
+type duration struct{ value[time.Duration] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (d *duration) UnmarshalTOML(v any) error {
@@ -300,13 +274,6 @@ func (d *duration) UnmarshalTOML(v any) error {
 		d.bad("want a duration such as \"10s\", got %s", typeName(v))
 	}
 	return nil
-}
-
-// to stores the value in dst if it was written and good.
-func (d *duration) to(dst *time.Duration) {
-	if d.ok() {
-		*dst = d.v
-	}
 }
 
 // stringList is a string or an array of strings; list tells which. v
@@ -434,10 +401,7 @@ func (a *stringArray) UnmarshalTOML(v any) error {
 }
 
 // addrPort is an "IP:port" address.
-type addrPort struct {
-	written
-	v netip.AddrPort
-}
+type addrPort struct{ value[netip.AddrPort] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (a *addrPort) UnmarshalTOML(v any) error {
@@ -456,10 +420,7 @@ func (a *addrPort) UnmarshalTOML(v any) error {
 }
 
 // networks is an array of networks such as "192.0.2.0/24", kept masked.
-type networks struct {
-	written
-	v []netip.Prefix
-}
+type networks struct{ value[[]netip.Prefix] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (n *networks) UnmarshalTOML(v any) error {
