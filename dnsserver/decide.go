@@ -34,8 +34,7 @@ type response struct {
 	// What the answer came from, for the cache and the metrics.
 	zone    *zones.Zone
 	a       zones.Answer
-	client  zones.Client
-	addr    netip.Addr // the client's address in client
+	addr    netip.Addr // the client's address, as the policies saw it
 	located bool       // the client address came from a trusted ECS option
 
 	// With recordServing, decide notes which of the answering service's
@@ -70,11 +69,13 @@ func (h *Handler) decide(snap *zones.Snapshot, q *request, src netip.Addr, t Tra
 	r.limit = udpLimit(snap, q, t)
 	if q.edns {
 		r.opt, r.udpSize = true, snap.Config.UDPSize
-		if q.bodyErr {
-			// Nothing else of the request is known.
-			r.rcode, r.rd, r.cd = q.problem, false, false
-			return
-		}
+	}
+	if q.bodyErr {
+		// Nothing else of the request is known (its flags read as clear).
+		r.rcode = q.problem
+		return
+	}
+	if q.edns {
 		r.do = q.do
 		if q.nsid && snap.Config.NSID {
 			r.nsid = hexString(h.identity(snap))
@@ -88,9 +89,6 @@ func (h *Handler) decide(snap *zones.Snapshot, q *request, src netip.Addr, t Tra
 		return
 	default:
 		r.rcode = q.problem
-		if q.bodyErr {
-			r.rd, r.cd = false, false
-		}
 		return
 	}
 	switch q.qclass {
@@ -118,13 +116,14 @@ func (h *Handler) decide(snap *zones.Snapshot, q *request, src netip.Addr, t Tra
 		return
 	}
 	r.zone = z
-	r.client, r.addr, r.located = client(snap, q, src, trace)
+	var c zones.Client
+	c, r.addr, r.located = client(snap, q, src, trace)
 	if r.recordServing {
 		if r.svc = z.ServiceAt(q.lower); r.svc != nil {
 			r.mask, r.recordServing = r.svc.ServingMask()
 		}
 	}
-	zq := zones.Query{Name: q.name, Lower: q.lower, Type: q.qtype, Geo: h.geo, Client: r.client, Trace: trace}
+	zq := zones.Query{Name: q.name, Lower: q.lower, Type: q.qtype, Geo: h.geo, Client: c, Trace: trace}
 	r.a = z.Lookup(&zq)
 	fill(r, z)
 	if q.hasECS {
@@ -151,7 +150,7 @@ func udpLimit(snap *zones.Snapshot, q *request, t Transport) int {
 	if t == TCP {
 		return dns.MaxMsgSize
 	}
-	if !q.edns || q.bodyErr {
+	if !q.edns {
 		return minUDPSize
 	}
 	return max(minUDPSize, min(q.udpSize, int(snap.Config.UDPSize)))

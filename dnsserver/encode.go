@@ -45,11 +45,7 @@ func encodeFast(req []byte, q *request, r *response, buf []byte) (out []byte, ok
 		out = appendAddr(out, rr)
 	}
 	if soa != nil {
-		var w *zones.SOAWire
-		if r.ns[0] == r.zone.NegativeSOA() {
-			w = r.zone.NegativeSOAWire()
-		}
-		if out, ok = appendSOA(out, req, q, soa, w); !ok {
+		if out, ok = appendSOA(out, req, q, soa, r.zone.NegativeSOAWire()); !ok {
 			return nil, false
 		}
 		binary.BigEndian.PutUint16(out[8:], 1)
@@ -68,22 +64,18 @@ func encodeFast(req []byte, q *request, r *response, buf []byte) (out []byte, ok
 // records owned by the query name, or an authoritative negative answer
 // with its SOA (returned), no additional records, no NSID.
 func fastable(q *request, r *response) (soa *dns.SOA, ok bool) {
-	if q.qend == 0 || len(r.extra) > 0 || r.nsid != "" || r.noQuestion || r.opcode != 0 || !r.aa ||
+	// A request readFast read (qend set) has one question and opcode QUERY.
+	if q.qend == 0 || len(r.extra) > 0 || r.nsid != "" || !r.aa ||
 		r.rcode != dns.RcodeSuccess && r.rcode != dns.RcodeNameError {
 		return nil, false
 	}
 	switch {
 	case len(r.ns) == 0:
 	case len(r.ns) == 1 && len(r.answer) == 0:
-		if soa, ok = r.ns[0].(*dns.SOA); !ok {
+		// The zone's negative SOA, whose names are plain when it has a
+		// template: the compressor can write it where the template cannot.
+		if soa, ok = r.ns[0].(*dns.SOA); !ok || r.ns[0] != r.zone.NegativeSOA() || r.zone.NegativeSOAWire() == nil {
 			return nil, false
-		}
-		if w := r.zone.NegativeSOAWire(); w == nil || r.ns[0] != r.zone.NegativeSOA() {
-			// Not the zone's own negative SOA with its template: its names
-			// must be plain for the compressor.
-			if !plainName(soa.Hdr.Name) || !plainName(soa.Ns) || !plainName(soa.Mbox) {
-				return nil, false
-			}
 		}
 	default:
 		return nil, false
@@ -119,7 +111,7 @@ func appendAddr(out []byte, rr dns.RR) []byte {
 // compressed against the question and each other; ok is false if the
 // compressor could not keep every name miekg/dns would point to.
 func appendSOA(out, req []byte, q *request, soa *dns.SOA, w *zones.SOAWire) (_ []byte, ok bool) {
-	if w != nil && w.Labels <= q.nlabels && strings.HasSuffix(q.name, soa.Hdr.Name) &&
+	if w.Labels <= q.nlabels && strings.HasSuffix(q.name, soa.Hdr.Name) &&
 		(len(q.name) == len(soa.Hdr.Name) || q.name[len(q.name)-len(soa.Hdr.Name)-1] == '.') {
 		// The question ends with the apex as the SOA spells it: the
 		// record's compression is known, unless a name of the SOA shares a
@@ -187,20 +179,6 @@ func appendOPT(out []byte, q *request, r *response) []byte {
 		}
 	}
 	return out
-}
-
-// plainName tells whether a name can be written label by label as it is
-// spelled: no escapes, no empty labels.
-func plainName(s string) bool {
-	if len(s) < 2 || s[0] == '.' || s[len(s)-1] != '.' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; c == '\\' || c == '.' && s[i-1] == '.' {
-			return false
-		}
-	}
-	return true
 }
 
 // compressor writes names compressed as miekg/dns does: a name's longest

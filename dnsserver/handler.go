@@ -273,24 +273,31 @@ func (h *Handler) answerWire(snap *zones.Snapshot, req []byte, src netip.Addr, t
 // answer without records, truncated, so that a real client retries over
 // TCP.
 func (h *Handler) slip(snap *zones.Snapshot, req []byte, src netip.Addr, buf []byte) []byte {
-	var q request
-	var r response
-	readMsg(req, &q)
-	h.decide(snap, &q, src, UDP, nil, &r)
-	r.answer, r.ns, r.extra = nil, nil, nil
-	m := r.msg(&q)
-	m.Truncated = true
-	return h.pack(m, r.limit, buf)
+	r, limit := h.answerMsg(snap, req, src, UDP, nil)
+	// No records but the OPT record, which msg puts last.
+	extra := r.Extra
+	r.Answer, r.Ns, r.Extra = nil, nil, nil
+	if n := len(extra); n > 0 && extra[n-1].Header().Rrtype == dns.TypeOPT {
+		r.Extra = extra[n-1:]
+	}
+	r.Truncated = true
+	return h.pack(r, limit, buf)
 }
 
-// answer reads and answers req with miekg/dns on both ends; it returns the
-// reply message and the largest size it may have on the wire.
-func (h *Handler) answer(req []byte, src netip.Addr, t Transport) (*dns.Msg, int) {
+// answerMsg reads and answers req with miekg/dns, not the fast reader and
+// encoder: the path of rare replies and of explain. It returns the reply
+// message and the largest size it may have on the wire.
+func (h *Handler) answerMsg(snap *zones.Snapshot, req []byte, src netip.Addr, t Transport, trace *zones.Trace) (*dns.Msg, int) {
 	var q request
 	var r response
 	readMsg(req, &q)
-	h.decide(h.snap.Load(), &q, src, t, nil, &r)
+	h.decide(snap, &q, src, t, trace, &r)
 	return r.msg(&q), r.limit
+}
+
+// answer is answerMsg on the snapshot in use, for tests.
+func (h *Handler) answer(req []byte, src netip.Addr, t Transport) (*dns.Msg, int) {
+	return h.answerMsg(h.snap.Load(), req, src, t, nil)
 }
 
 // Explain answers m as if it came from src over TCP (so nothing is
@@ -301,10 +308,7 @@ func (h *Handler) Explain(m *dns.Msg, src netip.Addr) (*dns.Msg, []string, error
 	if err != nil {
 		return nil, nil, err
 	}
-	var q request
-	var r response
-	readMsg(req, &q)
 	tr := &zones.Trace{}
-	h.decide(h.snap.Load(), &q, src, TCP, tr, &r)
-	return r.msg(&q), tr.Lines, nil
+	r, _ := h.answerMsg(h.snap.Load(), req, src, TCP, tr)
+	return r, tr.Lines, nil
 }
