@@ -27,19 +27,11 @@ type zoneDoc struct {
 
 // recordTable is the table of one name under [records]: record types
 // (and ttl) to values of any type, read by zoneLoader.records.
-type recordTable struct {
-	written
-	m map[string]any
-}
+type recordTable struct{ value[map[string]any] }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (r *recordTable) UnmarshalTOML(v any) error {
-	r.written = written{set: true}
-	m, ok := v.(map[string]any)
-	if !ok {
-		r.bad("want a table of records such as { A = \"192.0.2.1\" }, got %s", typeName(v))
-	}
-	r.m = m
+	r.decodeAs(v, `a table of records such as { A = "192.0.2.1" }`)
 	return nil
 }
 
@@ -258,7 +250,7 @@ func (l *zoneLoader) records(recs map[string]recordTable) {
 		if !ok {
 			continue
 		}
-		table := rt.m
+		table := rt.v
 		ttl := l.ttl
 		if v, ok := table["ttl"]; ok {
 			ttl = l.ttlValue(v, append(path, "ttl"))
