@@ -65,12 +65,9 @@ type order struct {
 // set makes list, which the snapshot keeps, the order.
 func (o *order) set(list []*Pool) { o.list = list }
 
-// add appends p to the order.
+// add appends p to the order; a policy sets the order or adds to it,
+// never both.
 func (o *order) add(p *Pool) {
-	if o.list != nil {
-		o.grown = append([]*Pool(nil), o.list...)
-		o.list = nil
-	}
 	switch {
 	case o.grown != nil:
 		o.grown = append(o.grown, p)

@@ -92,16 +92,20 @@ type Choice struct {
 	isFrozen bool
 }
 
-// freeze reads which members are candidates, once, and reports whether
-// any is.
-func (c *Choice) freeze() bool {
+// freeze fixes the candidates, for groups of up to 64 members: the
+// serving ones as the pool's choice read them, or with all those it reads
+// now. It reports whether there is any.
+func (c *Choice) freeze(serving uint64) bool {
 	if len(c.g.members) > 64 {
 		return c.any()
 	}
-	var m uint64
-	for i := range c.g.members {
-		if c.candidate(i) {
-			m |= 1 << i
+	m := serving
+	if c.all {
+		m = 0
+		for i := range c.g.members {
+			if c.candidate(i) {
+				m |= 1 << i
+			}
 		}
 	}
 	c.frozen, c.isFrozen = m, true
@@ -193,15 +197,8 @@ func (c *Choice) nth(k int) int {
 	return -1
 }
 
-// Backend returns candidate i (0 ≤ i < Len).
-func (c *Choice) Backend(i int) *Backend { return c.g.members[c.nth(i)] }
-
 // Record returns the address record that answers candidate i.
 func (c *Choice) Record(i int) dns.RR { return c.g.rrs[c.nth(i)] }
-
-// Answers is how many records the service answers: its answers key, at
-// most Len (every candidate when the key does not apply).
-func (c *Choice) Answers() int { return c.answers(c.Len()) }
 
 // ReadClient returns the client's address, as a read that the answer
 // depends on every known bit of unless DependsOn narrows it.

@@ -152,7 +152,7 @@ func TestServeAllIsNotCached(t *testing.T) {
 		q := &Query{Name: "svc.example.com.", Lower: "svc.example.com.", Type: dns.TypeA, Client: NewClient(netip.MustParseAddr("198.51.100.1"), 32)}
 		p := svc.Pools[0]
 		for _, all := range []bool{false, true} {
-			rrs, varies := svc.pick(q, p, &p.v4, all)
+			rrs, varies := svc.pick(q, p, &p.v4, all, 0b11) // both members serve
 			if len(rrs) == 0 || varies != all {
 				t.Errorf("%s, serve_all %v: answer %v, varies %v; want an answer, varies %v", members, all, rrs, varies, all)
 			}

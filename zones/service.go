@@ -246,23 +246,29 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 	q.done(&o.reads)
 	pools := o.pools()
 	var chosen, degraded *Pool
+	// The serving members of the chosen and the degraded pool (bit i:
+	// member i, for pools of up to 64), read once: the selection works
+	// on them.
+	var chosenMask, degradedMask uint64
 	for _, p := range pools {
 		g := fam(p)
 		n := 0
-		for _, b := range g.members {
+		var mask uint64
+		for i, b := range g.members {
 			if b.Serving() {
 				n++
+				mask |= 1 << (i & 63)
 			}
 		}
 		if n >= s.MinHealthy && n > 0 {
-			chosen = p
+			chosen, chosenMask = p, mask
 			if tr != nil {
 				tr.Add("pool %s: %d of %d members serving (min_healthy %d): chosen", p.Name, n, len(g.members), s.MinHealthy)
 			}
 			break
 		}
 		if n > 0 && degraded == nil {
-			degraded = p
+			degraded, degradedMask = p, mask
 		}
 		if tr != nil {
 			if len(g.members) == 0 {
@@ -273,7 +279,7 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 		}
 	}
 	if chosen == nil && degraded != nil {
-		chosen = degraded
+		chosen, chosenMask = degraded, degradedMask
 		if tr != nil {
 			tr.Add("no pool has min_healthy serving members: using pool %s, the first with any", chosen.Name)
 		}
@@ -281,7 +287,7 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 	if chosen != nil {
 		d.Pool = chosen
 		g := fam(chosen)
-		d.RRs, d.Varies = s.pick(q, chosen, g, false)
+		d.RRs, d.Varies = s.pick(q, chosen, g, false, chosenMask)
 		if count {
 			g.count(d.RRs)
 			d.tally.g, d.tally.rrs = g, d.RRs
@@ -326,7 +332,7 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 			if tr != nil {
 				tr.Add("no %s backend serving: when_all_down = serve_all, answering pool %s as if all were up", famName(v6), p.Name)
 			}
-			d.RRs, d.Varies = s.pick(q, p, g, true)
+			d.RRs, d.Varies = s.pick(q, p, g, true, 0)
 			if count {
 				g.count(d.RRs)
 				d.tally.g, d.tally.rrs = g, d.RRs
@@ -337,17 +343,17 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 	return d
 }
 
-// pick runs the service's selection on group g of pool p. With all,
-// every member counts as serving (when_all_down = serve_all) unless an
-// operator took it out.
-func (s *Service) pick(q *Query, p *Pool, g *group, all bool) (rrs []dns.RR, varies bool) {
+// pick runs the service's selection on group g of pool p, whose serving
+// members decide read (serving). With all, every member counts as
+// serving (when_all_down = serve_all) unless an operator took it out.
+func (s *Service) pick(q *Query, p *Pool, g *group, all bool, serving uint64) (rrs []dns.RR, varies bool) {
 	if tr := q.Trace; tr != nil {
 		for _, b := range g.members {
 			tr.Add("  member %s %s: %s, weight %g, effective weight %.3g", b.Name, b.Addr, memberState(b), b.Weight, b.EffectiveWeight())
 		}
 	}
 	c := Choice{view: q.view(), s: s, pool: p, g: g, all: all}
-	if !c.freeze() {
+	if !c.freeze(serving) {
 		// Every member drained or forced down (or a health change since
 		// the pool was chosen): nothing to answer.
 		return nil, false
