@@ -11,6 +11,16 @@ import (
 	"time"
 )
 
+// newTestWatcher is a watcher that logs nowhere, with the given debounce.
+func newTestWatcher(t *testing.T, debounce time.Duration) *Watcher {
+	t.Helper()
+	wr, err := NewWatcher(slog.New(slog.NewTextHandler(io.Discard, nil)), debounce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wr
+}
+
 // TestWatcherDispatch: one watcher, three watches in two folders; each is
 // called for its own files only, once per burst, and a folder a watch adds
 // later is followed.
@@ -20,10 +30,7 @@ func TestWatcherDispatch(t *testing.T) {
 	if err := os.Mkdir(extra, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	wr, err := NewWatcher(slog.New(slog.NewTextHandler(io.Discard, nil)), 50*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wr := newTestWatcher(t, 50*time.Millisecond)
 	var configs, geos, admins atomic.Int32
 	var withExtra atomic.Bool
 	mmdb := filepath.Join(data, "City.mmdb")
@@ -95,13 +102,10 @@ func TestWatcherDispatch(t *testing.T) {
 }
 
 func TestWatcherNoFolder(t *testing.T) {
-	wr, err := NewWatcher(slog.New(slog.NewTextHandler(io.Discard, nil)), time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wr := newTestWatcher(t, time.Millisecond)
 	defer wr.fs.Close()
 	missing := filepath.Join(t.TempDir(), "missing")
-	err = wr.Add(Watch{Name: "GeoIP database", Dirs: func() []string { return []string{missing} }, Changed: func() {}})
+	err := wr.Add(Watch{Name: "GeoIP database", Dirs: func() []string { return []string{missing} }, Changed: func() {}})
 	if err == nil || err.Error() != "cannot watch any folder of the GeoIP database" {
 		t.Errorf("err %v", err)
 	}
@@ -117,10 +121,7 @@ func TestWatcherOneFolderManySpellings(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(dir)
-	wr, err := NewWatcher(slog.New(slog.NewTextHandler(io.Discard, nil)), 20*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wr := newTestWatcher(t, 20*time.Millisecond)
 	var rel, abs, linked atomic.Int32
 	var dropLinked atomic.Bool
 	for _, w := range []Watch{

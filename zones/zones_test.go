@@ -1,7 +1,6 @@
 package zones
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -218,15 +217,7 @@ func TestZoneErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := loadText(t, c.zone)
-			var list ErrorList
-			if !errors.As(err, &list) {
-				t.Fatalf("want an ErrorList, got %v", err)
-			}
-			var got []string
-			for _, e := range list {
-				got = append(got, e.Error())
-			}
+			got := loadErrors(t, c.zone)
 			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
 				t.Errorf("errors:\n got %q\nwant %q", got, c.want)
 			}
