@@ -165,15 +165,7 @@ func serveExchanger(h *Handler) zonestest.Exchanger {
 		if c.TCP {
 			tr = TCP
 		}
-		out := h.Serve(req, netip.AddrPortFrom(src, 5300), tr, make([]byte, 65535))
-		if out == nil {
-			t.Fatal("no reply")
-		}
-		r := new(dns.Msg)
-		if err := r.Unpack(out); err != nil {
-			t.Fatalf("unpack: %v", err)
-		}
-		return r
+		return unpack(t, h.Serve(req, netip.AddrPortFrom(src, 5300), tr, make([]byte, 65535)))
 	}
 }
 

@@ -113,7 +113,7 @@ func rawOPT(size uint16, version uint8, flags uint16, options []byte) []byte {
 	return append(b, options...)
 }
 
-func unpack(t *testing.T, b []byte) *dns.Msg {
+func unpack(t testing.TB, b []byte) *dns.Msg {
 	t.Helper()
 	if b == nil {
 		t.Fatal("no reply")

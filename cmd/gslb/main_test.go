@@ -103,22 +103,29 @@ b = { A = "192.0.2.1", CNAME = "a" }`, 1) + "tll = 60\n"
 			if code != c.code {
 				t.Errorf("exit %d, want %d; stderr:\n%s", code, c.code, stderr.String())
 			}
-			got := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 			if c.lines == nil {
 				if stderr.Len() > 0 || !strings.Contains(stdout.String(), "ok (1 zone(s), 1 service(s))") {
 					t.Errorf("stdout %q stderr %q", stdout.String(), stderr.String())
 				}
 				return
 			}
-			if len(got) != len(c.lines) {
-				t.Fatalf("got %d lines, want %d:\n%s", len(got), len(c.lines), stderr.String())
-			}
-			for i, re := range c.lines {
-				if !regexp.MustCompile(re).MatchString(got[i]) {
-					t.Errorf("line %d: %q does not match %q", i+1, got[i], re)
-				}
-			}
+			matchStderrLines(t, stderr.String(), c.lines)
 		})
+	}
+}
+
+// matchStderrLines checks that stderr has one line per pattern in lines,
+// each matching its regular expression.
+func matchStderrLines(t *testing.T, stderr string, lines []string) {
+	t.Helper()
+	got := strings.Split(strings.TrimSpace(stderr), "\n")
+	if len(got) != len(lines) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(got), len(lines), stderr)
+	}
+	for i, re := range lines {
+		if !regexp.MustCompile(re).MatchString(got[i]) {
+			t.Errorf("line %d: %q does not match %q", i+1, got[i], re)
+		}
 	}
 }
 

@@ -76,15 +76,7 @@ func TestCheckStateDir(t *testing.T) {
 				}
 				return
 			}
-			got := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-			if len(got) != len(c.lines) {
-				t.Fatalf("got %d lines, want %d:\n%s", len(got), len(c.lines), stderr.String())
-			}
-			for i, re := range c.lines {
-				if !regexp.MustCompile(re).MatchString(got[i]) {
-					t.Errorf("line %d: %q does not match %q", i+1, got[i], re)
-				}
-			}
+			matchStderrLines(t, stderr.String(), c.lines)
 		})
 	}
 }
