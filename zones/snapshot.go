@@ -36,7 +36,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 	var list ErrorList
 	src, err := files.ReadFile(configFile)
 	if err != nil {
-		return nil, ErrorList{{File: configFile, Msg: fmt.Sprintf("cannot read configuration: %v", unwrapPath(err))}}
+		return nil, ErrorList{{File: configFile, Msg: fmt.Sprintf("cannot read configuration: %v", UnwrapPath(err))}}
 	}
 	hash := sha256.New()
 	hash.Write(src)
@@ -49,7 +49,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 		s.Files = append(s.Files, f)
 		zsrc, err := files.ReadFile(f)
 		if err != nil {
-			list = append(list, &Error{File: f, Msg: fmt.Sprintf("cannot read zone file: %v", unwrapPath(err))})
+			list = append(list, &Error{File: f, Msg: fmt.Sprintf("cannot read zone file: %v", UnwrapPath(err))})
 			continue
 		}
 		// Content only, not paths: instances that mount the same files at
@@ -75,9 +75,9 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 	return s, nil
 }
 
-// unwrapPath drops the path a file system error repeats, since our message
-// already names the file.
-func unwrapPath(err error) error {
+// UnwrapPath drops the path a file system error repeats, for a message
+// that already names the file.
+func UnwrapPath(err error) error {
 	type unwrapper interface{ Unwrap() error }
 	if u, ok := err.(unwrapper); ok && u.Unwrap() != nil && strings.Contains(err.Error(), " ") {
 		return u.Unwrap()

@@ -220,22 +220,17 @@ func (a *app) lastReloadError() string {
 	return ""
 }
 
-// notReady says why the server is not ready, "" when it is: ready means a
-// configuration is loaded, the DNS listeners are bound, the GeoIP database
-// is open and every probe has reported once.
+// notReady says why the server is not ready, "" when it is: ready means
+// the DNS listeners are bound and every probe has reported once. (That a
+// configuration is loaded the HTTP side checks itself; the GeoIP database
+// a configuration needs is open, or the app would not exist, and a reload
+// that needs one the app lacks is rejected.)
 func (a *app) notReady() string {
-	snap := a.h.Snapshot()
-	if snap == nil {
-		return "configuration not loaded"
-	}
 	if !a.listening.Load() {
 		return "DNS listeners not bound yet"
 	}
-	if snap.Config.HasGeo() && a.geo == nil {
-		return "GeoIP database not open"
-	}
 	waiting := 0
-	for _, svc := range snap.Services() {
+	for _, svc := range a.h.Snapshot().Services() {
 		for _, b := range svc.Backends {
 			if st := b.State(); st != nil && !st.Probed() {
 				waiting++
@@ -310,18 +305,19 @@ func (a *app) reload(why string) {
 	old := a.h.Snapshot()
 	next, err := loadConfig(a.configPath)
 	if err == nil {
-		err = a.liveChange(old, next)
+		err = a.liveChange(next)
 	}
 	if err != nil {
 		a.reject(why, err)
 		return
 	}
 	a.reloads.WithLabelValues("success").Inc()
-	a.lastReload.SetToCurrentTime()
 	if next.Hash == old.Hash {
 		// The files are the configuration in use again (an edit undone
 		// after a rejected reload, or a SIGHUP with nothing changed): no
-		// error stands.
+		// error stands. The load counts as a success all the same; a
+		// changed configuration sets the time in configLoaded.
+		a.lastReload.SetToCurrentTime()
 		if a.lastReloadErr.Swap(nil) != nil {
 			a.log.Info("configuration unchanged; the last reload error no longer applies", "trigger", why, "config_hash", old.Hash)
 		} else {
@@ -339,10 +335,10 @@ func (a *app) reload(why string) {
 	a.checkAllDown()
 }
 
-// liveChange returns why next cannot replace old in this process, nil when
-// it can: what a reload cannot do is a rejection, logged and counted as any
-// other.
-func (a *app) liveChange(old, next *zones.Snapshot) error {
+// liveChange returns why next cannot replace the snapshot in use in this
+// process, nil when it can: what a reload cannot do is a rejection, logged
+// and counted as any other.
+func (a *app) liveChange(next *zones.Snapshot) error {
 	if next.Config.HasGeo() && a.geo == nil {
 		return zones.ErrorList{{File: next.Config.File, Msg: "[geo] database: the configuration needs a GeoIP database, which only a restart opens"}}
 	}

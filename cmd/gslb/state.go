@@ -91,7 +91,7 @@ func (s stateDir) verify(cfg *zones.Config, create bool) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !s.explicit() && create:
 		if err := os.Mkdir(s.Dir, 0o700); err != nil {
-			return fail("cannot create it: %v", unwrap(err))
+			return fail("cannot create it: %v", zones.UnwrapPath(err))
 		}
 		fi, err = os.Stat(s.Dir)
 	case errors.Is(err, fs.ErrNotExist) && !s.explicit():
@@ -104,7 +104,7 @@ func (s stateDir) verify(cfg *zones.Config, create bool) error {
 		return fail("does not exist")
 	}
 	if err != nil {
-		return fail("%v", unwrap(err))
+		return fail("%v", zones.UnwrapPath(err))
 	}
 	if !fi.IsDir() {
 		return fail("not a directory")
@@ -120,20 +120,11 @@ func (s stateDir) verify(cfg *zones.Config, create bool) error {
 func writable(dir string) error {
 	f, err := os.CreateTemp(dir, ".gslb-write-test-*")
 	if err != nil {
-		return unwrap(err)
+		return zones.UnwrapPath(err)
 	}
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
-}
-
-// unwrap drops the path an *fs.PathError repeats: the message names it.
-func unwrap(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // stateFileWarning is `gslb check`'s warning about the deprecated key, ""

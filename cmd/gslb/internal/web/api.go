@@ -18,9 +18,10 @@ const maxBody = 4096
 
 // listBackends serves GET /api/v1/backends: every backend of every service.
 func (s *Server) listBackends(w http.ResponseWriter, r *http.Request) {
+	snap := s.deps.Handler.Snapshot()
 	out := []backendJSON{}
-	shares := s.shares()
-	for _, svc := range s.deps.Handler.Snapshot().Services() {
+	shares := s.shares(snap)
+	for _, svc := range snap.Services() {
 		for _, b := range svc.Backends {
 			bj := backendView(svc, b)
 			bj.AnswerShare = shareOf(shares, b.ID)

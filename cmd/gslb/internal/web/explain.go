@@ -19,7 +19,6 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	client := q.Get("client")
 	if client == "" {
-		client, _, _ = strings.Cut(r.RemoteAddr, ":")
 		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 			client = ap.Addr().String()
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones"
 )
 
 // statusJSON is the document GET /api/v1/status returns. Its field names
@@ -85,13 +86,16 @@ const (
 	recentSamples = 13 // one minute of history
 )
 
-// sampleAnswers records the current counts.
-func (s *Server) sampleAnswers() {
+// sampleAnswers records the current counts of the snapshot in use.
+func (s *Server) sampleAnswers() { s.sampleAnswersOf(s.deps.Handler.Snapshot()) }
+
+// sampleAnswersOf records the current counts of snap's backends.
+func (s *Server) sampleAnswersOf(snap *zones.Snapshot) {
 	if s.deps.Answers == nil {
 		return
 	}
 	counts := map[string]uint64{}
-	for _, svc := range s.deps.Handler.Snapshot().Services() {
+	for _, svc := range snap.Services() {
 		for _, p := range svc.Pools {
 			for _, b := range p.Members {
 				counts[b.ID] += s.deps.Answers.Get(svc.Name, p.Name, b.Name)
@@ -107,10 +111,10 @@ func (s *Server) sampleAnswers() {
 	}
 }
 
-// shares returns each backend's share of its service's answers since the
-// oldest sample (NaN when the service answered nothing).
-func (s *Server) shares() map[string]float64 {
-	s.sampleAnswersIfStale()
+// shares returns each backend of snap its share of its service's answers
+// since the oldest sample (NaN when the service answered nothing).
+func (s *Server) shares(snap *zones.Snapshot) map[string]float64 {
+	s.sampleAnswersIfStale(snap)
 	r := &s.recent
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -119,7 +123,7 @@ func (s *Server) shares() map[string]float64 {
 		return out
 	}
 	first, last := r.samples[0], r.samples[len(r.samples)-1]
-	for _, svc := range s.deps.Handler.Snapshot().Services() {
+	for _, svc := range snap.Services() {
 		total := 0.0
 		delta := map[string]float64{}
 		for _, b := range svc.Backends {
@@ -143,12 +147,12 @@ func (s *Server) shares() map[string]float64 {
 
 // sampleAnswersIfStale takes a sample when the last one is old, so that a
 // status read between samples still sees recent answers.
-func (s *Server) sampleAnswersIfStale() {
+func (s *Server) sampleAnswersIfStale(snap *zones.Snapshot) {
 	s.recent.mu.Lock()
 	stale := len(s.recent.samples) == 0 || s.now().Sub(s.recent.samples[len(s.recent.samples)-1].at) > time.Second
 	s.recent.mu.Unlock()
 	if stale {
-		s.sampleAnswers()
+		s.sampleAnswersOf(snap)
 	}
 }
 
@@ -177,7 +181,7 @@ func (s *Server) status() statusJSON {
 	for _, z := range snap.Zones {
 		st.Zones = append(st.Zones, zoneJSON{Origin: z.Origin, Serial: z.SOA.Serial, File: z.File, LoadedAt: snap.LoadedAt.UTC()})
 	}
-	shares := s.shares()
+	shares := s.shares(snap)
 	for _, svc := range snap.Services() {
 		sj := serviceJSON{
 			Name: strings.TrimSuffix(svc.Name, "."), TTL: svc.TTL, Policy: svc.Policy, Members: svc.Members,
