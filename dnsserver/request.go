@@ -57,7 +57,7 @@ func (r *request) ecsSource() bool { return r.hasECS && r.subnet.source > 0 }
 // readFast reads a request the fast path can take; it returns false for
 // any other, which readMsg then reads (and judges).
 func readFast(req []byte, q *request) bool {
-	if len(req) < 17 || req[2]&0x78 != 0 || // opcode QUERY
+	if len(req) < 17 || req[2]&0xF8 != 0 || // a query (QR clear), opcode QUERY
 		binary.BigEndian.Uint16(req[4:]) != 1 || binary.BigEndian.Uint16(req[6:]) != 0 ||
 		binary.BigEndian.Uint16(req[8:]) != 0 {
 		return false
