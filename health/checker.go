@@ -153,13 +153,18 @@ func (c *Checker) Stop() {
 }
 
 // loop probes one target on its own timer: first after a random stagger
-// within one interval, then every interval with ±10 % jitter, so that
-// probes of many targets spread out. A probe that hangs costs its timeout
-// and delays no other target.
+// within one interval (a tenth of one for a target pending its first
+// result, which answers nothing until then), then every interval with
+// ±10 % jitter, so that probes of many targets spread out. A probe that
+// hangs costs its timeout and delays no other target.
 func (c *Checker) loop(ctx context.Context, r *runner) {
 	defer c.wg.Done()
 	spec := r.target.Spec
-	timer := time.NewTimer(rand.N(spec.Interval))
+	stagger := spec.Interval
+	if r.state.Pending() {
+		stagger = spec.Interval/10 + 1
+	}
+	timer := time.NewTimer(rand.N(stagger))
 	defer timer.Stop()
 	for {
 		select {

@@ -216,23 +216,34 @@ func TestHysteresis(t *testing.T) {
 	spec := Spec{Kind: KindTCP, Rise: 2, Fall: 3}
 	ok, bad := Result{OK: true, Duration: time.Millisecond}, Result{Reason: "refused"}
 	cases := []struct {
-		name      string
-		startDown bool
-		seq       []Result
-		want      []bool // Up() after each result
+		name  string
+		start Start
+		seq   []Result
+		want  []bool // Up() after each result
 	}{
-		{"falls after 3", false, []Result{bad, bad, bad, ok}, []bool{true, true, false, false}},
-		{"rises after 2", true, []Result{ok, bad, ok, ok}, []bool{false, false, false, true}},
-		{"flapping never rises", true, []Result{ok, bad, ok, bad, ok, bad, ok, bad}, []bool{false, false, false, false, false, false, false, false}},
-		{"flapping never falls", false, []Result{bad, ok, bad, bad, ok, bad, bad, ok}, []bool{true, true, true, true, true, true, true, true}},
+		{"falls after 3", StartUp, []Result{bad, bad, bad, ok}, []bool{true, true, false, false}},
+		{"rises after 2", StartDown, []Result{ok, bad, ok, ok}, []bool{false, false, false, true}},
+		{"flapping never rises", StartDown, []Result{ok, bad, ok, bad, ok, bad, ok, bad}, []bool{false, false, false, false, false, false, false, false}},
+		{"flapping never falls", StartUp, []Result{bad, ok, bad, bad, ok, bad, bad, ok}, []bool{true, true, true, true, true, true, true, true}},
+		{"pending: a first pass is up at once", StartPending, []Result{ok, bad, bad, bad}, []bool{true, true, true, false}},
+		{"pending: a first failure is down at once, then rises", StartPending, []Result{bad, ok, ok}, []bool{false, false, true}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sp := spec
-			sp.StartDown = c.startDown
+			sp.Start = c.start
 			s := newState(sp, time.Now())
+			if s.Pending() != (c.start == StartPending) {
+				t.Fatalf("before any result: pending %v, want %v", s.Pending(), c.start == StartPending)
+			}
+			if c.start == StartPending && s.Up() {
+				t.Fatal("a pending state is up before its first result")
+			}
 			for i, r := range c.seq {
 				s.record(r, time.Now())
+				if s.Pending() {
+					t.Fatalf("after result %d: still pending", i+1)
+				}
 				if s.Up() != c.want[i] {
 					t.Fatalf("after result %d: up %v, want %v", i+1, s.Up(), c.want[i])
 				}

@@ -27,6 +27,23 @@ const (
 	DefaultFall     = 2
 )
 
+// Start is the state of a target before its first probe result.
+type Start string
+
+// Start states.
+const (
+	// StartPending (the zero value) keeps the target out of every answer
+	// until its first result: up at once if that passes, down if it fails
+	// (then it rises as usual). Nothing is answered before it is known.
+	StartPending Start = ""
+	// StartUp counts the target up until its results say otherwise (the
+	// default before gslb 0.5: a restart never empties the answers, but
+	// a dead backend is answered until it has failed fall times).
+	StartUp Start = "up"
+	// StartDown counts the target down until it has risen.
+	StartDown Start = "down"
+)
+
 // Spec describes one probe target. It is comparable: two backends with the
 // same Spec share one probe and one State.
 type Spec struct {
@@ -39,10 +56,9 @@ type Spec struct {
 	Timeout  time.Duration
 	Rise     int
 	Fall     int
-	// StartDown makes the backend down until it has risen; by default a
-	// backend is up until its first results, so a restart never empties
-	// the answers.
-	StartDown bool
+	// Start is the state before the first result: StartPending (the
+	// default) answers nothing until a probe has spoken.
+	Start Start
 
 	HTTP HTTPSpec
 	TCP  TCPSpec

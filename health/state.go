@@ -54,7 +54,7 @@ type Sample struct {
 
 func newState(spec Spec, now time.Time) *State {
 	s := &State{spec: spec}
-	s.up.Store(!spec.StartDown)
+	s.up.Store(spec.Start == StartUp)
 	s.since.Store(now.UnixNano())
 	s.load.Store(math.Float64bits(math.NaN()))
 	return s
@@ -71,6 +71,25 @@ func (s *State) Since() time.Time { return time.Unix(0, s.since.Load()) }
 
 // Probed reports whether at least one result has come in.
 func (s *State) Probed() bool { return s.probed.Load() }
+
+// Pending reports whether the target waits for its first result to be
+// answered at all (start = "pending"): it is in no answer, not even one
+// that serves every backend because all are down.
+func (s *State) Pending() bool { return s.spec.Start == StartPending && !s.probed.Load() }
+
+// Inherit takes over the health of prev, the state of the same backend
+// under its previous check, so that a reload that changes a check (its
+// interval, its path) neither empties the answers while the new check
+// waits for its first result nor lets a down backend back in. Call it
+// before the state's probe starts; it does nothing once a result is in.
+func (s *State) Inherit(prev *State) {
+	if prev == nil || s.probed.Load() || !prev.probed.Load() {
+		return
+	}
+	s.up.Store(prev.up.Load())
+	s.since.Store(prev.since.Load())
+	s.probed.Store(true)
+}
 
 // RTT returns the moving average of probe durations.
 func (s *State) RTT() time.Duration { return time.Duration(s.rtt.Load()) }
@@ -145,7 +164,7 @@ func (s *State) History() []Sample {
 }
 
 // record applies one result with rise/fall hysteresis. It returns whether
-// the state changed between up and down. Only the probe goroutine calls it.
+// the state changed between up and down, or from pending to either. Only the probe goroutine calls it.
 func (s *State) record(r Result, now time.Time) (changed bool) {
 	s.lastProbe.Store(now.UnixNano())
 	if r.OK {
@@ -186,10 +205,18 @@ func (s *State) record(r Result, now time.Time) (changed bool) {
 	s.hist[s.n%historyLen] = Sample{At: now, OK: r.OK, Duration: r.Duration, Reason: r.Reason}
 	s.n++
 	s.mu.Unlock()
-	s.probed.Store(true)
 
+	first := !s.probed.Load()
+	s.probed.Store(true)
 	up := s.up.Load()
 	switch {
+	case first && s.spec.Start == StartPending:
+		// The first result decides at once: up if it passed; if it
+		// failed the target was never answered and now is down. Either
+		// is a change, from not known to known.
+		s.since.Store(now.UnixNano())
+		s.up.Store(r.OK)
+		return true
 	case !up && r.OK && int(s.succ.Load()) >= s.spec.Rise:
 		s.up.Store(true)
 	case up && !r.OK && int(s.fail.Load()) >= s.spec.Fall:
@@ -201,13 +228,14 @@ func (s *State) record(r Result, now time.Time) (changed bool) {
 	return true
 }
 
-// StartState returns a state that stays in the spec's start state: up,
-// or down with start = "down". It is the state of backends with no probe
-// (kind none, which counts as probed), and stands in for live health where
-// no probes run (gslb explain without a server).
+// StartState returns a state that stays in the spec's start state:
+// pending, up or down. It is the state of backends with no probe (kind
+// none: up, and counts as probed), and stands in for live health where no
+// probes run (gslb explain without a server).
 func StartState(spec Spec) *State {
 	s := newState(spec, time.Now())
 	if spec.Kind == KindNone || spec.Kind == "" {
+		s.up.Store(true)
 		s.probed.Store(true)
 	}
 	return s

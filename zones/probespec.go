@@ -278,7 +278,9 @@ func (l *zoneLoader) probe(svc, b *probeTable, addr netip.Addr) health.Spec {
 	c.Timeout.to(&s.Timeout)
 	toInt(&c.Rise, &s.Rise)
 	toInt(&c.Fall, &s.Fall)
-	s.StartDown = c.Start.ok() && c.Start.down
+	if c.Start.ok() {
+		s.Start = c.Start.v
+	}
 	p.build(&s)
 	if kind == health.KindHTTP || kind == health.KindHTTPS {
 		if s.HTTP.LoadHeader != "" && s.HTTP.LoadJSON != "" {
@@ -399,21 +401,25 @@ func (d *probeInterval) UnmarshalTOML(v any) error {
 	return nil
 }
 
-// startState is start = "up" or "down": the state before the first probe.
+// startState is start = "pending", "up" or "down": the state before the
+// first probe result.
 type startState struct {
 	written
-	down bool
+	v health.Start
 }
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (s *startState) UnmarshalTOML(v any) error {
 	s.written = written{set: true}
 	switch v {
+	case "pending":
+		s.v = health.StartPending
 	case "up":
+		s.v = health.StartUp
 	case "down":
-		s.down = true
+		s.v = health.StartDown
 	default:
-		s.bad("%s: want \"up\" or \"down\"", quoted(v))
+		s.bad("%s: want \"pending\", \"up\" or \"down\"", quoted(v))
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func TestProbeErrors(t *testing.T) {
 		{"bad expect in the service's check", probeBase + "check = { type = \"http\", expect = \"2xx\" }\n" + four,
 			[]string{`z.toml:7:26: services.www.check.expect: bad status "2xx": want a code 100..599 or a range such as 200-399`}},
 		{"bad start in the service's check", probeBase + "check = { type = \"tcp\", port = 1, start = \"sideways\" }\n" + four,
-			[]string{`z.toml:7:35: services.www.check.start: "sideways": want "up" or "down"`}},
+			[]string{`z.toml:7:35: services.www.check.start: "sideways": want "pending", "up" or "down"`}},
 		{"cross-field problem of the service's check: once", probeBase + "check = { type = \"http\", timeout = \"5s\" }\nbackends = [{ address = \"192.0.2.1\" }, { address = \"192.0.2.2\" }]\n",
 			[]string{`z.toml:7:1: services.www.check: timeout 5s must be above 0 and below the interval 1s`}},
 		{"values of the wrong type, all of them", probeBase + "check = { type = \"http\", port = \"80\", rise = 0, insecure = \"yes\" }\nbackends = [{ address = \"192.0.2.1\" }]\n",

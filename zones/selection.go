@@ -76,7 +76,8 @@ func WithSelection(name string, sel *Selection) (restore func()) {
 // Choice is a member selection in progress: the members of one address
 // family of the chosen pool, and the query. Its candidates are the members
 // that may be answered, in the order of the pool's backends: those
-// serving, or with when_all_down = serve_all those no operator took out.
+// serving, or with when_all_down = serve_all those no operator took out
+// and not pending their first probe result.
 type Choice struct {
 	view
 	s    *Service
@@ -122,8 +123,9 @@ func (c *Choice) candidate(i int) bool {
 	}
 	b := c.g.members[i]
 	// serve_all answers as if every backend were healthy, but an
-	// operator's down or drain still holds.
-	return b.Serving() || c.all && b.Override() == nil
+	// operator's down or drain still holds, and a backend whose health is
+	// not known yet stays out.
+	return b.Serving() || c.all && b.Override() == nil && !b.Pending()
 }
 
 // any reports whether there is a candidate.

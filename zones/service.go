@@ -132,6 +132,10 @@ func (b *Backend) Serving() bool {
 	return b.state == nil || b.state.Up()
 }
 
+// Pending tells whether the backend waits for its first probe result: it
+// is in no answer until then, not even with when_all_down = serve_all.
+func (b *Backend) Pending() bool { return b.state != nil && b.state.Pending() }
+
 // State returns the backend's health state, nil before Bind.
 func (b *Backend) State() *health.State { return b.state }
 
@@ -190,6 +194,17 @@ func (s *Service) AllDownFamily(v6 bool) (down, ok bool) {
 		}
 	}
 	return ok, ok
+}
+
+// pendingFamily reports whether a backend of one address family waits for
+// its first probe result.
+func (s *Service) pendingFamily(v6 bool) bool {
+	for _, b := range s.Backends {
+		if b.Addr.Is6() == v6 && b.Pending() {
+			return true
+		}
+	}
+	return false
 }
 
 // GeoRules map a client's location to an ordered list of pools. The most
@@ -326,6 +341,16 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 		}
 		return d
 	}
+	if s.pendingFamily(v6) {
+		// serve_all answers backends known to be down only once no
+		// backend's health is still unknown: one pending its first
+		// result may be up in a moment. Not kept by the answer cache.
+		if tr != nil {
+			tr.Add("no %s backend serving, and some wait for their first probe result: when_all_down = serve_all waits (NODATA)", famName(v6))
+		}
+		d.Varies = true
+		return d
+	}
 	for _, p := range pools {
 		if g := fam(p); len(g.members) > 0 {
 			d.Pool = p
@@ -355,8 +380,11 @@ func (s *Service) pick(q *Query, p *Pool, g *group, all bool, serving uint64) (r
 	c := Choice{view: q.view(), s: s, pool: p, g: g, all: all}
 	if !c.freeze(serving) {
 		// Every member drained or forced down (or a health change since
-		// the pool was chosen): nothing to answer.
-		return nil, false
+		// the pool was chosen), or with serve_all pending its first
+		// result: nothing to answer. Under serve_all that ends when a
+		// result comes in without changing which members serve, so the
+		// answer is not kept.
+		return nil, all
 	}
 	c = s.sel.Pick(c)
 	q.done(&c.reads)

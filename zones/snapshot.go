@@ -143,6 +143,37 @@ func (s *Snapshot) Bind(states map[health.Spec]*health.State, admin *health.Admi
 	}
 }
 
+// InheritHealth gives every backend still pending its first probe result
+// the health of the same backend in prev, the snapshot serving before this
+// one, when its check changed only in details: same backend ID, answered
+// and probed at the same address. A reload that changes a check's interval
+// or path thus neither empties the answers nor lets a down backend back
+// in; a backend new to the configuration, or at a new address, waits for
+// its first result. Call it after Bind, before the new probes start.
+func (s *Snapshot) InheritHealth(prev *Snapshot) {
+	if prev == nil {
+		return
+	}
+	old := map[string]*Backend{}
+	for _, svc := range prev.Services() {
+		for _, b := range svc.Backends {
+			old[b.ID] = b
+		}
+	}
+	for _, svc := range s.Services() {
+		for _, b := range svc.Backends {
+			p := old[b.ID]
+			if p == nil || b.state == nil || p.state == nil || !b.state.Pending() {
+				continue
+			}
+			if p.Addr != b.Addr || p.Check.Addr != b.Check.Addr || p.Check.Kind != b.Check.Kind {
+				continue
+			}
+			b.state.Inherit(p.state)
+		}
+	}
+}
+
 // BindAnswers makes the snapshot count answers per backend in counts (nil
 // for none). Call it before the snapshot serves.
 func (s *Snapshot) BindAnswers(counts *AnswerCounts) {

@@ -73,7 +73,9 @@ func asText(asn uint32, org string) string {
 func memberState(b *Backend) string {
 	var parts []string
 	if st := b.State(); st != nil {
-		if st.Up() {
+		if st.Pending() {
+			parts = append(parts, "pending (no probe result yet)")
+		} else if st.Up() {
 			parts = append(parts, "healthy")
 		} else {
 			parts = append(parts, "unhealthy ("+st.LastError()+")")

@@ -103,7 +103,7 @@ func TestValueTypes(t *testing.T) {
 		{"serial too big", &serial{}, int64(1 << 32), nil, "4294967296 is out of range 0..4294967295"},
 		{"expect list", &expectList{}, []any{int64(200), "301-399"}, "200,301-399", ""},
 		{"expect bad", &expectList{}, "2xx", nil, `bad status "2xx": want a code 100..599 or a range such as 200-399`},
-		{"start", &startState{}, "sideways", nil, `"sideways": want "up" or "down"`},
+		{"start", &startState{}, "sideways", nil, `"sideways": want "pending", "up" or "down"`},
 		{"path", &httpPath{}, "health", nil, `"health" must start with /`},
 		{"regexp", &bodyRegexp{}, "(", nil, "bad regular expression: error parsing regexp: missing closing ): `(`"},
 		{"query type", &rrType{}, "aaaa", uint16(28), ""},

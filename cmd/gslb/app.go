@@ -286,6 +286,7 @@ func (a *app) prepare(s *zones.Snapshot) {
 	// backends it concerns.
 	a.checker.SyncBind(s.Specs(), func(states map[health.Spec]*health.State) {
 		s.Bind(states, a.admin, a.adaptive, a.allDown)
+		s.InheritHealth(a.snapshot())
 		s.BindAnswers(a.answers)
 	})
 }

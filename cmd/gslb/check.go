@@ -88,5 +88,22 @@ func check(args []string, stdout, stderr io.Writer) int {
 		services += len(z.Services)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d zone(s), %d service(s))\n", snap.Config.File, len(snap.Zones), services)
+	if n := pendingAtStart(snap); n > 0 {
+		fmt.Fprintf(stdout, "note: %d backend(s) are in no answer until their first probe result (start = \"pending\", the default since 0.5; start = \"up\" answers them until they fail, as before)\n", n)
+	}
 	return 0
+}
+
+// pendingAtStart counts the backends whose check starts pending: the
+// default since 0.5, a change operators of older versions should hear of.
+func pendingAtStart(snap *zones.Snapshot) int {
+	n := 0
+	for _, svc := range snap.Services() {
+		for _, b := range svc.Backends {
+			if k := b.Check.Kind; k != "" && k != health.KindNone && b.Check.Start == health.StartPending {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -75,10 +75,15 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gslb explain:", err)
 		return 1
 	}
-	// No probes run here: every backend is in its check's start state.
+	// No probes run here: every backend counts as healthy, except those
+	// whose check starts down (a pending one would answer nothing).
 	states := map[health.Spec]*health.State{}
 	for _, s := range snap.Specs() {
-		states[s] = health.StartState(s)
+		as := s
+		if as.Start == health.StartPending {
+			as.Start = health.StartUp
+		}
+		states[s] = health.StartState(as)
 	}
 	snap.Bind(states, nil, nil, nil)
 	var l zones.Locator
@@ -86,7 +91,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		l = loc
 	}
 	h := dnsserver.NewHandler(snap, dnsserver.Identity{}, l, log)
-	fmt.Fprintln(stdout, "health: start state of each check (no probes run; use -server for live health)")
+	fmt.Fprintln(stdout, "health: no probes run: every backend counts as healthy unless its check says start = \"down\" (use -server for live health)")
 	if err := web.Explain(stdout, h, req); err != nil {
 		fmt.Fprintln(stderr, "gslb explain:", err)
 		return 1

@@ -56,7 +56,13 @@ func (s *syncBuffer) String() string {
 
 func startApp(t *testing.T, configFile string, token string) *testApp {
 	t.Helper()
-	return startAppWatching(t, configFile, token, true)
+	ta := startAppWatching(t, configFile, token, true)
+	// As a deployment waits for /readyz: every check has reported once,
+	// so no backend is pending its first result (at most 5 s).
+	for deadline := time.Now().Add(5 * time.Second); ta.notReady() != "" && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return ta
 }
 
 // startAppWatching is startApp, with the file watcher or without it (for
@@ -591,4 +597,184 @@ func hangingListener(t *testing.T) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// TestNoAnswersBeforeKnowledge: a backend whose first probe fails (fall =
+// 2) is in no answer, neither when present at start nor when a reload adds
+// it, and not through when_all_down = serve_all while it is pending. A
+// client queries without pause from before the first probe to after the
+// backend is known down.
+func TestNoAnswersBeforeKnowledge(t *testing.T) {
+	good := newBackend(t)
+	dead := newBackend(t)
+	dead.kill()
+	hang := hangingListener(t) // its first result comes after the timeout
+	svc := func(extra string) string {
+		return fmt.Sprintf(`[services.www]
+members = "all"
+backends = [
+  { name = "good", address = "192.0.2.1", check = %s },
+  { name = "dead", address = "192.0.2.2", check = %s },
+%s]
+[services.lone]
+backends = [{ name = "slow", address = "192.0.2.9", check = { type = "http", address = %q, interval = "2s", timeout = "1s" } }]
+`, checkTOML("http", good.addr), checkTOML("tcp", dead.addr), extra, hang)
+	}
+	conf := healthConfig(t, svc(""), "")
+	zoneFile := filepath.Join(filepath.Dir(conf), "zones", "example.test.toml")
+	ta := startAppWatching(t, conf, "", false)
+	lone := backendByID(t, ta, "lone.example.test/slow")
+	lonePending := lone.Pending
+
+	// watch queries www and lone without pause until the returned stop
+	// is called, which returns every address seen and the query count.
+	watch := func() (stop func() (seen map[string]int, queries int)) {
+		seen, n := map[string]int{}, 0
+		quit, done := make(chan struct{}), make(chan struct{})
+		c := &dns.Client{Timeout: time.Second}
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-quit:
+					return
+				default:
+				}
+				for _, name := range []string{"www.example.test.", "lone.example.test."} {
+					m := new(dns.Msg)
+					m.SetQuestion(name, dns.TypeA)
+					r, _, err := c.Exchange(m, ta.dns)
+					if err != nil {
+						continue
+					}
+					// Pending only ends: pending after the reply means
+					// pending while it was made.
+					pending := lonePending()
+					for _, rr := range r.Answer {
+						if a, ok := rr.(*dns.A); ok {
+							seen[a.A.String()]++
+							if pending && name == "lone.example.test." {
+								seen["pending "+a.A.String()]++
+							}
+						}
+					}
+					n++
+				}
+			}
+		}()
+		var once sync.Once
+		stop = func() (map[string]int, int) {
+			once.Do(func() { close(quit); <-done })
+			return seen, n
+		}
+		t.Cleanup(func() { stop() })
+		return stop
+	}
+	stop := watch()
+	waitFor(t, "the dead backend to be known down", 3*time.Second, func() bool {
+		_, fails := backendByID(t, ta, "www.example.test/dead").State().Consecutive()
+		return fails >= 2
+	})
+	if !lone.Pending() {
+		t.Fatal("the hanging check already has a result: the serve_all window was not tested")
+	}
+	waitFor(t, "the hanging check's first result", 3*time.Second, func() bool { return !lone.Pending() })
+	seen, n := stop()
+	if seen["192.0.2.2"] != 0 {
+		t.Errorf("at start: the dead backend was answered %d times in %d queries", seen["192.0.2.2"], n)
+	}
+	if seen["192.0.2.1"] == 0 {
+		t.Errorf("at start: the good backend was never answered in %d queries", n)
+	}
+	if seen["pending 192.0.2.9"] != 0 {
+		t.Errorf("lone's pending backend was answered %d times through serve_all before its first result", seen["pending 192.0.2.9"])
+	}
+	// Once known down, serve_all answers it (every backend down).
+	if got, _ := answers(t, ta.dns, "lone.example.test.", dns.TypeA); strings.Join(got, " ") != "192.0.2.9" {
+		t.Errorf("lone after its first (failed) result: %v, want serve_all to answer 192.0.2.9", got)
+	}
+
+	// A reload adds a backend with nothing listening.
+	dead2 := newBackend(t)
+	dead2.kill()
+	stop = watch()
+	next := svc(fmt.Sprintf(`  { name = "added", address = "192.0.2.3", check = %s },
+`, checkTOML("tcp", dead2.addr)))
+	if err := os.WriteFile(zoneFile, []byte(strings.Replace(mustRead(t, zoneFile), svc(""), next, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ta.reload("test")
+	added := backendByID(t, ta, "www.example.test/added")
+	waitFor(t, "the added backend to be known down", 3*time.Second, func() bool {
+		_, fails := added.State().Consecutive()
+		return fails >= 2
+	})
+	seen, n = stop()
+	if seen["192.0.2.3"] != 0 || seen["192.0.2.2"] != 0 {
+		t.Errorf("after the reload: the added dead backend answered %d times, the old dead one %d, in %d queries", seen["192.0.2.3"], seen["192.0.2.2"], n)
+	}
+	if seen["192.0.2.1"] == 0 {
+		t.Errorf("after the reload: the good backend never answered in %d queries", n)
+	}
+	t.Logf("%d queries; good answered %d times", n, seen["192.0.2.1"])
+}
+
+// backendByID returns the backend of the snapshot in use with that ID.
+func backendByID(t *testing.T, ta *testApp, id string) *zones.Backend {
+	t.Helper()
+	for _, svc := range ta.h.Snapshot().Services() {
+		for _, b := range svc.Backends {
+			if b.ID == id {
+				return b
+			}
+		}
+	}
+	t.Fatalf("no backend %s", id)
+	return nil
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestReloadChangedCheckKeepsHealth: a reload that changes a check in
+// details (its interval) gives the backend a new probe whose state takes
+// over the old health: answered right after the reload, not pending.
+// (A backend at a new address with its own check, or with a check at a
+// new address, gets nothing from before: zones.InheritHealth.)
+func TestReloadChangedCheckKeepsHealth(t *testing.T) {
+	good := newBackend(t)
+	conf := healthConfig(t, fmt.Sprintf(`[services.www]
+backends = [{ name = "good", address = "192.0.2.1", check = %s }]
+`, checkTOML("http", good.addr)), "")
+	zoneFile := filepath.Join(filepath.Dir(conf), "zones", "example.test.toml")
+	ta := startApp(t, conf, "")
+	before := backendByID(t, ta, "www.example.test/good").State()
+	if !before.Up() {
+		t.Fatal("the good backend is not up")
+	}
+	zone := mustRead(t, zoneFile)
+	next := strings.Replace(zone, fmt.Sprintf("interval = %q", interval), `interval = "3s"`, 1)
+	if next == zone {
+		t.Fatal("the interval was not found in the zone file")
+	}
+	if err := os.WriteFile(zoneFile, []byte(next), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ta.reload("test")
+	b := backendByID(t, ta, "www.example.test/good")
+	if b.State() == before || b.Check.Interval != 3*time.Second {
+		t.Fatal("the check did not change")
+	}
+	if b.Pending() || !b.Serving() {
+		t.Errorf("after a reload that changed the interval: pending %v serving %v, want the old health", b.Pending(), b.Serving())
+	}
+	if got, _ := answers(t, ta.dns, "www.example.test.", dns.TypeA); strings.Join(got, " ") != "192.0.2.1" {
+		t.Errorf("right after the reload: %v", got)
+	}
 }

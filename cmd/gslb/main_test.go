@@ -304,7 +304,14 @@ func TestServeReload(t *testing.T) {
 
 func TestServeBundledExample(t *testing.T) {
 	s := startGSLB(t, "-dns-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-id", "ns9.test")
+	// Until the first probe result of its checks, www has no backend to
+	// answer (start = "pending"); then they are down (nothing listens on
+	// 127.0.0.1:9153 here) and when_all_down = serve_all answers both.
 	r := query(t, s.addr, "WwW.GsLb.ExAmPlE.CoM.", dns.TypeA)
+	for deadline := time.Now().Add(3 * time.Second); len(r.Answer) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		r = query(t, s.addr, "WwW.GsLb.ExAmPlE.CoM.", dns.TypeA)
+	}
 	// 127.0.0.1 is in no GeoIP network: the geo default sends it to pool us.
 	if !r.Authoritative || len(r.Answer) != 2 || r.Answer[0].Header().Ttl != 30 || r.Answer[0].Header().Name != "WwW.GsLb.ExAmPlE.CoM." {
 		t.Errorf("www: %v", r)

@@ -140,7 +140,7 @@ func TestReadyz(t *testing.T) {
 	// comes only after the timeout, so /readyz starts at 503.
 	addr := hangingListener(t)
 	conf := healthConfig(t, fmt.Sprintf("[services.www]\nbackends = [{ address = \"192.0.2.1\", check = { type = \"http\", address = %q, interval = \"2s\", timeout = \"1s\" } }]\n", addr), "")
-	ta := startApp(t, conf, "")
+	ta := startAppWatching(t, conf, "", true)
 	get := func() (int, string) {
 		resp, err := http.Get(ta.api.URL + "/readyz")
 		if err != nil {
