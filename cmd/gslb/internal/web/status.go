@@ -68,92 +68,166 @@ type poolJSON struct {
 	Backends []string `json:"backends"`
 }
 
-// recentAnswers samples the answer counters so that the status can show
-// each backend's share of the answers of the last minute.
+// recentAnswers is the last minute of the answer counters, so that the
+// status can show each backend's share of its service's answers over a
+// sliding minute, however often (or seldom) it is read.
+//
+// Run takes a sample every answerEvery; reads take none. A share is of the
+// answers between the baseline, the oldest sample no older than
+// answerWindow, and the live counters read with the status, so answers of
+// the last partial second count and answers older than a minute do not (to
+// the second: the window is between 59 and 60 s long while Run samples).
+// When every sample is older than a minute (a Server that Run does not
+// drive, in tests), the baseline is the newest sample.
+//
+// The first sample, taken by New, is the start: it stands for counters that
+// are all zero, as the binary's are when the process starts. Until a minute
+// has passed, a share is therefore of every answer since start, those given
+// before New included.
+//
+// A sample holds one count per counter (service, pool, backend) of the
+// snapshot in use when it was taken, so memory is bounded by answerSamples
+// times the pool members of the configuration. After the first minute, a
+// counter absent from the baseline (a backend or pool membership that a
+// reload added) counts from the first sample that has it, and not at all
+// before that sample: its history starts there, so up to answerEvery of
+// its answers right after the reload are not counted, and the counts a
+// re-added backend kept from before (counters are kept by name) do not
+// return. A backend that a reload removed is not in the status, and drops
+// out of the samples as they are replaced.
 type recentAnswers struct {
 	mu      sync.Mutex
-	samples []answerSample // oldest first, at most recentSamples
+	samples []answerSample // oldest first, at most answerSamples
 }
 
 // answerSample is the answer counters at one time.
 type answerSample struct {
 	at     time.Time
-	counts map[string]uint64 // by backend ID, over all pools
+	counts map[answerKey]uint64 // nil: the start, where every counter is zero
 }
 
+// answerKey names one answer counter: zones.AnswerCounts counts by service,
+// pool and backend name.
+type answerKey struct{ service, pool, backend string }
+
 const (
-	recentEvery   = 5 * time.Second
-	recentSamples = 13 // one minute of history
+	answerEvery   = time.Second                       // how often Run samples
+	answerWindow  = time.Minute                       // the span of a share
+	answerSamples = int(answerWindow/answerEvery) + 1 // both ends of a minute: 61
 )
 
-// sampleAnswers records the current counts of the snapshot in use.
-func (s *Server) sampleAnswers() { s.sampleAnswersOf(s.deps.Handler.Snapshot()) }
+// start forgets every sample and makes at the start, where every counter
+// is zero.
+func (r *recentAnswers) start(at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.samples = append(r.samples[:0], answerSample{at: at})
+}
 
-// sampleAnswersOf records the current counts of snap's backends.
-func (s *Server) sampleAnswersOf(snap *zones.Snapshot) {
-	if s.deps.Answers == nil {
-		return
+// add appends a sample, dropping the oldest beyond answerSamples.
+func (r *recentAnswers) add(smp answerSample) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.samples) == answerSamples {
+		copy(r.samples, r.samples[1:])
+		r.samples = r.samples[:answerSamples-1]
 	}
-	counts := map[string]uint64{}
+	r.samples = append(r.samples, smp)
+}
+
+// since returns the samples from the baseline of a share read at now on,
+// oldest first: from the oldest sample no older than answerWindow, else
+// the newest. The caller holds r.mu.
+func (r *recentAnswers) since(now time.Time) []answerSample {
+	if len(r.samples) == 0 {
+		return nil
+	}
+	cut := now.Add(-answerWindow)
+	for i, smp := range r.samples {
+		if !smp.at.Before(cut) {
+			return r.samples[i:]
+		}
+	}
+	return r.samples[len(r.samples)-1:]
+}
+
+// base returns counter k's count at the start of the window, the samples
+// from the baseline on: at the first sample that has it, else now (live).
+func base(window []answerSample, k answerKey, live uint64) uint64 {
+	for _, smp := range window {
+		if smp.counts == nil {
+			return 0
+		}
+		if n, ok := smp.counts[k]; ok {
+			return min(n, live)
+		}
+	}
+	return live
+}
+
+// answerCounts reads the answer counters of snap's pool members (nil
+// without counters).
+func (s *Server) answerCounts(snap *zones.Snapshot) map[answerKey]uint64 {
+	if s.deps.Answers == nil || snap == nil {
+		return nil
+	}
+	counts := map[answerKey]uint64{}
 	for _, svc := range snap.Services() {
 		for _, p := range svc.Pools {
 			for _, b := range p.Members {
-				counts[b.ID] += s.deps.Answers.Get(svc.Name, p.Name, b.Name)
+				counts[answerKey{svc.Name, p.Name, b.Name}] = s.deps.Answers.Get(svc.Name, p.Name, b.Name)
 			}
 		}
 	}
-	r := &s.recent
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.samples = append(r.samples, answerSample{at: s.now(), counts: counts})
-	if len(r.samples) > recentSamples {
-		r.samples = r.samples[len(r.samples)-recentSamples:]
+	return counts
+}
+
+// sampleAnswers records, as of at, the counters of the snapshot in use.
+// Run calls it every answerEvery.
+func (s *Server) sampleAnswers(at time.Time) {
+	if s.deps.Answers == nil {
+		return
 	}
+	s.recent.add(answerSample{at: at, counts: s.answerCounts(s.deps.Handler.Snapshot())})
 }
 
 // shares returns each backend of snap its share of its service's answers
-// since the oldest sample (NaN when the service answered nothing).
+// over the last minute (NaN when the service answered nothing), as
+// recentAnswers says. It takes no sample.
 func (s *Server) shares(snap *zones.Snapshot) map[string]float64 {
-	s.sampleAnswersIfStale(snap)
-	r := &s.recent
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	out := map[string]float64{}
-	if len(r.samples) == 0 {
+	live := s.answerCounts(snap)
+	if live == nil {
 		return out
 	}
-	first, last := r.samples[0], r.samples[len(r.samples)-1]
+	now := s.now()
+	delta := make(map[answerKey]uint64, len(live))
+	r := &s.recent
+	r.mu.Lock()
+	window := r.since(now)
+	for k, n := range live {
+		delta[k] = n - base(window, k, n)
+	}
+	r.mu.Unlock()
 	for _, svc := range snap.Services() {
 		total := 0.0
-		delta := map[string]float64{}
-		for _, b := range svc.Backends {
-			d := float64(last.counts[b.ID] - first.counts[b.ID])
-			if len(r.samples) == 1 {
-				d = float64(last.counts[b.ID])
+		by := map[string]float64{}
+		for _, p := range svc.Pools {
+			for _, b := range p.Members {
+				d := float64(delta[answerKey{svc.Name, p.Name, b.Name}])
+				by[b.ID] += d
+				total += d
 			}
-			delta[b.ID] = d
-			total += d
 		}
 		for _, b := range svc.Backends {
 			if total > 0 {
-				out[b.ID] = delta[b.ID] / total
+				out[b.ID] = by[b.ID] / total
 			} else {
 				out[b.ID] = math.NaN()
 			}
 		}
 	}
 	return out
-}
-
-// sampleAnswersIfStale takes a sample when the last one is old, so that a
-// status read between samples still sees recent answers.
-func (s *Server) sampleAnswersIfStale(snap *zones.Snapshot) {
-	s.recent.mu.Lock()
-	stale := len(s.recent.samples) == 0 || s.now().Sub(s.recent.samples[len(s.recent.samples)-1].at) > time.Second
-	s.recent.mu.Unlock()
-	if stale {
-		s.sampleAnswersOf(snap)
-	}
 }
 
 // status builds the status document.

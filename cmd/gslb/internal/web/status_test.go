@@ -2,18 +2,22 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,62 +271,365 @@ func TestStatusPageEscapes(t *testing.T) {
 	}
 }
 
-// TestAnswerShares: a backend's share is of the answers between the oldest
-// sample kept and now, not of all answers since start.
-func TestAnswerShares(t *testing.T) {
+// fakeClock is a clock that tests move; the HTTP handlers read it from
+// their own goroutines.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// shareFixture is a fixture whose answers are counted and whose clock is
+// fake, started (as New starts it) at t0.
+type shareFixture struct {
+	*fixture
+	answers *zones.AnswerCounts
+	clock   *fakeClock
+	t0      time.Time
+}
+
+func newShareFixture(t *testing.T, services string) *shareFixture {
+	t.Helper()
 	answers := zones.NewAnswerCounts()
-	f := newFixture(t, "", `[services.www]
-backends = [{ name = "one", address = "192.0.2.1" }, { name = "two", address = "192.0.2.2" }]
-`, func(d *Deps) { d.Answers = answers })
+	f := &shareFixture{
+		fixture: newFixture(t, "", services, func(d *Deps) { d.Answers = answers }),
+		answers: answers,
+		t0:      time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC),
+	}
 	f.snap.BindAnswers(answers)
-	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-	f.web.now = func() time.Time { return now }
-	ask := func(n int) {
-		var buf [512]byte
-		q := []byte("\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x04test\x00\x00\x01\x00\x01")
-		for range n {
-			f.h.Serve(q, netip.MustParseAddrPort("192.0.2.53:5353"), dnsserver.UDP, buf[:0])
+	f.clock = &fakeClock{t: f.t0}
+	f.web.now = f.clock.now
+	f.web.recent.start(f.t0)
+	return f
+}
+
+// ask sends n queries for www.example.test A.
+func (f *shareFixture) ask(n int) {
+	var buf [512]byte
+	q := []byte("\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x04test\x00\x00\x01\x00\x01")
+	for range n {
+		f.h.Serve(q, netip.MustParseAddrPort("192.0.2.53:5353"), dnsserver.UDP, buf[:0])
+	}
+}
+
+// drainTwo drains backend two, or ends its drain.
+func (f *shareFixture) drainTwo(t *testing.T, drain bool) {
+	t.Helper()
+	var o *health.Override
+	if drain {
+		o = &health.Override{State: health.AdminDrain}
+	}
+	if err := f.admin.Set("www.example.test/two", o, "test"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reload swaps in the configuration of services, as the binary's reload
+// does: the answer counters are kept, by name.
+func (f *shareFixture) reload(t *testing.T, services string) {
+	t.Helper()
+	write(t, filepath.Join(f.dir, "zones", "example.test.toml"), zoneHead+services)
+	snap, err := zones.Load(zones.OSFiles(), filepath.Join(f.dir, "gslb.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[health.Spec]*health.State{}
+	for _, s := range snap.Specs() {
+		states[s] = health.StartState(s)
+	}
+	snap.Bind(states, f.admin, nil, nil)
+	snap.BindAnswers(f.answers)
+	f.snap = snap
+	f.h.Swap(snap)
+}
+
+// shares reads GET /api/v1/backends and returns each backend's share by
+// name, as "0.50" or "null".
+func (f *shareFixture) shares(t *testing.T) map[string]string {
+	t.Helper()
+	code, body := f.do(t, "GET", "/api/v1/backends", "", "")
+	if code != http.StatusOK {
+		t.Fatalf("/api/v1/backends: %d %s", code, body)
+	}
+	var doc struct {
+		Backends []struct {
+			Name        string   `json:"name"`
+			AnswerShare *float64 `json:"answer_share"`
+		} `json:"backends"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, b := range doc.Backends {
+		out[b.Name] = "null"
+		if b.AnswerShare != nil {
+			out[b.Name] = fmt.Sprintf("%.2f", *b.AnswerShare)
 		}
 	}
-	share := func(id string) string {
-		for _, svc := range f.web.status().Services {
-			for _, b := range svc.Backends {
-				if b.ID == id {
-					if b.AnswerShare == nil {
-						return "null"
+	return out
+}
+
+// runTo moves the clock to t0+at, sampling at every whole second on the
+// way as Run does (unless run is false: no Run).
+func (f *shareFixture) runTo(at time.Duration, run bool) {
+	now := f.clock.now()
+	end := f.t0.Add(at)
+	for tick := now.Truncate(answerEvery).Add(answerEvery); run && !tick.After(end); tick = tick.Add(answerEvery) {
+		f.clock.set(tick)
+		f.web.sampleAnswers(tick)
+	}
+	f.clock.set(end)
+}
+
+const oneTwo = `[services.www]
+backends = [{ name = "one", address = "192.0.2.1" }, { name = "two", address = "192.0.2.2" }]
+`
+
+// shareStep is one step of a share test, at t0+at: n answers (with
+// backend two drained if alone: one alone answers), a reload to services,
+// or a read of the shares that must be want.
+type shareStep struct {
+	at       time.Duration
+	ask      int
+	alone    bool
+	services string
+	want     map[string]string
+}
+
+func sec(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// TestAnswerShares: a backend's share is of its service's answers of the
+// last minute, between the sample of a minute ago (of start, in the first
+// minute) and the live counters, whenever the API is read. Every answer
+// of www names all its serving backends.
+func TestAnswerShares(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		noRun bool // nothing samples: New's start alone
+		steps []shareStep
+	}{
+		{name: "no answer yet", steps: []shareStep{
+			{at: sec(0.1), want: map[string]string{"one": "null", "two": "null"}},
+			{at: sec(5), want: map[string]string{"one": "null", "two": "null"}},
+		}},
+		{name: "answers before the first read count", steps: []shareStep{
+			{at: sec(0.5), ask: 3, alone: true},
+			{at: sec(1.5), want: map[string]string{"one": "1.00", "two": "0.00"}},
+			{at: sec(2.5), ask: 1},
+			// Since start: one was in 4 answers, two in 1.
+			{at: sec(3), want: map[string]string{"one": "0.80", "two": "0.20"}},
+		}},
+		{name: "answers of the last partial second count", steps: []shareStep{
+			{at: sec(0.5), ask: 2, alone: true},
+			{at: sec(10.2), ask: 2},
+			{at: sec(10.7), want: map[string]string{"one": "0.67", "two": "0.33"}},
+		}},
+		{name: "answers older than a minute drop out", steps: []shareStep{
+			{at: sec(0.5), ask: 5, alone: true},
+			{at: sec(30.5), ask: 1},
+			{at: sec(59.9), want: map[string]string{"one": "0.86", "two": "0.14"}},
+			// The first answers are more than 60 s old.
+			{at: sec(61), want: map[string]string{"one": "0.50", "two": "0.50"}},
+			{at: sec(90), want: map[string]string{"one": "0.50", "two": "0.50"}},
+			{at: sec(91), want: map[string]string{"one": "null", "two": "null"}},
+			{at: sec(95.5), ask: 1, alone: true},
+			{at: sec(96), want: map[string]string{"one": "1.00", "two": "0.00"}},
+		}},
+		{name: "without Run, shares are since start", noRun: true, steps: []shareStep{
+			{at: sec(0.5), ask: 2, alone: true},
+			{at: sec(100), want: map[string]string{"one": "1.00", "two": "0.00"}},
+			{at: sec(200), ask: 2},
+			{at: sec(300), want: map[string]string{"one": "0.67", "two": "0.33"}},
+		}},
+		{name: "a backend added by a reload", steps: []shareStep{
+			{at: sec(0.5), ask: 4},
+			{at: sec(10.3), services: `[services.www]
+backends = [{ name = "one", address = "192.0.2.1" }, { name = "three", address = "192.0.2.3" }]
+`},
+			// Counted since start, where every counter was zero: three's
+			// first answer counts; two is gone.
+			{at: sec(10.5), ask: 1},
+			{at: sec(11.5), want: map[string]string{"one": "0.83", "three": "0.17"}},
+			{at: sec(40.5), ask: 2},
+			// A minute after start, three is not in the sample of a minute
+			// ago (at 9 s): it counts from its first sample (at 11 s).
+			{at: sec(69), want: map[string]string{"one": "0.60", "three": "0.40"}},
+			{at: sec(71), want: map[string]string{"one": "0.50", "three": "0.50"}},
+			// two comes back, its counter (4, from start) with it: no
+			// sample has it yet, so nothing of it counts before its first.
+			{at: sec(80.3), services: oneTwo},
+			{at: sec(80.5), ask: 1},
+			{at: sec(80.8), want: map[string]string{"one": "1.00", "two": "0.00"}},
+			{at: sec(85.5), ask: 1},
+			{at: sec(86), want: map[string]string{"one": "0.80", "two": "0.20"}},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newShareFixture(t, oneTwo)
+			for _, st := range c.steps {
+				f.runTo(st.at, !c.noRun)
+				switch {
+				case st.services != "":
+					f.reload(t, st.services)
+				case st.ask > 0:
+					f.drainTwo(t, st.alone)
+					f.ask(st.ask)
+				default:
+					if got := f.shares(t); !maps.Equal(got, st.want) {
+						t.Errorf("at %v: shares %v, want %v", st.at, got, st.want)
 					}
-					return fmt.Sprintf("%.2f", *b.AnswerShare)
+				}
+			}
+			if n := len(f.web.recent.samples); c.noRun && n != 1 {
+				t.Errorf("without Run, %d samples, want New's one: reads must not sample", n)
+			}
+		})
+	}
+}
+
+// TestAnswerSharesPolled: reading the API every 1.1 s for two minutes
+// does not shrink the window: at every read, the shares are those of the
+// answers of the last minute, to the second (from the first sample no
+// older than 60 s; from start in the first minute), counted here apart.
+func TestAnswerSharesPolled(t *testing.T) {
+	f := newShareFixture(t, oneTwo)
+	type answer struct {
+		at    time.Duration
+		alone bool
+	}
+	var answers []answer
+	next := sec(0.5) // one answer a second, at the half second
+	read := sec(1.1)
+	for read <= 2*time.Minute {
+		for ; next < read; next += time.Second {
+			f.runTo(next, true)
+			alone := next < 40*time.Second // two drained for the first 40 s
+			f.drainTwo(t, alone)
+			f.ask(1)
+			answers = append(answers, answer{next, alone})
+		}
+		f.runTo(read, true)
+		from := time.Duration(0)
+		if read > answerWindow {
+			from = (read - answerWindow + time.Second - 1).Truncate(time.Second)
+		}
+		one, two := 0, 0
+		for _, a := range answers {
+			if a.at >= from {
+				one++
+				if !a.alone {
+					two++
 				}
 			}
 		}
-		t.Fatalf("no backend %s", id)
-		return ""
+		want := map[string]string{"one": fmt.Sprintf("%.2f", float64(one)/float64(one+two)), "two": fmt.Sprintf("%.2f", float64(two)/float64(one+two))}
+		if got := f.shares(t); !maps.Equal(got, want) {
+			t.Fatalf("read at %v: shares %v, want %v (answers since %v)", read, got, want, from)
+		}
+		read += sec(1.1)
 	}
-	if s := share("www.example.test/one"); s != "null" {
-		t.Errorf("before any answer: share %s, want null", s)
+	if n := len(f.web.recent.samples); n != answerSamples {
+		t.Errorf("%d samples kept, want %d", n, answerSamples)
 	}
-	ask(2) // both backends in both answers
-	now = now.Add(recentEvery)
-	f.web.sampleAnswers()
-	if err := f.admin.Set("www.example.test/two", &health.Override{State: health.AdminDrain}, "test"); err != nil {
+}
+
+// TestRunSamples: Run samples on its ticker of one second, at the tick's
+// time, until its context ends; reads take no sample.
+func TestRunSamples(t *testing.T) {
+	f := newShareFixture(t, oneTwo)
+	tick := make(chan time.Time)
+	var every time.Duration
+	stopped := false
+	f.web.ticker = func(d time.Duration) (<-chan time.Time, func()) {
+		every = d
+		return tick, func() { stopped = true }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.web.Run(ctx); close(done) }()
+	f.ask(2)
+	tick <- f.t0.Add(time.Second)
+	tick <- f.t0.Add(2 * time.Second)
+	cancel()
+	<-done
+	if every != answerEvery || !stopped {
+		t.Errorf("Run's ticker: every %v, stopped %v; want %v, stopped", every, stopped, answerEvery)
+	}
+	var at []time.Duration
+	var ones []uint64
+	for _, smp := range f.web.recent.samples {
+		at = append(at, smp.at.Sub(f.t0))
+		ones = append(ones, smp.counts[answerKey{"www.example.test.", "default", "one"}])
+	}
+	if want := []time.Duration{0, time.Second, 2 * time.Second}; !slices.Equal(at, want) {
+		t.Errorf("samples at %v, want %v", at, want)
+	}
+	if want := []uint64{0, 2, 2}; !slices.Equal(ones, want) {
+		t.Errorf("one's counts %v, want %v", ones, want)
+	}
+	f.ask(1) // after the last sample: counted live
+	if got, want := f.shares(t), map[string]string{"one": "0.50", "two": "0.50"}; !maps.Equal(got, want) {
+		t.Errorf("shares %v, want %v", got, want)
+	}
+	f.web.status()
+	if n := len(f.web.recent.samples); n != 3 {
+		t.Errorf("%d samples after reads, want 3", n)
+	}
+}
+
+// TestAnswerSamplesBounded: at most a minute of samples is kept, each of
+// the counters of the snapshot in use: a backend a reload removed leaves
+// them as they are replaced.
+func TestAnswerSamplesBounded(t *testing.T) {
+	f := newShareFixture(t, oneTwo)
+	f.ask(1)
+	f.runTo(10*time.Second, true)
+	f.reload(t, "[services.www]\nbackends = [{ name = \"one\", address = \"192.0.2.1\" }]\n")
+	f.runTo(5*time.Minute, true)
+	if n := len(f.web.recent.samples); n != answerSamples {
+		t.Errorf("%d samples, want %d", n, answerSamples)
+	}
+	for _, smp := range f.web.recent.samples {
+		if len(smp.counts) != 1 {
+			t.Fatalf("sample at %v has counters %v, want one's alone", smp.at.Sub(f.t0), smp.counts)
+		}
+	}
+}
+
+// TestAnswerSharesBeforeNew: answers counted before New (by counters that
+// started at zero with the process) count, as given at start.
+func TestAnswerSharesBeforeNew(t *testing.T) {
+	answers := zones.NewAnswerCounts()
+	var buf [512]byte
+	q := []byte("\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x04test\x00\x00\x01\x00\x01")
+	f := newFixture(t, "", oneTwo, func(d *Deps) {
+		d.Answers = answers
+		d.Handler.Snapshot().BindAnswers(answers)
+		if err := d.Admin.Set("www.example.test/two", &health.Override{State: health.AdminDrain}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			d.Handler.Serve(q, netip.MustParseAddrPort("192.0.2.53:5353"), dnsserver.UDP, buf[:0])
+		}
+	})
+	if err := f.admin.Set("www.example.test/two", nil, "test"); err != nil {
 		t.Fatal(err)
 	}
-	ask(3) // one alone
-	now = now.Add(recentEvery)
-	// Since the first sample (taken by the first read, before any answer):
-	// one was in 5 answers, two in 2.
-	if one, two := share("www.example.test/one"), share("www.example.test/two"); one != "0.71" || two != "0.29" {
-		t.Errorf("shares since the first sample: one %s, two %s; want 0.71 and 0.29", one, two)
-	}
-	// Once samples older than the window are dropped, only the recent
-	// answers count: one answered alone.
-	for range recentSamples {
-		now = now.Add(recentEvery)
-		f.web.sampleAnswers()
-	}
-	ask(4)
-	now = now.Add(2 * time.Second)
-	if one, two := share("www.example.test/one"), share("www.example.test/two"); one != "1.00" || two != "0.00" {
-		t.Errorf("shares of the last minute: one %s, two %s; want 1.00 and 0.00", one, two)
+	f.h.Serve(q, netip.MustParseAddrPort("192.0.2.53:5353"), dnsserver.UDP, buf[:0])
+	sf := &shareFixture{fixture: f, answers: answers}
+	if got, want := sf.shares(t), map[string]string{"one": "0.80", "two": "0.20"}; !maps.Equal(got, want) {
+		t.Errorf("shares %v, want %v", got, want)
 	}
 }

@@ -39,8 +39,11 @@ type Deps struct {
 	// Token is the bearer token of the admin write API ("": the write API
 	// is off).
 	Token string
-	// Answers counts answers per backend, for each backend's share of the
-	// last minute (nil: every share is null).
+	// Answers counts answers per backend, for each backend's share of its
+	// service's answers over the last minute (nil: every share is null).
+	// Until a minute has passed since New, a share is of every answer
+	// counted: the counters must start at zero with the process, as the
+	// binary's do.
 	Answers *zones.AnswerCounts
 	// Geo is the GeoIP locator the status shows (nil: no database).
 	Geo *geo.Locator
@@ -62,12 +65,20 @@ type Deps struct {
 }
 
 // Server is the HTTP side. It is an http.Handler; Run keeps the answer
-// shares of the status current.
+// shares of the status current, and must run beside it.
 type Server struct {
 	deps   Deps
 	mux    *http.ServeMux
 	recent recentAnswers
 	now    func() time.Time // time.Now, except in tests
+	// ticker is time.NewTicker's channel and Stop, except in tests.
+	ticker func(time.Duration) (<-chan time.Time, func())
+}
+
+// newTicker is time.NewTicker as Server.ticker.
+func newTicker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }
 
 // New builds the HTTP side from its dependencies.
@@ -78,7 +89,8 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{deps: d, mux: http.NewServeMux(), now: time.Now}
+	s := &Server{deps: d, mux: http.NewServeMux(), now: time.Now, ticker: newTicker}
+	s.recent.start(s.now())
 	s.routes()
 	return s
 }
@@ -86,17 +98,19 @@ func New(d Deps) *Server {
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Run samples the answer counters every few seconds until ctx is done, so
-// that the status shows each backend's share of the last minute's answers.
+// Run samples the answer counters every second until ctx is done, so that
+// the status shows each backend's share of its service's answers over the
+// last minute (see recentAnswers). Without Run, a share is of the answers
+// since New.
 func (s *Server) Run(ctx context.Context) {
-	t := time.NewTicker(recentEvery)
-	defer t.Stop()
+	tick, stop := s.ticker(answerEvery)
+	defer stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			s.sampleAnswers()
+		case at := <-tick:
+			s.sampleAnswers(at)
 		}
 	}
 }
