@@ -1,0 +1,359 @@
+'use strict';
+
+// A small HTTP service with a fixed, calibrated capacity, for end-to-end
+// load-balancing tests. See README.md.
+//
+// GET /work     costs 1000/capacity ms of process CPU time, served one at a
+//               time from a FIFO queue; 503 when the queue is full.
+// GET /healthz  "ok" (503 "draining" during shutdown), no CPU cost.
+// GET /metrics  Prometheus text exposition (prom-client, own registry).
+
+const http = require('node:http');
+const { parseArgs } = require('node:util');
+const { performance } = require('node:perf_hooks');
+const client = require('prom-client');
+
+const USAGE = `usage: node server.js [--host 127.0.0.1] [--port 8080] [--capacity 40]
+                      [--max-queue 200] [--shutdown-timeout 10]
+  --port defaults to $PORT, then 8080; 0 picks a free port.`;
+
+// parseConfig turns argv and env into a validated config, or throws an
+// Error whose message names the flag.
+function parseConfig(argv, env) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string' },
+      capacity: { type: 'string', default: '40' },
+      'max-queue': { type: 'string', default: '200' },
+      'shutdown-timeout': { type: 'string', default: '10' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const num = (name, s, ok, want) => {
+    const v = Number(s);
+    if (s.trim() === '' || !Number.isFinite(v) || !ok(v)) {
+      throw new Error(`--${name} ${JSON.stringify(s)}: want ${want}`);
+    }
+    return v;
+  };
+  const portText = values.port ?? env.PORT ?? '8080';
+  return {
+    help: values.help,
+    host: values.host,
+    port: num('port', portText, (v) => Number.isInteger(v) && v >= 0 && v <= 65535, 'an integer in 0..65535'),
+    capacity: num('capacity', values.capacity, (v) => v > 0 && v <= 1e6, 'requests/s, > 0'),
+    maxQueue: num('max-queue', values['max-queue'], (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
+    shutdownTimeout: num('shutdown-timeout', values['shutdown-timeout'], (v) => v > 0, 'seconds, > 0'),
+  };
+}
+
+// cpuMicros is the CPU time (user + system, all threads) of this process.
+function cpuMicros() {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+let sink = 0; // keeps the busy loop from being optimised away
+
+// burnUntil spins on the event loop until the process CPU time reaches
+// targetMicros. It returns the CPU time it read last.
+function burnUntil(targetMicros) {
+  let now = cpuMicros();
+  let x = sink;
+  while (now < targetMicros) {
+    for (let i = 0; i < 2000; i++) x = (x * 1103515245 + 12345) % 2147483648;
+    now = cpuMicros();
+  }
+  sink = x;
+  return now;
+}
+
+// UtilizationWindow keeps the CPU time charged to /work requests with the
+// wall interval over which it was charged, and answers what share of the
+// last windowMs each interval's CPU time covers.
+class UtilizationWindow {
+  constructor(windowMs) {
+    this.windowMs = windowMs;
+    this.items = []; // {start, end, cpuMs}, ordered by end
+    this.head = 0;
+  }
+
+  add(start, end, cpuMs) {
+    this.items.push({ start, end, cpuMs });
+    this.prune(end);
+  }
+
+  prune(now) {
+    const from = now - this.windowMs;
+    while (this.head < this.items.length && this.items[this.head].end <= from) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  // value is the CPU time charged inside [now-windowMs, now], divided by
+  // windowMs, clamped to 0..1. An interval that straddles the window start
+  // contributes its CPU time in proportion to the part of it inside.
+  value(now) {
+    this.prune(now);
+    const from = now - this.windowMs;
+    let cpu = 0;
+    for (let i = this.head; i < this.items.length; i++) {
+      const { start, end, cpuMs } = this.items[i];
+      const span = end - start;
+      if (start >= from || span <= 0) cpu += cpuMs;
+      else cpu += (cpuMs * (end - from)) / span;
+    }
+    return Math.min(1, Math.max(0, cpu / this.windowMs));
+  }
+}
+
+function newMetrics(registry, cfg, window, queue) {
+  client.collectDefaultMetrics({ register: registry });
+  new client.Gauge({
+    name: 'app_active_requests',
+    help: 'Requests to /work in flight: queued or being served.',
+    registers: [registry],
+    collect() {
+      this.set(queue.length);
+    },
+  });
+  const duration = new client.Histogram({
+    name: 'app_request_duration_seconds',
+    help: 'Time from reading a /work request to writing its 200 response.',
+    buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
+    registers: [registry],
+  });
+  const requests = new client.Counter({
+    name: 'app_requests_total',
+    help: '/work responses by status code (499: client left before it was served).',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  for (const code of ['200', '499', '503']) requests.inc({ code }, 0);
+  const capacity = new client.Gauge({
+    name: 'app_capacity_rps',
+    help: 'Configured capacity of /work in requests per second of process CPU time.',
+    registers: [registry],
+  });
+  capacity.set(cfg.capacity);
+  new client.Gauge({
+    name: 'app_utilization',
+    help: 'CPU time charged to /work over the last 1 s, divided by 1 s (0..1).',
+    registers: [registry],
+    collect() {
+      this.set(window.value(performance.now()));
+    },
+  });
+  return { duration, requests };
+}
+
+// SLICE_MICROS is how much CPU time /work burns before it yields to the
+// event loop. libuv (since 1.45, Node 20) accepts one new connection per
+// loop turn and reads a new connection's first request one turn later, so
+// burning a whole request per turn would let new connections pile up in the
+// kernel's accept queue, unseen by --max-queue, and keep /healthz waiting
+// a whole request. With 1 ms slices the loop turns about 1000 times per
+// CPU second whatever the cost of a request.
+const SLICE_MICROS = 1000;
+
+// WorkQueue serves /work requests one at a time in arrival order. The
+// request at the head is in service: it burns CPU in slices, one slice per
+// event loop turn (setImmediate), until the process CPU time reaches its
+// start plus costMicros. Its start is the CPU time at which the previous
+// request completed, or at which the queue became non-empty. So while the
+// queue is not empty, all CPU time of the process (the slices, and whatever
+// runs between them: accepting, parsing, 503s, /metrics) is charged to the
+// request in service, and under saturation requests complete at exactly
+// one per costMicros of process CPU time.
+class WorkQueue {
+  constructor(costMicros, window) {
+    this.costMicros = costMicros;
+    this.window = window;
+    this.metrics = null; // {duration, requests}, set before the first push
+    this.draining = false; // shutting down: answers carry Connection: close
+    this.onIdle = null; // called when the queue becomes empty
+    this.jobs = [];
+    this.head = 0;
+    this.scheduled = false;
+    // mark is the {cpu, wall} up to which CPU time has been charged, or
+    // null when the queue is empty and nothing is being charged.
+    this.mark = null;
+    // start is the process CPU time at which the head's service began.
+    this.start = 0;
+    this.run = this.run.bind(this);
+  }
+
+  get length() {
+    return this.jobs.length - this.head;
+  }
+
+  // push queues a request; job is {req, res, t0}.
+  push(job) {
+    this.jobs.push(job);
+    this.schedule();
+  }
+
+  schedule() {
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.run);
+    }
+  }
+
+  shift() {
+    this.jobs[this.head++] = undefined;
+    if (this.head === this.jobs.length) {
+      this.jobs = [];
+      this.head = 0;
+    }
+  }
+
+  // charge records the CPU time since the mark, as time spent on /work.
+  charge(cpu) {
+    const wall = performance.now();
+    this.window.add(this.mark.wall, wall, (cpu - this.mark.cpu) / 1000);
+    this.mark = { cpu, wall };
+  }
+
+  // run does one slice of the request at the head of the queue.
+  run() {
+    this.scheduled = false;
+    if (this.mark === null) {
+      this.mark = { cpu: cpuMicros(), wall: performance.now() };
+      this.start = this.mark.cpu;
+    }
+    let job = this.jobs[this.head];
+    // A request whose client has gone is dropped, even in service.
+    while (job !== undefined && (job.res.destroyed || job.req.socket.destroyed)) {
+      this.charge(cpuMicros());
+      this.start = this.mark.cpu;
+      this.shift();
+      this.metrics.requests.inc({ code: '499' });
+      job = this.jobs[this.head];
+    }
+    if (job !== undefined) {
+      const target = this.start + this.costMicros;
+      const cpu = burnUntil(Math.min(target, cpuMicros() + SLICE_MICROS));
+      this.charge(cpu);
+      if (cpu >= target) {
+        // The overshoot past target (a few µs) is charged to the next one.
+        this.start = target;
+        this.shift();
+        reply(job.res, 200, 'done\n', this.draining);
+        this.metrics.requests.inc({ code: '200' });
+        this.metrics.duration.observe((performance.now() - job.t0) / 1000);
+      }
+    }
+    if (this.length > 0) {
+      this.schedule();
+    } else {
+      this.mark = null;
+      if (this.onIdle) this.onIdle();
+    }
+  }
+}
+
+function reply(res, code, body, close, headers = {}) {
+  res.writeHead(code, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    ...(close ? { Connection: 'close' } : {}),
+    ...headers,
+  });
+  res.end(body);
+}
+
+function main() {
+  let cfg;
+  try {
+    cfg = parseConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`server.js: ${err.message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (cfg.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+
+  const registry = new client.Registry();
+  const window = new UtilizationWindow(1000);
+  const queue = new WorkQueue(1e6 / cfg.capacity, window);
+  const metrics = newMetrics(registry, cfg, window, queue);
+  queue.metrics = metrics;
+
+  const server = http.createServer((req, res) => {
+    const t0 = performance.now();
+    const q = req.url.indexOf('?');
+    const path = q < 0 ? req.url : req.url.slice(0, q);
+    const get = req.method === 'GET' || req.method === 'HEAD';
+    if (path === '/work' && req.method === 'GET') {
+      if (queue.length >= cfg.maxQueue) {
+        metrics.requests.inc({ code: '503' });
+        reply(res, 503, 'queue full\n', queue.draining);
+        return;
+      }
+      queue.push({ req, res, t0 });
+    } else if (path === '/healthz' && get) {
+      if (queue.draining) reply(res, 503, 'draining\n', true);
+      else reply(res, 200, 'ok\n', false);
+    } else if (path === '/metrics' && get) {
+      registry.metrics().then(
+        (text) => reply(res, 200, text, queue.draining, { 'Content-Type': registry.contentType }),
+        (err) => reply(res, 500, `${err.message}\n`, queue.draining),
+      );
+    } else if (path === '/work' || path === '/healthz' || path === '/metrics') {
+      reply(res, 405, 'method not allowed\n', queue.draining, { Allow: path === '/work' ? 'GET' : 'GET, HEAD' });
+    } else {
+      reply(res, 404, 'not found\n', queue.draining);
+    }
+  });
+
+  server.on('error', (err) => {
+    process.stderr.write(`server.js: listen ${cfg.host}:${cfg.port}: ${err.message}\n`);
+    process.exit(1);
+  });
+
+  server.listen(cfg.port, cfg.host, () => {
+    const { address, port } = server.address();
+    const host = address.includes(':') ? `[${address}]` : address;
+    process.stdout.write(
+      `listening ${host}:${port} capacity=${cfg.capacity} cost_ms=${(1000 / cfg.capacity).toFixed(3)} max_queue=${cfg.maxQueue}\n`,
+    );
+  });
+
+  // Shutdown: stop listening, close idle connections, serve what is
+  // queued (each response with Connection: close), then exit 0; exit 1 if
+  // that takes longer than --shutdown-timeout.
+  const shutdown = (signal) => {
+    if (queue.draining) return;
+    queue.draining = true;
+    const timer = setTimeout(() => {
+      process.stderr.write(`server.js: shutdown took longer than ${cfg.shutdownTimeout}s, ${queue.length} requests left\n`);
+      server.closeAllConnections();
+      process.exit(1);
+    }, cfg.shutdownTimeout * 1000);
+    timer.unref();
+    server.close(() => {
+      process.stderr.write('server.js: stopped\n');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    process.stderr.write(`server.js: ${signal}: stopped listening, draining ${queue.length} queued requests\n`);
+    // A keep-alive connection that was busy when we closed becomes idle
+    // after its response; close those too.
+    queue.onIdle = () => server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (require.main === module) main();
+
+module.exports = { parseConfig, UtilizationWindow };
