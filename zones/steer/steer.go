@@ -1,0 +1,414 @@
+// Package steer holds the control laws of gslb's load-aware member
+// selection: from each member's live signals (utilisation, latency, error
+// rate) it computes the share of new answers each member gets, once per
+// step, off the query path. It knows nothing of DNS or configuration
+// files: zones feeds it signals and publishes the weights it returns.
+//
+// Every law has named, bounded parameters (Params) and the same three
+// guards: an exponential moving average of every signal (Smoothing), a
+// cap on how far a member's share moves per second (MaxChange), and a
+// floor under every member's share (Floor) so that it keeps enough traffic
+// to be measured. docs/steering.md states each law, why it does not
+// oscillate for resolver cache windows up to the TTL, and the measurements.
+package steer
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Laws.
+const (
+	// LeastLoad steers toward equal utilisation: each step a member's
+	// target share is its smoothed share divided by its smoothed
+	// utilisation, normalised. At the fixed point every member runs at
+	// the same utilisation, so each gets a share in proportion to its
+	// capacity net of load gslb does not steer (its headroom). Members
+	// without a fresh utilisation keep their share.
+	LeastLoad = "least_load"
+	// Fastest gives each member a share in proportion to its weight
+	// times (fastest + tolerance) / latency: members within the tolerance
+	// of the fastest get their full weight.
+	Fastest = "fastest"
+	// Shed gives a member its full weight while its utilisation is below
+	// Low, none above High while another member is below High, and a
+	// share falling linearly in between (NS1's shed_load).
+	Shed = "shed"
+)
+
+// Laws lists the laws, for error messages.
+var Laws = []string{LeastLoad, Fastest, Shed}
+
+// Params are a law and its parameters. The zero value of a field means
+// its default (Defaults).
+type Params struct {
+	Law string
+	// Smoothing is the time constant of the moving average of every
+	// signal (and, for LeastLoad, of the share): a change of a signal
+	// moves the target by 63 % of the way in one Smoothing.
+	Smoothing time.Duration
+	// MaxChange caps the change of a member's share per second
+	// (0.01..1, absolute: 0.25 is 25 points of share).
+	MaxChange float64
+	// Floor is the least share a member keeps, as a fraction of its
+	// configured share (0..1); a member that is healthy but slow or full
+	// still gets this much, so that its signals stay measured.
+	Floor float64
+	// Tolerance and ToleranceRatio (Fastest): latencies within
+	// max(Tolerance, ToleranceRatio × fastest) of the fastest count as
+	// the fastest, so that jitter moves nothing.
+	Tolerance      time.Duration
+	ToleranceRatio float64
+	// Low and High (Shed) are the utilisation watermarks (0..10, Low <
+	// High).
+	Low, High float64
+	// Idle (LeastLoad) is the utilisation below which members count as
+	// equally idle (0..1): differences between nearly idle members are
+	// noise, not a reason to move traffic.
+	Idle float64
+}
+
+// Default parameters.
+const (
+	DefaultMaxChange      = 0.25
+	DefaultFloor          = 0.05
+	DefaultTolerance      = 10 * time.Millisecond
+	DefaultToleranceRatio = 0.2
+	DefaultLow            = 0.7
+	DefaultHigh           = 0.9
+	DefaultIdle           = 0.1
+	// MinSmoothing is the shortest default Smoothing.
+	MinSmoothing = 2 * time.Second
+)
+
+// DefaultSmoothing is the Smoothing a law gets unless the service sets
+// one: 1.5 signal intervals (one new sample moves the target by half),
+// at least MinSmoothing, and for LeastLoad at least half the TTL. Half
+// the TTL keeps least_load's loop stable for every resolver cache window
+// up to the TTL (docs/steering.md): its target depends on the share it
+// gave, which the members' load reflects only after resolvers' caches
+// turn over. Fastest and Shed aim at targets set by the signals alone.
+func DefaultSmoothing(law string, ttl, signalInterval time.Duration) time.Duration {
+	d := max(signalInterval*3/2, MinSmoothing)
+	if law == LeastLoad {
+		d = max(d, ttl/2)
+	}
+	return d
+}
+
+// WithDefaults returns p with every zero field set to its default; ttl
+// and signalInterval choose the Smoothing.
+func (p Params) WithDefaults(ttl, signalInterval time.Duration) Params {
+	if p.Smoothing == 0 {
+		p.Smoothing = DefaultSmoothing(p.Law, ttl, signalInterval)
+	}
+	if p.MaxChange == 0 {
+		p.MaxChange = DefaultMaxChange
+	}
+	if p.Floor == 0 {
+		p.Floor = DefaultFloor
+	}
+	if p.Tolerance == 0 {
+		p.Tolerance = DefaultTolerance
+	}
+	if p.ToleranceRatio == 0 {
+		p.ToleranceRatio = DefaultToleranceRatio
+	}
+	if p.Low == 0 && p.High == 0 {
+		p.Low, p.High = DefaultLow, DefaultHigh
+	}
+	if p.Idle == 0 {
+		p.Idle = DefaultIdle
+	}
+	return p
+}
+
+// Check reports the first parameter out of its bounds.
+func (p Params) Check() error {
+	switch {
+	case p.Law != LeastLoad && p.Law != Fastest && p.Law != Shed:
+		return fmt.Errorf("law %q: want %s, %s or %s", p.Law, LeastLoad, Fastest, Shed)
+	case p.Smoothing < 100*time.Millisecond || p.Smoothing > time.Hour:
+		return fmt.Errorf("smoothing %v: want 100ms..1h", p.Smoothing)
+	case p.MaxChange < 0.01 || p.MaxChange > 1:
+		return fmt.Errorf("max_change %g: want 0.01..1", p.MaxChange)
+	case p.Floor < 0 || p.Floor > 1:
+		return fmt.Errorf("floor %g: want 0..1", p.Floor)
+	case p.Tolerance < 0 || p.Tolerance > time.Minute:
+		return fmt.Errorf("rtt_tolerance %v: want 0..1m", p.Tolerance)
+	case p.ToleranceRatio < 0 || p.ToleranceRatio > 10:
+		return fmt.Errorf("rtt_tolerance %g: want 0..10 (1000%%)", p.ToleranceRatio)
+	case p.Low < 0 || p.High > 10 || p.Low >= p.High:
+		return fmt.Errorf("watermarks low %g, high %g: want 0 <= low < high <= 10", p.Low, p.High)
+	case p.Idle < 0 || p.Idle > 1:
+		return fmt.Errorf("idle %g: want 0..1", p.Idle)
+	}
+	return nil
+}
+
+// Signals are one member's raw measurements at a step. A signal that is
+// missing or stale has its Has flag false: the law treats it as neutral.
+type Signals struct {
+	// Load is utilisation: 1 is capacity; above 1 is overload, where
+	// the signal can show it (connections or requests over capacity).
+	Load    float64
+	HasLoad bool
+	// Latency is the member's response time, from gslb's probes or the
+	// member's own metrics.
+	Latency    time.Duration
+	HasLatency bool
+	// ErrorRate is the share of failed probes or requests (0..1).
+	ErrorRate float64
+}
+
+// Member is a member's state between steps: the smoothed signals and the
+// share the law gave it. Keep one per member across steps (and reloads);
+// a zero Member is new.
+type Member struct {
+	// Share is the member's share of new answers among the group's
+	// members, as of the last step.
+	Share float64
+	// SmoothShare, Load, Latency and ErrorRate are the moving averages.
+	SmoothShare float64
+	Load        float64
+	Latency     float64 // seconds
+	ErrorRate   float64
+	// HasLoad and HasLatency tell whether the averages hold a value.
+	HasLoad, HasLatency bool
+	// Target is the share the law aimed at in the last step, before
+	// MaxChange.
+	Target float64
+	started bool
+}
+
+// In is one member's input to a step.
+type In struct {
+	// Weight is the configured weight (> 0).
+	Weight  float64
+	Signals Signals
+}
+
+// Step moves every member of one group one step of dt: it smooths the
+// signals, computes the law's targets and moves each share toward its
+// target by at most MaxChange × dt. It returns nothing; the shares are in
+// the members. members[i] belongs to in[i]; p must have its defaults.
+// Members come and go between steps: a new one (zero Member) starts at
+// its configured share.
+func Step(p Params, members []*Member, in []In, dt time.Duration) {
+	n := len(members)
+	if n == 0 {
+		return
+	}
+	a := 1 - math.Exp(-dt.Seconds()/p.Smoothing.Seconds())
+	totalW := 0.0
+	for _, x := range in {
+		totalW += x.Weight
+	}
+	if totalW <= 0 {
+		return
+	}
+	// The shares of the members present, renormalised: a member that
+	// left gave its share to the others in proportion.
+	sum := 0.0
+	for i, m := range members {
+		if !m.started {
+			m.Share = in[i].Weight / totalW
+			m.SmoothShare = m.Share
+		}
+		sum += m.Share
+	}
+	for i, m := range members {
+		if sum > 0 {
+			m.Share /= sum
+		} else {
+			m.Share = in[i].Weight / totalW
+		}
+		s := in[i].Signals
+		smooth(&m.Load, &m.HasLoad, s.Load, s.HasLoad, a, !m.started)
+		smooth(&m.Latency, &m.HasLatency, s.Latency.Seconds(), s.HasLatency, a, !m.started)
+		if m.started {
+			m.ErrorRate += a * (s.ErrorRate - m.ErrorRate)
+			m.SmoothShare += a * (m.Share - m.SmoothShare)
+		} else {
+			m.ErrorRate = s.ErrorRate
+			m.started = true
+		}
+	}
+	var tgt [64]float64
+	t := tgt[:0]
+	if n > len(tgt) {
+		t = make([]float64, 0, n)
+	}
+	switch p.Law {
+	case LeastLoad:
+		t = leastLoad(p, members, t)
+	case Fastest:
+		t = fastest(p, members, in, t)
+	case Shed:
+		t = shed(p, members, in, t)
+	}
+	// Errors cut every law's target: (1 − error rate)².
+	for i, m := range members {
+		e := 1 - min(max(m.ErrorRate, 0), 1)
+		t[i] *= e * e
+	}
+	normalise(t, in, totalW)
+	applyFloor(t, in, totalW, p.Floor)
+	// The cap on the change per step.
+	step := p.MaxChange * dt.Seconds()
+	for i, m := range members {
+		m.Target = t[i]
+		m.Share += max(-step, min(step, t[i]-m.Share))
+	}
+	sum = 0
+	for _, m := range members {
+		sum += m.Share
+	}
+	for _, m := range members {
+		m.Share /= sum
+	}
+}
+
+// smooth folds a new sample into a moving average; a missing sample
+// leaves it, and a first one sets it.
+func smooth(avg *float64, has *bool, v float64, ok bool, a float64, first bool) {
+	if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+		return
+	}
+	if !*has || first {
+		*avg, *has = v, true
+		return
+	}
+	*avg += a * (v - *avg)
+}
+
+// normalise scales t to sum to 1; all zero becomes the configured shares.
+func normalise(t []float64, in []In, totalW float64) {
+	sum := 0.0
+	for _, x := range t {
+		sum += x
+	}
+	for i := range t {
+		if sum > 0 {
+			t[i] /= sum
+		} else {
+			t[i] = in[i].Weight / totalW
+		}
+	}
+}
+
+// applyFloor raises every share below Floor × its configured share to
+// that and takes the difference from the others in proportion; t sums to
+// 1 before and after. Raising some may push others under: a few passes.
+func applyFloor(t []float64, in []In, totalW, floor float64) {
+	if floor <= 0 {
+		return
+	}
+	var fixedBuf [64]bool
+	fixed := fixedBuf[:0]
+	if len(t) > len(fixedBuf) {
+		fixed = make([]bool, 0, len(t))
+	}
+	fixed = fixed[:len(t)]
+	for range t {
+		fixedSum, freeSum := 0.0, 0.0
+		changed := false
+		for i := range t {
+			f := floor * in[i].Weight / totalW
+			if !fixed[i] && t[i] < f {
+				fixed[i], changed = true, true
+			}
+			if fixed[i] {
+				t[i] = f
+				fixedSum += f
+			} else {
+				freeSum += t[i]
+			}
+		}
+		if !changed {
+			return
+		}
+		if freeSum <= 0 {
+			normalise(t, in, totalW)
+			return
+		}
+		for i := range t {
+			if !fixed[i] {
+				t[i] *= (1 - fixedSum) / freeSum
+			}
+		}
+	}
+}
+
+// leastLoad: target_i ∝ smoothed share_i / max(smoothed load_i, Idle);
+// a member without a load keeps its smoothed share, and the members with
+// one share the rest.
+func leastLoad(p Params, members []*Member, t []float64) []float64 {
+	rest, ratios := 0.0, 0.0
+	for _, m := range members {
+		if m.HasLoad {
+			rest += m.SmoothShare
+			ratios += m.SmoothShare / max(m.Load, p.Idle)
+		}
+	}
+	for _, m := range members {
+		switch {
+		case !m.HasLoad:
+			t = append(t, m.SmoothShare)
+		case ratios > 0:
+			t = append(t, rest*(m.SmoothShare/max(m.Load, p.Idle))/ratios)
+		default:
+			t = append(t, m.SmoothShare)
+		}
+	}
+	return t
+}
+
+// fastest: target_i ∝ weight_i × min(1, (fastest + tolerance) /
+// latency_i); a member without a latency counts as the fastest.
+func fastest(p Params, members []*Member, in []In, t []float64) []float64 {
+	best := math.Inf(1)
+	for _, m := range members {
+		if m.HasLatency {
+			best = min(best, m.Latency)
+		}
+	}
+	tol := max(p.Tolerance.Seconds(), p.ToleranceRatio*best)
+	for i, m := range members {
+		f := 1.0
+		if m.HasLatency && !math.IsInf(best, 1) && m.Latency > best+tol {
+			f = (best + tol) / m.Latency
+		}
+		t = append(t, in[i].Weight*f)
+	}
+	return t
+}
+
+// shed: target_i ∝ weight_i × (1 below Low, 0 above High, linear
+// between); above High a member keeps its weight while no member is below
+// High (there is nowhere better to send the load).
+func shed(p Params, members []*Member, in []In, t []float64) []float64 {
+	room := false
+	for _, m := range members {
+		if !m.HasLoad || m.Load < p.High {
+			room = true
+		}
+	}
+	for i, m := range members {
+		f := 1.0
+		if m.HasLoad {
+			switch {
+			case m.Load >= p.High:
+				f = 0
+				if !room {
+					f = 1
+				}
+			case m.Load > p.Low:
+				f = (p.High - m.Load) / (p.High - p.Low)
+			}
+		}
+		t = append(t, in[i].Weight*f)
+	}
+	return t
+}
