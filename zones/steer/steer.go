@@ -178,7 +178,7 @@ type Member struct {
 	HasLoad, HasLatency bool
 	// Target is the share the law aimed at in the last step, before
 	// MaxChange.
-	Target float64
+	Target  float64
 	started bool
 }
 
