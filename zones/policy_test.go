@@ -7,11 +7,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
-	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/geo/geotest"
@@ -78,7 +76,7 @@ func newPolicyFixture(t testing.TB, zone string, loc Locator) *policyFixture {
 		states[sp] = health.StartState(sp)
 	}
 	admin := health.NewAdmin("", slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s.Bind(states, admin, NewAdaptive(), nil)
+	s.Bind(states, admin, NewSteering(), nil)
 	return &policyFixture{snap: s, admin: admin, geo: loc}
 }
 
@@ -380,158 +378,6 @@ func TestStickyStatistics(t *testing.T) {
 	if wronglyMoved != 0 || math.Abs(share-1.0/members) > 0.02 {
 		t.Errorf("moved %.4f (want %.2f ± 0.02), %d moved that were not on the failed backend", share, 1.0/members, wronglyMoved)
 	}
-}
-
-// fakeSignals are live signals set by the simulation.
-type fakeSignals struct {
-	rtt  time.Duration
-	err  float64
-	load float64 // NaN: none reported
-}
-
-func (s *fakeSignals) MedianRTT() time.Duration { return s.rtt }
-func (s *fakeSignals) ErrorRate() float64       { return s.err }
-func (s *fakeSignals) Load() (float64, bool) {
-	return s.load, !math.IsNaN(s.load)
-}
-
-func shares(m []float64) []float64 {
-	total := 0.0
-	for _, x := range m {
-		total += x
-	}
-	out := make([]float64, len(m))
-	for i, x := range m {
-		out[i] = x / total
-	}
-	return out
-}
-
-func TestAdaptiveStep(t *testing.T) {
-	// Three equal backends; backend 1's RTT jumps from 5 ms to 80 ms for
-	// 12 probe intervals, then recovers. The adapter sees the median of
-	// the last 3 probes, as health.State.MedianRTT gives it.
-	p := DefaultAdaptParams
-	sig := []*fakeSignals{{rtt: 5 * time.Millisecond, load: math.NaN()}, {rtt: 5 * time.Millisecond, load: math.NaN()}, {rtt: 5 * time.Millisecond, load: math.NaN()}}
-	m := []float64{1, 1, 1}
-	raw := 5 * time.Millisecond
-	last := []time.Duration{raw, raw, raw}
-	var history []float64
-	for step := 0; step < 40; step++ {
-		switch step {
-		case 5:
-			raw = 80 * time.Millisecond
-		case 17:
-			raw = 5 * time.Millisecond
-		}
-		last = append(last[1:], raw)
-		sorted := append([]time.Duration(nil), last...)
-		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-		sig[1].rtt = sorted[1]
-		in := []Signals{sig[0], sig[1], sig[2]}
-		StepMultipliers(m, Targets(in, p), p)
-		history = append(history, shares(m)[1])
-	}
-	t.Logf("share of the slow backend per interval: %s", fmtShares(history))
-	// Within 3 intervals of the jump (steps 5, 6, 7), at least 80 % of new
-	// answers go elsewhere.
-	if s := history[7]; s > 0.20 {
-		t.Errorf("3 intervals after the jump the slow backend still gets %.1f%%", s*100)
-	}
-	// After recovery the traffic returns to an even share...
-	if s := history[len(history)-1]; math.Abs(s-1.0/3) > 0.01 {
-		t.Errorf("after recovery: %.1f%%, want 33.3%%", s*100)
-	}
-	// ...without overshoot (never above 1/3 + 2 points) and without
-	// oscillation: after the recovery starts, the share only rises.
-	for i := 18; i < len(history); i++ {
-		if history[i] > 1.0/3+0.02 {
-			t.Errorf("overshoot at interval %d: %.1f%%", i, history[i]*100)
-		}
-		if history[i] < history[i-1]-1e-9 {
-			t.Errorf("oscillation at interval %d: %.2f%% after %.2f%%", i, history[i]*100, history[i-1]*100)
-		}
-	}
-}
-
-func TestAdaptiveLoadFeedback(t *testing.T) {
-	// Two backends report their load, which follows the traffic they get:
-	// load = share × demand / capacity (A: 100, B: 50; demand 120). The
-	// loop settles where the shares are in proportion to the headroom
-	// (1 − load), with bounded overshoot and at rest within 20 intervals,
-	// and neither backend is pushed past its capacity.
-	p := DefaultAdaptParams
-	capacity := []float64{100, 50}
-	const demand = 120.0
-	sig := []*fakeSignals{{rtt: time.Millisecond, load: 0}, {rtt: time.Millisecond, load: 0}}
-	m := []float64{1, 1}
-	var hist []float64
-	for step := 0; step < 40; step++ {
-		sh := shares(m)
-		for i := range sig {
-			measured := sh[i] * demand / capacity[i]
-			sig[i].load = 0.5*sig[i].load + 0.5*measured // the backend smooths its own figure
-		}
-		StepMultipliers(m, Targets([]Signals{sig[0], sig[1]}, p), p)
-		hist = append(hist, shares(m)[1])
-	}
-	t.Logf("share of the small backend per interval: %s; loads at rest A %.2f B %.2f", fmtShares(hist), sig[0].load, sig[1].load)
-	final := hist[len(hist)-1]
-	// The fixed point: s/(1−s) = (1 − 2.4 s) / (1 − 1.2 (1 − s)), s ≈ 0.36.
-	fixed := 0.0
-	for lo, hi := 0.0, 0.5; hi-lo > 1e-9; {
-		fixed = (lo + hi) / 2
-		if fixed/(1-fixed) > (1-2.4*fixed)/(1-1.2*(1-fixed)) {
-			hi = fixed
-		} else {
-			lo = fixed
-		}
-	}
-	if math.Abs(final-fixed) > 0.02 {
-		t.Errorf("settled at %.1f%%, want the fixed point %.1f%%", final*100, fixed*100)
-	}
-	if sig[0].load >= 1 || sig[1].load >= 1 {
-		t.Errorf("a backend was pushed past capacity: loads %.2f %.2f", sig[0].load, sig[1].load)
-	}
-	lo, hi := 1.0, 0.0
-	for _, s := range hist[20:] {
-		lo, hi = math.Min(lo, s), math.Max(hi, s)
-	}
-	if hi-lo > 0.02 {
-		t.Errorf("still moving after 20 intervals: %.1f%%..%.1f%%", lo*100, hi*100)
-	}
-	for _, s := range hist {
-		if math.Abs(s-fixed) > 0.05 && s < fixed {
-			t.Errorf("overshoot below the fixed point: %.1f%% (bound: 5 points)", s*100)
-			break
-		}
-	}
-}
-
-func TestAdaptiveCapacity(t *testing.T) {
-	// A backend at or above capacity gets no new traffic while others have
-	// room; when all are full, the weights stay as configured.
-	p := DefaultAdaptParams
-	full := []Signals{&fakeSignals{rtt: time.Millisecond, load: 1.2}, &fakeSignals{rtt: time.Millisecond, load: 0.3}}
-	if tg := Targets(full, p); tg[0] != 0 || tg[1] != 1 {
-		t.Errorf("targets %v, want [0 1]", tg)
-	}
-	allFull := []Signals{&fakeSignals{rtt: time.Millisecond, load: 1.2}, &fakeSignals{rtt: time.Millisecond, load: 1.5}}
-	if tg := Targets(allFull, p); tg[0] != 1 || tg[1] != 1 {
-		t.Errorf("targets %v, want [1 1]", tg)
-	}
-	errs := []Signals{&fakeSignals{rtt: time.Millisecond, err: 0.5, load: math.NaN()}, &fakeSignals{rtt: time.Millisecond, load: math.NaN()}}
-	if tg := Targets(errs, p); math.Abs(tg[0]-0.25) > 1e-9 || tg[1] != 1 {
-		t.Errorf("targets with 50%% errors %v, want [0.25 1]", tg)
-	}
-}
-
-func fmtShares(h []float64) string {
-	parts := make([]string, len(h))
-	for i, s := range h {
-		parts[i] = fmt.Sprintf("%.0f", s*100)
-	}
-	return strings.Join(parts, " ") + " (%)"
 }
 
 func TestGeoDecisionAllocations(t *testing.T) {

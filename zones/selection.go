@@ -21,9 +21,15 @@ const (
 	// MembersSticky keeps a client subnet on its members (rendezvous
 	// hashing).
 	MembersSticky = "sticky"
-	// MembersAdaptive is MembersWeighted with weights scaled by live
-	// signals (adapt.go).
+	// MembersAdaptive is MembersWeighted with weights scaled by a control
+	// law: least_load where the backends report load, else fastest.
 	MembersAdaptive = "adaptive"
+	// MembersLeastLoad, MembersFastest and MembersShed draw members by
+	// weights that their control law (zones/steer) moves with live
+	// signals.
+	MembersLeastLoad = "least_load"
+	MembersFastest   = "fastest"
+	MembersShed      = "shed"
 )
 
 // Selection is a way of choosing, within the chosen pool, the members a
@@ -53,6 +59,9 @@ var selections = table[Selection]{
 	MembersRoundRobin: {Pick: pickRoundRobin, Varies: true},
 	MembersSticky:     {Pick: pickSticky},
 	MembersAdaptive:   {Pick: pickAdaptive, Varies: true},
+	MembersLeastLoad:  {Pick: pickAdaptive, Varies: true},
+	MembersFastest:    {Pick: pickAdaptive, Varies: true},
+	MembersShed:       {Pick: pickAdaptive, Varies: true},
 	MembersFirst:      {Pick: pickFirst},
 }
 
@@ -85,6 +94,9 @@ type Choice struct {
 	g    *group
 	all  bool // serve_all: every member counts as serving, unless taken out
 	rrs  []dns.RR
+	// varies is set by a selection whose answer changes while nothing
+	// that the answer cache watches does (a ramping sticky member).
+	varies bool
 
 	// frozen holds the candidates as read once when the choice was made
 	// (bit i: member i), for groups of up to 64 members: a health change
@@ -264,9 +276,9 @@ func pickWeighted(c Choice) Choice { return pickByWeight(c, false) }
 func pickAdaptive(c Choice) Choice { return pickByWeight(c, true) }
 
 // pickByWeight draws candidates at random without replacement, each with
-// a chance in proportion to its configured weight, or with adaptive to
-// its effective weight; a weight of 0 is a standby, drawn only when no
-// weighted member is a candidate.
+// a chance in proportion to its effective weight (the configured weight
+// scaled by slow start and, with adaptive, the control law); a weight of
+// 0 is a standby, drawn only when no weighted member is a candidate.
 func pickByWeight(c Choice, adaptive bool) Choice {
 	var buf [maxStack]int
 	idx := c.candidates(&buf)
@@ -276,11 +288,7 @@ func pickByWeight(c Choice, adaptive bool) Choice {
 	w := wBuf[:0]
 	total := 0.0
 	for _, i := range idx {
-		b := g.members[i]
-		x := b.Weight
-		if adaptive {
-			x = b.EffectiveWeight()
-		}
+		x := g.members[i].EffectiveWeight()
 		w = append(w, x)
 		total += x
 	}
@@ -344,7 +352,11 @@ func pickSticky(c Choice) Choice {
 	}
 	bits = min(bits, r.Known())
 	r.DependsOn(bits)
-	c.rrs = stickyPick(c.g, idx, n, netip.PrefixFrom(r.Addr(), bits).Masked().Addr(), c.trace)
+	var ramping bool
+	c.rrs, ramping = stickyPick(c.g, idx, n, netip.PrefixFrom(r.Addr(), bits).Masked().Addr(), c.trace)
+	// While a member ramps up (slow start) its weight grows without a
+	// change of which members serve: the answer is not kept.
+	c.varies = ramping
 	return c
 }
 
@@ -352,7 +364,7 @@ func pickSticky(c Choice) Choice {
 // client's subnet: each member scores w / -ln(u), u a hash of subnet and
 // member, and the highest scores win. A client keeps its member while it
 // serves; when one goes, only its clients move.
-func stickyPick(g *group, idx []int, n int, subnet netip.Addr, tr *Trace) []dns.RR {
+func stickyPick(g *group, idx []int, n int, subnet netip.Addr, tr *Trace) (rrs []dns.RR, ramping bool) {
 	a := subnet.As16()
 	h := fnv64a(a[:])
 	var scoreBuf [maxStack]float64
@@ -365,7 +377,10 @@ func stickyPick(g *group, idx []int, n int, subnet netip.Addr, tr *Trace) []dns.
 	}
 	for _, i := range idx {
 		b := g.members[i]
-		w := b.Weight
+		w := b.EffectiveWeight()
+		if w != b.Weight {
+			ramping = true
+		}
 		if !anyWeight {
 			w = 1
 		}
@@ -393,5 +408,5 @@ func stickyPick(g *group, idx []int, n int, subnet netip.Addr, tr *Trace) []dns.
 	if tr != nil {
 		tr.Add("  sticky: client subnet %s hashed to the members above", subnet)
 	}
-	return out
+	return out, ramping
 }

@@ -19,7 +19,7 @@ func TestPolicyAndSelectionErrors(t *testing.T) {
 		want       []string
 	}{
 		{"unknown selection", base + "members = \"firts\"\n" + backends,
-			[]string{`z.toml:5:1: services.svc.members: "firts": want adaptive, all, first, roundrobin, sticky or weighted`}},
+			[]string{`z.toml:5:1: services.svc.members: "firts": want adaptive, all, fastest, first, least_load, roundrobin, shed, sticky or weighted`}},
 		{"unknown policy", base + "policy = \"closest\"\n" + backends,
 			[]string{`z.toml:5:1: services.svc.policy: "closest": want failover, geo, nearest or single`}},
 		{"answers with all", base + "members = \"all\"\nanswers = 2\n" + backends,

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones/steer"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -52,6 +53,12 @@ type Service struct {
 	Geo *GeoRules
 	// WhenAllDown is one of AllDownServeAll, AllDownFallback, AllDownNoData.
 	WhenAllDown string
+	// Law is the control law of a least_load, fastest, shed or adaptive
+	// service (Law.Law "" for none), with its parameters.
+	Law steer.Params
+	// SlowStart ramps the weight of a backend that comes into service
+	// (weighted, sticky and the laws; zero Window: off).
+	SlowStart steer.SlowStart
 	// Fallback and FallbackCNAME are answered with AllDownFallback.
 	Fallback      []netip.Addr
 	FallbackCNAME string
@@ -117,7 +124,7 @@ type Backend struct {
 	seed  uint64 // hash of ID, for rendezvous hashing
 	state *health.State
 	admin *health.Slot
-	eff   *atomic.Uint64 // adaptive weight multiplier (float64 bits); nil = 1
+	steer *steerSlot // live weight multiplier; nil: the configured weight
 }
 
 // Serving tells whether the backend gets new answers: healthy (or forced
@@ -148,12 +155,12 @@ func (b *Backend) Override() *health.Override {
 }
 
 // EffectiveWeight is the weight selection uses: the configured weight,
-// scaled by live signals for adaptive services.
+// scaled by the service's control law and the slow-start ramp.
 func (b *Backend) EffectiveWeight() float64 {
-	if b.eff == nil {
+	if b.steer == nil {
 		return b.Weight
 	}
-	return b.Weight * math.Float64frombits(b.eff.Load())
+	return b.Weight * math.Float64frombits(b.steer.eff.Load())
 }
 
 // ServingMask has bit i set when Backends[i] is serving; ok is false for a
@@ -391,7 +398,7 @@ func (s *Service) pick(q *Query, p *Pool, g *group, all bool, serving uint64) (r
 	// serve_all answers members whose health says down: an operator's
 	// override of one of them changes the answer without changing which
 	// members serve, so it is not kept (Varies) for the answer cache.
-	return c.rrs, s.sel.Varies || all
+	return c.rrs, s.sel.Varies || all || c.varies
 }
 
 // table maps names, as a service's policy or members key gives them, to

@@ -8,7 +8,10 @@ import (
 	"strconv"
 	"strings"
 
+	"time"
+
 	"github.com/BurntSushi/toml"
+	"github.com/gslb/gslb/zones/steer"
 	"github.com/miekg/dns"
 )
 
@@ -29,6 +32,27 @@ type serviceDoc struct {
 	Backends       []backendDoc   `toml:"backends"`
 	Pools          []poolDoc      `toml:"pools"`
 	Geo            *geoDoc        `toml:"geo"`
+	Steering       *steeringDoc   `toml:"steering"`
+	SlowStart      *slowStartDoc  `toml:"slow_start"`
+}
+
+// steeringDoc holds the parameters of a service's control law; every key
+// is optional (steer.Params gives the defaults).
+type steeringDoc struct {
+	Smoothing    duration   `toml:"smoothing"`
+	MaxChange    tomlNumber `toml:"max_change" range:"0.01..1"`
+	Floor        tomlNumber `toml:"floor" range:"0..1"`
+	RTTTolerance tolerance  `toml:"rtt_tolerance"`
+	Low          tomlNumber `toml:"low" range:"0..10"`
+	High         tomlNumber `toml:"high" range:"0..10"`
+	Idle         tomlNumber `toml:"idle" range:"0..1"`
+}
+
+// slowStartDoc holds a service's slow start.
+type slowStartDoc struct {
+	Window           duration   `toml:"window"`
+	MinWeightPercent tomlNumber `toml:"min_weight_percent" range:"0..100"`
+	Aggression       tomlNumber `toml:"aggression" range:"0.1..10"`
 }
 
 type backendDoc struct {
@@ -206,7 +230,84 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 
 	l.pools(s, doc, path, byName)
 	l.policy(s, doc, path)
+	l.steering(s, doc, path)
 	return s
+}
+
+// steering sets the service's control law and slow start from its
+// members and its steering and slow_start tables.
+func (l *zoneLoader) steering(s *Service, doc *serviceDoc, path []string) {
+	at := func(k ...string) []string { return append(path[:len(path):len(path)], k...) }
+	law := lawOf(s)
+	ttl := time.Duration(s.TTL) * time.Second
+	if d := doc.Steering; d != nil {
+		if law == "" {
+			l.e.key(at("steering"), "members = %q has no control law: steering applies to least_load, fastest, shed and adaptive", s.Members)
+		}
+	}
+	if law != "" {
+		interval := time.Duration(0)
+		for _, b := range s.Backends {
+			interval = max(interval, b.Check.Interval)
+		}
+		p := steer.Params{Law: law}.WithDefaults(ttl, interval)
+		if d := doc.Steering; d != nil {
+			d.Smoothing.to(&p.Smoothing)
+			d.MaxChange.to(&p.MaxChange)
+			d.Floor.to(&p.Floor)
+			if d.RTTTolerance.ok() {
+				p.Tolerance, p.ToleranceRatio = d.RTTTolerance.abs, d.RTTTolerance.ratio
+			}
+			d.Low.to(&p.Low)
+			d.High.to(&p.High)
+			d.Idle.to(&p.Idle)
+		}
+		if err := p.Check(); err != nil {
+			l.e.key(at("steering"), "%v", err)
+		}
+		s.Law = p
+	}
+	switch s.Members {
+	case MembersWeighted, MembersSticky, MembersAdaptive, MembersLeastLoad, MembersFastest, MembersShed:
+		ss := steer.SlowStart{}.WithDefaults(ttl)
+		if d := doc.SlowStart; d != nil {
+			if d.Window.ok() {
+				ss.Window = d.Window.v
+			}
+			d.MinWeightPercent.to(&ss.MinWeightPercent)
+			d.Aggression.to(&ss.Aggression)
+		}
+		if err := ss.Check(); err != nil {
+			l.e.key(at("slow_start"), "%v", err)
+		}
+		s.SlowStart = ss
+	default:
+		if doc.SlowStart != nil {
+			l.e.key(at("slow_start"), "members = %q has no weights to ramp: slow_start applies to weighted, sticky and the control laws", s.Members)
+		}
+	}
+}
+
+// lawOf is the control law of the service's selection, "" for none.
+// adaptive is least_load where a backend's check reports load, fastest
+// where none does.
+func lawOf(s *Service) string {
+	switch s.Members {
+	case MembersLeastLoad:
+		return steer.LeastLoad
+	case MembersFastest:
+		return steer.Fastest
+	case MembersShed:
+		return steer.Shed
+	case MembersAdaptive:
+		for _, b := range s.Backends {
+			if b.Check.HTTP.LoadHeader != "" || b.Check.HTTP.LoadJSON != "" {
+				return steer.LeastLoad
+			}
+		}
+		return steer.Fastest
+	}
+	return ""
 }
 
 // pools reads the service's pools; without any, every backend forms the

@@ -122,11 +122,11 @@ func (s *Snapshot) Specs() []health.Spec {
 }
 
 // Bind connects every backend to its health state, admin override and
-// (for adaptive services) weight multiplier, and every service to its
-// all-down counter (a vector labelled by service and policy). admin,
-// adaptive and allDown may be nil. It is called once, before the snapshot
-// serves.
-func (s *Snapshot) Bind(states map[health.Spec]*health.State, admin *health.Admin, adaptive *Adaptive, allDown *prometheus.CounterVec) {
+// (for services with a control law or slow start) weight multiplier, and
+// every service to its all-down counter (a vector labelled by service and
+// policy). admin, steering and allDown may be nil. It is called once,
+// before the snapshot serves.
+func (s *Snapshot) Bind(states map[health.Spec]*health.State, admin *health.Admin, steering *Steering, allDown *prometheus.CounterVec) {
 	for _, svc := range s.Services() {
 		if allDown != nil {
 			svc.allDown = allDown.WithLabelValues(strings.TrimSuffix(svc.Name, "."), svc.WhenAllDown)
@@ -136,8 +136,8 @@ func (s *Snapshot) Bind(states map[health.Spec]*health.State, admin *health.Admi
 			if admin != nil {
 				b.admin = admin.Slot(b.ID)
 			}
-			if adaptive != nil && svc.Members == MembersAdaptive {
-				b.eff = adaptive.slot(b.ID)
+			if steering != nil && svc.steered() {
+				b.steer = steering.slot(b.ID)
 			}
 		}
 	}

@@ -276,6 +276,40 @@ func (d *duration) UnmarshalTOML(v any) error {
 	return nil
 }
 
+// tolerance is rtt_tolerance: a duration ("10ms") or a share of the
+// fastest latency ("20%").
+type tolerance struct {
+	written
+	abs   time.Duration
+	ratio float64
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (t *tolerance) UnmarshalTOML(v any) error {
+	t.written = written{set: true}
+	x, ok := v.(string)
+	if !ok {
+		t.bad("want a duration such as \"10ms\" or a share such as \"20%%\", got %s", typeName(v))
+		return nil
+	}
+	if pct, isPct := strings.CutSuffix(x, "%"); isPct {
+		f, err := strconv.ParseFloat(pct, 64)
+		if err != nil || f < 0 || f > 1000 || math.IsNaN(f) {
+			t.bad("%q: want a share of 0%% to 1000%%", x)
+			return nil
+		}
+		t.ratio = f / 100
+		return nil
+	}
+	d, err := time.ParseDuration(x)
+	if err != nil || d < 0 || d > time.Minute {
+		t.bad("%q: want a duration of 0 to 1m such as \"10ms\", or a share such as \"20%%\"", x)
+		return nil
+	}
+	t.abs = d
+	return nil
+}
+
 // stringList is a string or an array of strings; list tells which. v
 // holds the good elements, and at the index each was written at.
 type stringList struct {

@@ -34,7 +34,7 @@ type app struct {
 	checker    *health.Checker
 	admin      *health.Admin
 	geo        *geo.Locator // nil without a GeoIP database
-	adaptive   *zones.Adaptive
+	steering   *zones.Steering
 	answers    *zones.AnswerCounts
 	rrl        *dnsserver.RRL
 	dnsMetrics *dnsserver.Metrics
@@ -82,7 +82,7 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 	}
 	a.checker = health.NewChecker(log, a.reg, snap.Config.MaxProbesInFlight)
 	a.checker.OnChange = a.healthChanged
-	a.adaptive = zones.NewAdaptive()
+	a.steering = zones.NewSteering()
 
 	a.h = dnsserver.NewHandler(snap, opt.identity, a.locator(), log)
 	a.h.SetMetrics(a.dnsMetrics)
@@ -285,7 +285,7 @@ func (a *app) prepare(s *zones.Snapshot) {
 	// Bound before the new probes start: a probe's first result reads the
 	// backends it concerns.
 	a.checker.SyncBind(s.Specs(), func(states map[health.Spec]*health.State) {
-		s.Bind(states, a.admin, a.adaptive, a.allDown)
+		s.Bind(states, a.admin, a.steering, a.allDown)
 		s.InheritHealth(a.snapshot())
 		s.BindAnswers(a.answers)
 	})
@@ -447,7 +447,7 @@ func (a *app) warnUnknownOverrides() {
 
 // background starts, until ctx is done, what keeps the server current:
 // the one file watcher (configuration and zone files, admin overrides,
-// GeoIP databases), the expiry of timed overrides, the adaptive weights and
+// GeoIP databases), the expiry of timed overrides, the steered weights and
 // the answer samples of the status. The watches are set up before it
 // returns, so that no change made afterwards is missed.
 func (a *app) background(ctx context.Context) {
@@ -466,9 +466,9 @@ func (a *app) background(ctx context.Context) {
 				if a.admin.Expire(now) > 0 {
 					a.checkAllDown()
 				}
-				// Adaptive weights follow the live signals once a second,
-				// the default probe interval.
-				a.adaptive.Step(a.h.Snapshot())
+				// The control laws and slow start move the weights once
+				// a second, the default probe interval.
+				a.steering.Step(a.h.Snapshot(), now, time.Second)
 			}
 		}
 	}()

@@ -1,0 +1,201 @@
+package zones
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gslb/gslb/zones/steer"
+)
+
+// SignalSource returns a backend's live signals at now; a signal it does
+// not have, or whose last value is stale, it leaves unset (neutral).
+type SignalSource func(b *Backend, now time.Time) steer.Signals
+
+// Steering holds the live weight multipliers of every backend whose
+// service has a control law (members = "least_load", "fastest", "shed",
+// "adaptive") or slow start, by backend ID so that they survive reloads,
+// and moves them once per Step. The query path only reads the
+// multipliers (atomics, through Backend.EffectiveWeight).
+type Steering struct {
+	// Signals gives each backend's signals (nil: ProbeSignals).
+	Signals SignalSource
+
+	mu    sync.Mutex
+	slots map[string]*steerSlot
+}
+
+// steerSlot is one backend's steering state. eff is read by the query
+// path; the rest belongs to Step (under Steering.mu).
+type steerSlot struct {
+	eff atomic.Uint64 // weight multiplier, float64 bits
+
+	law     steer.Member
+	since   time.Time // when it last came into service; zero: not serving
+	last    Factors
+	lastMu  sync.Mutex // guards last, which the API reads
+	touched bool       // seen in the last Step
+}
+
+// Factors explain a backend's effective weight: what the law saw and did,
+// and the slow-start ramp. The API and gslb explain show them.
+type Factors struct {
+	Law string
+	// Signals as the law saw them at the last step (Has flags false:
+	// missing or stale, neutral).
+	Signals steer.Signals
+	// Smoothed holds the moving averages; Share and Target the law's
+	// share (of the pool's members of the family) and its aim.
+	Smoothed steer.Member
+	// Ramp is the slow-start factor (1: not ramping); RampLeft the time
+	// until it ends.
+	Ramp     float64
+	RampLeft time.Duration
+	// Multiplier is what the configured weight is multiplied by.
+	Multiplier float64
+	// At is when the step ran.
+	At time.Time
+}
+
+// NewSteering returns an empty store that reads signals from the probes.
+func NewSteering() *Steering {
+	return &Steering{slots: map[string]*steerSlot{}}
+}
+
+func (st *Steering) slot(id string) *steerSlot {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s, ok := st.slots[id]
+	if !ok {
+		s = &steerSlot{}
+		s.eff.Store(math.Float64bits(1))
+		st.slots[id] = s
+	}
+	return s
+}
+
+// steered tells whether the service's backends get a slot: a law or
+// slow start.
+func (s *Service) steered() bool { return s.Law.Law != "" || s.SlowStart.Window > 0 }
+
+// Step moves every steered backend of the snapshot one step of dt at now:
+// the law of its service over the serving members of its pool and
+// family, then the slow-start ramp. Backends no longer in the
+// configuration lose their state.
+func (st *Steering) Step(s *Snapshot, now time.Time, dt time.Duration) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	src := st.Signals
+	if src == nil {
+		src = ProbeSignals
+	}
+	for _, sl := range st.slots {
+		sl.touched = false
+	}
+	for _, svc := range s.Services() {
+		if !svc.steered() {
+			continue
+		}
+		for _, p := range svc.Pools {
+			for _, g := range []*group{&p.v4, &p.v6} {
+				st.stepGroup(svc, g, src, now, dt)
+			}
+		}
+	}
+	for id, sl := range st.slots {
+		if !sl.touched {
+			delete(st.slots, id)
+		}
+	}
+}
+
+func (st *Steering) stepGroup(svc *Service, g *group, src SignalSource, now time.Time, dt time.Duration) {
+	var membersBuf [maxStack]*steer.Member
+	var inBuf [maxStack]steer.In
+	var slotBuf [maxStack]*steerSlot
+	members, in, slots := membersBuf[:0], inBuf[:0], slotBuf[:0]
+	for _, b := range g.members {
+		sl := b.steer
+		if sl == nil {
+			continue
+		}
+		// The snapshot in use owns the slot, even if a reload bound the
+		// next one meanwhile.
+		st.slots[b.ID] = sl
+		sl.touched = true
+		if !b.Serving() || b.Weight <= 0 {
+			// Out of service: it starts afresh when it returns.
+			sl.since = time.Time{}
+			sl.law = steer.Member{}
+			sl.eff.Store(math.Float64bits(1))
+			continue
+		}
+		if sl.since.IsZero() {
+			sl.since = now
+		}
+		members = append(members, &sl.law)
+		in = append(in, steer.In{Weight: b.Weight, Signals: src(b, now)})
+		slots = append(slots, sl)
+	}
+	if len(members) == 0 {
+		return
+	}
+	if svc.Law.Law != "" {
+		steer.Step(svc.Law, members, in, dt)
+	}
+	total := 0.0
+	for _, x := range in {
+		total += x.Weight
+	}
+	for i, sl := range slots {
+		m := 1.0
+		if svc.Law.Law != "" {
+			m = sl.law.Share * total / in[i].Weight
+		}
+		ramp := svc.SlowStart.Factor(now.Sub(sl.since))
+		m *= ramp
+		sl.eff.Store(math.Float64bits(m))
+		f := Factors{Law: svc.Law.Law, Signals: in[i].Signals, Smoothed: sl.law, Ramp: ramp, Multiplier: m, At: now}
+		if ramp < 1 {
+			f.RampLeft = svc.SlowStart.Window - now.Sub(sl.since)
+		}
+		sl.lastMu.Lock()
+		sl.last = f
+		sl.lastMu.Unlock()
+	}
+}
+
+// Factors returns what shaped the backend's effective weight at the last
+// step; ok is false for a backend without a law or slow start, or before
+// its first step.
+func (b *Backend) Factors() (f Factors, ok bool) {
+	if b.steer == nil {
+		return Factors{}, false
+	}
+	b.steer.lastMu.Lock()
+	defer b.steer.lastMu.Unlock()
+	return b.steer.last, !b.steer.last.At.IsZero()
+}
+
+// ProbeSignals reads a backend's signals from its health probes: the
+// median RTT of the last successful probes, the error rate of the last
+// 20, and the load a probe reported (load_header, load_json). They are
+// stale, and left out, when the last probe is older than three intervals.
+func ProbeSignals(b *Backend, now time.Time) steer.Signals {
+	var s steer.Signals
+	st := b.state
+	if st == nil || !st.Probed() {
+		return s
+	}
+	last := st.LastProbe()
+	if last.IsZero() || now.Sub(last) > 3*st.Spec().Interval {
+		return s
+	}
+	s.ErrorRate = st.ErrorRate()
+	if r := st.MedianRTT(); r > 0 {
+		s.Latency, s.HasLatency = r, true
+	}
+	s.Load, s.HasLoad = st.Load()
+	return s
+}

@@ -1,0 +1,185 @@
+package zones
+
+import (
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones/steer"
+)
+
+const steeringZone = `origin = "example.com."
+ns = ["ns.example.net."]
+[soa]
+rname = "hostmaster"
+[services.api]
+ttl = 10
+members = "least_load"
+backends = [
+  { name = "a", address = "192.0.2.1" },
+  { name = "b", address = "192.0.2.2" },
+  { name = "c", address = "192.0.2.3" },
+]
+[services.web]
+ttl = 10
+members = "weighted"
+slow_start = { window = "100s", min_weight_percent = 10, aggression = 2 }
+backends = [
+  { name = "a", address = "192.0.2.11", weight = 2 },
+  { name = "b", address = "192.0.2.12" },
+]
+`
+
+// steeringFixture binds a zone to up health states, an admin store and a
+// Steering whose signals the test sets.
+type steeringFixture struct {
+	snap  *Snapshot
+	admin *health.Admin
+	st    *Steering
+	sig   map[string]steer.Signals
+}
+
+func newSteeringFixture(t *testing.T, zone string) *steeringFixture {
+	t.Helper()
+	s, err := Load(FSFiles(fstest.MapFS{"gslb.toml": {Data: []byte("zones = [\"z.toml\"]\n")}, "z.toml": {Data: []byte(zone)}}), "gslb.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &steeringFixture{snap: s, st: NewSteering(), sig: map[string]steer.Signals{}}
+	f.st.Signals = func(b *Backend, now time.Time) steer.Signals { return f.sig[b.ID] }
+	states := map[health.Spec]*health.State{}
+	for _, sp := range s.Specs() {
+		states[sp] = health.StartState(sp)
+	}
+	f.admin = health.NewAdmin("", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.Bind(states, f.admin, f.st, nil)
+	return f
+}
+
+func (f *steeringFixture) backend(t *testing.T, id string) *Backend {
+	t.Helper()
+	for _, svc := range f.snap.Services() {
+		for _, b := range svc.Backends {
+			if b.ID == id {
+				return b
+			}
+		}
+	}
+	t.Fatalf("no backend %s", id)
+	return nil
+}
+
+// TestSteeringLeastLoad: with a, b and c reporting loads that follow
+// their shares over capacities 2:2:1, least_load moves the effective
+// weights to 40/40/20 %.
+func TestSteeringLeastLoad(t *testing.T) {
+	f := newSteeringFixture(t, steeringZone)
+	svc := f.backend(t, "api.example.com/a")
+	caps := map[string]float64{"api.example.com/a": 2, "api.example.com/b": 2, "api.example.com/c": 1}
+	now := time.Unix(1_000_000, 0)
+	ids := []string{"api.example.com/a", "api.example.com/b", "api.example.com/c"}
+	for range 120 {
+		total := 0.0
+		for _, id := range ids {
+			total += f.backend(t, id).EffectiveWeight()
+		}
+		for _, id := range ids {
+			share := f.backend(t, id).EffectiveWeight() / total
+			f.sig[id] = steer.Signals{Load: 0.9 * 5 * share / caps[id], HasLoad: true}
+		}
+		f.st.Step(f.snap, now, time.Second)
+		now = now.Add(time.Second)
+	}
+	total := 0.0
+	for _, id := range ids {
+		total += f.backend(t, id).EffectiveWeight()
+	}
+	want := map[string]float64{"api.example.com/a": 0.4, "api.example.com/b": 0.4, "api.example.com/c": 0.2}
+	for _, id := range ids {
+		got := f.backend(t, id).EffectiveWeight() / total
+		if math.Abs(got-want[id]) > 0.01 {
+			t.Errorf("%s: share %.3f, want %.2f", id, got, want[id])
+		}
+	}
+	fa, ok := svc.Factors()
+	if !ok || fa.Law != steer.LeastLoad || !fa.Signals.HasLoad || fa.Ramp != 1 || fa.At.IsZero() {
+		t.Errorf("factors of a: %+v %v", fa, ok)
+	}
+}
+
+// TestSteeringSlowStart: a backend that comes back into service ramps as
+// weight × max(10 %, (t/100 s)^(1/2)), exactly, at every step; the other
+// keeps its weight.
+func TestSteeringSlowStart(t *testing.T) {
+	f := newSteeringFixture(t, steeringZone)
+	a, b := f.backend(t, "web.example.com/a"), f.backend(t, "web.example.com/b")
+	now := time.Unix(1_000_000, 0)
+	f.st.Step(f.snap, now, time.Second)
+	// At the first step every backend came into service: all ramp alike.
+	if a.EffectiveWeight() != 2*0.1 || b.EffectiveWeight() != 0.1 {
+		t.Fatalf("first step: %v %v", a.EffectiveWeight(), b.EffectiveWeight())
+	}
+	now = now.Add(200 * time.Second)
+	f.st.Step(f.snap, now, time.Second)
+	if a.EffectiveWeight() != 2 || b.EffectiveWeight() != 1 {
+		t.Fatalf("after the window: %v %v", a.EffectiveWeight(), b.EffectiveWeight())
+	}
+	if err := f.admin.Set(a.ID, &health.Override{State: health.AdminDrain}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	f.st.Step(f.snap, now, time.Second)
+	f.admin.Set(a.ID, nil, "test")
+	back := now.Add(time.Second)
+	ss := steer.SlowStart{Window: 100 * time.Second, MinWeightPercent: 10, Aggression: 2}
+	for s := 0; s <= 110; s++ {
+		now = back.Add(time.Duration(s) * time.Second)
+		f.st.Step(f.snap, now, time.Second)
+		want := 2 * ss.Factor(time.Duration(s)*time.Second)
+		if got := a.EffectiveWeight(); math.Abs(got-want) > 1e-12 {
+			t.Fatalf("%d s after its return: weight %v, want %v", s, got, want)
+		}
+		if b.EffectiveWeight() != 1 {
+			t.Fatalf("the other backend's weight moved: %v", b.EffectiveWeight())
+		}
+	}
+}
+
+func TestSteeringConfigErrors(t *testing.T) {
+	base := `origin = "example.com."
+ns = ["ns.example.net."]
+[soa]
+rname = "hostmaster"
+[services.api]
+`
+	one := "backends = [{ address = \"192.0.2.1\" }]\n"
+	cases := []struct{ name, zone, want string }{
+		{"steering without a law", "members = \"weighted\"\nsteering = { floor = 0.1 }\n" + one, `services.api.steering: members = "weighted" has no control law`},
+		{"watermarks crossed", "members = \"shed\"\nsteering = { low = 0.9, high = 0.5 }\n" + one, `watermarks low 0.9, high 0.5`},
+		{"floor out of range", "members = \"least_load\"\nsteering = { floor = 2 }\n" + one, `floor`},
+		{"bad tolerance", "members = \"fastest\"\nsteering = { rtt_tolerance = \"fast\" }\n" + one, `rtt_tolerance: "fast"`},
+		{"slow start on all", "members = \"all\"\nslow_start = { window = \"10s\" }\n" + one, `no weights to ramp`},
+		{"aggression", "members = \"weighted\"\nslow_start = { aggression = 0 }\n" + one, `aggression`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(FSFiles(fstest.MapFS{"gslb.toml": {Data: []byte("zones = [\"z.toml\"]\n")}, "z.toml": {Data: []byte(base + c.zone)}}), "gslb.toml")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one with %q", err, c.want)
+			}
+		})
+	}
+	// adaptive picks its law from the checks.
+	s, err := Load(FSFiles(fstest.MapFS{"gslb.toml": {Data: []byte("zones = [\"z.toml\"]\n")}, "z.toml": {Data: []byte(base + "members = \"adaptive\"\nsteering = { rtt_tolerance = \"25%\" }\n" + one)}}), "gslb.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Services()[0].Law; p.Law != steer.Fastest || p.ToleranceRatio != 0.25 {
+		t.Errorf("adaptive without load: %+v", p)
+	}
+}
