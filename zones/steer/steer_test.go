@@ -164,6 +164,7 @@ func TestLeastLoadClosedLoop(t *testing.T) {
 				if math.Abs(lm-demand)/demand > 0.1 {
 					t.Errorf("demand %.0f%% window %ds member %d: mean load %.3f, ideal %.3f", demand*100, w, i, lm, demand)
 				}
+				t.Logf("| %.0f %% | %d s | %d (capacity %.0f) | %.3f | %.4f | %.2f | %.3f |", demand*100, w, i, l.caps[i], m, sd, sd/noise, lm)
 			}
 		}
 	}
