@@ -381,7 +381,7 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 func (s *Service) pick(q *Query, p *Pool, g *group, all bool, serving uint64) (rrs []dns.RR, varies bool) {
 	if tr := q.Trace; tr != nil {
 		for _, b := range g.members {
-			tr.Add("  member %s %s: %s, weight %g, effective weight %.3g", b.Name, b.Addr, memberState(b), b.Weight, b.EffectiveWeight())
+			tr.Add("  member %s %s: %s, weight %g, effective weight %.3g%s", b.Name, b.Addr, memberState(b), b.Weight, b.EffectiveWeight(), factorsText(b))
 		}
 	}
 	c := Choice{view: q.view(), s: s, pool: p, g: g, all: all}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/gslb/gslb/geo"
 )
@@ -90,4 +91,37 @@ func memberState(b *Backend) string {
 		parts = append(parts, "not serving")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// factorsText explains a steered backend's effective weight for traces:
+// the law's signals, share and target, and the slow-start ramp.
+func factorsText(b *Backend) string {
+	f, ok := b.Factors()
+	if !ok {
+		return ""
+	}
+	var parts []string
+	if f.Law != "" {
+		sig := func(name string, v string, has bool) {
+			if has {
+				parts = append(parts, name+" "+v)
+			} else {
+				parts = append(parts, name+" none (neutral)")
+			}
+		}
+		sig("load", fmt.Sprintf("%.3g (smoothed %.3g)", f.Signals.Load, f.Smoothed.Load), f.Signals.HasLoad)
+		sig("latency", fmt.Sprintf("%v (smoothed %.3gms)", f.Signals.Latency.Round(time.Microsecond), f.Smoothed.Latency*1000), f.Signals.HasLatency)
+		parts = append(parts, fmt.Sprintf("errors %.0f%%", 100*f.Signals.ErrorRate))
+		parts = append(parts, fmt.Sprintf("share %.3f, target %.3f", f.Smoothed.Share, f.Smoothed.Target))
+	}
+	if f.Ramp < 1 {
+		parts = append(parts, fmt.Sprintf("slow start %.0f%%, %v left", 100*f.Ramp, f.RampLeft.Round(time.Second)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	if f.Law == "" {
+		return " [" + strings.Join(parts, "; ") + "]"
+	}
+	return " [" + f.Law + ": " + strings.Join(parts, "; ") + "]"
 }

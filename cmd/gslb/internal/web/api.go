@@ -164,8 +164,58 @@ type backendJSON struct {
 	RTTSeconds           float64       `json:"rtt_seconds"`
 	ErrorRate            float64       `json:"error_rate"`
 	Load                 *float64      `json:"load"`
+	Pending              bool          `json:"pending"`
+	Steering             *steeringJSON `json:"steering"`
 	Admin                *adminJSON    `json:"admin"`
 	History              []historyJSON `json:"history"`
+}
+
+// steeringJSON shows what shaped a backend's effective weight at the last
+// step of its service's control law and slow start (docs/steering.md).
+// A signal is null when missing or stale: the law treats it as neutral.
+type steeringJSON struct {
+	Law             string    `json:"law"`
+	Load            *float64  `json:"load"`
+	LatencySeconds  *float64  `json:"latency_seconds"`
+	ErrorRate       float64   `json:"error_rate"`
+	SmoothedLoad    *float64  `json:"smoothed_load"`
+	SmoothedLatency *float64  `json:"smoothed_latency_seconds"`
+	Share           float64   `json:"share"`
+	Target          float64   `json:"target"`
+	Ramp            float64   `json:"ramp"`
+	RampLeftSeconds float64   `json:"ramp_left_seconds"`
+	Multiplier      float64   `json:"multiplier"`
+	At              time.Time `json:"at"`
+}
+
+// steeringView is the backend's steering factors, nil without any.
+func steeringView(b *zones.Backend) *steeringJSON {
+	f, ok := b.Factors()
+	if !ok {
+		return nil
+	}
+	opt := func(v float64, has bool) *float64 {
+		if !has {
+			return nil
+		}
+		return &v
+	}
+	out := &steeringJSON{
+		Law:             f.Law,
+		Load:            opt(f.Signals.Load, f.Signals.HasLoad),
+		LatencySeconds:  opt(f.Signals.Latency.Seconds(), f.Signals.HasLatency),
+		ErrorRate:       f.Signals.ErrorRate,
+		SmoothedLoad:    opt(f.Smoothed.Load, f.Smoothed.HasLoad),
+		SmoothedLatency: opt(f.Smoothed.Latency, f.Smoothed.HasLatency),
+		Ramp:            f.Ramp,
+		RampLeftSeconds: f.RampLeft.Seconds(),
+		Multiplier:      f.Multiplier,
+		At:              f.At.UTC(),
+	}
+	if f.Law != "" {
+		out.Share, out.Target = f.Smoothed.Share, f.Smoothed.Target
+	}
+	return out
 }
 
 // adminJSON is an admin override as the API shows it: every field always
@@ -209,6 +259,8 @@ func backendView(svc *zones.Service, b *zones.Backend) backendJSON {
 		History: []historyJSON{},
 
 		EffectiveWeight: b.EffectiveWeight(),
+		Pending:         b.Pending(),
+		Steering:        steeringView(b),
 	}
 	if o := b.Override(); o != nil {
 		out.Admin = &adminJSON{State: o.State, Reason: o.Reason, Expires: timePtr(o.Expires), Source: o.Source, Set: o.Set.UTC()}

@@ -79,7 +79,7 @@ func TestStatusSchema(t *testing.T) {
 	defer backend.Close()
 	addr := strings.TrimPrefix(backend.URL, "http://")
 	f := newFixture(t, fmt.Sprintf("[geo]\ndatabase = %q\n", mustAbs(t, geoDB)),
-		fmt.Sprintf("[services.www]\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = { type = \"http\", address = %q, interval = \"200ms\", timeout = \"100ms\" } }]\n", addr),
+		fmt.Sprintf("[services.www]\nmembers = \"least_load\"\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = { type = \"http\", address = %q, interval = \"200ms\", timeout = \"100ms\" } }]\n", addr),
 		func(d *Deps) {
 			d.Geo = openGeo(t)
 			d.LastReloadError = func() string { return "zones/x.toml:1:1: test" }
@@ -88,8 +88,9 @@ func TestStatusSchema(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	checker := health.NewChecker(log, nil, 10)
 	defer checker.Stop()
+	steering := zones.NewSteering()
 	checker.SyncBind(f.snap.Specs(), func(states map[health.Spec]*health.State) {
-		f.snap.Bind(states, f.admin, nil, nil)
+		f.snap.Bind(states, f.admin, steering, nil)
 		f.snap.BindAnswers(f.web.deps.Answers)
 	})
 	b := f.snap.Services()[0].Backends[0]
@@ -100,6 +101,8 @@ func TestStatusSchema(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// One step of the law: the backend's steering factors are shown.
+	steering.Step(f.snap, time.Now(), time.Second)
 	if err := f.admin.Set(b.ID, &health.Override{State: "up", Reason: "test", Expires: time.Now().Add(time.Hour)}, "test"); err != nil {
 		t.Fatal(err)
 	}
