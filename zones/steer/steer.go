@@ -78,23 +78,32 @@ const (
 	DefaultLow            = 0.7
 	DefaultHigh           = 0.9
 	DefaultIdle           = 0.1
-	// MinSmoothing is the shortest default Smoothing.
-	MinSmoothing = 2 * time.Second
+	// MinSmoothing is the shortest default Smoothing of least_load and
+	// shed, MinFastSmoothing of fastest.
+	MinSmoothing     = 2 * time.Second
+	MinFastSmoothing = time.Second
 )
 
 // DefaultSmoothing is the Smoothing a law gets unless the service sets
-// one: 1.5 signal intervals (one new sample moves the target by half),
-// at least MinSmoothing, and for LeastLoad at least half the TTL. Half
-// the TTL keeps least_load's loop stable for every resolver cache window
-// up to the TTL (docs/steering.md): its target depends on the share it
-// gave, which the members' load reflects only after resolvers' caches
-// turn over. Fastest and Shed aim at targets set by the signals alone.
+// one:
+//
+//   - least_load: max(TTL/2, 1.5 signal intervals, MinSmoothing). Half
+//     the TTL keeps its loop stable for every resolver cache window up to
+//     the TTL (docs/steering.md): its target depends on the share it gave,
+//     which the members' load reflects only after caches turn over.
+//   - shed: max(1.5 signal intervals, MinSmoothing): one new load sample
+//     moves the average by half.
+//   - fastest: max(interval/2, MinFastSmoothing). Its latency is already
+//     the median of the last 3 probes, which one slow probe does not move;
+//     the average then follows a real change within an interval.
 func DefaultSmoothing(law string, ttl, signalInterval time.Duration) time.Duration {
-	d := max(signalInterval*3/2, MinSmoothing)
-	if law == LeastLoad {
-		d = max(d, ttl/2)
+	switch law {
+	case LeastLoad:
+		return max(ttl/2, signalInterval*3/2, MinSmoothing)
+	case Fastest:
+		return max(signalInterval/2, MinFastSmoothing)
 	}
-	return d
+	return max(signalInterval*3/2, MinSmoothing)
 }
 
 // WithDefaults returns p with every zero field set to its default; ttl
@@ -172,7 +181,7 @@ type Member struct {
 	// SmoothShare, Load, Latency and ErrorRate are the moving averages.
 	SmoothShare float64
 	Load        float64
-	Latency     float64 // seconds
+	Latency     float64 // seconds; averaged as its logarithm (a geometric mean)
 	ErrorRate   float64
 	// HasLoad and HasLatency tell whether the averages hold a value.
 	HasLoad, HasLatency bool
@@ -226,7 +235,17 @@ func Step(p Params, members []*Member, in []In, dt time.Duration) {
 		}
 		s := in[i].Signals
 		smooth(&m.Load, &m.HasLoad, s.Load, s.HasLoad, a, !m.started)
-		smooth(&m.Latency, &m.HasLatency, s.Latency.Seconds(), s.HasLatency, a, !m.started)
+		// Latency is averaged in logarithms: a slowdown and a recovery by
+		// the same factor take the same time, and one outlier weighs by
+		// its ratio, not its milliseconds.
+		if s.HasLatency && s.Latency > 0 {
+			lg := math.Log(m.Latency)
+			if !m.HasLatency {
+				lg = 0
+			}
+			smooth(&lg, &m.HasLatency, math.Log(s.Latency.Seconds()), true, a, !m.started)
+			m.Latency = math.Exp(lg)
+		}
 		if m.started {
 			m.ErrorRate += a * (s.ErrorRate - m.ErrorRate)
 			m.SmoothShare += a * (m.Share - m.SmoothShare)

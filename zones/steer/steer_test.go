@@ -48,8 +48,11 @@ func TestParamsCheck(t *testing.T) {
 	if good.Smoothing != 15*time.Second {
 		t.Errorf("least_load smoothing %v, want half the TTL", good.Smoothing)
 	}
-	if f := (Params{Law: Fastest}).WithDefaults(30*time.Second, 4*time.Second); f.Smoothing != 6*time.Second {
-		t.Errorf("fastest smoothing %v, want 1.5 intervals", f.Smoothing)
+	if f := (Params{Law: Fastest}).WithDefaults(30*time.Second, 4*time.Second); f.Smoothing != 2*time.Second {
+		t.Errorf("fastest smoothing %v, want half an interval", f.Smoothing)
+	}
+	if f := (Params{Law: Shed}).WithDefaults(30*time.Second, 4*time.Second); f.Smoothing != 6*time.Second {
+		t.Errorf("shed smoothing %v, want 1.5 intervals", f.Smoothing)
 	}
 	bad := []func(p *Params){
 		func(p *Params) { p.Law = "cheapest" },
