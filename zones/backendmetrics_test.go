@@ -53,9 +53,15 @@ backends = [
 	// c's check starts down (start = "down", and no probe runs here): it is
 	// neither healthy nor up. b is healthy but drained.
 	want := []string{
+		`gslb_backend_effective_weight{backend="a",service="www.example.com"} 1`,
+		`gslb_backend_effective_weight{backend="b",service="www.example.com"} 1`,
+		`gslb_backend_effective_weight{backend="c",service="www.example.com"} 1`,
 		`gslb_backend_healthy{backend="a",service="www.example.com"} 1`,
 		`gslb_backend_healthy{backend="b",service="www.example.com"} 1`,
 		`gslb_backend_healthy{backend="c",service="www.example.com"} 0`,
+		`gslb_backend_pending{backend="a",service="www.example.com"} 0`,
+		`gslb_backend_pending{backend="b",service="www.example.com"} 0`,
+		`gslb_backend_pending{backend="c",service="www.example.com"} 0`,
 		`gslb_backend_up{backend="a",service="www.example.com"} 1`,
 		`gslb_backend_up{backend="b",service="www.example.com"} 0`,
 		`gslb_backend_up{backend="c",service="www.example.com"} 0`,

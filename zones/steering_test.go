@@ -11,6 +11,7 @@ import (
 
 	"github.com/gslb/gslb/health"
 	"github.com/gslb/gslb/zones/steer"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const steeringZone = `origin = "example.com."
@@ -181,5 +182,33 @@ rname = "hostmaster"
 	}
 	if p := s.Services()[0].Law; p.Law != steer.Fastest || p.ToleranceRatio != 0.25 {
 		t.Errorf("adaptive without load: %+v", p)
+	}
+}
+
+// TestSteeringMetrics: a steered backend exports its factors; a missing
+// load shows as stale.
+func TestSteeringMetrics(t *testing.T) {
+	f := newSteeringFixture(t, steeringZone)
+	f.sig["api.example.com/a"] = steer.Signals{Load: 0.5, HasLoad: true, Latency: 3 * time.Millisecond, HasLatency: true}
+	f.st.Step(f.snap, time.Unix(1_000_000, 0), time.Second)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewBackendCollector(func() *Snapshot { return f.snap }))
+	got := strings.Join(gather(t, reg), "\n")
+	for _, want := range []string{
+		`gslb_steering_signal{backend="a",service="api.example.com",signal="load"} 0.5`,
+		`gslb_steering_signal{backend="a",service="api.example.com",signal="latency"} 0.003`,
+		`gslb_steering_signal_stale{backend="a",service="api.example.com",signal="load"} 0`,
+		`gslb_steering_signal_stale{backend="b",service="api.example.com",signal="load"} 1`,
+		`gslb_steering_share{backend="a",law="least_load",service="api.example.com"} 0.3333333333333333`,
+		`gslb_steering_target{backend="a",law="least_load",service="api.example.com"}`,
+		`gslb_backend_slow_start_ramp{backend="a",service="web.example.com"} 0.1`,
+		`gslb_backend_effective_weight{backend="a",service="web.example.com"} 0.2`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %s in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, `signal="load"} `) && strings.Contains(got, `gslb_steering_signal{backend="b"`+`,service="api.example.com",signal="load"}`) {
+		t.Error("a missing signal is exported")
 	}
 }

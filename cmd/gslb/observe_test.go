@@ -173,10 +173,15 @@ func mustAbs(t *testing.T, p string) string {
 // exports, so that a rename cannot leave them silently empty.
 func TestDeployMetricNames(t *testing.T) {
 	b := newBackend(t)
-	conf := healthConfig(t, fmt.Sprintf("[services.www]\nwhen_all_down = \"nodata\"\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = %s }]\n", checkTOML("http", b.addr)),
+	conf := healthConfig(t, fmt.Sprintf("[services.www]\nwhen_all_down = \"nodata\"\nmembers = \"least_load\"\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = %s }]\n", checkTOML("http", b.addr)),
 		fmt.Sprintf("[geo]\ndatabase = %q\n", mustAbs(t, "../../testdata/geoip/GeoIP2-City-Test.mmdb")))
 	ta := startApp(t, conf, "")
 	waitFor(t, "a probe", 2*time.Second, func() bool { return ta.notReady() == "" })
+	// The steering series exist once the law has stepped (once a second).
+	waitFor(t, "a steering step", 3*time.Second, func() bool {
+		_, ok := ta.h.Snapshot().Services()[0].Backends[0].Factors()
+		return ok
+	})
 	// Exercise what creates series lazily.
 	query(t, ta.dns, "www.example.test.", dns.TypeA)
 	msg := "x"
