@@ -32,6 +32,10 @@ type Service struct {
 	Name string
 	// TTL is the TTL of the service's answers.
 	TTL uint32
+	// AdaptiveTTL lowers the TTL of an answer, down to MinTTL, to the time
+	// until it could next change (adaptive_ttl.go).
+	AdaptiveTTL bool
+	MinTTL      uint32
 	// Backends are the service's members, in the order written.
 	Backends []*Backend
 	// Pools are the groups of backends a policy chooses among, in the
@@ -120,10 +124,14 @@ type Backend struct {
 	Weight float64
 	// Check says how the backend is probed.
 	Check health.Spec
+	// Metrics, if not nil, is where the backend's own Prometheus metrics
+	// are scraped for its load and latency.
+	Metrics *Metrics
 
 	seed  uint64 // hash of ID, for rendezvous hashing
-	state *health.State
-	admin *health.Slot
+	state   *health.State
+	scraped *health.Scraped // of Metrics; nil before BindScrapes
+	admin   *health.Slot
 	steer *steerSlot // live weight multiplier; nil: the configured weight
 }
 
@@ -310,6 +318,9 @@ func (s *Service) decide(q *Query, v6, count bool) Decision {
 		d.Pool = chosen
 		g := fam(chosen)
 		d.RRs, d.Varies = s.pick(q, chosen, g, false, chosenMask)
+		if s.AdaptiveTTL {
+			d.RRs, d.Varies = s.adaptTTL(g, d.RRs, d.Varies, tr)
+		}
 		if count {
 			g.count(d.RRs)
 			d.tally.g, d.tally.rrs = g, d.RRs

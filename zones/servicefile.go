@@ -19,6 +19,8 @@ import (
 // errs.values; the check tables are decoded per backend (probespec.go).
 type serviceDoc struct {
 	TTL            seconds        `toml:"ttl"`
+	AdaptiveTTL    tomlBool       `toml:"adaptive_ttl"`
+	MinTTL         seconds        `toml:"min_ttl"`
 	Policy         tomlString     `toml:"policy"`
 	Members        tomlString     `toml:"members"`
 	Answers        tomlInt        `toml:"answers" range:"1..64"`
@@ -32,6 +34,7 @@ type serviceDoc struct {
 	Backends       []backendDoc   `toml:"backends"`
 	Pools          []poolDoc      `toml:"pools"`
 	Geo            *geoDoc        `toml:"geo"`
+	Metrics        *metricsDoc    `toml:"metrics"`
 	Steering       *steeringDoc   `toml:"steering"`
 	SlowStart      *slowStartDoc  `toml:"slow_start"`
 }
@@ -60,6 +63,7 @@ type backendDoc struct {
 	Address tomlString     `toml:"address"`
 	Weight  tomlNumber     `toml:"weight" range:"0..1000000" hint:"0: standby"`
 	Check   toml.Primitive `toml:"check"`
+	Metrics *metricsDoc    `toml:"metrics"`
 }
 
 type poolDoc struct {
@@ -81,6 +85,9 @@ type geoDoc struct {
 // backendName is what a backend name may hold: it is part of the
 // backend's ID in the admin API and state file.
 var backendName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// defaultMinTTL is the shortest TTL adaptive_ttl gives by default.
+const defaultMinTTL = 5
 
 // Default sticky prefixes: a client's /24 or /56 keeps its backend.
 const (
@@ -159,6 +166,17 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	s := &Service{Name: name, TTL: l.cfg.ServiceTTL, WhenAllDown: AllDownServeAll, MinHealthy: 1,
 		StickyV4: defaultStickyV4, StickyV6: defaultStickyV6}
 	s.TTL = l.ttlOf(at("ttl"), &doc.TTL, s.TTL)
+	doc.AdaptiveTTL.to(&s.AdaptiveTTL)
+	s.MinTTL = min(defaultMinTTL, s.TTL)
+	if doc.MinTTL.ok() {
+		s.MinTTL = l.ttlOf(at("min_ttl"), &doc.MinTTL, s.MinTTL)
+		if s.MinTTL > s.TTL {
+			l.e.key(at("min_ttl"), "%d is above the service's ttl %d", s.MinTTL, s.TTL)
+		}
+		if !s.AdaptiveTTL {
+			l.e.key(at("min_ttl"), "min_ttl applies with adaptive_ttl = true only")
+		}
+	}
 	l.allDown(s, doc, path)
 
 	s.Members = MembersAll
@@ -224,6 +242,9 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 		id := strings.ToLower(strings.TrimSuffix(name, ".")) + "/" + bn
 		probe := l.probe(svcProbe, l.probeTable(b.Check, isWritten(b.Check), append(bpath, "check")), ip)
 		be := &Backend{ID: id, Name: bn, Addr: ip, Weight: weight, seed: hashString(id), Check: probe}
+		if m, ok := l.metrics(doc.Metrics, b.Metrics, ip, at("metrics"), append(bpath, "metrics")); ok {
+			be.Metrics = &m
+		}
 		s.Backends = append(s.Backends, be)
 		byName[bn] = be
 	}
@@ -249,6 +270,9 @@ func (l *zoneLoader) steering(s *Service, doc *serviceDoc, path []string) {
 		interval := time.Duration(0)
 		for _, b := range s.Backends {
 			interval = max(interval, b.Check.Interval)
+			if b.Metrics != nil {
+				interval = max(interval, b.Metrics.Spec.Interval)
+			}
 		}
 		p := steer.Params{Law: law}.WithDefaults(ttl, interval)
 		if d := doc.Steering; d != nil {
@@ -289,8 +313,8 @@ func (l *zoneLoader) steering(s *Service, doc *serviceDoc, path []string) {
 }
 
 // lawOf is the control law of the service's selection, "" for none.
-// adaptive is least_load where a backend's check reports load, fastest
-// where none does.
+// adaptive is least_load where a backend's check reports load or its
+// metrics give one, fastest where none does.
 func lawOf(s *Service) string {
 	switch s.Members {
 	case MembersLeastLoad:
@@ -302,6 +326,9 @@ func lawOf(s *Service) string {
 	case MembersAdaptive:
 		for _, b := range s.Backends {
 			if b.Check.HTTP.LoadHeader != "" || b.Check.HTTP.LoadJSON != "" {
+				return steer.LeastLoad
+			}
+			if m := b.Metrics; m != nil && (!m.Spec.Utilization.IsZero() || m.Capacity > 0) {
 				return steer.LeastLoad
 			}
 		}

@@ -143,6 +143,33 @@ func (s *Snapshot) Bind(states map[health.Spec]*health.State, admin *health.Admi
 	}
 }
 
+// ScrapeSpecs returns the distinct metrics scrapes of every backend.
+func (s *Snapshot) ScrapeSpecs() []health.ScrapeSpec {
+	seen := map[health.ScrapeSpec]bool{}
+	var out []health.ScrapeSpec
+	for _, svc := range s.Services() {
+		for _, b := range svc.Backends {
+			if b.Metrics != nil && !seen[b.Metrics.Spec] {
+				seen[b.Metrics.Spec] = true
+				out = append(out, b.Metrics.Spec)
+			}
+		}
+	}
+	return out
+}
+
+// BindScrapes connects every backend with metrics to the values scraped
+// for it. Call it before the snapshot serves.
+func (s *Snapshot) BindScrapes(scraped map[health.ScrapeSpec]*health.Scraped) {
+	for _, svc := range s.Services() {
+		for _, b := range svc.Backends {
+			if b.Metrics != nil {
+				b.scraped = scraped[b.Metrics.Spec]
+			}
+		}
+	}
+}
+
 // InheritHealth gives every backend still pending its first probe result
 // the health of the same backend in prev, the snapshot serving before this
 // one, when its check changed only in details: same backend ID, answered

@@ -30,6 +30,9 @@ type Steering struct {
 // path; the rest belongs to Step (under Steering.mu).
 type steerSlot struct {
 	eff atomic.Uint64 // weight multiplier, float64 bits
+	// unsettled tells that the weight is still moving: ramping up, or
+	// its law's share more than settleGap from its target (adaptive TTL).
+	unsettled atomic.Bool
 
 	law     steer.Member
 	since   time.Time // when it last came into service; zero: not serving
@@ -57,6 +60,10 @@ type Factors struct {
 	// At is when the step ran.
 	At time.Time
 }
+
+// settleGap is how far (in share) a law's share may be from its target
+// for the backend to count as settled.
+const settleGap = 0.02
 
 // NewSteering returns an empty store that reads signals from the probes.
 func NewSteering() *Steering {
@@ -129,6 +136,7 @@ func (st *Steering) stepGroup(svc *Service, g *group, src SignalSource, now time
 			sl.since = time.Time{}
 			sl.law = steer.Member{}
 			sl.eff.Store(math.Float64bits(1))
+			sl.unsettled.Store(false)
 			continue
 		}
 		if sl.since.IsZero() {
@@ -156,6 +164,7 @@ func (st *Steering) stepGroup(svc *Service, g *group, src SignalSource, now time
 		ramp := svc.SlowStart.Factor(now.Sub(sl.since))
 		m *= ramp
 		sl.eff.Store(math.Float64bits(m))
+		sl.unsettled.Store(ramp < 1 || svc.Law.Law != "" && math.Abs(sl.law.Target-sl.law.Share) > settleGap)
 		f := Factors{Law: svc.Law.Law, Signals: in[i].Signals, Smoothed: sl.law, Ramp: ramp, Multiplier: m, At: now}
 		if ramp < 1 {
 			f.RampLeft = svc.SlowStart.Window - now.Sub(sl.since)
@@ -178,24 +187,31 @@ func (b *Backend) Factors() (f Factors, ok bool) {
 	return b.steer.last, !b.steer.last.At.IsZero()
 }
 
-// ProbeSignals reads a backend's signals from its health probes: the
-// median RTT of the last successful probes, the error rate of the last
-// 20, and the load a probe reported (load_header, load_json). They are
-// stale, and left out, when the last probe is older than three intervals.
+// ProbeSignals reads a backend's signals from its health probes and its
+// scraped metrics: the load from the metrics (utilisation, or connections
+// or requests over capacity) if fresh, else the load a probe reported
+// (load_header, load_json); the latency quantile from the metrics if
+// fresh, else the median RTT of the last successful probes; the error
+// rate of the last 20 probes. A probe result older than three intervals,
+// or a scrape older than three scrape intervals, is stale and left out.
 func ProbeSignals(b *Backend, now time.Time) steer.Signals {
 	var s steer.Signals
-	st := b.state
-	if st == nil || !st.Probed() {
-		return s
+	if st := b.state; st != nil && st.Probed() {
+		if last := st.LastProbe(); !last.IsZero() && now.Sub(last) <= 3*st.Spec().Interval {
+			s.ErrorRate = st.ErrorRate()
+			if r := st.MedianRTT(); r > 0 {
+				s.Latency, s.HasLatency = r, true
+			}
+			s.Load, s.HasLoad = st.Load()
+		}
 	}
-	last := st.LastProbe()
-	if last.IsZero() || now.Sub(last) > 3*st.Spec().Interval {
-		return s
+	if m, sc := b.Metrics, b.scraped; m != nil && sc != nil {
+		if l, ok := m.load(sc, now); ok {
+			s.Load, s.HasLoad = l, true
+		}
+		if d, ok := m.latency(sc, now); ok {
+			s.Latency, s.HasLatency = d, true
+		}
 	}
-	s.ErrorRate = st.ErrorRate()
-	if r := st.MedianRTT(); r > 0 {
-		s.Latency, s.HasLatency = r, true
-	}
-	s.Load, s.HasLoad = st.Load()
 	return s
 }

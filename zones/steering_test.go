@@ -1,10 +1,14 @@
 package zones
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -210,5 +214,98 @@ func TestSteeringMetrics(t *testing.T) {
 	}
 	if strings.Contains(got, `signal="load"} `) && strings.Contains(got, `gslb_steering_signal{backend="b"`+`,service="api.example.com",signal="load"}`) {
 		t.Error("a missing signal is exported")
+	}
+}
+
+// TestMetricsSignals: a backend's load and latency come from its own
+// Prometheus metrics, scraped for real: the utilisation gauge as it is,
+// or connections over capacity; the latency as a histogram quantile.
+func TestMetricsSignals(t *testing.T) {
+	var step atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := step.Add(1)
+		fmt.Fprintf(w, "# TYPE app_utilization gauge\napp_utilization 0.42\n# TYPE app_active_requests gauge\napp_active_requests 7\n")
+		fmt.Fprintf(w, "# TYPE app_request_duration_seconds histogram\n")
+		// Every scrape adds 10 observations at or below 0.1 s and 10 at
+		// or below 0.2 s.
+		fmt.Fprintf(w, "app_request_duration_seconds_bucket{le=\"0.1\"} %d\napp_request_duration_seconds_bucket{le=\"0.2\"} %d\napp_request_duration_seconds_bucket{le=\"+Inf\"} %d\napp_request_duration_seconds_sum 0\napp_request_duration_seconds_count %d\n", 10*n, 20*n, 20*n, 20*n)
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	zone := fmt.Sprintf(`origin = "example.com."
+ns = ["ns.example.net."]
+[soa]
+rname = "hostmaster"
+[services.api]
+members = "adaptive"
+metrics = { address = %q, interval = "100ms", utilization = "app_utilization", latency = "app_request_duration_seconds", quantile = 0.5 }
+backends = [
+  { name = "a", address = "192.0.2.1" },
+  { name = "b", address = "192.0.2.2", metrics = { utilization = "", connections = "app_active_requests", capacity = 10 } },
+]
+`, addr)
+	s, err := Load(FSFiles(fstest.MapFS{"gslb.toml": {Data: []byte("zones = [\"z.toml\"]\n")}, "z.toml": {Data: []byte(zone)}}), "gslb.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if law := s.Services()[0].Law.Law; law != steer.LeastLoad {
+		t.Errorf("adaptive with metrics that give a load: law %q, want least_load", law)
+	}
+	sc := health.NewScraper(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, 4)
+	defer sc.Stop()
+	if n := len(s.ScrapeSpecs()); n != 2 {
+		t.Fatalf("%d scrape specs, want 2 (the backends' series differ)", n)
+	}
+	s.BindScrapes(sc.Sync(s.ScrapeSpecs()))
+	a, b := s.Services()[0].Backends[0], s.Services()[0].Backends[1]
+	deadline := time.Now().Add(5 * time.Second)
+	var sa, sb steer.Signals
+	for time.Now().Before(deadline) {
+		sa, sb = ProbeSignals(a, time.Now()), ProbeSignals(b, time.Now())
+		if sa.HasLoad && sb.HasLoad && sa.HasLatency {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !sa.HasLoad || sa.Load != 0.42 {
+		t.Errorf("a: load %v %v, want the utilisation 0.42", sa.Load, sa.HasLoad)
+	}
+	if !sb.HasLoad || math.Abs(sb.Load-0.7) > 1e-12 {
+		t.Errorf("b: load %v %v, want 7 connections / capacity 10", sb.Load, sb.HasLoad)
+	}
+	if !sa.HasLatency || sa.Latency != 100*time.Millisecond {
+		t.Errorf("a: latency %v %v, want the median 100ms", sa.Latency, sa.HasLatency)
+	}
+	// Stale: three intervals after the last scrape, nothing.
+	sc.Stop()
+	if st := ProbeSignals(a, time.Now().Add(time.Second)); st.HasLoad || st.HasLatency {
+		t.Errorf("a second after the scrapes stopped: %+v, want no signal (stale)", st)
+	}
+}
+
+func TestMetricsConfigErrors(t *testing.T) {
+	base := `origin = "example.com."
+ns = ["ns.example.net."]
+[soa]
+rname = "hostmaster"
+[services.api]
+members = "least_load"
+backends = [{ address = "192.0.2.1" }]
+`
+	cases := []struct{ name, metrics, want string }{
+		{"no port", `metrics = { utilization = "u" }`, "metrics need a port"},
+		{"bad selector", `metrics = { port = 9464, utilization = "u{a=b}" }`, "services.api.metrics.utilization"},
+		{"no capacity", `metrics = { port = 9464, connections = "c" }`, "capacity"},
+		{"nothing to read", `metrics = { port = 9464 }`, "at least one of utilization"},
+		{"bad scheme", `metrics = { port = 9464, scheme = "ftp", utilization = "u" }`, `scheme "ftp"`},
+		{"quantile", `metrics = { port = 9464, latency = "l", quantile = 1.5 }`, "quantile"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(FSFiles(fstest.MapFS{"gslb.toml": {Data: []byte("zones = [\"z.toml\"]\n")}, "z.toml": {Data: []byte(strings.Replace(base, "backends", c.metrics+"\nbackends", 1))}}), "gslb.toml")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one with %q", err, c.want)
+			}
+		})
 	}
 }

@@ -778,3 +778,57 @@ backends = [{ name = "good", address = "192.0.2.1", check = %s }]
 		t.Errorf("right after the reload: %v", got)
 	}
 }
+
+// TestAdaptiveTTL: with adaptive_ttl, a stable answer has the service's
+// TTL; once a backend has begun to fail, the TTL is the time until it
+// could be down ((fall − failures) × interval, at least min_ttl); while a
+// backend ramps up (slow start) it is min_ttl.
+func TestAdaptiveTTL(t *testing.T) {
+	good, flaky := newBackend(t), newBackend(t)
+	check := func(addr string) string {
+		return fmt.Sprintf(`{ type = "http", address = %q, interval = "1s", timeout = "200ms", rise = 1, fall = 5 }`, addr)
+	}
+	conf := healthConfig(t, fmt.Sprintf(`[services.www]
+ttl = 30
+adaptive_ttl = true
+min_ttl = 1
+members = "weighted"
+answers = 2
+slow_start = { window = "4s" }
+backends = [
+  { name = "good", address = "192.0.2.1", check = %s },
+  { name = "flaky", address = "192.0.2.2", check = %s },
+]
+`, check(good.addr), check(flaky.addr)), "")
+	ta := startApp(t, conf, "")
+	ttlOf := func() uint32 {
+		_, r := answers(t, ta.dns, "www.example.test.", dns.TypeA)
+		if len(r.Answer) == 0 {
+			t.Fatalf("no answer: %v", r)
+		}
+		return r.Answer[0].Header().Ttl
+	}
+	// Both came into service at start: min_ttl while they ramp (from the
+	// first step of slow start, within a second).
+	waitFor(t, "a steering step", 2*time.Second, func() bool { _, ok := backendByID(t, ta, "www.example.test/good").Factors(); return ok })
+	if got := ttlOf(); got != 1 {
+		t.Errorf("while ramping up at start: TTL %d, want min_ttl 1", got)
+	}
+	waitFor(t, "the ramp to end", 8*time.Second, func() bool { return ttlOf() == 30 })
+	flaky.kill()
+	fl := backendByID(t, ta, "www.example.test/flaky")
+	waitFor(t, "a failed probe", 3*time.Second, func() bool { _, f := fl.State().Consecutive(); return f >= 1 })
+	_, f := fl.State().Consecutive()
+	got := ttlOf()
+	want := uint32(5 - f) // (fall − failures) × 1 s
+	if f < 5 && (got > want || got < want-1) {
+		resp, err := http.Get(ta.api.URL + "/api/v1/explain?name=www.example.test&type=A")
+		var body []byte
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		t.Errorf("after %d failures: TTL %d, want about %d\n%s", f, got, want, body)
+	}
+	t.Logf("after %d failure(s) of 5: TTL %d", f, got)
+}
