@@ -128,11 +128,11 @@ type Backend struct {
 	// are scraped for its load and latency.
 	Metrics *Metrics
 
-	seed  uint64 // hash of ID, for rendezvous hashing
+	seed    uint64 // hash of ID, for rendezvous hashing
 	state   *health.State
 	scraped *health.Scraped // of Metrics; nil before BindScrapes
 	admin   *health.Slot
-	steer *steerSlot // live weight multiplier; nil: the configured weight
+	steer   *steerSlot // live weight multiplier; nil: the configured weight
 }
 
 // Serving tells whether the backend gets new answers: healthy (or forced
