@@ -33,6 +33,7 @@ type app struct {
 	h          *dnsserver.Handler
 	checker    *health.Checker
 	admin      *health.Admin
+	reports    *health.Reports
 	geo        *geo.Locator // nil without a GeoIP database
 	steering   *zones.Steering
 	answers    *zones.AnswerCounts
@@ -88,6 +89,7 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 	a.h.SetMetrics(a.dnsMetrics)
 	a.h.SetQueryLog(snap.Config.QueryLogSample)
 	a.h.SetRRL(a.rrl)
+	a.reports = health.NewReports(health.MaxReports)
 	a.web = a.newWeb(opt.token)
 	return a, nil
 }
@@ -191,6 +193,7 @@ func (a *app) newWeb(token string) *web.Server {
 	return web.New(web.Deps{
 		Handler:         a.h,
 		Admin:           a.admin,
+		Reports:         a.reports,
 		Token:           token,
 		Answers:         a.answers,
 		Geo:             a.geo,

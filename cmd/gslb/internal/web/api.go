@@ -44,14 +44,11 @@ func (s *Server) getBackend(w http.ResponseWriter, r *http.Request) {
 // setAdmin serves PUT (set) and DELETE (clear) of a backend's admin
 // override, for a request with the bearer token.
 func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) {
-	if s.deps.Token == "" || s.deps.Admin == nil {
-		writeJSON(w, http.StatusForbidden, apiError{"the admin write API is off: set [admin] token_file in the configuration"})
+	if s.deps.Admin == nil {
+		writeJSON(w, http.StatusForbidden, apiError{writeAPIOff})
 		return
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.deps.Token)) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="gslb"`)
-		writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong bearer token"})
+	if !s.authorized(w, r) {
 		return
 	}
 	svc, b := s.findBackend(r.PathValue("service"), r.PathValue("backend"))
@@ -78,6 +75,26 @@ func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, backendView(svc, b))
+}
+
+// writeAPIOff is the error of a write without a token configured.
+const writeAPIOff = "the admin write API is off: set [admin] token_file in the configuration"
+
+// authorized tells whether r carries the admin bearer token. If not, it
+// has answered: 403 when no token is configured, 401 when the request's
+// is missing or wrong.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if s.deps.Token == "" {
+		writeJSON(w, http.StatusForbidden, apiError{writeAPIOff})
+		return false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.deps.Token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gslb"`)
+		writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong bearer token"})
+		return false
+	}
+	return true
 }
 
 // overrideRequest is the body of PUT .../admin.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"math"
 	"testing"
 	"time"
 
@@ -29,6 +30,53 @@ func FuzzParseOverride(f *testing.F) {
 		}
 		if !o.Expires.IsZero() && !o.Expires.After(now) {
 			t.Fatalf("accepted an override that expired: %v", o.Expires)
+		}
+	})
+}
+
+// FuzzReportBody: any request body of POST .../report is an error or a
+// report with a load signal, every value in its range, received now and
+// expiring within the ttl's bounds.
+func FuzzReportBody(f *testing.F) {
+	f.Add([]byte(`{"utilization": 0.62, "connections": 120, "request_rate": 35.5, "capacity": 200, "ttl": "30s"}`))
+	f.Add([]byte(`{"connections": 50, "capacity": 200}`))
+	f.Add([]byte(`{"request_rate": 1e300, "capacity": 1e-300}`))
+	f.Add([]byte(`{"utilization": 1.5, "ttl": "1h"}`))
+	f.Add([]byte(`{"utilization": -0, "ttl": "1s"}`))
+	f.Add([]byte(`{"capacity": 200}`))
+	f.Add([]byte(`{"utilization": 0.5, "cpu": 1}`))
+	f.Add([]byte(`{"utilization": 0.5} {}`))
+	f.Add([]byte(`{"ttl": 30, "utilization": "x"}`))
+	f.Add([]byte(`[]`))
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rep, err := ParseReport(bytes.NewReader(body), now)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an empty error")
+			}
+			return
+		}
+		u, c, r := rep.Utilization, rep.Connections, rep.RequestRate
+		if math.IsNaN(u) && math.IsNaN(c) && math.IsNaN(r) {
+			t.Fatal("accepted a report without a load signal")
+		}
+		if !math.IsNaN(u) && !(u >= 0 && u <= 100) {
+			t.Fatalf("accepted utilization %v", u)
+		}
+		for _, v := range []float64{c, r} {
+			if !math.IsNaN(v) && !(v >= 0 && !math.IsInf(v, 0)) {
+				t.Fatalf("accepted connections or request rate %v", v)
+			}
+		}
+		if !(rep.Capacity == 0 || rep.Capacity > 0 && !math.IsInf(rep.Capacity, 0)) {
+			t.Fatalf("accepted capacity %v", rep.Capacity)
+		}
+		if l, ok := rep.Load(); ok && !(l >= 0 && l <= 100) {
+			t.Fatalf("accepted a report of load %v", l)
+		}
+		if ttl := rep.Expires.Sub(now); !rep.At.Equal(now) || ttl < time.Second || ttl > time.Hour {
+			t.Fatalf("accepted at %v, expiring %v later", rep.At, ttl)
 		}
 	})
 }

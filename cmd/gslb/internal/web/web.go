@@ -1,7 +1,8 @@
 // Package web is gslb's HTTP side: liveness (/healthz), readiness
 // (/readyz), Prometheus metrics (/metrics), the status page (/), the status
 // and backend API (/api/v1/status, /api/v1/backends/...), the admin write
-// API (PUT and DELETE /api/v1/backends/{service}/{backend}/admin) and the
+// API (PUT and DELETE /api/v1/backends/{service}/{backend}/admin), the load
+// reports agents push (/api/v1/backends/{service}/{backend}/report) and the
 // explain endpoint (/api/v1/explain).
 //
 // It is built from a small dependency struct, Deps, and knows nothing of
@@ -36,6 +37,9 @@ type Deps struct {
 	// Admin keeps the admin overrides the write API sets (nil: the write
 	// API answers 403, as without Token).
 	Admin *health.Admin
+	// Reports keeps the load reports that agents and autoscalers push
+	// (nil: every method of .../report answers 501).
+	Reports *health.Reports
 	// Token is the bearer token of the admin write API ("": the write API
 	// is off).
 	Token string
@@ -132,6 +136,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/backends/{service}/{backend}", s.getBackend)
 	s.mux.HandleFunc("PUT /api/v1/backends/{service}/{backend}/admin", s.setAdmin)
 	s.mux.HandleFunc("DELETE /api/v1/backends/{service}/{backend}/admin", s.setAdmin)
+	for _, m := range []string{"POST", "PUT", "GET", "DELETE"} {
+		s.mux.HandleFunc(m+" /api/v1/backends/{service}/{backend}/report", s.report)
+	}
 	s.mux.HandleFunc("GET /api/v1/explain", s.explain)
 }
 
