@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gslb/gslb/health"
 	"github.com/gslb/gslb/zones/steer"
 )
 
@@ -185,6 +186,24 @@ func (b *Backend) Factors() (f Factors, ok bool) {
 	b.steer.lastMu.Lock()
 	defer b.steer.lastMu.Unlock()
 	return b.steer.last, !b.steer.last.At.IsZero()
+}
+
+// LiveSignals is the signal source of a running server: ProbeSignals,
+// with the load a report pushed through the API gives (while it has not
+// expired) in place of the scraped or probed one: an agent that reports
+// knows best.
+func LiveSignals(reports *health.Reports) SignalSource {
+	return func(b *Backend, now time.Time) steer.Signals {
+		s := ProbeSignals(b, now)
+		if reports != nil {
+			if r, ok := reports.Get(b.ID, now); ok {
+				if l, ok := r.Load(); ok {
+					s.Load, s.HasLoad = l, true
+				}
+			}
+		}
+		return s
+	}
 }
 
 // ProbeSignals reads a backend's signals from its health probes and its

@@ -309,3 +309,22 @@ backends = [{ address = "192.0.2.1" }]
 		})
 	}
 }
+
+// TestLiveSignalsReports: a pushed report's load stands in for the
+// backend's until it expires; then the signal is missing (neutral).
+func TestLiveSignalsReports(t *testing.T) {
+	f := newSteeringFixture(t, steeringZone)
+	b := f.backend(t, "api.example.com/a")
+	reports := health.NewReports(10)
+	now := time.Unix(1_000_000, 0)
+	if err := reports.Set(b.ID, health.Report{Utilization: math.NaN(), Connections: 30, RequestRate: math.NaN(), Capacity: 40, At: now, Expires: now.Add(30 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	src := LiveSignals(reports)
+	if s := src(b, now.Add(10*time.Second)); !s.HasLoad || s.Load != 0.75 {
+		t.Errorf("with a report of 30 connections of 40: %+v", s)
+	}
+	if s := src(b, now.Add(31*time.Second)); s.HasLoad {
+		t.Errorf("after the report expired: %+v, want no load", s)
+	}
+}

@@ -34,6 +34,7 @@ type app struct {
 	checker    *health.Checker
 	admin      *health.Admin
 	reports    *health.Reports
+	scraper    *health.Scraper
 	geo        *geo.Locator // nil without a GeoIP database
 	steering   *zones.Steering
 	answers    *zones.AnswerCounts
@@ -83,13 +84,15 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 	}
 	a.checker = health.NewChecker(log, a.reg, snap.Config.MaxProbesInFlight)
 	a.checker.OnChange = a.healthChanged
+	a.scraper = health.NewScraper(log, a.reg, nil, snap.Config.MaxProbesInFlight)
+	a.reports = health.NewReports(health.MaxReports)
 	a.steering = zones.NewSteering()
+	a.steering.Signals = zones.LiveSignals(a.reports)
 
 	a.h = dnsserver.NewHandler(snap, opt.identity, a.locator(), log)
 	a.h.SetMetrics(a.dnsMetrics)
 	a.h.SetQueryLog(snap.Config.QueryLogSample)
 	a.h.SetRRL(a.rrl)
-	a.reports = health.NewReports(health.MaxReports)
 	a.web = a.newWeb(opt.token)
 	return a, nil
 }
@@ -287,6 +290,7 @@ func (a *app) locator() zones.Locator {
 func (a *app) prepare(s *zones.Snapshot) {
 	// Bound before the new probes start: a probe's first result reads the
 	// backends it concerns.
+	s.BindScrapes(a.scraper.Sync(s.ScrapeSpecs()))
 	a.checker.SyncBind(s.Specs(), func(states map[health.Spec]*health.State) {
 		s.Bind(states, a.admin, a.steering, a.allDown)
 		s.InheritHealth(a.snapshot())
@@ -472,6 +476,7 @@ func (a *app) background(ctx context.Context) {
 				// The control laws and slow start move the weights once
 				// a second, the default probe interval.
 				a.steering.Step(a.h.Snapshot(), now, time.Second)
+				a.reports.Prune(now)
 			}
 		}
 	}()

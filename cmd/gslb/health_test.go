@@ -103,6 +103,7 @@ func (ta *testApp) stop() {
 	ta.api.Close()
 	ta.srv.Shutdown(context.Background())
 	ta.checker.Stop()
+	ta.scraper.Stop()
 }
 
 // answers returns the sorted addresses the server answers for name.

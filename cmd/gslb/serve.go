@@ -150,6 +150,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	a.prepare(snap) // before the first query: binds backends to their health
 	defer a.checker.Stop()
+	defer a.scraper.Stop()
 	a.warnUnknownOverrides()
 	srv, err := startDNS(a, snap.Config, f.dnsAddrs, readers)
 	if err != nil {
