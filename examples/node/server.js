@@ -4,7 +4,10 @@
 // load-balancing tests. See README.md.
 //
 // GET /work     costs 1000/capacity ms of process CPU time, served one at a
-//               time from a FIFO queue; 503 when the queue is full.
+//               time from a FIFO queue; 503 when the queue is full. With
+//               --cpu-share F < 1 it holds the server for 1000/capacity ms
+//               of wall-clock time instead, burning CPU for the first F of
+//               it and waiting for the rest.
 // GET /healthz  "ok" (503 "draining" during shutdown), no CPU cost.
 // GET /metrics  Prometheus text exposition (prom-client, own registry).
 
@@ -14,8 +17,10 @@ const { performance } = require('node:perf_hooks');
 const client = require('prom-client');
 
 const USAGE = `usage: node server.js [--host 127.0.0.1] [--port 8080] [--capacity 40]
-                      [--max-queue 200] [--shutdown-timeout 10]
-  --port defaults to $PORT, then 8080; 0 picks a free port.`;
+                      [--max-queue 200] [--shutdown-timeout 10] [--cpu-share 1]
+  --port defaults to $PORT, then 8080; 0 picks a free port.
+  --cpu-share F (0 < F <= 1): below 1, /work takes 1000/capacity ms of wall
+  time, of which the first F is spent burning CPU; 1 is pure CPU cost.`;
 
 // parseConfig turns argv and env into a validated config, or throws an
 // Error whose message names the flag.
@@ -28,6 +33,8 @@ function parseConfig(argv, env) {
       capacity: { type: 'string', default: '40' },
       'max-queue': { type: 'string', default: '200' },
       'shutdown-timeout': { type: 'string', default: '10' },
+      // No default here, so that we can tell whether it was given.
+      'cpu-share': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -48,6 +55,9 @@ function parseConfig(argv, env) {
     capacity: num('capacity', values.capacity, (v) => v > 0 && v <= 1e6, 'requests/s, > 0'),
     maxQueue: num('max-queue', values['max-queue'], (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
     shutdownTimeout: num('shutdown-timeout', values['shutdown-timeout'], (v) => v > 0, 'seconds, > 0'),
+    cpuShare: num('cpu-share', values['cpu-share'] ?? '1', (v) => v > 0 && v <= 1, 'a fraction, 0 < F <= 1'),
+    // cpuShareSet: --cpu-share was given; the start-up line then shows it.
+    cpuShareSet: values['cpu-share'] !== undefined,
   };
 }
 
@@ -138,20 +148,37 @@ function newMetrics(registry, cfg, window, queue) {
   for (const code of ['200', '499', '503']) requests.inc({ code }, 0);
   const capacity = new client.Gauge({
     name: 'app_capacity_rps',
-    help: 'Configured capacity of /work in requests per second of process CPU time.',
+    help: queue.wall
+      ? 'Configured capacity of /work in requests per second of wall-clock time.'
+      : 'Configured capacity of /work in requests per second of process CPU time.',
     registers: [registry],
   });
   capacity.set(cfg.capacity);
   new client.Gauge({
     name: 'app_utilization',
-    help: 'CPU time charged to /work over the last 1 s, divided by 1 s (0..1).',
+    help: queue.wall
+      ? 'Wall-clock time the /work server was busy over the last 1 s, divided by 1 s (0..1).'
+      : 'CPU time charged to /work over the last 1 s, divided by 1 s (0..1).',
     registers: [registry],
     collect() {
+      // In wall mode a request can wait for most of a second without a
+      // charge; count its busy time up to now.
+      if (queue.wall && queue.mark !== null) queue.charge(cpuMicros());
       this.set(window.value(performance.now()));
     },
   });
   return { duration, requests };
 }
+
+// gone: the client of job has closed its connection.
+function gone(job) {
+  return job.res.destroyed || job.req.socket.destroyed;
+}
+
+// EARLY_MS: a waiting request whose timer fires this close to the end of
+// its service time completes rather than waits again. The next request's
+// service starts at the exact end, so this shifts no throughput.
+const EARLY_MS = 0.5;
 
 // SLICE_MICROS is how much CPU time /work burns before it yields to the
 // event loop. libuv (since 1.45, Node 20) accepts one new connection per
@@ -171,10 +198,23 @@ const SLICE_MICROS = 1000;
 // runs between them: accepting, parsing, 503s, /metrics) is charged to the
 // request in service, and under saturation requests complete at exactly
 // one per costMicros of process CPU time.
+//
+// With cpuShare < 1 (wall mode, runWall below) a request holds the server
+// for costMicros of wall-clock time instead: it burns cpuShare×costMicros
+// of process CPU time in the same slices, then waits on a timer until the
+// end of its service time, then completes. The CPU account works as above
+// (all CPU time of the process while the queue is not empty counts toward
+// the burn of the request in service, including the time its predecessor
+// spent waiting), so under saturation the process uses cpuShare of a core
+// and requests complete at one per costMicros of wall time. The window
+// then records busy wall time rather than CPU time.
 class WorkQueue {
-  constructor(costMicros, window) {
+  constructor(costMicros, window, cpuShare = 1) {
     this.costMicros = costMicros;
     this.window = window;
+    this.wall = cpuShare < 1;
+    this.costMs = costMicros / 1000;
+    this.burnMicros = costMicros * cpuShare;
     this.metrics = null; // {duration, requests}, set before the first push
     this.draining = false; // shutting down: answers carry Connection: close
     this.onIdle = null; // called when the queue becomes empty
@@ -186,7 +226,16 @@ class WorkQueue {
     this.mark = null;
     // start is the process CPU time at which the head's service began.
     this.start = 0;
-    this.run = this.run.bind(this);
+    // Wall mode only. w0: the wall time at which the head's service began.
+    // burnt: the head's CPU part is done. waited: the head has waited on
+    // the timer. timer, waiting: the pending timer and the job it is for.
+    this.w0 = 0;
+    this.burnt = false;
+    this.waited = false;
+    this.timer = null;
+    this.waiting = null;
+    this.run = (this.wall ? this.runWall : this.run).bind(this);
+    this.wake = this.wake.bind(this);
   }
 
   get length() {
@@ -214,10 +263,12 @@ class WorkQueue {
     }
   }
 
-  // charge records the CPU time since the mark, as time spent on /work.
+  // charge records the CPU time since the mark, as time spent on /work;
+  // in wall mode, the wall time since the mark, as time the server was busy.
   charge(cpu) {
     const wall = performance.now();
-    this.window.add(this.mark.wall, wall, (cpu - this.mark.cpu) / 1000);
+    const busyMs = this.wall ? wall - this.mark.wall : (cpu - this.mark.cpu) / 1000;
+    this.window.add(this.mark.wall, wall, busyMs);
     this.mark = { cpu, wall };
   }
 
@@ -230,7 +281,7 @@ class WorkQueue {
     }
     let job = this.jobs[this.head];
     // A request whose client has gone is dropped, even in service.
-    while (job !== undefined && (job.res.destroyed || job.req.socket.destroyed)) {
+    while (job !== undefined && gone(job)) {
       this.charge(cpuMicros());
       this.start = this.mark.cpu;
       this.shift();
@@ -256,6 +307,93 @@ class WorkQueue {
       this.mark = null;
       if (this.onIdle) this.onIdle();
     }
+  }
+
+  // runWall does one step of the request at the head of the queue in wall
+  // mode: a slice of its burn, or the start or end of its wait.
+  runWall() {
+    this.scheduled = false;
+    this.timer = null;
+    this.waiting = null;
+    if (this.mark === null) {
+      this.mark = { cpu: cpuMicros(), wall: performance.now() };
+      this.start = this.mark.cpu;
+      this.w0 = this.mark.wall;
+      this.burnt = false;
+      this.waited = false;
+    }
+    let job = this.jobs[this.head];
+    // A request whose client has gone is dropped, even in service; the next
+    // one's service starts now.
+    while (job !== undefined && gone(job)) {
+      this.charge(cpuMicros());
+      this.start = this.mark.cpu;
+      this.w0 = this.mark.wall;
+      this.burnt = false;
+      this.waited = false;
+      this.shift();
+      this.metrics.requests.inc({ code: '499' });
+      job = this.jobs[this.head];
+    }
+    if (job !== undefined) {
+      // Service cannot start before the request arrived (the previous one's
+      // late timer may carry the start back, see below).
+      if (this.w0 < job.t0) this.w0 = job.t0;
+      if (!this.burnt) {
+        const target = this.start + this.burnMicros;
+        const cpu = burnUntil(Math.min(target, cpuMicros() + SLICE_MICROS));
+        this.charge(cpu);
+        if (cpu >= target) {
+          this.burnt = true;
+          this.start = target; // CPU used from here on counts for the next
+        }
+      }
+      if (this.burnt) {
+        const deadline = this.w0 + this.costMs;
+        const now = performance.now();
+        if (deadline - now > EARLY_MS) {
+          // Wait, holding the server. A client that leaves meanwhile wakes
+          // us up (wake), so that the server is freed at once.
+          this.scheduled = true;
+          this.waited = true;
+          this.waiting = job;
+          this.timer = setTimeout(this.run, deadline - now);
+          if (!job.watched) {
+            job.watched = true;
+            job.res.once('close', this.wake);
+          }
+          return;
+        }
+        this.charge(cpuMicros());
+        this.shift();
+        reply(job.res, 200, 'done\n', this.draining);
+        this.metrics.requests.inc({ code: '200' });
+        this.metrics.duration.observe((performance.now() - job.t0) / 1000);
+        // The next service starts at this one's end, so that a timer that
+        // fires late (by up to a few ms) costs no throughput. If the burn
+        // itself ran past the end (too little CPU), or the timer was later
+        // than a whole service time, it starts now: no catching up.
+        this.w0 = this.waited && now - deadline < this.costMs ? deadline : Math.max(deadline, now);
+        this.burnt = false;
+        this.waited = false;
+      }
+    }
+    if (this.length > 0) {
+      this.schedule();
+    } else {
+      this.mark = null;
+      if (this.onIdle) this.onIdle();
+    }
+  }
+
+  // wake is called when the response of a waiting request closes. If its
+  // client has gone, it ends the wait now, and run drops the request.
+  wake() {
+    if (this.timer === null || this.waiting === null || !gone(this.waiting)) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.waiting = null;
+    setImmediate(this.run); // this.scheduled stays true
   }
 }
 
@@ -284,7 +422,7 @@ function main() {
 
   const registry = new client.Registry();
   const window = new UtilizationWindow(1000);
-  const queue = new WorkQueue(1e6 / cfg.capacity, window);
+  const queue = new WorkQueue(1e6 / cfg.capacity, window, cfg.cpuShare);
   const metrics = newMetrics(registry, cfg, window, queue);
   queue.metrics = metrics;
 
@@ -324,7 +462,9 @@ function main() {
     const { address, port } = server.address();
     const host = address.includes(':') ? `[${address}]` : address;
     process.stdout.write(
-      `listening ${host}:${port} capacity=${cfg.capacity} cost_ms=${(1000 / cfg.capacity).toFixed(3)} max_queue=${cfg.maxQueue}\n`,
+      `listening ${host}:${port} capacity=${cfg.capacity} cost_ms=${(1000 / cfg.capacity).toFixed(3)} max_queue=${cfg.maxQueue}` +
+        (cfg.cpuShareSet ? ` cpu_share=${cfg.cpuShare}` : '') +
+        '\n',
     );
   });
 

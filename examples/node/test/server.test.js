@@ -47,7 +47,7 @@ function start(t, args) {
     const timer = setTimeout(() => reject(new Error(`no listening line in 5s; stdout ${stdout} stderr ${stderr}`)), 5000);
     proc.stdout.on('data', (s) => {
       stdout += s;
-      const m = /^listening 127\.0\.0\.1:(\d+) capacity=(\S+) cost_ms=(\S+) max_queue=(\d+)$/m.exec(stdout);
+      const m = /^listening 127\.0\.0\.1:(\d+) capacity=(\S+) cost_ms=(\S+) max_queue=(\d+)(?: cpu_share=(\S+))?$/m.exec(stdout);
       if (m) {
         clearTimeout(timer);
         resolve({ proc, port: Number(m[1]), line: m[0], exited, waitStderr });
@@ -371,6 +371,136 @@ test('SIGTERM stops listening, serves what is queued, exits 0', BOUNDED, async (
   assert.deepEqual(
     rs.map((r) => r.status),
     [200, 200, 200, 200],
+  );
+  assert.deepEqual(await s.exited, { code: 0, signal: null });
+});
+
+// --cpu-share F < 1: service time in wall-clock terms, F of it burnt.
+
+test('parseConfig --cpu-share', async (t) => {
+  const ok = [
+    [[], { cpuShare: 1, cpuShareSet: false }],
+    [['--cpu-share', '1'], { cpuShare: 1, cpuShareSet: true }],
+    [['--cpu-share=0.1'], { cpuShare: 0.1, cpuShareSet: true }],
+  ];
+  for (const [argv, want] of ok) {
+    await t.test(argv.join(' ') || 'default', () => {
+      const got = parseConfig(argv, {});
+      for (const [k, v] of Object.entries(want)) assert.equal(got[k], v, k);
+    });
+  }
+  for (const v of ['0', '1.5', 'x', '', '-0.1']) {
+    await t.test(`--cpu-share ${JSON.stringify(v)}`, () =>
+      assert.throws(() => parseConfig([`--cpu-share=${v}`], {}), { message: `--cpu-share ${JSON.stringify(v)}: want a fraction, 0 < F <= 1` }),
+    );
+  }
+});
+
+test('bad --cpu-share exits 2 with the flag named', BOUNDED, async () => {
+  await Promise.all(
+    ['0', '1.5', 'x'].map(async (v) => {
+      const proc = spawn(process.execPath, [SERVER, '--port', '0', '--cpu-share', v], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      proc.stderr.on('data', (s) => (stderr += s));
+      const code = await new Promise((resolve) => proc.on('exit', resolve));
+      assert.equal(code, 2, `--cpu-share ${v}: exit ${code}`);
+      assert.match(stderr, new RegExp(`^server\\.js: --cpu-share "${v.replace('.', '\\.')}": want a fraction, 0 < F <= 1\nusage:`));
+    }),
+  );
+});
+
+// Saturate as above for 2 s. Requests per wall second must be the capacity
+// (they hold the server for 25 ms of wall time each), the server is busy
+// all the time, and the process uses about F of a core.
+test('--capacity 40 --cpu-share 0.1: 40 req/s ± 15 %, busy, about 0.1 core', BOUNDED, async (t) => {
+  const s = await start(t, ['--capacity', '40', '--cpu-share', '0.1']);
+  assert.match(s.line, /capacity=40 cost_ms=25\.000 max_queue=200 cpu_share=0\.1$/);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  t.after(() => agent.destroy());
+  let stop = false;
+  const codes = {};
+  const workers = Array.from({ length: 8 }, async () => {
+    while (!stop) {
+      const r = await get(s.port, '/work', { agent });
+      codes[r.status] = (codes[r.status] ?? 0) + 1;
+    }
+  });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const m0 = await scrape(s.port);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const health = await get(s.port, '/healthz');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const m1 = await scrape(s.port);
+    stop = true;
+    await Promise.all(workers);
+
+    const done = sample(m1, 'app_requests_total{code="200"}') - sample(m0, 'app_requests_total{code="200"}');
+    const cpu = sample(m1, 'process_cpu_seconds_total') - sample(m0, 'process_cpu_seconds_total');
+    const wall = (m1.at - m0.at) / 1000;
+    const rps = done / wall;
+    const util = sample(m1, 'app_utilization');
+    t.diagnostic(
+      `capacity 40, cpu-share 0.1: ${done} requests in ${wall.toFixed(3)} s = ${rps.toFixed(1)} req/s (${((100 * rps) / 40).toFixed(1)} %), ` +
+        `${cpu.toFixed(3)} CPU s = ${(cpu / wall).toFixed(3)} CPU s per s, app_utilization ${util.toFixed(3)}, healthz ${health.ms.toFixed(1)} ms`,
+    );
+    assert.deepEqual(Object.keys(codes), ['200'], `statuses ${JSON.stringify(codes)}`);
+    assert.equal(health.status, 200);
+    assert.ok(health.ms < 250, `/healthz took ${health.ms.toFixed(1)} ms under load`);
+    assert.ok(Math.abs(rps / 40 - 1) <= 0.15, `${rps.toFixed(1)} req/s, want 40 ± 15 %`);
+    assert.ok(util >= 0.9, `app_utilization ${util}, want about 1`);
+    assert.ok(Math.abs(cpu / wall / 0.1 - 1) <= 0.5, `${(cpu / wall).toFixed(3)} CPU s per s, want 0.1 ± 50 %`);
+  } finally {
+    stop = true;
+  }
+});
+
+test('--cpu-share: a client that leaves while its request waits frees the server at once (499)', BOUNDED, async (t) => {
+  // 400 ms per request, of which 20 ms burn and 380 ms wait.
+  const s = await start(t, ['--capacity', '2.5', '--cpu-share', '0.05']);
+  let dropped;
+  const rs = await burst(s.port, 3, '/work', (sockets) => {
+    // The second request is in service now; 100 ms later it waits.
+    setTimeout(() => {
+      dropped = performance.now();
+      for (const c of sockets) if (c.bytesRead === 0) c.destroy();
+    }, 100);
+  });
+  assert.equal(rs.filter((r) => r.status === 200).length, 1, `outcomes ${JSON.stringify(rs)}`);
+  let m = await scrape(s.port);
+  for (let i = 0; sample(m, 'app_active_requests') > 0; i++) {
+    assert.ok(i < 10, 'dropped requests still in flight');
+    m = await scrape(s.port);
+  }
+  const ms = m.at - dropped;
+  assert.ok(ms < 150, `dropped requests left the queue after ${ms.toFixed(1)} ms, want well before the wait ends (280 ms)`);
+  assert.equal(sample(m, 'app_requests_total{code="200"}'), 1);
+  assert.equal(sample(m, 'app_requests_total{code="499"}'), 2);
+  assert.equal((await get(s.port, '/work')).status, 200);
+});
+
+test('--cpu-share: 503 on a full queue, SIGTERM drains what is queued', BOUNDED, async (t) => {
+  const s = await start(t, ['--capacity', '20', '--cpu-share', '0.2', '--max-queue', '3']);
+  const rs = await burst(s.port, 8, '/work');
+  const ok = rs.filter((r) => r.status === 200).length;
+  const full = rs.filter((r) => r.status === 503).length;
+  assert.ok(ok + full === 8 && ok >= 3 && full >= 1, `statuses ${rs.map((r) => r.status ?? r.error)}`);
+  const m = await scrape(s.port);
+  assert.equal(sample(m, 'app_requests_total{code="503"}'), full);
+  assert.equal(sample(m, 'app_requests_total{code="200"}'), ok);
+
+  const outcomes = burst(s.port, 3, '/work');
+  for (let i = 0; ; i++) {
+    const m = await scrape(s.port);
+    if (sample(m, 'app_active_requests') >= 3) break;
+    assert.ok(i < 10, 'requests never queued');
+  }
+  s.proc.kill('SIGTERM');
+  await s.waitStderr(/SIGTERM: stopped listening/);
+  await assert.rejects(get(s.port, '/healthz'), { code: 'ECONNREFUSED' });
+  assert.deepEqual(
+    (await outcomes).map((r) => r.status),
+    [200, 200, 200],
   );
   assert.deepEqual(await s.exited, { code: 0, signal: null });
 });
