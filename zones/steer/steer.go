@@ -87,10 +87,12 @@ const (
 // DefaultSmoothing is the Smoothing a law gets unless the service sets
 // one:
 //
-//   - least_load: max(TTL/2, 1.5 signal intervals, MinSmoothing). Half
-//     the TTL keeps its loop stable for every resolver cache window up to
-//     the TTL (docs/steering.md): its target depends on the share it gave,
-//     which the members' load reflects only after caches turn over.
+//   - least_load: max(TTL, 1.5 signal intervals, MinSmoothing). Its
+//     target depends on the share it gave, which the members' load
+//     reflects only after resolvers' caches turn over: the loop is stable
+//     while the smoothing is above half the cache window plus the
+//     measurement delays (docs/steering.md), and the TTL leaves that
+//     margin for every cache window up to the TTL.
 //   - shed: max(1.5 signal intervals, MinSmoothing): one new load sample
 //     moves the average by half.
 //   - fastest: max(interval/2, MinFastSmoothing). Its latency is already
@@ -99,7 +101,7 @@ const (
 func DefaultSmoothing(law string, ttl, signalInterval time.Duration) time.Duration {
 	switch law {
 	case LeastLoad:
-		return max(ttl/2, signalInterval*3/2, MinSmoothing)
+		return max(ttl, signalInterval*3/2, MinSmoothing)
 	case Fastest:
 		return max(signalInterval/2, MinFastSmoothing)
 	}
