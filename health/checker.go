@@ -2,7 +2,6 @@ package health
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -125,11 +124,7 @@ func (c *Checker) label(s Spec) string {
 	for _, r := range c.running {
 		taken[r.label] = true
 	}
-	l := base
-	for n := 2; taken[l]; n++ {
-		l = fmt.Sprintf("%s#%d", base, n)
-	}
-	return l
+	return uniqueLabel(base, taken)
 }
 
 // Running returns how many probes run.

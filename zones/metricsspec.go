@@ -1,9 +1,7 @@
 package zones
 
 import (
-	"fmt"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/gslb/gslb/health"
@@ -185,13 +183,4 @@ func (m *Metrics) latency(sc *health.Scraped, now time.Time) (time.Duration, boo
 		return 0, false
 	}
 	return d, true
-}
-
-// String names the metrics for traces: the URL and the series used.
-func (m *Metrics) String() string {
-	s := m.Spec.URL
-	if m.Capacity > 0 {
-		s += " capacity " + strconv.FormatFloat(m.Capacity, 'g', -1, 64)
-	}
-	return fmt.Sprint(s)
 }

@@ -681,6 +681,7 @@ backends = [{ name = "slow", address = "192.0.2.9", check = { type = "http", add
 	}
 	waitFor(t, "the hanging check's first result", 3*time.Second, func() bool { return !lone.Pending() })
 	seen, n := stop()
+	t.Logf("at start: %d queries until both checks were known", n)
 	if seen["192.0.2.2"] != 0 {
 		t.Errorf("at start: the dead backend was answered %d times in %d queries", seen["192.0.2.2"], n)
 	}

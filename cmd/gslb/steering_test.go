@@ -519,12 +519,6 @@ func TestSteeringStep(t *testing.T) {
 			at := avg(on+k-1, on+k+1) // the two seconds around 3 intervals
 			closed := (before - at) / (before - settled)
 			back := avg(off+5*int(interval/time.Second)-1, off+5*int(interval/time.Second)+1)
-			overshoot := 0.0
-			for _, x := range share[off : off+20] {
-				if !math.IsNaN(x) {
-					overshoot = max(overshoot, x-before)
-				}
-			}
 			// Per-second shares carry binomial noise (about 3 points at
 			// 250 answers); the overshoot is judged on 3-second means.
 			over3 := 0.0
@@ -545,7 +539,6 @@ func TestSteeringStep(t *testing.T) {
 			if over3 > 0.05 {
 				t.Errorf("overshoot %.3f", over3)
 			}
-			_ = overshoot
 		})
 	}
 }
