@@ -8,34 +8,42 @@ import (
 	"time"
 )
 
-// handle counts the lookups using a DB, so that a replaced DB is closed
-// only when the last of them is done.
+// handle counts the references to a DB: one held by the Locator while the
+// DB is current, one per lookup using it. The DB is closed when the count
+// reaches zero, so a replaced DB is closed only when the last lookup using
+// it is done. The Locator's own reference keeps the count above zero for as
+// long as a lookup can still take a valid reference: a lookup's reference is
+// valid only if the handle was still current after it was counted.
 type handle struct {
-	db      *DB
-	refs    atomic.Int64
-	retired atomic.Bool
-	once    sync.Once
+	db   *DB
+	refs atomic.Int64
+	once sync.Once
+}
+
+func newHandle(db *DB) *handle {
+	h := &handle{db: db}
+	h.refs.Store(1)
+	return h
 }
 
 func (h *handle) release() {
-	if h.refs.Add(-1) == 0 && h.retired.Load() {
-		h.close()
+	if h.refs.Add(-1) == 0 {
+		h.once.Do(func() { h.db.Close() })
 	}
 }
-
-func (h *handle) close() { h.once.Do(func() { h.db.Close() }) }
 
 // Locator holds the current database and swaps in a new one when Reload
 // is called (the server's file watcher calls it when a file of Files
 // changes). Lookups never wait for a reload.
 type Locator struct {
-	loc, asn Source
-	log      *slog.Logger
-	cur      atomic.Pointer[handle]
-	reloads  atomic.Uint64
-	lookups  atomic.Uint64
-	misses   atomic.Uint64
-	mu       sync.Mutex // serialises reloads
+	loc, asn  Source
+	log       *slog.Logger
+	cur       atomic.Pointer[handle]
+	reloads   atomic.Uint64
+	lookups   atomic.Uint64
+	misses    atomic.Uint64
+	mu        sync.Mutex // serialises reloads
+	closeOnce sync.Once
 }
 
 // NewLocator opens the databases. A missing or corrupt database is an
@@ -46,7 +54,7 @@ func NewLocator(loc, asn Source, log *slog.Logger) (*Locator, error) {
 		return nil, err
 	}
 	l := &Locator{loc: loc, asn: asn, log: log}
-	l.cur.Store(&handle{db: db})
+	l.cur.Store(newHandle(db))
 	return l, nil
 }
 
@@ -103,23 +111,16 @@ func (l *Locator) Reload() error {
 	if err != nil {
 		return err
 	}
-	old := l.cur.Swap(&handle{db: db})
-	old.retired.Store(true)
-	if old.refs.Load() == 0 {
-		old.close()
-	}
+	l.cur.Swap(newHandle(db)).release()
 	l.reloads.Add(1)
 	l.log.Info("GeoIP database reloaded", "type", db.Type, "build_time", db.BuildTime.UTC().Format(time.RFC3339))
 	return nil
 }
 
-// Close closes the current database once no lookup uses it.
+// Close gives up the Locator's reference to the current database, which is
+// closed once no lookup uses it. Calling Close again does nothing.
 func (l *Locator) Close() {
-	h := l.cur.Load()
-	h.retired.Store(true)
-	if h.refs.Load() == 0 {
-		h.close()
-	}
+	l.closeOnce.Do(func() { l.cur.Load().release() })
 }
 
 // Files returns the paths of the database files, to watch for changes:
