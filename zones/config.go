@@ -252,7 +252,7 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 	if !ok {
 		return nil
 	}
-	unknownKeys(e, md, nil)
+	unknownKeys(e, md, configSchema, nil)
 	c := defaultConfig(file)
 	if doc.Server.DNS != nil {
 		c.DNSAddrs = nil
@@ -414,16 +414,20 @@ func expandZonePath(files Files, p string) ([]string, error) {
 // unknownKeys reports every key the decoder did not use: a typo must never
 // be silently ignored. Only the outermost unknown key of a subtree is named,
 // and none for which skip (if not nil) is true.
-func unknownKeys(e *errs, md toml.MetaData, skip func(toml.Key) bool) {
+func unknownKeys(e *errs, md toml.MetaData, sch schema, skip func(toml.Key) bool) {
 	und := md.Undecoded()
 	bad := map[string]bool{}
 	for _, k := range und {
 		bad[k.String()] = true
 	}
+	done := map[string]bool{}
 	for _, k := range und {
-		if skip != nil && skip(k) {
+		// A key inside an array of tables is listed once per element
+		// it is in; written finds every element at once.
+		if skip != nil && skip(k) || done[k.String()] {
 			continue
 		}
+		done[k.String()] = true
 		parentUnknown := false
 		for n := 1; n < len(k); n++ {
 			if bad[k[:n].String()] {
@@ -431,8 +435,15 @@ func unknownKeys(e *errs, md toml.MetaData, skip func(toml.Key) bool) {
 				break
 			}
 		}
-		if !parentUnknown {
-			e.at(k, "unknown key %q", k.String())
+		if parentUnknown {
+			continue
+		}
+		paths := e.pos.written(k)
+		if len(paths) == 0 {
+			paths = [][]string{k}
+		}
+		for _, p := range paths {
+			e.at(p, "%s", unknownKey(p, sch.keysAt(p[:len(p)-1])))
 		}
 	}
 }

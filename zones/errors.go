@@ -76,6 +76,24 @@ type errs struct {
 	pos  *positions
 	list *ErrorList
 	seen map[Error]bool
+	// suspects are keys that an unknown key of their table was probably
+	// meant as (see markSuspects): "members" for memebers. A problem that
+	// follows from such a key being absent is not reported.
+	suspects map[string]bool
+}
+
+// suspect records that key of the table at table was probably misspelled.
+func (e *errs) suspect(table []string, key string) {
+	if e.suspects == nil {
+		e.suspects = map[string]bool{}
+	}
+	e.suspects[dotted(append(table[:len(table):len(table)], key))] = true
+}
+
+// suspected tells whether key of the table at table was probably written
+// under another name: its absence is no problem of its own.
+func (e *errs) suspected(table []string, key string) bool {
+	return e.suspects[dotted(append(table[:len(table):len(table)], key))]
 }
 
 // at records a problem at the key path.

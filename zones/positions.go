@@ -75,6 +75,42 @@ func (p *positions) of(path []string) pos {
 	return best
 }
 
+// written returns each path as written in the source that path names
+// without array indexes: services.a.backends.rise, written in the first and
+// third backend, gives services.a.backends[0].rise and backends[2].rise. A
+// path that is not indexed gives none.
+func (p *positions) written(path []string) [][]string {
+	if p == nil {
+		return nil
+	}
+	var out [][]string
+	var walk func(n int32, i int, acc []string)
+	walk = func(n int32, i int, acc []string) {
+		if i == len(path) {
+			out = append(out, acc)
+			return
+		}
+		c, ok := p.child[edge{n, path[i]}]
+		if !ok {
+			return
+		}
+		acc = append(acc[:len(acc):len(acc)], path[i])
+		if _, array := p.child[edge{c, "[0]"}]; array && i+1 < len(path) {
+			for j := 0; ; j++ {
+				idx := "[" + strconv.Itoa(j) + "]"
+				cj, ok := p.child[edge{c, idx}]
+				if !ok {
+					return
+				}
+				walk(cj, i+1, append(acc[:len(acc):len(acc)], idx))
+			}
+		}
+		walk(c, i+1, acc)
+	}
+	walk(0, 0, nil)
+	return out
+}
+
 // node returns the child of parent named name, adding it as written at at
 // if it is new.
 func (p *positions) node(parent int32, name string, at pos) int32 {

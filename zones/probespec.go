@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -118,6 +119,16 @@ func tomlKeys(t reflect.Type) []string {
 	return keys
 }
 
+// probeKeyList is allProbeKeys in order, for "did you mean".
+var probeKeyList = func() []string {
+	out := make([]string, 0, len(allProbeKeys))
+	for k := range allProbeKeys {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}()
+
 // probeTable is one check table as written: a service's or a backend's.
 type probeTable struct {
 	prim toml.Primitive
@@ -168,7 +179,7 @@ func (l *zoneLoader) probeTable(prim toml.Primitive, set bool, path []string) *p
 	for _, k := range t.keys {
 		if !allProbeKeys[k] {
 			kp := append(path[:len(path):len(path)], k)
-			l.e.at(kp, "unknown key %q", dotted(kp))
+			l.e.at(kp, "%s", unknownKey(kp, probeKeyList))
 		}
 	}
 	return t
@@ -199,6 +210,12 @@ func (l *zoneLoader) decodeAlone(t *probeTable, kind, why string) {
 	}
 }
 
+// suspectedIn tells whether key is probably written misspelled in either
+// check table.
+func (l *zoneLoader) suspectedIn(svc, b *probeTable, key string) bool {
+	return svc.set && l.e.suspected(svc.path, key) || b.set && l.e.suspected(b.path, key)
+}
+
 // probe builds the health spec of a backend answered at addr, from its
 // service's check table svc laid under its own b: the service's table is
 // decoded first, then the backend's over it, into one struct. Problems of
@@ -213,7 +230,7 @@ func (l *zoneLoader) probe(svc, b *probeTable, addr netip.Addr) health.Spec {
 		}
 	}
 	if kind == "" {
-		if svc.set || b.set {
+		if (svc.set || b.set) && !l.suspectedIn(svc, b, "type") {
 			l.e.key(where.path, "a check needs a type: http, https, tcp, dns or none")
 		}
 		return health.Spec{Kind: health.KindNone}
@@ -271,7 +288,9 @@ func (l *zoneLoader) probe(svc, b *probeTable, addr netip.Addr) health.Spec {
 		}
 	}
 	if s.Addr.Port() == 0 {
-		fail("a %s check needs a port", kind)
+		if !l.suspectedIn(svc, b, "address") && !l.suspectedIn(svc, b, "port") {
+			fail("a %s check needs a port", kind)
+		}
 		return s
 	}
 	c.Interval.to(&s.Interval)

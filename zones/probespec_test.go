@@ -52,7 +52,7 @@ func TestProbeErrors(t *testing.T) {
 				`z.toml:7:49: services.www.check.insecure: want true or false, got a string`,
 			}},
 		{"unknown key in a check", probeBase + "check = { type = \"http\", pth = \"/\" }\nbackends = [{ address = \"192.0.2.1\" }]\n",
-			[]string{`z.toml:7:26: unknown key "services.www.check.pth"`}},
+			[]string{`z.toml:7:26: unknown key "services.www.check.pth"; did you mean "path"?`}},
 		{"inherited key of another kind", probeBase + "check = { type = \"http\", path = \"/x\" }\nbackends = [{ address = \"192.0.2.1\", check = { type = \"tcp\", port = 22 } }]\n",
 			[]string{`z.toml:7:26: services.www.check: path does not apply to a tcp check (services.www.backends[0].check sets type = "tcp")`}},
 		{"unknown type", probeBase + "check = { type = \"icmp\" }\nbackends = [{ address = \"192.0.2.1\" }]\n",

@@ -243,7 +243,7 @@ func pickAll(c Choice) Choice {
 }
 
 func vetAll(v *setup) {
-	if v.answers {
+	if v.answers && !v.suspected("members") {
 		v.at("answers", "%s.answers: members = \"all\" answers every serving member; choose a selection with members = ...", v.path)
 	}
 }

@@ -445,4 +445,7 @@ type setup struct {
 	// at reports a problem at the service's key key (a message that names
 	// its key path itself, as every zone file error does).
 	at func(key, format string, args ...any)
+	// suspected tells whether the service's key key is probably written
+	// misspelled (reported as such): nothing follows from its absence.
+	suspected func(key string) bool
 }

@@ -210,7 +210,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 			byName[b.Name.v] = nil
 		}
 		if !b.Address.ok() || b.Address.v == "" {
-			if !b.Address.set {
+			if !b.Address.set && !l.e.suspected(bpath, "address") {
 				l.e.key(bpath, "address missing")
 			}
 			continue
@@ -497,7 +497,8 @@ func (l *zoneLoader) setup(s *Service, doc *serviceDoc, path []string) *setup {
 		answers: doc.Answers.ok(),
 		at: func(key, format string, args ...any) {
 			l.e.at(append(path[:len(path):len(path)], key), format, args...)
-		}}
+		},
+		suspected: func(key string) bool { return l.e.suspected(path, key) }}
 }
 
 // unmapBits is 96 for an IPv4-mapped prefix, whose bits count from the

@@ -83,6 +83,7 @@ func parseZone(cfg *Config, file string, src []byte, list *ErrorList) *Zone {
 	if !ok {
 		return nil
 	}
+	markSuspects(e, md, zoneSchema)
 	l := &zoneLoader{e: e, md: md, cfg: cfg, owners: map[string][]string{}}
 
 	if !doc.Origin.ok() || doc.Origin.v == "" {
@@ -105,7 +106,7 @@ func parseZone(cfg *Config, file string, src []byte, list *ErrorList) *Zone {
 	}
 	l.records(doc.Records.m)
 	l.services(doc.Services)
-	unknownKeys(l.e, md, func(k toml.Key) bool {
+	unknownKeys(l.e, md, zoneSchema, func(k toml.Key) bool {
 		// Check tables are read by probeTable; a service that could not
 		// be decoded was reported as a whole.
 		return isProbeKey(k) || len(k) > 1 && k[0] == "services" && l.undecodable[k[1]]

@@ -131,8 +131,24 @@ func TestZoneErrors(t *testing.T) {
 	}{
 		{"bad ip", base + "a = { A = \"192.0.2.300\" }\n", []string{`z.toml:7:7: records.a.A: "192.0.2.300" is not an IP address`}},
 		{"v6 in A", base + "a = { A = [\"192.0.2.1\", \"2001:db8::1\"] }\n", []string{`z.toml:7:25: records.a.A[1]: "2001:db8::1" is not an IPv4 address (IPv6 goes in AAAA)`}},
-		{"unknown key", base + "[services.www]\nbackends = [{address = \"192.0.2.1\"}]\nttll = 5\n", []string{`z.toml:9:1: unknown key "services.www.ttll"`}},
-		{"unknown top key", "orgin = \"x\"\n" + base, []string{`z.toml:1:1: unknown key "orgin"`}},
+		{"unknown key", base + "[services.www]\nbackends = [{address = \"192.0.2.1\"}]\nttll = 5\n", []string{`z.toml:9:1: unknown key "services.www.ttll"; did you mean "ttl"?`}},
+		// A misspelled key is the one error: nothing follows from the
+		// key it stands for being absent (issue 17, bug 6).
+		{"misspelled members, no follow-on", base + "[services.www]\nmemebers = \"weighted\"\nanswers = 1\nbackends = [{name = \"a\", address = \"192.0.2.1\"}]\n",
+			[]string{`z.toml:8:1: unknown key "services.www.memebers"; did you mean "members"?`}},
+		{"misspelled check address, no follow-on", base + "[services.www]\ncheck = { type = \"tcp\", adress = \"127.0.0.1:80\" }\nbackends = [{name = \"a\", address = \"192.0.2.1\"}]\n",
+			[]string{`z.toml:8:25: unknown key "services.www.check.adress"; did you mean "address"?`}},
+		{"misspelled backend address, no follow-on", base + "[services.www]\nbackends = [{name = \"a\", adress = \"192.0.2.1\"}, {name = \"b\", address = \"192.0.2.2\"}]\n",
+			[]string{`z.toml:8:26: unknown key "services.www.backends[0].adress"; did you mean "address"?`}},
+		{"unknown keys named with their index", base + "[services.www]\nbackends = [{name = \"a\", address = \"192.0.2.1\"}, {name = \"b\", address = \"192.0.2.2\", wieght = 2}]\n",
+			[]string{`z.toml:8:86: unknown key "services.www.backends[1].wieght"; did you mean "weight"?`}},
+		{"check key on a backend", base + "[services.www]\nbackends = [{name = \"a\", address = \"192.0.2.1\", rise = 3}]\n",
+			[]string{`z.toml:8:49: unknown key "services.www.backends[0].rise": rise is a check setting; write it in the check table: check = { rise = … }`}},
+		{"check key on a service", base + "[services.www]\ninterval = \"1s\"\nbackends = [{name = \"a\", address = \"192.0.2.1\"}]\n",
+			[]string{`z.toml:8:1: unknown key "services.www.interval": interval is a check setting; write it in the check table: check = { interval = … }`}},
+		{"unknown key far from any", base + "[services.www]\nzzzz = 1\nbackends = [{name = \"a\", address = \"192.0.2.1\"}]\n",
+			[]string{`z.toml:8:1: unknown key "services.www.zzzz"`}},
+		{"unknown top key", "orgin = \"x\"\n" + base, []string{`z.toml:1:1: unknown key "orgin"; did you mean "origin"?`}},
 		{"cname beside a", base + "a = { A = \"192.0.2.1\", CNAME = \"b\" }\n", []string{`z.toml:7:24: records.a: a CNAME cannot stand beside other data (A) at a.example.com. (RFC 1034 section 3.6.2)`}},
 		{"cname at apex", base + "\"@\" = { CNAME = \"b\" }\n", []string{`z.toml:7:9: records."@".CNAME: a CNAME is not allowed at the zone apex (it would hide the SOA and NS)`}},
 		{"outside", base + "\"www.example.net.\" = { A = \"192.0.2.1\" }\n", []string{`z.toml:7:1: records."www.example.net.": "www.example.net." is outside the zone example.com.`}},
@@ -189,7 +205,7 @@ func TestZoneErrors(t *testing.T) {
 				`z.toml:1:1: records: want a table, got an integer`,
 				`z.toml:2:1: services: want a table, got a string`,
 				`z.toml:4:1: example.com.: name server ns1.example.com. is inside the zone but has no A or AAAA records (glue missing)`,
-				`z.toml:7:1: unknown key "soa2"`,
+				`z.toml:7:1: unknown key "soa2"; did you mean "soa"?`,
 			}},
 		{"arrays of names with elements of the wrong type", base + "[services.www]\nbackends = [{name = \"a\", address = \"192.0.2.1\"}]\npools = [{name = \"p\", backends = [5, \"a\"]}]\npolicy = \"geo\"\ngeo = { default = \"p\" }\n",
 			[]string{
@@ -233,7 +249,7 @@ func TestConfigErrors(t *testing.T) {
 		{"zones = []\n", `gslb.toml:1:1: zones: no zone files given (e.g. zones = ["zones/*.toml"])`},
 		{"zones = [\"z.toml\"]\n[limits]\nmin_ttl = 60\n", "gslb.toml: defaults.service_ttl: 30 is outside limits.min_ttl..limits.max_ttl (60..604800)\nz.toml:25:1: services.www.ttl: TTL 30 is outside the allowed range 60..604800 (limits.min_ttl, limits.max_ttl)"},
 		{"zones = [\"z.toml\"]\n[limits]\ntcp_idle_timeout = \"10\"\n", `gslb.toml:3:1: limits.tcp_idle_timeout: bad duration "10": want e.g. "10s" or "500ms"`},
-		{"zones = [\"z.toml\"]\n[identiy]\nid = \"x\"\n", `gslb.toml:2:1: unknown key "identiy"`},
+		{"zones = [\"z.toml\"]\n[identiy]\nid = \"x\"\n", `gslb.toml:2:1: unknown key "identiy"; did you mean "identity"?`},
 		{"zones = [5, \"nope.toml\"]\n", "gslb.toml:1:10: zones[0]: want a string, got an integer\nnope.toml: cannot read zone file: file does not exist"},
 		{"zones = \"z.toml\"\n[rrl]\nresponses_per_second = nan\nslip = 101\nexempt = [\"10.0.0.0/8\", \"x\"]\n[geo]\necs = [\"192.0.2.0/24\", 7]\n",
 			"gslb.toml:1:1: zones: want an array of strings such as [\"z.toml\"], got a string\n" +
@@ -269,8 +285,8 @@ func TestSecondsParse(t *testing.T) {
 	}
 }
 
-// TestErrorsStable: a file with eleven mistakes of different kinds gives
-// eleven errors, each once, the same in every run (issue 17 bug 1: the
+// TestErrorsStable: a file with fifteen mistakes of different kinds gives
+// fifteen errors, each once, the same in every run (issue 17 bug 1: the
 // first type error used to end the decode, at a line that changed from run
 // to run with the order of Go maps).
 func TestErrorsStable(t *testing.T) {
@@ -289,6 +305,11 @@ answers = "1"
 members = "weighted"
 backends = [{ name = "x", address = "nope" }, { address = "192.0.2.2", weight = -1 }]
 check = { type = "http", expect = "2xx", pth = "/" }
+[services.api]
+memebers = "weighted"
+answers = 1
+backends = [{ name = "a", address = "192.0.2.5", rise = 2 }, { name = "a", address = "192.0.2.6" }]
+pools = [{ name = "p", backends = ["a", "zz"] }]
 `
 	want := []string{
 		`z.toml:2:1: ttl: bad duration "5y": unknown unit 'y' (use s, m, h, d or w)`,
@@ -301,7 +322,11 @@ check = { type = "http", expect = "2xx", pth = "/" }
 		`z.toml:14:27: services.www.backends[0].address: "nope" is not an IP address`,
 		`z.toml:14:72: services.www.backends[1].weight: -1 is out of range 0..1000000 (0: standby)`,
 		`z.toml:15:26: services.www.check.expect: bad status "2xx": want a code 100..599 or a range such as 200-399`,
-		`z.toml:15:42: unknown key "services.www.check.pth"`,
+		`z.toml:15:42: unknown key "services.www.check.pth"; did you mean "path"?`,
+		`z.toml:17:1: unknown key "services.api.memebers"; did you mean "members"?`,
+		`z.toml:19:50: unknown key "services.api.backends[0].rise": rise is a check setting; write it in the check table: check = { rise = … }`,
+		`z.toml:19:64: services.api.backends[1]: backend name "a" is already used by backends[0]`,
+		`z.toml:20:24: services.api.pools[0].backends: no backend named "zz" in this service`,
 	}
 	for run := range 20 {
 		got := loadErrors(t, zone)

@@ -90,7 +90,7 @@ b = { A = "192.0.2.1", CNAME = "a" }`, 1) + "tll = 60\n"
 		{"three errors", map[string]string{"gslb.toml": mainTOML, "zones/example.test.toml": broken}, 1, []string{
 			`^.*/zones/example\.test\.toml:6:7: records\.a\.A: "192\.0\.2\.256" is not an IP address$`,
 			`^.*/zones/example\.test\.toml:7:24: records\.b: a CNAME cannot stand beside other data \(A\)`,
-			`^.*/zones/example\.test\.toml:11:1: unknown key "services\.www\.tll"$`,
+			`^.*/zones/example\.test\.toml:11:1: unknown key "services\.www\.tll"; did you mean "ttl"\?$`,
 			`^3 problem\(s\) found$`,
 		}},
 		{"unreadable", map[string]string{"gslb.toml": `zones = ["nope.toml"]`}, 1, []string{`^.*/nope\.toml: cannot read zone file: no such file or directory$`, `^1 problem`}},
