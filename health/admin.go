@@ -133,17 +133,31 @@ func (a *Admin) Set(id string, o *Override, source string) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	old := a.slot(id).Load()
-	a.swap(id, o, source)
+	old := a.slot(id).Swap(o)
 	if err := a.save(); err != nil {
 		// Not persisted: not in effect either, so that a restart cannot
 		// surprise the operator.
 		a.slot(id).Store(old)
 		a.log.Error("admin override not applied: the state file cannot be written", "backend", id, "err", err)
-		return err
+		return &SaveError{File: a.file, Err: err}
 	}
+	a.logChange(id, old, o, source)
 	return nil
 }
+
+// SaveError is the error of an override that could not be persisted, and
+// is therefore not in effect: a fault of the server's state directory
+// (missing, read-only, full), not of the request.
+type SaveError struct {
+	File string
+	Err  error
+}
+
+func (e *SaveError) Error() string {
+	return fmt.Sprintf("override not applied: cannot write the state file %s: %v", e.File, e.Err)
+}
+
+func (e *SaveError) Unwrap() error { return e.Err }
 
 func (o *Override) check() error {
 	switch o.State {
@@ -159,7 +173,11 @@ func (o *Override) check() error {
 
 // swap installs o and logs the change. a.mu is held.
 func (a *Admin) swap(id string, o *Override, source string) {
-	old := a.slot(id).Swap(o)
+	a.logChange(id, a.slot(id).Swap(o), o, source)
+}
+
+// logChange logs the change of a backend's override from old to o.
+func (a *Admin) logChange(id string, old, o *Override, source string) {
 	switch {
 	case o == nil && old == nil:
 	case o == nil:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"strings"
 
 	"github.com/miekg/dns"
 )
@@ -309,6 +310,9 @@ func pickByWeight(c Choice, adaptive bool) Choice {
 			c.trace.Add("  only standby (weight 0) members serve: choosing among them")
 		}
 	}
+	if c.trace != nil {
+		traceDraw(c, idx, w, total, n)
+	}
 	left := 0 // members with a weight still to pick
 	for _, x := range w {
 		if x > 0 {
@@ -336,6 +340,16 @@ func pickByWeight(c Choice, adaptive bool) Choice {
 	}
 	c.rrs = out
 	return c
+}
+
+// traceDraw explains a weighted draw before it is made: each candidate's
+// chance of being the first answer, and that the answer is random.
+func traceDraw(c Choice, idx []int, w []float64, total float64, n int) {
+	parts := make([]string, 0, len(idx))
+	for k, i := range idx {
+		parts = append(parts, fmt.Sprintf("%s %.1f%%", c.g.members[i].Name, 100*w[k]/total))
+	}
+	c.trace.Add("  random draw of %d of %d by effective weight, chance of being first: %s (each query draws anew: this answer is one draw)", n, len(idx), strings.Join(parts, ", "))
 }
 
 // pickSticky answers the candidates that rank highest for the client's

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,7 +72,11 @@ func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.deps.Admin.Set(b.ID, o, source); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		code := http.StatusBadRequest
+		if se := (*health.SaveError)(nil); errors.As(err, &se) {
+			code = http.StatusInternalServerError // the state directory, not the request
+		}
+		writeJSON(w, code, apiError{err.Error()})
 		return
 	}
 	writeJSON(w, http.StatusOK, backendView(svc, b))

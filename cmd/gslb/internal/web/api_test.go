@@ -2,9 +2,14 @@ package web
 
 import (
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gslb/gslb/health"
 )
 
 func TestAdminAPI(t *testing.T) {
@@ -76,5 +81,25 @@ func TestAdminAPIOff(t *testing.T) {
 	code, body := f.do(t, "PUT", "/api/v1/backends/www.example.test/one/admin", "anything-anything", `{"state":"down"}`)
 	if code != http.StatusForbidden || !strings.Contains(body, "set [admin] token_file") {
 		t.Errorf("%d %s, want 403 naming the key", code, body)
+	}
+}
+
+// TestAdminStateFault: an override the state directory cannot keep (here
+// the folder is missing) is a fault of the server, 500, not of the
+// request, and is not in effect.
+func TestAdminStateFault(t *testing.T) {
+	var admin *health.Admin
+	f := newFixture(t, "", twoBackends, func(d *Deps) {
+		admin = health.NewAdmin(filepath.Join(t.TempDir(), "missing", "admin.toml"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		d.Admin = admin
+	})
+	for _, method := range []string{"PUT", "DELETE"} {
+		code, body := f.do(t, method, "/api/v1/backends/www.example.test/one/admin", testToken, `{"state": "drain"}`)
+		if code != http.StatusInternalServerError || !strings.Contains(body, "cannot write the state file") {
+			t.Errorf("%s: %d %s, want 500 naming the state file", method, code, body)
+		}
+	}
+	if all := admin.List(); len(all) != 0 {
+		t.Errorf("override in effect although not saved: %v", all)
 	}
 }

@@ -109,13 +109,35 @@ func Explain(w io.Writer, h *dnsserver.Handler, r Question) error {
 	if len(reply.Answer) > 0 {
 		ttl = fmt.Sprintf(", TTL %d", reply.Answer[0].Header().Ttl)
 	}
-	fmt.Fprintf(w, "answer: %s%s%s\n", dns.RcodeToString[reply.Rcode], aaText(reply), ttl)
+	fmt.Fprintf(w, "answer: %s%s%s\n", outcome(reply, r.qtype), aaText(reply), ttl)
 	for _, sec := range [][]dns.RR{reply.Answer, reply.Ns} {
 		for _, rr := range sec {
 			fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(rr.String(), "\t", " "))
 		}
 	}
 	return nil
+}
+
+// outcome names what the reply says: the rcode, and for NOERROR without
+// records of the type asked NODATA or a referral (RFC 2308 section 2.2).
+func outcome(m *dns.Msg, qtype uint16) string {
+	rc := dns.RcodeToString[m.Rcode]
+	switch m.Rcode {
+	case dns.RcodeNameError:
+		return rc + ": the name does not exist"
+	case dns.RcodeSuccess:
+	default:
+		return rc
+	}
+	for _, rr := range m.Answer {
+		if t := rr.Header().Rrtype; t == qtype || qtype == dns.TypeANY {
+			return rc
+		}
+	}
+	if !m.Authoritative && len(m.Ns) > 0 && m.Ns[0].Header().Rrtype == dns.TypeNS {
+		return rc + ", referral to " + m.Ns[0].Header().Name
+	}
+	return rc + ", NODATA: no " + dns.TypeToString[qtype] + " records at the name"
 }
 
 // aaText marks an authoritative answer.
