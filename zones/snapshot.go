@@ -75,6 +75,23 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 	return s, nil
 }
 
+// LoadConfig reads and checks the main configuration file alone, without
+// its zones: for tools (gslb ctl) that need its addresses and files while
+// a zone may be broken.
+func LoadConfig(files Files, configFile string) (*Config, error) {
+	var list ErrorList
+	src, err := files.ReadFile(configFile)
+	if err != nil {
+		return nil, ErrorList{{File: configFile, Msg: fmt.Sprintf("cannot read configuration: %v", UnwrapPath(err))}}
+	}
+	cfg := parseConfig(files, configFile, src, &list)
+	if len(list) > 0 {
+		list.sortByPosition()
+		return nil, list
+	}
+	return cfg, nil
+}
+
 // UnwrapPath drops the path a file system error repeats, for a message
 // that already names the file.
 func UnwrapPath(err error) error {

@@ -99,6 +99,10 @@ func closest(name string, candidates []string) string {
 	return best
 }
 
+// Closest is closest for tools outside the package (gslb ctl's "did you
+// mean"): the candidate a misspelt name probably meant, "" if none.
+func Closest(name string, candidates []string) string { return closest(name, candidates) }
+
 // editDistance is the Damerau–Levenshtein distance (optimal string
 // alignment) between a and b, counting a swap of two neighbours as one.
 func editDistance(a, b string) int {

@@ -203,6 +203,7 @@ func (a *app) newWeb(token string) *web.Server {
 		Gatherer:        a.reg,
 		Ready:           a.notReady,
 		LastReloadError: a.lastReloadError,
+		Reload:          a.reload,
 		Version:         version,
 		ConfigFile:      file,
 		Log:             a.log,
@@ -307,7 +308,7 @@ func (a *app) configLoaded(s *zones.Snapshot) {
 
 // reload loads the configuration again and swaps it in if it is valid and
 // can take effect without a restart. Every rejection goes through reject.
-func (a *app) reload(why string) {
+func (a *app) reload(why string) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
 	old := a.h.Snapshot()
@@ -317,7 +318,7 @@ func (a *app) reload(why string) {
 	}
 	if err != nil {
 		a.reject(why, err)
-		return
+		return err
 	}
 	a.reloads.WithLabelValues("success").Inc()
 	if next.Hash == old.Hash {
@@ -331,7 +332,7 @@ func (a *app) reload(why string) {
 		} else {
 			a.log.Debug("configuration unchanged", "trigger", why)
 		}
-		return
+		return nil
 	}
 	a.warnRestartOnly(old, next)
 	a.prepare(next)
@@ -341,6 +342,7 @@ func (a *app) reload(why string) {
 	a.configLoaded(next)
 	a.log.Info("configuration reloaded", "trigger", why, "zones", len(next.Zones), "services", len(next.Services()), "probes", a.checker.Running(), "config_hash", next.Hash)
 	a.checkAllDown()
+	return nil
 }
 
 // liveChange returns why next cannot replace the snapshot in use in this

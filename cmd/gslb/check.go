@@ -12,25 +12,40 @@ import (
 	"github.com/gslb/gslb/zones"
 )
 
+// checkOpts are the flags of gslb check.
+type checkOpts struct {
+	config, stateDir *string
+}
+
+func checkCommand() *command {
+	return &command{
+		name:    "check",
+		summary: "check the configuration, every zone file and the state directory; print every problem",
+		help: "Check the main configuration and every zone file it names, the token and\n" +
+			"GeoIP files, and that the state directory is a writable folder. Every\n" +
+			"problem is printed once, as file:line:col: message, sorted; warnings say\n" +
+			"\"warning:\" and do not fail the check.",
+		exit: "0  valid\n1  not valid: the problems are on stderr\n2  bad command line",
+		flags: func(fs *flag.FlagSet) any {
+			return &checkOpts{
+				config:   configFlag(fs),
+				stateDir: fs.String("state-dir", "", "check `DIR` as the state directory, as serve -state-dir uses it (default: [state] dir, else a \"state\" folder beside the main file)"),
+			}
+		},
+		run: func(e *env, o any, args []string) int { return check(e, o.(*checkOpts), args) },
+	}
+}
+
 // check validates a configuration and prints every problem found, one per
 // line as file:line:col: message. It exits 0 when the configuration is
 // valid and 1 when it is not.
-func check(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "", "main configuration `file` (default: the bundled example)")
-	stateDirFlag := fs.String("state-dir", "", "check `DIR` as the state directory, as serve -state-dir uses it (default: [state] dir, else a \"state\" folder beside the main file)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gslb check [-config FILE] [-state-dir DIR]\n\nCheck the configuration and every zone file it names, and that the state\ndirectory is a writable folder; print every problem.\nExit status 0: valid; 1: invalid.\n\nFlags:")
-		fs.PrintDefaults()
+func check(e *env, o *checkOpts, args []string) int {
+	stdout, stderr := e.stdout, e.stderr
+	if len(args) > 0 {
+		return usageError(e, "check", "unexpected argument %q", args[0])
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "gslb check: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
+	src := e.configFrom(*o.config)
+	config, stateDirFlag := &src.path, o.stateDir
 	snap, err := loadConfig(*config)
 	if err != nil {
 		n := printErrors(stderr, err)
@@ -87,7 +102,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	for _, z := range snap.Zones {
 		services += len(z.Services)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d zone(s), %d service(s))\n", snap.Config.File, len(snap.Zones), services)
+	fmt.Fprintf(stdout, "%s: ok (%d zone(s), %d service(s))\n", src.why, len(snap.Zones), services)
 	if n := pendingAtStart(snap); n > 0 {
 		fmt.Fprintf(stdout, "note: %d backend(s) are in no answer until their first probe result (start = \"pending\", the default since 0.5; start = \"up\" answers them until they fail, as before)\n", n)
 	}

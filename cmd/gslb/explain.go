@@ -16,36 +16,59 @@ import (
 	"github.com/gslb/gslb/zones"
 )
 
+// explainOpts are the flags of gslb explain.
+type explainOpts struct {
+	config, server, client, ecs *string
+}
+
+func explainCommand() *command {
+	return &command{
+		name:    "explain",
+		args:    "NAME [TYPE]",
+		summary: "explain the answer a client gets, step by step",
+		help: "Explain the answer to a query: the client's location, the policy, the\n" +
+			"pools considered, the members with their health and the factors of their\n" +
+			"effective weights, random draws with each member's chance, the answer\n" +
+			"(NOERROR, NODATA, NXDOMAIN, a referral) and its ECS scope. Without\n" +
+			"-server no probe runs: health is each check's start state.",
+		exit: "0  explained\n1  the configuration or the server failed\n2  bad command line or question",
+		flags: func(fs *flag.FlagSet) any {
+			return &explainOpts{
+				config: configFlag(fs),
+				server: fs.String("server", "", "ask a running gslb at this HTTP `URL` (e.g. http://127.0.0.1:9153), with its live health"),
+				client: fs.String("client", "", "the querying resolver's or client's `IP` address (required)"),
+				ecs:    fs.String("ecs", "", "EDNS Client `SUBNET` the resolver sends, e.g. 175.16.199.0/24"),
+			}
+		},
+		run: func(e *env, o any, args []string) int { return explainCmd(e, o.(*explainOpts), args) },
+	}
+}
+
 // explainCmd is `gslb explain`.
-func explainCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "", "main configuration `file` (default: the bundled example)")
-	server := fs.String("server", "", "ask a running gslb at this HTTP `URL` (e.g. http://127.0.0.1:9153), with its live health")
-	client := fs.String("client", "", "the querying resolver's or client's `IP` address (required)")
-	ecs := fs.String("ecs", "", "EDNS Client Subnet the resolver sends, e.g. 175.16.199.0/24")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gslb explain [-config FILE] [-server URL] -client IP [-ecs SUBNET] NAME [TYPE]\n\nExplain the answer to a query: the client's location, the policy, the\npools considered, the members with their health and weights, the answer\nand its ECS scope. Without -server, health is each check's start state.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() < 1 || fs.NArg() > 2 || *client == "" {
-		fs.Usage()
-		return 2
+func explainCmd(e *env, o *explainOpts, args []string) int {
+	stdout, stderr := e.stdout, e.stderr
+	server, client, ecs := o.server, o.client, o.ecs
+	switch {
+	case len(args) == 0:
+		return usageError(e, "explain", "a name to explain is needed: gslb explain -client IP NAME [TYPE]")
+	case len(args) > 2:
+		return usageError(e, "explain", "unexpected argument %q: want NAME [TYPE]", args[2])
+	case *client == "":
+		return usageError(e, "explain", "-client IP is needed: the address of the resolver (or client) asking, e.g. -client 192.0.2.1")
 	}
 	qtype := "A"
-	if fs.NArg() == 2 {
-		qtype = fs.Arg(1)
+	if len(args) == 2 {
+		qtype = args[1]
 	}
-	req, err := web.ParseQuestion(fs.Arg(0), qtype, *client, *ecs)
+	req, err := web.ParseQuestion(args[0], qtype, *client, *ecs)
 	if err != nil {
 		fmt.Fprintln(stderr, "gslb explain:", err)
 		return 2
 	}
+	src := e.configFrom(*o.config)
+	config := &src.path
 	if *server != "" {
-		q := url.Values{"name": {fs.Arg(0)}, "type": {qtype}, "client": {*client}}
+		q := url.Values{"name": {args[0]}, "type": {qtype}, "client": {*client}}
 		if *ecs != "" {
 			q.Set("ecs", *ecs)
 		}

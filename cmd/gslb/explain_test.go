@@ -19,7 +19,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // TestExplainGolden pins the text of `gslb explain` on the bundled example,
 // one question per policy whose answer does not depend on chance (weighted,
 // round robin and adaptive picks do): a located client, ECS with its scope,
-// a sticky pick, a CNAME, NXDOMAIN and a name outside every zone. Without
+// a sticky pick, a CNAME, NXDOMAIN, a name outside every zone, and NODATA
+// asked with the flags after the name. Without
 // -server every check is in its start state, so nothing varies between
 // runs. go test -update rewrites testdata/explain.golden.
 func TestExplainGolden(t *testing.T) {
@@ -31,6 +32,7 @@ func TestExplainGolden(t *testing.T) {
 		{"-client", "192.0.2.1", "docs.gslb.example.com"},
 		{"-client", "192.0.2.1", "nope.gslb.example.com"},
 		{"-client", "192.0.2.1", "example.org"},
+		{"mail.gslb.example.com", "TXT", "-client", "192.0.2.1"},
 	}
 	var out bytes.Buffer
 	for _, q := range questions {
@@ -54,6 +56,8 @@ func TestExplainErrors(t *testing.T) {
 		{[]string{"-client", "nope", "www.gslb.example.com"}, `gslb explain: -client "nope": want an IP address`},
 		{[]string{"-client", "192.0.2.1", "-ecs", "10.0.0.0/33", "www.gslb.example.com"}, `gslb explain: -ecs "10.0.0.0/33": want a subnet such as 192.0.2.0/24`},
 		{[]string{"-client", "192.0.2.1", "www.gslb.example.com", "BOGUS"}, `gslb explain: "BOGUS" is not a record type`},
+		{[]string{"www.gslb.example.com"}, "gslb explain: -client IP is needed: the address of the resolver (or client) asking, e.g. -client 192.0.2.1\nRun \"gslb explain -h\" for its usage."},
+		{[]string{"-client", "192.0.2.1"}, "gslb explain: a name to explain is needed: gslb explain -client IP NAME [TYPE]\nRun \"gslb explain -h\" for its usage."},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(append([]string{"explain"}, c.args...), &stdout, &stderr); code != 2 || strings.TrimSpace(stderr.String()) != c.want {
@@ -102,5 +106,18 @@ func TestExplainServer(t *testing.T) {
 	// The live override shows: two is left out.
 	if !strings.Contains(stdout.String(), "IN A 192.0.2.1\n") || strings.Contains(stdout.String(), "IN A 192.0.2.2") {
 		t.Errorf("explain -server does not follow the override:\n%s", stdout.String())
+	}
+}
+
+// TestExplainDraw: a weighted answer is marked as one random draw, with
+// each member's chance of being answered first.
+func TestExplainDraw(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"explain", "api.gslb.example.com", "-client", "192.0.2.1"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want := "  random draw of 1 of 3 by effective weight, chance of being first: api-1 60.0%, api-2 20.0%, api-3 20.0% (each query draws anew: this answer is one draw)\n"
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("no draw line %q in:\n%s", want, stdout.String())
 	}
 }

@@ -3,10 +3,16 @@
 //
 // Usage:
 //
-//	gslb serve [-config FILE] [-state-dir DIR] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]
-//	gslb check [-config FILE] [-state-dir DIR]
-//	gslb explain [-config FILE] [-server URL] -client IP [-ecs SUBNET] NAME [TYPE]
-//	gslb version
+//	gslb serve [-config FILE] ...       answer DNS queries
+//	gslb check [-config FILE] ...       check the configuration
+//	gslb explain -client IP NAME [TYPE] explain an answer
+//	gslb test TESTFILE...               run policy tests offline
+//	gslb ctl COMMAND ...                control a running server
+//	gslb config [-config FILE]          print the effective configuration
+//	gslb help [COMMAND | man | bash]    help, manual page, completion
+//
+// Without -config, commands read /etc/gslb/gslb.toml when it exists and
+// otherwise the bundled example. "gslb help man" prints the manual page.
 package main
 
 import (
@@ -24,48 +30,8 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-const usage = `gslb: an authoritative DNS global server load balancer
-
-Usage:
-  gslb serve [-config FILE] [-state-dir DIR] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]
-        answer DNS queries (without -config: the bundled example)
-  gslb check [-config FILE] [-state-dir DIR]
-        check the configuration, every zone file and the state directory,
-        print every problem
-  gslb explain [-config FILE] [-server URL] -client IP [-ecs SUBNET] NAME [TYPE]
-        explain the answer a client gets, step by step
-  gslb version
-        print the version
-
-Run "gslb COMMAND -h" for the flags of a command.
-`
-
-// run dispatches a command line and returns the exit code.
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "serve":
-		return serve(args[1:], stdout, stderr)
-	case "check":
-		return check(args[1:], stdout, stderr)
-	case "explain":
-		return explainCmd(args[1:], stdout, stderr)
-	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, versionString())
-		return 0
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "gslb: unknown command %q\n\n%s", args[0], usage)
-		return 2
-	}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, defaultConfig: DefaultConfig, getenv: os.Getenv}
+	os.Exit(runEnv(e, os.Args[1:]))
 }
 
 // versionString is the version with the commit it was built from, when

@@ -136,17 +136,30 @@ func TestCheckBundledExample(t *testing.T) {
 	}
 }
 
+// TestUsage: -h, -help and --help print the command's usage on stdout
+// with its flags and exit statuses, and exit 0; a bad flag exits 2 with a
+// hint on stderr.
 func TestUsage(t *testing.T) {
-	for _, cmd := range []string{"serve", "check"} {
-		var stdout, stderr bytes.Buffer
-		if code := run([]string{cmd, "-h"}, &stdout, &stderr); code != 2 {
-			t.Errorf("%s -h: exit %d", cmd, code)
+	for _, c := range commands() {
+		for _, h := range []string{"-h", "-help", "--help"} {
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{c.name, h}, &stdout, &stderr); code != 0 || stderr.Len() > 0 {
+				t.Errorf("%s %s: exit %d, stderr %q", c.name, h, code, stderr.String())
+			}
+			if !strings.HasPrefix(stdout.String(), "Usage: gslb "+c.name) || !strings.Contains(stdout.String(), "Exit status:") {
+				t.Errorf("%s %s: no usage with exit statuses:\n%s", c.name, h, stdout.String())
+			}
 		}
-		if !strings.Contains(stderr.String(), "-config") {
-			t.Errorf("%s -h does not list -config:\n%s", cmd, stderr.String())
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{c.name, "-no-such-flag"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "-no-such-flag") {
+			t.Errorf("%s -no-such-flag: exit %d, stderr %q", c.name, code, stderr.String())
 		}
 	}
 	var stdout, stderr bytes.Buffer
+	if run([]string{"--help"}, &stdout, &stderr) != 0 || !strings.Contains(stdout.String(), "gslb serve [-config FILE]") {
+		t.Errorf("--help: %q", stdout.String())
+	}
+	stdout.Reset()
 	if run([]string{"version"}, &stdout, &stderr) != 0 || !strings.HasPrefix(stdout.String(), "gslb ") {
 		t.Errorf("version: %q", stdout.String())
 	}
@@ -156,6 +169,7 @@ func TestUsage(t *testing.T) {
 type server struct {
 	cmd  *exec.Cmd
 	addr string
+	http string // the HTTP side's URL, "" without one
 	mu   sync.Mutex
 	log  bytes.Buffer
 }
@@ -192,19 +206,20 @@ func startGSLB(t *testing.T, args ...string) *server {
 		s.cmd.Process.Kill()
 		s.cmd.Wait()
 	})
-	ready := make(chan string, 1)
+	ready := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`answers DNS on ([^ ,]+)`)
+		re := regexp.MustCompile(`answers DNS on ([^ ,]+)(?:.*HTTP on (http://[^ ]+)/)?`)
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- m[1]
+				ready <- m
 			}
 		}
 		io.Copy(io.Discard, stdout)
 	}()
 	select {
-	case s.addr = <-ready:
+	case m := <-ready:
+		s.addr, s.http = m[1], m[2]
 	case <-time.After(10 * time.Second):
 		t.Fatalf("gslb did not start:\n%s", s.logText())
 	}

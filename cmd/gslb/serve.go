@@ -64,34 +64,41 @@ type serveFlags struct {
 	identity  string
 	logFormat string
 	logLevel  string
+	why       string // which configuration, and why, for the start-up log
 }
 
-// parseServeFlags parses the command line of gslb serve. It returns false,
-// having written the usage or the problem to stderr, when there is nothing
-// to run: the exit code is then 2.
-func parseServeFlags(args []string, stderr io.Writer) (serveFlags, bool) {
-	var f serveFlags
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.config, "config", "", "main configuration `file` (default: the bundled example, embedded in the binary)")
-	fs.Var(&f.dnsAddrs, "dns-addr", "answer DNS over UDP and TCP on `IP:PORT`; repeat for several (default: from the config, else "+zones.DefaultDNSAddr4+" and "+zones.DefaultDNSAddr6+")")
-	fs.StringVar(&f.httpAddr, "http-addr", "", "serve the HTTP side (/healthz, /readyz, /metrics, /api/v1/) on `IP:PORT`; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
-	fs.StringVar(&f.stateDir, "state-dir", "", "keep what gslb writes (admin overrides, ...) in `DIR`, overriding [state] dir (default: from the config, else a \"state\" folder beside it; see docs/state.md)")
-	fs.StringVar(&f.identity, "id", "", "this instance's identity for CHAOS id.server/hostname.bind and NSID, overriding [identity] id (so that several instances can share one configuration)")
-	fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default: log.format in the config, else text)")
-	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn or error (default: log.level in the config, else info)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gslb serve [-config FILE] [-state-dir DIR] [-dns-addr IP:PORT ...] [-http-addr IP:PORT]\n\nAnswer DNS queries. SIGHUP or a change to a configuration file reloads;\nSIGINT and SIGTERM stop after answering the queries in flight.\n\nFlags:")
-		fs.PrintDefaults()
+func serveCommand() *command {
+	return &command{
+		name:    "serve",
+		summary: "answer DNS queries (and serve the HTTP side: status, API, metrics)",
+		help: "Answer DNS queries for the configured zones. SIGHUP or a change to a\n" +
+			"configuration, zone or GeoIP file reloads; a configuration that does not\n" +
+			"load is reported and the last good one keeps serving. SIGINT and SIGTERM\n" +
+			"stop after answering the queries in flight. Without -config and without\n" +
+			DefaultConfig + ", serve runs the bundled example (gslb.example.com on\n" +
+			"127.0.0.1:8053) and says so.",
+		exit: "0  stopped by SIGINT or SIGTERM\n1  the configuration is not valid, or a listener or the state directory failed\n2  bad command line or log setting",
+		flags: func(fs *flag.FlagSet) any {
+			f := &serveFlags{}
+			fs.StringVar(&f.config, "config", "", "main configuration `FILE` (default: "+DefaultConfig+" if it exists, else the bundled example)")
+			fs.Var(&f.dnsAddrs, "dns-addr", "answer DNS over UDP and TCP on `IP:PORT`, overriding [server] dns; repeat for several (default: from the config, else "+zones.DefaultDNSAddr4+" and "+zones.DefaultDNSAddr6+")")
+			fs.StringVar(&f.httpAddr, "http-addr", "", "serve the HTTP side (/healthz, /readyz, /metrics, /api/v1/) on `IP:PORT`, overriding [server] http; \"off\" disables (default: from the config, else "+zones.DefaultHTTPAddr+")")
+			fs.StringVar(&f.stateDir, "state-dir", "", "keep what gslb writes (admin overrides, ...) in `DIR`, overriding [state] dir (default: from the config, else a \"state\" folder beside it; see docs/state.md)")
+			fs.StringVar(&f.identity, "id", "", "this instance's `ID` for CHAOS id.server/hostname.bind and NSID, overriding [identity] id (so that several instances can share one configuration)")
+			fs.StringVar(&f.logFormat, "log-format", "", "log `FORMAT`: text or json (default: log.format in the config, else text)")
+			fs.StringVar(&f.logLevel, "log-level", "", "log `LEVEL`: debug, info, warn or error (default: log.level in the config, else info)")
+			return f
+		},
+		run: func(e *env, o any, args []string) int {
+			f := o.(*serveFlags)
+			if len(args) > 0 {
+				return usageError(e, "serve", "unexpected argument %q", args[0])
+			}
+			src := e.configFrom(f.config)
+			f.config, f.why = src.path, src.why
+			return serve(*f, e.stdout, e.stderr)
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		return f, false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "gslb serve: unexpected argument %q\n", fs.Arg(0))
-		return f, false
-	}
-	return f, true
 }
 
 // fromConfig fills in what the command line left to the configuration:
@@ -117,6 +124,9 @@ func (f *serveFlags) fromConfig(c *zones.Config) {
 
 // source names the configuration for the start-up log.
 func (f *serveFlags) source() string {
+	if f.why != "" {
+		return f.why
+	}
 	if f.config == "" {
 		return "bundled example"
 	}
@@ -126,11 +136,7 @@ func (f *serveFlags) source() string {
 // serve runs gslb serve: it answers DNS, and HTTP, until SIGINT or SIGTERM,
 // reloading on SIGHUP, and returns the exit code: 2 for a bad command line
 // or log setting, 1 when the server cannot start or does not stop in time.
-func serve(args []string, stdout, stderr io.Writer) int {
-	f, ok := parseServeFlags(args, stderr)
-	if !ok {
-		return 2
-	}
+func serve(f serveFlags, stdout, stderr io.Writer) int {
 	snap, err := loadConfig(f.config)
 	if err != nil {
 		printErrors(stderr, err)
@@ -172,6 +178,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	if f.config == "" {
+		a.log.Warn("serving the bundled example: " + f.source() + "; give -config FILE or write " + DefaultConfig + " for your own zones")
+	}
 	a.logStarted(snap, f.source(), srv.Addrs(), httpAddr, token != "")
 	printTry(stdout, snap, srv.Addrs(), httpAddr)
 	waitForStop(log, a, f.config, sigs)

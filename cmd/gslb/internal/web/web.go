@@ -59,6 +59,9 @@ type Deps struct {
 	// LastReloadError is the error of the last rejected reload, "" when the
 	// last reload succeeded (nil: always "").
 	LastReloadError func() string
+	// Reload loads the configuration again, as SIGHUP does, and returns
+	// why it was rejected (nil: POST /api/v1/reload answers 501).
+	Reload func(trigger string) error
 	// Version is gslb's version, as the status shows it.
 	Version string
 	// ConfigFile names the configuration in the status ("": the snapshot's
@@ -140,6 +143,7 @@ func (s *Server) routes() {
 		s.mux.HandleFunc(m+" /api/v1/backends/{service}/{backend}/report", s.report)
 	}
 	s.mux.HandleFunc("GET /api/v1/explain", s.explain)
+	s.mux.HandleFunc("POST /api/v1/reload", s.reload)
 }
 
 // readyz answers 200 when the server is ready, else 503 with the reason.
