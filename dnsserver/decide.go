@@ -123,7 +123,7 @@ func (h *Handler) decide(snap *zones.Snapshot, q *request, src netip.Addr, t Tra
 			r.mask, r.recordServing = r.svc.ServingMask()
 		}
 	}
-	zq := zones.Query{Name: q.name, Lower: q.lower, Type: q.qtype, Geo: h.geo, Client: c, Trace: trace}
+	zq := zones.Query{Name: q.name, Lower: q.lower, Type: q.qtype, Geo: h.geo, Client: c, Trace: trace, Rand: h.rand}
 	r.a = z.Lookup(&zq)
 	fill(r, z)
 	if q.hasECS {

@@ -53,7 +53,14 @@ type Handler struct {
 
 	querySample uint64 // log one query in so many; 0: none
 	queryN      atomic.Uint64
+
+	rand func() uint64 // random numbers of weighted choices; nil: math/rand/v2
 }
+
+// SetRand makes weighted choices draw from rand (nil: math/rand/v2), so
+// that gslb test can repeat a run from a seed. rand must be safe for the
+// concurrency the handler is used with. Call it before serving.
+func (h *Handler) SetRand(rand func() uint64) { h.rand = rand }
 
 // SetRRL rate-limits UDP responses with r (nil: no limit). Call it before
 // serving.

@@ -228,6 +228,15 @@ func (s *State) record(r Result, now time.Time) (changed bool) {
 	return true
 }
 
+// FixedState returns a state that stays up or down, as if probed, for
+// whatever kind of check: the injected health of gslb test.
+func FixedState(spec Spec, up bool) *State {
+	s := newState(spec, time.Now())
+	s.up.Store(up)
+	s.probed.Store(true)
+	return s
+}
+
 // StartState returns a state that stays in the spec's start state:
 // pending, up or down. It is the state of backends with no probe (kind
 // none: up, and counts as probed), and stands in for live health where no

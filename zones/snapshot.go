@@ -144,12 +144,19 @@ func (s *Snapshot) Specs() []health.Spec {
 // policy). admin, steering and allDown may be nil. It is called once,
 // before the snapshot serves.
 func (s *Snapshot) Bind(states map[health.Spec]*health.State, admin *health.Admin, steering *Steering, allDown *prometheus.CounterVec) {
+	s.BindEach(func(b *Backend) *health.State { return states[b.Check] }, admin, steering, allDown)
+}
+
+// BindEach is Bind with a health state chosen per backend rather than per
+// check (backends sharing a check share its state when serving): gslb
+// test injects each backend's health.
+func (s *Snapshot) BindEach(state func(*Backend) *health.State, admin *health.Admin, steering *Steering, allDown *prometheus.CounterVec) {
 	for _, svc := range s.Services() {
 		if allDown != nil {
 			svc.allDown = allDown.WithLabelValues(strings.TrimSuffix(svc.Name, "."), svc.WhenAllDown)
 		}
 		for _, b := range svc.Backends {
-			b.state = states[b.Check]
+			b.state = state(b)
 			if admin != nil {
 				b.admin = admin.Slot(b.ID)
 			}
