@@ -80,6 +80,8 @@ type errs struct {
 	// meant as (see markSuspects): "members" for memebers. A problem that
 	// follows from such a key being absent is not reported.
 	suspects map[string]bool
+	// warnings receives what warn records (nil: dropped).
+	warnings *ErrorList
 }
 
 // suspect records that key of the table at table was probably misspelled.
@@ -108,6 +110,23 @@ func (e *errs) at(path []string, format string, args ...any) {
 	}
 	e.seen[err] = true
 	*e.list = append(*e.list, &err)
+}
+
+// warn records a warning at the key path: a setting that is valid but does
+// nothing. Warnings never fail a load.
+func (e *errs) warn(path []string, format string, args ...any) {
+	if e.warnings == nil {
+		return
+	}
+	p := e.pos.of(path)
+	w := Error{File: e.file, Line: p.Line, Col: p.Col, Msg: "warning: " + dotted(path) + ": " + fmt.Sprintf(format, args...)}
+	if e.seen == nil {
+		e.seen = map[Error]bool{}
+	}
+	if !e.seen[w] {
+		e.seen[w] = true
+		*e.warnings = append(*e.warnings, &w)
+	}
 }
 
 // key records a problem with the key at path, naming the key first:

@@ -201,6 +201,13 @@ func (l *zoneLoader) decodeAlone(t *probeTable, kind, why string) {
 	}
 	l.e.values(t.path, reflect.ValueOf(p))
 	if kind == health.KindNone {
+		if t.kind == health.KindNone {
+			for _, k := range t.keys {
+				if k != "type" && allProbeKeys[k] {
+					l.e.warn(append(t.path[:len(t.path):len(t.path)], k), "does nothing: type = \"none\" runs no probe (the backend is always up)")
+				}
+			}
+		}
 		return
 	}
 	for _, k := range t.keys {

@@ -252,7 +252,45 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	l.pools(s, doc, path, byName)
 	l.policy(s, doc, path)
 	l.steering(s, doc, path)
+	l.inert(s, doc, path)
 	return s
+}
+
+// inert warns of settings that are valid but do nothing with the rest of
+// the service: an operator who wrote them expects an effect.
+func (l *zoneLoader) inert(s *Service, doc *serviceDoc, path []string) {
+	at := func(k ...string) []string { return append(path[:len(path):len(path)], k...) }
+	switch s.Members {
+	case MembersAll, MembersRoundRobin:
+		for i, b := range doc.Backends {
+			if b.Weight.set && b.Weight.ok() && b.Weight.v != 0 && b.Weight.v != 1 {
+				l.e.warn(at("backends", indexName(i), "weight"), "weight %g does nothing with members = %q, which answers every serving member alike; only weight 0 (a standby) counts; choose members = \"weighted\" to share by weight", b.Weight.v, s.Members)
+			}
+		}
+	}
+	if s.Members != MembersSticky {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"sticky_prefix_v4", doc.StickyPrefixV4.set}, {"sticky_prefix_v6", doc.StickyPrefixV6.set}} {
+			if k.set {
+				l.e.warn(at(k.key), "does nothing with members = %q: it applies to members = \"sticky\"", s.Members)
+			}
+		}
+	}
+	if s.Policy != PolicyNearest {
+		for i, p := range doc.Pools {
+			if p.Coordinates.set {
+				l.e.warn(at("pools", indexName(i), "coordinates"), "does nothing with policy = %q: it applies to policy = \"nearest\"", s.Policy)
+			}
+			if p.Bias.set {
+				l.e.warn(at("pools", indexName(i), "bias"), "does nothing with policy = %q: it applies to policy = \"nearest\"", s.Policy)
+			}
+		}
+	}
+	if doc.MinHealthy.set && len(s.Pools) == 1 && s.Policy == PolicySingle {
+		l.e.warn(at("min_healthy"), "does nothing with a single pool: there is no other pool to fail over to (when_all_down decides what is answered when none serves)")
+	}
 }
 
 // steering sets the service's control law and slow start from its

@@ -23,6 +23,10 @@ type Snapshot struct {
 	Files []string
 	// Hash identifies the content of all files read.
 	Hash string
+	// Warnings are settings that are valid but do nothing ("warning: "
+	// messages with their positions); gslb check prints them and serve
+	// logs them, but they never fail a load.
+	Warnings ErrorList
 	// LoadedAt is when the snapshot was built.
 	LoadedAt time.Time
 
@@ -55,7 +59,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 		// Content only, not paths: instances that mount the same files at
 		// other paths report the same hash.
 		hash.Write(zsrc)
-		z := parseZone(cfg, f, zsrc, &list)
+		z := parseZone(cfg, f, zsrc, &list, &s.Warnings)
 		if z == nil {
 			continue
 		}
@@ -70,6 +74,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 		list.sortByPosition()
 		return nil, list
 	}
+	s.Warnings.sortByPosition()
 	s.Hash = hex.EncodeToString(hash.Sum(nil))[:16]
 	s.LoadedAt = time.Now()
 	return s, nil

@@ -76,13 +76,14 @@ type zoneLoader struct {
 
 // parseZone decodes, checks and compiles one zone file. Problems are
 // appended to list; the zone is usable only when none were added.
-func parseZone(cfg *Config, file string, src []byte, list *ErrorList) *Zone {
+func parseZone(cfg *Config, file string, src []byte, list, warnings *ErrorList) *Zone {
 	before := len(*list)
 	var doc zoneDoc
 	e, md, ok := decodeFile(file, src, &doc, list)
 	if !ok {
 		return nil
 	}
+	e.warnings = warnings
 	markSuspects(e, md, zoneSchema)
 	l := &zoneLoader{e: e, md: md, cfg: cfg, owners: map[string][]string{}}
 

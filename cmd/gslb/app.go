@@ -341,8 +341,16 @@ func (a *app) reload(why string) error {
 	a.lastReloadErr.Store(nil)
 	a.configLoaded(next)
 	a.log.Info("configuration reloaded", "trigger", why, "zones", len(next.Zones), "services", len(next.Services()), "probes", a.checker.Running(), "config_hash", next.Hash)
+	a.logWarnings(next)
 	a.checkAllDown()
 	return nil
+}
+
+// logWarnings logs the settings of s that do nothing.
+func (a *app) logWarnings(s *zones.Snapshot) {
+	for _, w := range s.Warnings {
+		a.log.Warn(strings.TrimPrefix(w.Msg, "warning: "), "file", w.File, "line", w.Line, "col", w.Col)
+	}
 }
 
 // liveChange returns why next cannot replace the snapshot in use in this

@@ -52,6 +52,9 @@ func check(e *env, o *checkOpts, args []string) int {
 		fmt.Fprintf(stderr, "%d problem(s) found\n", n)
 		return 1
 	}
+	for _, w := range snap.Warnings {
+		fmt.Fprintln(stderr, w)
+	}
 	// The files serve reads besides the zones: a bad one would stop it.
 	failed := false
 	if _, err := readToken(snap.Config.AdminTokenFile); err != nil {

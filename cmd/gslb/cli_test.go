@@ -167,3 +167,17 @@ func TestBashCompletion(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckWarns: check prints a setting that does nothing as a warning
+// with its position, and still passes.
+func TestCheckWarns(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "gslb.toml"), "zones = [\"zones\"]\n", 0o644)
+	writeFile(t, filepath.Join(dir, "zones", "ex.test.toml"), strings.Replace(ctlZone, `{ name = "eu-1", address = "192.0.2.1" }`, `{ name = "eu-1", address = "192.0.2.1", weight = 5 }`, 1), 0o644)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"check", "-config", filepath.Join(dir, "gslb.toml")}, &stdout, &stderr)
+	want := filepath.Join(dir, "zones", "ex.test.toml") + `:10:43: warning: services.www.backends[0].weight: weight 5 does nothing with members = "all"`
+	if code != 0 || !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("exit %d, stderr %q, want 0 and %q", code, stderr.String(), want)
+	}
+}

@@ -182,6 +182,7 @@ func serve(f serveFlags, stdout, stderr io.Writer) int {
 		a.log.Warn("serving the bundled example: " + f.source() + "; give -config FILE or write " + DefaultConfig + " for your own zones")
 	}
 	a.logStarted(snap, f.source(), srv.Addrs(), httpAddr, token != "")
+	a.logWarnings(snap)
 	printTry(stdout, snap, srv.Addrs(), httpAddr)
 	waitForStop(log, a, f.config, sigs)
 	cancel()
