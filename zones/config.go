@@ -73,6 +73,12 @@ type Config struct {
 	// turns the write API off). Both resolved relative to File.
 	AdminStateFile string
 	AdminTokenFile string
+	// StatusAuth makes the status page and the read API require a token:
+	// the one in StatusTokenFile, or the admin token. TLSCert and TLSKey
+	// (PEM files) make the HTTP side HTTPS. All resolved relative to File.
+	StatusAuth      bool
+	StatusTokenFile string
+	TLSCert, TLSKey string
 	// StateDir is [state] dir, the folder that holds everything gslb
 	// writes, resolved relative to File ("" when the key is absent: the
 	// command picks the default). docs/state.md describes its layout.
@@ -157,6 +163,12 @@ type configDoc struct {
 		StateFile tomlString `toml:"state_file"`
 		TokenFile tomlString `toml:"token_file"`
 	} `toml:"admin"`
+	HTTP struct {
+		StatusAuth      tomlBool   `toml:"status_auth"`
+		StatusTokenFile tomlString `toml:"status_token_file"`
+		TLSCert         tomlString `toml:"tls_cert"`
+		TLSKey          tomlString `toml:"tls_key"`
+	} `toml:"http"`
 	Health struct {
 		MaxInFlight tomlInt `toml:"max_in_flight" range:"1..100000"`
 	} `toml:"health"`
@@ -310,6 +322,23 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 	c.AdminStateFile = rel(doc.Admin.StateFile)
 	c.AdminTokenFile = rel(doc.Admin.TokenFile)
 	c.StateDir = rel(doc.State.Dir)
+	h := &doc.HTTP
+	h.StatusAuth.to(&c.StatusAuth)
+	c.StatusTokenFile = rel(h.StatusTokenFile)
+	c.TLSCert, c.TLSKey = rel(h.TLSCert), rel(h.TLSKey)
+	if (c.TLSCert == "") != (c.TLSKey == "") && len(h.TLSCert.problems)+len(h.TLSKey.problems) == 0 {
+		missing, given := "tls_key", []string{"http", "tls_cert"}
+		if c.TLSCert == "" {
+			missing, given = "tls_cert", []string{"http", "tls_key"}
+		}
+		e.key(given, "HTTPS needs both tls_cert and tls_key: add http.%s", missing)
+	}
+	if c.StatusAuth && c.StatusTokenFile == "" && c.AdminTokenFile == "" {
+		e.key([]string{"http", "status_auth"}, "needs a token: set http.status_token_file (a read token) or admin.token_file")
+	}
+	if c.StatusTokenFile != "" && !c.StatusAuth {
+		e.key([]string{"http", "status_token_file"}, "is read only with http.status_auth = true")
+	}
 	c.keyAt = map[string]pos{KeyStateDir: e.pos.of([]string{"state", "dir"}), KeyAdminStateFile: e.pos.of([]string{"admin", "state_file"})}
 	toInt(&doc.Health.MaxInFlight, &c.MaxProbesInFlight)
 

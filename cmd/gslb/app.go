@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,8 @@ type app struct {
 
 	downMu sync.Mutex
 	down   map[string]bool // services whose backends are all out of service
+	// tls makes the HTTP side HTTPS ([http] tls_cert; nil: plain HTTP).
+	tls *tls.Config
 }
 
 // appOptions are the settings of a run that come from the command line
@@ -61,6 +64,8 @@ type appOptions struct {
 	identity dnsserver.Identity
 	token    string // the admin API's bearer token ("": write API off)
 	stateDir string // -state-dir ("": from the configuration)
+	// statusTokens guard the status page and read API (none: open).
+	statusTokens []string
 }
 
 // newApp assembles a server from a loaded snapshot: metrics on a registry
@@ -93,7 +98,7 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 	a.h.SetMetrics(a.dnsMetrics)
 	a.h.SetQueryLog(snap.Config.QueryLogSample)
 	a.h.SetRRL(a.rrl)
-	a.web = a.newWeb(opt.token)
+	a.web = a.newWeb(opt.token, opt.statusTokens)
 	return a, nil
 }
 
@@ -188,7 +193,7 @@ func (a *app) initState(stateFlag string, c *zones.Config) error {
 // newWeb builds the HTTP side on the app's handler, admin overrides,
 // answer counts, GeoIP and registry; token is the admin API's bearer token
 // ("": write API off).
-func (a *app) newWeb(token string) *web.Server {
+func (a *app) newWeb(token string, statusTokens []string) *web.Server {
 	file := ""
 	if a.configPath == "" {
 		file = "(bundled example)"
@@ -204,6 +209,7 @@ func (a *app) newWeb(token string) *web.Server {
 		Ready:           a.notReady,
 		LastReloadError: a.lastReloadError,
 		Reload:          a.reload,
+		StatusTokens:    statusTokens,
 		Version:         version,
 		ConfigFile:      file,
 		Log:             a.log,

@@ -60,6 +60,9 @@ func check(e *env, o *checkOpts, args []string) int {
 	if _, err := readToken(snap.Config.AdminTokenFile); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", snap.Config.File, err)
 		failed = true
+	} else if _, _, err := httpSecrets(snap.Config); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", snap.Config.File, err)
+		failed = true
 	}
 	st := resolveState(*config, *stateDirFlag, snap.Config)
 	if err := st.verify(snap.Config, false); err != nil {

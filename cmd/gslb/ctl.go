@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -19,9 +22,9 @@ import (
 
 // ctlOpts are the flags of gslb ctl.
 type ctlOpts struct {
-	config, server, tokenFile *string
-	reason, forDur            *string
-	client, ecs               *string
+	config, server, tokenFile, caFile *string
+	reason, forDur                    *string
+	client, ecs                       *string
 }
 
 // ctlActions are the subcommands that set or clear backends' admin
@@ -61,6 +64,7 @@ func ctlCommand() *command {
 				config:    configFlag(fs),
 				server:    fs.String("server", "", "the server's HTTP `URL` (default: $GSLB_SERVER, else http:// and the configuration's [server] http)"),
 				tokenFile: fs.String("token-file", "", "read the admin token from `FILE` (default: $GSLB_TOKEN, else the configuration's [admin] token_file)"),
+				caFile:    fs.String("cacert", "", "trust the HTTPS server whose certificate (or its CA's) is in PEM `FILE` (default: the system's roots, and the configuration's [http] tls_cert)"),
 				reason:    fs.String("reason", "", "`TEXT` saying why, for drain, force-up and force-down: shown in the status and the log"),
 				forDur:    fs.String("for", "", "how long (a `DURATION`) an override lasts, e.g. 30m (default: until undrain)"),
 				client:    fs.String("client", "", "for explain: the client's `IP` (default: this machine's address as the server sees it)"),
@@ -132,6 +136,7 @@ func newCtlClient(e *env, o *ctlOpts) (*ctlClient, error) {
 		c.base = e.getenv("GSLB_SERVER")
 	}
 	tokenFile := *o.tokenFile
+	ownCert := "" // the configuration's own certificate, trusted too
 	if tokenFile == "" {
 		c.token = strings.TrimSpace(e.getenv("GSLB_TOKEN"))
 	}
@@ -152,11 +157,36 @@ func newCtlClient(e *env, o *ctlOpts) (*ctlClient, error) {
 					return nil, fmt.Errorf("%s has no HTTP side ([server] http is off): give -server URL", src.why)
 				}
 				c.base = "http://" + cfg.HTTPAddr
+				if cfg.TLSCert != "" {
+					c.base = "https://" + cfg.HTTPAddr
+				}
+			}
+			if *o.caFile == "" {
+				ownCert = cfg.TLSCert
 			}
 			if tokenFile == "" && c.token == "" {
 				tokenFile = cfg.AdminTokenFile
 			}
 		}
+	}
+	if ca := *o.caFile; ca != "" || ownCert != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		for _, f := range []string{ca, ownCert} {
+			if f == "" {
+				continue
+			}
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("-cacert: %v", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("%s holds no PEM certificate", f)
+			}
+		}
+		c.http.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
 	if tokenFile != "" {
 		tok, err := readToken(tokenFile)

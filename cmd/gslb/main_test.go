@@ -209,7 +209,7 @@ func startGSLB(t *testing.T, args ...string) *server {
 	ready := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`answers DNS on ([^ ,]+)(?:.*HTTP on (http://[^ ]+)/)?`)
+		re := regexp.MustCompile(`answers DNS on ([^ ,]+)(?:.*HTTP on (https?://[^ ]+)/)?`)
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				ready <- m

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -163,7 +164,7 @@ func serve(f serveFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gslb serve:", err)
 		return 1
 	}
-	hs, httpAddr, err := startHTTP(a.web, f.httpAddr)
+	hs, httpAddr, err := startHTTP(a.web, f.httpAddr, a.tls)
 	if err != nil {
 		fmt.Fprintf(stderr, "gslb serve: HTTP listener %s: %v\n", f.httpAddr, err)
 		srv.Shutdown(context.Background())
@@ -223,17 +224,24 @@ func buildServeApp(log *slog.Logger, f serveFlags, snap *zones.Snapshot, stderr 
 		fmt.Fprintln(stderr, "gslb serve:", err)
 		return nil, "", false
 	}
+	statusTokens, tlsConf, err := httpSecrets(snap.Config)
+	if err != nil {
+		fmt.Fprintln(stderr, "gslb serve:", err)
+		return nil, "", false
+	}
 	host, _ := os.Hostname()
 	a, err := newApp(log, f.config, snap, appOptions{
-		identity: dnsserver.Identity{Hostname: host, Version: "gslb " + version, ID: f.identity},
-		token:    token,
-		stateDir: f.stateDir,
+		identity:     dnsserver.Identity{Hostname: host, Version: "gslb " + version, ID: f.identity},
+		token:        token,
+		stateDir:     f.stateDir,
+		statusTokens: statusTokens,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "gslb serve:", err)
 		fmt.Fprintln(stderr, "gslb serve: nothing started")
 		return nil, "", false
 	}
+	a.tls = tlsConf
 	return a, token, true
 }
 
@@ -257,13 +265,17 @@ func startDNS(a *app, c *zones.Config, addrs []string, readers int) (*dnsserver.
 
 // startHTTP listens on addr and serves h there, returning the server and
 // the address bound; with addr "" there is no HTTP side: nil and "".
-func startHTTP(h http.Handler, addr string) (*http.Server, string, error) {
+func startHTTP(h http.Handler, addr string, tlsConf *tls.Config) (*http.Server, string, error) {
 	if addr == "" {
 		return nil, "", nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", err
+	}
+	scheme := "http://"
+	if tlsConf != nil {
+		ln, scheme = tls.NewListener(ln, tlsConf), "https://"
 	}
 	hs := &http.Server{
 		Handler:           h,
@@ -274,7 +286,7 @@ func startHTTP(h http.Handler, addr string) (*http.Server, string, error) {
 		MaxHeaderBytes:    16 << 10,
 	}
 	go hs.Serve(ln)
-	return hs, ln.Addr().String(), nil
+	return hs, scheme + ln.Addr().String(), nil
 }
 
 // logStarted logs the start-up line: what is served, where, and with what.
@@ -309,7 +321,7 @@ func printTry(stdout io.Writer, snap *zones.Snapshot, dns []netip.AddrPort, http
 	}
 	fmt.Fprintf(stdout, "gslb answers DNS on %s (UDP and TCP)", strings.Join(addrStrings(dns), ", "))
 	if httpAddr != "" {
-		fmt.Fprintf(stdout, ", HTTP on http://%s/", httpAddr)
+		fmt.Fprintf(stdout, ", HTTP on %s/", httpAddr)
 	}
 	ap := dns[0]
 	ip := ap.Addr()

@@ -59,6 +59,10 @@ type Deps struct {
 	// LastReloadError is the error of the last rejected reload, "" when the
 	// last reload succeeded (nil: always "").
 	LastReloadError func() string
+	// StatusTokens, when set, are the tokens the status page and the read
+	// API require ([http] status_auth); empty: open to anyone who reaches
+	// the HTTP side. /healthz, /readyz and /metrics stay open.
+	StatusTokens []string
 	// Reload loads the configuration again, as SIGHUP does, and returns
 	// why it was rejected (nil: POST /api/v1/reload answers 501).
 	Reload func(trigger string) error
@@ -131,18 +135,18 @@ func (s *Server) routes() {
 	if s.deps.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{}))
 	}
-	s.mux.HandleFunc("GET /{$}", s.statusPage)
-	s.mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc("GET /{$}", s.reader(s.statusPage))
+	s.mux.HandleFunc("GET /api/v1/status", s.reader(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.status())
-	})
-	s.mux.HandleFunc("GET /api/v1/backends", s.listBackends)
-	s.mux.HandleFunc("GET /api/v1/backends/{service}/{backend}", s.getBackend)
+	}))
+	s.mux.HandleFunc("GET /api/v1/backends", s.reader(s.listBackends))
+	s.mux.HandleFunc("GET /api/v1/backends/{service}/{backend}", s.reader(s.getBackend))
 	s.mux.HandleFunc("PUT /api/v1/backends/{service}/{backend}/admin", s.setAdmin)
 	s.mux.HandleFunc("DELETE /api/v1/backends/{service}/{backend}/admin", s.setAdmin)
 	for _, m := range []string{"POST", "PUT", "GET", "DELETE"} {
 		s.mux.HandleFunc(m+" /api/v1/backends/{service}/{backend}/report", s.report)
 	}
-	s.mux.HandleFunc("GET /api/v1/explain", s.explain)
+	s.mux.HandleFunc("GET /api/v1/explain", s.reader(s.explain))
 	s.mux.HandleFunc("POST /api/v1/reload", s.reload)
 }
 
