@@ -98,6 +98,8 @@ type poolJSON struct {
 type recentAnswers struct {
 	mu      sync.Mutex
 	samples []answerSample // oldest first, at most answerSamples
+	// hour is the last hour by minute, fed from the same samples.
+	hour answerHistory
 }
 
 // answerSample is the answer counters at one time.
@@ -119,6 +121,7 @@ const (
 // start forgets every sample and makes at the start, where every counter
 // is zero.
 func (r *recentAnswers) start(at time.Time) {
+	r.hour.start(at)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.samples = append(r.samples[:0], answerSample{at: at})
@@ -168,11 +171,20 @@ func base(window []answerSample, k answerKey, live uint64) uint64 {
 // answerCounts reads the answer counters of snap's pool members (nil
 // without counters).
 func (s *Server) answerCounts(snap *zones.Snapshot) map[answerKey]uint64 {
-	if s.deps.Answers == nil || snap == nil {
+	if snap == nil {
+		return nil
+	}
+	return s.answerCountsOf(snap.Services())
+}
+
+// answerCountsOf reads the answer counters of the pool members of svcs
+// (nil without counters).
+func (s *Server) answerCountsOf(svcs []*zones.Service) map[answerKey]uint64 {
+	if s.deps.Answers == nil {
 		return nil
 	}
 	counts := map[answerKey]uint64{}
-	for _, svc := range snap.Services() {
+	for _, svc := range svcs {
 		for _, p := range svc.Pools {
 			for _, b := range p.Members {
 				counts[answerKey{svc.Name, p.Name, b.Name}] = s.deps.Answers.Get(svc.Name, p.Name, b.Name)
@@ -188,17 +200,26 @@ func (s *Server) sampleAnswers(at time.Time) {
 	if s.deps.Answers == nil {
 		return
 	}
-	s.recent.add(answerSample{at: at, counts: s.answerCounts(s.deps.Handler.Snapshot())})
+	counts := s.answerCounts(s.deps.Handler.Snapshot())
+	s.recent.add(answerSample{at: at, counts: counts})
+	s.recent.hour.observe(at, counts)
 }
 
 // shares returns each backend of snap its share of its service's answers
 // over the last minute (NaN when the service answered nothing), as
 // recentAnswers says. It takes no sample.
 func (s *Server) shares(snap *zones.Snapshot) map[string]float64 {
+	out, _ := s.sharesOf(snap.Services())
+	return out
+}
+
+// sharesOf is shares for the services svcs alone, with the live counters
+// it read (nil without counters).
+func (s *Server) sharesOf(svcs []*zones.Service) (map[string]float64, map[answerKey]uint64) {
 	out := map[string]float64{}
-	live := s.answerCounts(snap)
+	live := s.answerCountsOf(svcs)
 	if live == nil {
-		return out
+		return out, nil
 	}
 	now := s.now()
 	delta := make(map[answerKey]uint64, len(live))
@@ -209,7 +230,7 @@ func (s *Server) shares(snap *zones.Snapshot) map[string]float64 {
 		delta[k] = n - base(window, k, n)
 	}
 	r.mu.Unlock()
-	for _, svc := range snap.Services() {
+	for _, svc := range svcs {
 		total := 0.0
 		by := map[string]float64{}
 		for _, p := range svc.Pools {
@@ -227,7 +248,7 @@ func (s *Server) shares(snap *zones.Snapshot) map[string]float64 {
 			}
 		}
 	}
-	return out
+	return out, live
 }
 
 // status builds the status document.
