@@ -541,6 +541,61 @@ expect_status NOERROR
 expect_rrs ANSWER A 1
 ok "fixed zone file: the new data is answered"
 
+# ---------------------------------- gslb test and gslb ctl, as operators run them
+
+# The bundled example's policy tests pass; JUnit XML is written.
+rc=0
+out="$("$GSLB" test -junit "$WORK/junit.xml" cmd/gslb/example/tests/*.toml 2>&1)" || rc=$?
+[ "$rc" = 0 ] || fail "gslb test on the bundled example's tests: exit $rc; output:
+$out"
+grep -q '<testsuites ' "$WORK/junit.xml" || fail "gslb test -junit wrote no <testsuites>: $(head -c 300 "$WORK/junit.xml")"
+ok "gslb test cmd/gslb/example/tests/*.toml → $(tail -n 1 <<<"$out" | cut -f2)"
+
+# A server with the admin API on: drain a whole pool with gslb ctl, see the
+# answers move to the next pool, undrain it.
+CTL="$WORK/ctl"
+mkdir -p "$CTL/zones"
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CTL/token"
+chmod 600 "$CTL/token"
+printf 'zones = ["zones"]\n[admin]\ntoken_file = "token"\n' >"$CTL/gslb.toml"
+cat >"$CTL/zones/ctl.toml" <<'EOF'
+origin = "ctl.example."
+ns = ["ns1"]
+[soa]
+rname = "hostmaster@example.com"
+[records]
+ns1 = { A = "127.0.0.1" }
+[services.www]
+policy = "failover"
+backends = [
+  { name = "eu-1", address = "192.0.2.1" },
+  { name = "eu-2", address = "192.0.2.2" },
+  { name = "us-1", address = "192.0.2.3" },
+]
+pools = [{ name = "eu", backends = ["eu-1", "eu-2"] }, { name = "us", backends = ["us-1"] }]
+EOF
+PORT3="${E2E_DNS_PORT3:-18055}"
+HTTP_PORT3="${E2E_HTTP_PORT3:-18082}"
+start ctl "$PORT3" "$HTTP_PORT3" -config "$CTL/gslb.toml"
+PID3=$LAST_PID
+wait_ready "$PID3" "$LAST_LOG" "$PORT3" ctl.example
+# answers3: the sorted A records of www.ctl.example, on one line.
+answers3() { dig @127.0.0.1 -p "$PORT3" +short +time=2 +tries=1 www.ctl.example A | sort | tr '\n' ' '; }
+DIG_CMD="dig @127.0.0.1 -p $PORT3 +short www.ctl.example A"
+[ "$(answers3)" = "192.0.2.1 192.0.2.2 " ] || fail "before the drain: www.ctl.example answers '$(answers3)', want the eu pool"
+ctl=("$GSLB" ctl -config "$CTL/gslb.toml" -server "http://127.0.0.1:$HTTP_PORT3")
+out="$("${ctl[@]}" drain www/eu -reason e2e 2>&1)" || fail "gslb ctl drain www/eu failed: $out"
+grep -q 'pool eu of www.ctl.example: drained (2 backend(s))' <<<"$out" || fail "gslb ctl drain printed: $out"
+[ "$(answers3)" = "192.0.2.3 " ] || fail "after draining pool eu: '$(answers3)', want the us pool (192.0.2.3)"
+"${ctl[@]}" backends www | grep -qE 'www.ctl.example/eu-1 +192.0.2.1 +up +drain \(e2e\)' || fail "gslb ctl backends does not show eu-1 drained: $("${ctl[@]}" backends www 2>&1)"
+out="$("${ctl[@]}" undrain www/eu 2>&1)" || fail "gslb ctl undrain www/eu failed: $out"
+[ "$(answers3)" = "192.0.2.1 192.0.2.2 " ] || fail "after undrain: '$(answers3)', want the eu pool back"
+rc=0
+out="$("${ctl[@]}" drain www/ue 2>&1)" || rc=$?
+{ [ "$rc" = 2 ] && grep -q 'did you mean "eu"' <<<"$out"; } || fail "gslb ctl drain of a misspelt pool: exit $rc: $out"
+ok "gslb ctl drain www/eu → answers from pool us; undrain → eu again; a misspelt pool → exit 2 with a suggestion"
+stop "$PID3" "gslb (ctl)"
+
 # ------------------------------------------------------------------ stop
 
 stop "$PID2" "gslb -config"
