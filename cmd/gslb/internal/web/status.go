@@ -1,17 +1,11 @@
 package web
 
 import (
-	_ "embed"
-	"fmt"
-	"html/template"
 	"math"
-	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/gslb/gslb/health"
 	"github.com/gslb/gslb/zones"
 )
 
@@ -298,161 +292,6 @@ func (s *Server) status() statusJSON {
 		st.Services = append(st.Services, sj)
 	}
 	return st
-}
-
-//go:embed status.html
-var statusHTML string
-
-var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap{
-	"ms": func(sec float64) string {
-		if sec == 0 {
-			return "–"
-		}
-		return fmt.Sprintf("%.1f ms", sec*1000)
-	},
-	"pct": func(p *float64) string {
-		if p == nil {
-			return "–"
-		}
-		return fmt.Sprintf("%.0f%%", *p*100)
-	},
-	"pctf": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
-	"load": func(p *float64) string {
-		if p == nil {
-			return "–"
-		}
-		return fmt.Sprintf("%.0f%%", *p*100)
-	},
-	"weight": func(f float64) string { return fmt.Sprintf("%.3g", f) },
-	"ago": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return shortDuration(time.Since(t)) + " ago"
-	},
-	"when":      func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05 MST") },
-	"state":     backendState,
-	"sparkline": sparkline,
-	"strip":     strip,
-}).Parse(statusHTML))
-
-// backendState names a backend's state for people: text and a CSS class,
-// so that colour is never the only sign.
-func backendState(b backendJSON) (s struct{ Text, Class string }) {
-	switch {
-	case b.Admin != nil && b.Admin.State == health.AdminDrain:
-		s.Text, s.Class = "DRAINED", "drain"
-	case b.Admin != nil && b.Admin.State == health.AdminDown:
-		s.Text, s.Class = "FORCED DOWN", "down"
-	case b.Admin != nil && b.Admin.State == health.AdminUp:
-		s.Text, s.Class = "FORCED UP", "forced"
-	case !b.Healthy:
-		s.Text, s.Class = "DOWN", "down"
-	case !b.Probed && b.Check != "none":
-		s.Text, s.Class = "UP (not probed yet)", "pending"
-	default:
-		s.Text, s.Class = "UP", "up"
-	}
-	return s
-}
-
-// shortDuration is d in its largest whole unit: 42s, 5m, 3h, 2d.
-func shortDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
-}
-
-// sparkline draws the RTT of the recent successful probes as an inline SVG.
-func sparkline(h []historyJSON) template.HTML {
-	const w, ht = 120.0, 24.0
-	var pts []float64
-	for _, s := range h {
-		if s.OK {
-			pts = append(pts, s.DurationSeconds)
-		}
-	}
-	if len(pts) < 2 {
-		return template.HTML(`<svg class="spark" width="120" height="24" role="img" aria-label="no RTT data yet"></svg>`)
-	}
-	hi := 0.0
-	for _, p := range pts {
-		hi = math.Max(hi, p)
-	}
-	if hi == 0 {
-		hi = 1
-	}
-	var b strings.Builder
-	for i, p := range pts {
-		x := float64(i) / float64(len(pts)-1) * (w - 2)
-		y := ht - 2 - p/hi*(ht-4)
-		fmt.Fprintf(&b, "%.1f,%.1f ", x+1, y)
-	}
-	last := pts[len(pts)-1] * 1000
-	// Every value printed is a number formatted here: nothing to escape.
-	return template.HTML(fmt.Sprintf(`<svg class="spark" width="120" height="24" viewBox="0 0 120 24" role="img" aria-label="RTT of the last %d probes, latest %.1f ms, max %.1f ms"><polyline fill="none" stroke="currentColor" stroke-width="1.5" points="%s"/></svg>`,
-		len(pts), last, hi*1000, strings.TrimSpace(b.String())))
-}
-
-// strip is the recent probe results, oldest first, one mark each.
-func strip(h []historyJSON) []historyJSON {
-	if len(h) > 30 {
-		h = h[len(h)-30:]
-	}
-	return h
-}
-
-// statusPage serves the status page at /.
-func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
-	st := s.status()
-	sort.SliceStable(st.Services, func(i, j int) bool { return st.Services[i].Name < st.Services[j].Name })
-	type poolView struct {
-		Name     string
-		Backends []backendJSON
-	}
-	type serviceView struct {
-		serviceJSON
-		PoolViews []poolView
-		Up, Total int
-	}
-	view := struct {
-		statusJSON
-		Services []serviceView
-		Down     int
-	}{statusJSON: st}
-	for _, svc := range st.Services {
-		sv := serviceView{serviceJSON: svc}
-		byName := map[string]backendJSON{}
-		for _, b := range svc.Backends {
-			byName[b.Name] = b
-			sv.Total++
-			if b.Serving {
-				sv.Up++
-			} else {
-				view.Down++
-			}
-		}
-		for _, p := range svc.Pools {
-			pv := poolView{Name: p.Name}
-			for _, n := range p.Backends {
-				pv.Backends = append(pv.Backends, byName[n])
-			}
-			sv.PoolViews = append(sv.PoolViews, pv)
-		}
-		view.Services = append(view.Services, sv)
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
-	if err := statusTemplate.Execute(w, view); err != nil {
-		s.deps.Log.Error("status page", "err", err)
-	}
 }
 
 // shareOf returns a backend's share of recent answers, nil when its

@@ -260,7 +260,8 @@ func TestStatusPageEscapes(t *testing.T) {
 		`&lt;script&gt;alert(1)&lt;/script&gt;`,
 		`The last reload failed`,
 		`<svg class="spark"`,
-		`1 backend(s) out of service`,
+		`data-banner="down"`,
+		`<strong>1 backend down: failing health checks</strong>`,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("status page lacks %q", want)
