@@ -56,21 +56,21 @@ func schemaKeys(prefix string, v any, out map[string]bool) {
 	}
 }
 
-// TestStatusSchema: /api/v1/status has exactly the fields README.md
+// TestStatusSchema: /api/v1/status has exactly the fields docs/api.md
 // documents, with every optional part filled: probe history from a real
 // checker, an override with expiry, answer shares, a reload error.
 func TestStatusSchema(t *testing.T) {
-	readme, err := os.ReadFile("../../../../README.md")
+	readme, err := os.ReadFile("../../../../docs/api.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile("(?s)<!-- status-schema -->\\s*```json\\n(.*?)```").FindSubmatch(readme)
 	if m == nil {
-		t.Fatal("README.md has no status schema block (<!-- status-schema --> then ```json)")
+		t.Fatal("docs/api.md has no status schema block (<!-- status-schema --> then ```json)")
 	}
 	var doc any
 	if err := json.Unmarshal(m[1], &doc); err != nil {
-		t.Fatalf("the README's status example is not JSON: %v", err)
+		t.Fatalf("the status example in docs/api.md is not JSON: %v", err)
 	}
 	want := map[string]bool{}
 	schemaKeys("", doc, want)
@@ -135,7 +135,7 @@ func TestStatusSchema(t *testing.T) {
 	sort.Strings(missing)
 	sort.Strings(extra)
 	if len(missing)+len(extra) > 0 {
-		t.Errorf("/api/v1/status does not match README.md:\n documented but absent: %v\n present but undocumented: %v", missing, extra)
+		t.Errorf("/api/v1/status does not match docs/api.md:\n documented but absent: %v\n present but undocumented: %v", missing, extra)
 	}
 	if !strings.Contains(body, `"answer_share": 1`) {
 		t.Errorf("the answered backend has no share of 1:\n%s", body)
