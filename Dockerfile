@@ -5,21 +5,30 @@
 #
 # Run, with your configuration (gslb.toml and the zone files it names) in
 # /srv/gslb on the host, mounted read-only at /etc/gslb:
-#   docker run -d --name gslb \
+#   docker run -d --name gslb --hostname ns1 \
 #     --cap-drop=ALL --cap-add=NET_BIND_SERVICE \
 #     -p 53:53/udp -p 53:53/tcp -p 127.0.0.1:9153:9153/tcp \
 #     -v /srv/gslb:/etc/gslb:ro -v gslb-state:/var/lib/gslb \
 #     gslb
 #   dig @127.0.0.1 www.gslb.example.com
 #
+# Listen addresses come from the configuration file only ([server] dns and
+# http), never from this image: its loopback defaults are unreachable from
+# outside the container, so the gslb.toml you mount says
+#   [server]
+#   dns = ["0.0.0.0:53"]        # and "[::]:53" when the network has IPv6
+#   http = "0.0.0.0:9153"
+#
+# Identity: keep the files identical on every instance and leave
+# [identity] id = "auto" (the host name); --hostname gives each container
+# its name (docs/deployment.md, "Telling instances apart").
+#
 # Port 53 as the nonroot user: Docker 20.10 and later (and Podman) set
 # net.ipv4.ip_unprivileged_port_start=0 inside the container's own network
 # namespace, so any user may bind it there; --cap-add=NET_BIND_SERVICE keeps
-# that one capability when all others are dropped. With --network=host or an
-# older engine that does not set the sysctl, listen on a high port instead
-# and map it: append the arguments to override CMD, e.g.
-#   docker run ... -p 53:8053/udp -p 53:8053/tcp gslb \
-#     serve -config /etc/gslb/gslb.toml -state-dir /var/lib/gslb -dns-addr 0.0.0.0:8053 -http-addr 0.0.0.0:9153
+# that one capability when all others are dropped. On an older engine that
+# does not set the sysctl, listen on a high port in the configuration
+# (dns = ["0.0.0.0:8053"]) and map it: -p 53:8053/udp -p 53:8053/tcp.
 #
 # Check a configuration without serving it:
 #   docker run --rm -v /srv/gslb:/etc/gslb:ro gslb check -config /etc/gslb/gslb.toml
@@ -47,4 +56,5 @@ VOLUME /var/lib/gslb
 USER nonroot:nonroot
 EXPOSE 53/udp 53/tcp 9153/tcp
 ENTRYPOINT ["/gslb"]
-CMD ["serve", "-config", "/etc/gslb/gslb.toml", "-state-dir", "/var/lib/gslb", "-dns-addr", "0.0.0.0:53", "-http-addr", "0.0.0.0:9153"]
+# The listen addresses are the configuration's ([server] dns and http).
+CMD ["serve", "-config", "/etc/gslb/gslb.toml", "-state-dir", "/var/lib/gslb"]
