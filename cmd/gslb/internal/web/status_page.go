@@ -32,11 +32,12 @@ const pageSize = 50
 const (
 	maxCheck   = 44  // a check URL
 	maxError   = 160 // a last error
-	maxReason  = 120 // a probe's reason in the strip's tooltip
+	maxReason  = 64  // a probe's reason in the strip's tooltip
 	maxZones   = 8   // zones named in the header
 	maxProblem = 12  // services named in the banner
 	maxLegend  = 4   // backends named beside a service's chart
 	stripLen   = 20  // probe results in the strip
+	maxTipped  = 10  // failures in the strip with a tooltip
 )
 
 // pageView is what status.html renders.
@@ -282,13 +283,16 @@ func countBackends(svc *zones.Service) (c backendCounts) {
 }
 
 // state is the service's state: OK when every backend serves; DOWN (red)
-// when none does or one failed its checks; DRAINED (yellow) when an
-// operator holds some out; PENDING while some wait for a first probe.
+// when none does, or DEGRADED (red) when one failed its checks; DRAINED
+// (yellow) when an operator holds some out; PENDING while backends wait
+// for a first probe.
 func (c backendCounts) state() stateView {
 	switch {
 	case c.serving == c.total:
 		return stateView{"OK", "up"}
-	case c.serving == 0 && c.total > 0:
+	case c.serving == 0 && c.pending == c.total:
+		return stateView{"PENDING", "pending"}
+	case c.serving == 0:
 		return stateView{"DOWN", "down"}
 	case c.hardDown > 0:
 		return stateView{"DEGRADED", "down"}
@@ -549,8 +553,8 @@ func hourChart(service string, names []string, series [][historyMinutes]uint32) 
 }
 
 // probeStrip draws the last stripLen probe results, oldest first, as an
-// inline SVG: a mark each, failures red and with their reason as a
-// tooltip.
+// inline SVG: a mark each, failures red, the last maxTipped of them with
+// their time and reason as a tooltip.
 func probeStrip(h []historyJSON) template.HTML {
 	if len(h) > stripLen {
 		h = h[len(h)-stripLen:]
@@ -564,16 +568,22 @@ func probeStrip(h []historyJSON) template.HTML {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="probes" width="%d" height="14" viewBox="0 0 %d 14" role="img" aria-label="last %d probes, oldest first: %d ok, %d failed">`,
 		stripLen*5, stripLen*5, len(h), len(h)-fails, fails)
+	untipped := fails - maxTipped // the oldest failures, without a tooltip
 	for i, s := range h {
 		if s.OK {
-			fmt.Fprintf(&b, `<rect x="%d" width="4" height="14"/>`, i*5)
+			fmt.Fprintf(&b, `<rect x="%d"/>`, i*5)
+			continue
+		}
+		if untipped > 0 {
+			fmt.Fprintf(&b, `<rect class="f" x="%d"/>`, i*5)
+			untipped--
 			continue
 		}
 		tip := s.At.Local().Format("15:04:05") + " failed"
 		if s.Reason != "" {
 			tip += ": " + shorten(s.Reason, maxReason)
 		}
-		fmt.Fprintf(&b, `<rect class="f" x="%d" width="4" height="14"><title>%s</title></rect>`, i*5, template.HTMLEscapeString(tip))
+		fmt.Fprintf(&b, `<rect class="f" x="%d"><title>%s</title></rect>`, i*5, template.HTMLEscapeString(tip))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
@@ -602,7 +612,7 @@ func sparkline(h []historyJSON) template.HTML {
 	for i, p := range pts {
 		x := float64(i) / float64(len(pts)-1) * (w - 2)
 		y := ht - 2 - p/hi*(ht-4)
-		fmt.Fprintf(&b, "%.1f,%.1f ", x+1, y)
+		fmt.Fprintf(&b, "%.0f,%.1f ", x+1, y)
 	}
 	last := pts[len(pts)-1] * 1000
 	// Every value printed is a number formatted here: nothing to escape.
