@@ -3,9 +3,11 @@ package geo
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
-	"os"
 	"time"
+
+	"github.com/gslb/gslb/internal/safefile"
 
 	"github.com/oschwald/geoip2-golang/v2"
 	"github.com/oschwald/maxminddb-golang/v2"
@@ -69,6 +71,8 @@ type DB struct {
 type Source struct {
 	Path  string
 	Bytes []byte
+	// Max caps the file's size in bytes (0: no limit).
+	Max int64
 }
 
 // read returns the database's bytes. The file is read into memory rather
@@ -78,7 +82,11 @@ func (s Source) read() ([]byte, error) {
 	if s.Bytes != nil {
 		return s.Bytes, nil
 	}
-	return os.ReadFile(s.Path)
+	b, err := safefile.Read(s.Path, s.Max)
+	if pe := (*fs.PathError)(nil); err != nil && !errors.As(err, &pe) {
+		err = fmt.Errorf("%s: %w", s.Path, err)
+	}
+	return b, err
 }
 
 // checkType opens the database with the geoip2 reader, which knows the

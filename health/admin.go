@@ -2,7 +2,9 @@ package health
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/gslb/gslb/internal/safefile"
 	"sync/atomic"
 	"time"
 
@@ -102,6 +106,11 @@ func (a *Admin) List() map[string]Override {
 	}
 	return out
 }
+
+// MaxStateFile caps the size of the admin state file: far more than any
+// set of overrides needs, small enough that a wrong file cannot fill
+// memory.
+const MaxStateFile = 64 << 20
 
 // NormalizeID lower-cases the service part of a backend ID: DNS names
 // compare without case, backend names with it.
@@ -226,9 +235,12 @@ func (a *Admin) LoadFile() error {
 	if a.file == "" {
 		return nil
 	}
-	src, err := os.ReadFile(a.file)
+	src, err := safefile.Read(a.file, MaxStateFile)
 	if os.IsNotExist(err) {
 		src, err = nil, nil
+	}
+	if pe := (*fs.PathError)(nil); err != nil && !errors.As(err, &pe) {
+		err = fmt.Errorf("%s: %w", a.file, err)
 	}
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/internal/safefile"
 )
 
 // Defaults of the main configuration file, also documented in README.md.
@@ -25,6 +26,14 @@ const (
 	DefaultTTL            = 3600
 	DefaultServiceTTL     = 30
 	DefaultMaxTTL         = 604800
+	// DefaultFileMax caps the main file and each zone file; DefaultGeoMax
+	// each GeoIP database (a real City database is 100 MB and more).
+	DefaultFileMax = 64 << 20
+	DefaultGeoMax  = 1 << 30
+	// DefaultReloadSettle is how long configuration files must stay quiet
+	// before a change is loaded: a file written in two halves is never
+	// read in between.
+	DefaultReloadSettle = time.Second
 )
 
 // Config holds the settings of the main configuration file.
@@ -67,6 +76,13 @@ type Config struct {
 
 	// ZoneFiles are the zone files, resolved relative to File.
 	ZoneFiles []string
+	// ZoneFileMax and GeoFileMax cap the size of each zone file and each
+	// GeoIP database, in bytes ([limits] zone_file_max_mib,
+	// geoip_file_max_mib).
+	ZoneFileMax, GeoFileMax int64
+	// ReloadSettle is how long the configuration and zone files must stay
+	// unchanged before a change to them is loaded ([server] reload_settle).
+	ReloadSettle time.Duration
 
 	// AdminStateFile keeps admin overrides across restarts ("" for none);
 	// AdminTokenFile holds the bearer token of the admin write API (""
@@ -140,6 +156,7 @@ type configDoc struct {
 		DNS         []addrPort `toml:"dns"`
 		HTTP        tomlString `toml:"http"`
 		AnswerCache tomlBool   `toml:"answer_cache"`
+		Settle      duration   `toml:"reload_settle"`
 	} `toml:"server"`
 	Identity struct {
 		ID      tomlString `toml:"id"`
@@ -154,6 +171,8 @@ type configDoc struct {
 		TCPQueries     tomlInt  `toml:"tcp_queries_per_connection" range:"0.." hint:"0: no limit"`
 		MinTTL         seconds  `toml:"min_ttl"`
 		MaxTTL         seconds  `toml:"max_ttl"`
+		ZoneFileMax    tomlInt  `toml:"zone_file_max_mib" range:"1..4096"`
+		GeoFileMax     tomlInt  `toml:"geoip_file_max_mib" range:"1..65536"`
 	} `toml:"limits"`
 	Defaults struct {
 		TTL        seconds `toml:"ttl"`
@@ -201,14 +220,18 @@ type configDoc struct {
 // Files reads configuration files. OSFiles reads the file system; FSFiles
 // reads an fs.FS such as the example embedded in the binary.
 type Files interface {
-	ReadFile(name string) ([]byte, error)
+	// ReadFile reads a file of at most limit bytes (0: no limit); a file
+	// that is not regular, or larger, is an error.
+	ReadFile(name string, limit int64) ([]byte, error)
 	ReadDir(name string) ([]fs.DirEntry, error)
 	Glob(pattern string) ([]string, error)
 }
 
 type osFiles struct{}
 
-func (osFiles) ReadFile(name string) ([]byte, error)       { return os.ReadFile(name) }
+func (osFiles) ReadFile(name string, limit int64) ([]byte, error) {
+	return safefile.Read(name, limit)
+}
 func (osFiles) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
 func (osFiles) Glob(pattern string) ([]string, error)      { return filepath.Glob(pattern) }
 
@@ -217,7 +240,13 @@ func OSFiles() Files { return osFiles{} }
 
 type fsFiles struct{ fsys fs.FS }
 
-func (f fsFiles) ReadFile(name string) ([]byte, error)       { return fs.ReadFile(f.fsys, name) }
+func (f fsFiles) ReadFile(name string, limit int64) ([]byte, error) {
+	b, err := fs.ReadFile(f.fsys, name)
+	if err == nil && limit > 0 && int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s, over the limit of %s", safefile.Size(int64(len(b))), safefile.Size(limit))
+	}
+	return b, err
+}
 func (f fsFiles) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(f.fsys, name) }
 func (f fsFiles) Glob(pattern string) ([]string, error)      { return fs.Glob(f.fsys, pattern) }
 
@@ -238,6 +267,9 @@ func defaultConfig(file string) *Config {
 		TCPIdleTimeout: DefaultTCPIdleTimeout,
 		MaxTTL:         DefaultMaxTTL,
 		DefaultTTL:     DefaultTTL,
+		ZoneFileMax:    DefaultFileMax,
+		GeoFileMax:     DefaultGeoMax,
+		ReloadSettle:   DefaultReloadSettle,
 		ServiceTTL:     DefaultServiceTTL,
 
 		MaxProbesInFlight:       health.DefaultMaxInFlight,
@@ -297,6 +329,18 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 		e.key([]string{"limits", "tcp_idle_timeout"}, "%v is too short (at least 100ms)", t.v)
 	}
 	lim.TCPIdleTimeout.to(&c.TCPIdleTimeout)
+	var mib int
+	if toInt(&lim.ZoneFileMax, &mib); mib > 0 {
+		c.ZoneFileMax = int64(mib) << 20
+	}
+	mib = 0
+	if toInt(&lim.GeoFileMax, &mib); mib > 0 {
+		c.GeoFileMax = int64(mib) << 20
+	}
+	if d := doc.Server.Settle; d.ok() && (d.v < 0 || d.v > time.Minute) {
+		e.key([]string{"server", "reload_settle"}, "%v: want 0 to 1m", d.v)
+	}
+	doc.Server.Settle.to(&c.ReloadSettle)
 	lim.MinTTL.to(&c.MinTTL)
 	lim.MaxTTL.to(&c.MaxTTL)
 	doc.Defaults.TTL.to(&c.DefaultTTL)

@@ -38,7 +38,7 @@ type Snapshot struct {
 // holding every problem found, each with its file and position.
 func Load(files Files, configFile string) (*Snapshot, error) {
 	var list ErrorList
-	src, err := files.ReadFile(configFile)
+	src, err := files.ReadFile(configFile, DefaultFileMax)
 	if err != nil {
 		return nil, ErrorList{{File: configFile, Msg: fmt.Sprintf("cannot read configuration: %v", UnwrapPath(err))}}
 	}
@@ -51,7 +51,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 	s := &Snapshot{Config: cfg, Files: []string{configFile}, byName: map[string]*Zone{}}
 	for _, f := range cfg.ZoneFiles {
 		s.Files = append(s.Files, f)
-		zsrc, err := files.ReadFile(f)
+		zsrc, err := files.ReadFile(f, cfg.ZoneFileMax)
 		if err != nil {
 			list = append(list, &Error{File: f, Msg: fmt.Sprintf("cannot read zone file: %v", UnwrapPath(err))})
 			continue
@@ -85,7 +85,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 // a zone may be broken.
 func LoadConfig(files Files, configFile string) (*Config, error) {
 	var list ErrorList
-	src, err := files.ReadFile(configFile)
+	src, err := files.ReadFile(configFile, DefaultFileMax)
 	if err != nil {
 		return nil, ErrorList{{File: configFile, Msg: fmt.Sprintf("cannot read configuration: %v", UnwrapPath(err))}}
 	}

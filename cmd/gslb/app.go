@@ -270,7 +270,7 @@ func openGeo(configPath string, cfg *zones.Config, log *slog.Logger) (*geo.Locat
 			b, err := example.FS.ReadFile(p)
 			return geo.Source{Bytes: b}, err
 		}
-		return geo.Source{Path: p}, nil
+		return geo.Source{Path: p, Max: cfg.GeoFileMax}, nil
 	}
 	loc, err := src(cfg.GeoDatabase)
 	if err != nil {
@@ -520,6 +520,9 @@ func (a *app) startWatcher(ctx context.Context) error {
 			// seen; not the admin overrides, should they share a folder.
 			Match:   func(p string) bool { return filepath.Ext(p) == ".toml" && !isAdmin(p) },
 			Changed: func() { a.reload("file change") },
+			// A file must stay quiet this long: one written in two
+			// halves is never loaded in between.
+			Debounce: a.h.Snapshot().Config.ReloadSettle,
 		})
 	}
 	if adminFile != "" {

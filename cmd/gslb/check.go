@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/internal/safefile"
 	"github.com/gslb/gslb/zones"
 )
 
@@ -83,7 +84,7 @@ func check(e *env, o *checkOpts, args []string) int {
 		fmt.Fprintln(stderr, w)
 	}
 	if f := st.AdminFile; f != "" {
-		if src, err := os.ReadFile(f); err == nil {
+		if src, err := safefile.Read(f, health.MaxStateFile); err == nil {
 			if _, err := health.ParseStateFile(f, src); err != nil {
 				fmt.Fprintln(stderr, err)
 				failed = true

@@ -19,6 +19,7 @@ import (
 	"github.com/gslb/gslb/cmd/gslb/internal/web"
 	"github.com/gslb/gslb/dnsserver"
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/internal/safefile"
 	"github.com/gslb/gslb/zones"
 	"github.com/gslb/gslb/zones/steer"
 	"github.com/miekg/dns"
@@ -218,7 +219,7 @@ func indentRest(s, prefix string) string {
 // readTestFile reads and checks a test file: unknown keys and values that
 // cannot work are errors, each with the case it is in.
 func readTestFile(path string) (*testFile, error) {
-	src, err := os.ReadFile(path)
+	src, err := safefile.Read(path, zones.DefaultFileMax)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, zones.UnwrapPath(err))
 	}

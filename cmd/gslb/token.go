@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/gslb/gslb/internal/safefile"
+	"github.com/gslb/gslb/zones"
 )
 
 // readToken reads the admin API's bearer token. A token file that others
@@ -23,9 +26,9 @@ func readTokenFile(what, file string) (string, error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return "", fmt.Errorf("%s %s is readable by others (mode %v); chmod 600 it", what, file, fi.Mode().Perm())
 	}
-	b, err := os.ReadFile(file)
+	b, err := safefile.Read(file, 64<<10)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
+		return "", fmt.Errorf("%s %s: %w", what, file, zones.UnwrapPath(err))
 	}
 	tok := strings.TrimSpace(string(b))
 	if len(tok) < 16 {
