@@ -265,10 +265,10 @@ func (z *Zone) relative(name string) string {
 	if lower == z.origin {
 		return "@"
 	}
-	if strings.HasSuffix(lower, "."+z.origin) {
-		return name[:len(name)-len(z.origin)-1]
+	if rel := name[:max(len(name)-len(z.origin)-1, 0)]; strings.HasSuffix(lower, "."+z.origin) && rel != "@" {
+		return rel
 	}
-	return name
+	return name // a label "@" reads as the apex: write the name in full
 }
 
 // rdataText is a record's value as the zone file writes it: a TXT's text

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -402,3 +404,53 @@ func TestEffectiveQuote(t *testing.T) {
 
 // countFields counts the fields of a struct.
 func countFields(v any) int { return reflect.TypeOf(v).NumField() }
+
+// FuzzEffective loads arbitrary bytes as a zone file and as a main file:
+// whatever loads must give an effective configuration that loads, compiles
+// to the same and is its own effective configuration. The seeds include
+// FuzzLoad's corpus.
+func FuzzEffective(f *testing.F) {
+	f.Add([]byte(testZone))
+	for _, c := range effectiveZones {
+		f.Add([]byte(c.zone))
+	}
+	f.Add([]byte(effectiveMain))
+	if b, err := os.ReadFile(filepath.Join("..", "cmd", "gslb", "example", "zones", "gslb.example.com.toml")); err == nil {
+		f.Add(b)
+	}
+	corpus, _ := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzLoad", "*"))
+	for _, p := range corpus {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		// go test fuzz v1, then one []byte("...") line.
+		_, arg, _ := strings.Cut(string(b), "\n")
+		arg = strings.TrimSpace(arg)
+		if s, ok := strings.CutPrefix(arg, "[]byte("); ok {
+			if v, err := strconv.Unquote(strings.TrimSuffix(s, ")")); err == nil {
+				f.Add([]byte(v))
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		for _, layout := range []fstest.MapFS{
+			{"gslb.toml": {Data: []byte(effectiveMain)}, "z.toml": {Data: src}},
+			{"gslb.toml": {Data: []byte(mainConf)}, "z.toml": {Data: src}},
+			{"gslb.toml": {Data: src}, "z.toml": {Data: []byte(testZone)}},
+		} {
+			orig, err := Load(FSFiles(layout), "gslb.toml")
+			if err != nil {
+				continue
+			}
+			files := orig.Effective(absolute)
+			again := loadEffective(t, files)
+			if want, got := compiledView(orig), compiledView(again); want != got {
+				t.Fatalf("the effective configuration compiles differently:\n%s\n%s", lineDiff(want, got), joinEffective(files))
+			}
+			if second := again.Effective(absolute); joinEffective(second) != joinEffective(files) {
+				t.Fatalf("not a fixed point:\n%s", lineDiff(joinEffective(files), joinEffective(second)))
+			}
+		}
+	})
+}
