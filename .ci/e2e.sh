@@ -604,3 +604,64 @@ stop "$PID1" "gslb (bundled example)"
 echo
 echo "e2e: all checks passed"
 echo "e2e: $PASSED passed, 0 failed"
+
+# ===================================================================
+# The status page in headless Chromium through playwright-core: the
+# bundled example served on its own addresses (DNS 127.0.0.1:8053, HTTP
+# 127.0.0.1:9153, the ports its checks probe, so every backend but api-3
+# is UP), a few answers for the charts, then .ci/status-page.mjs takes
+# docs/status-1280.png and docs/status-400.png and checks in the live DOM
+# (DevTools protocol) that nothing overflows its container sideways.
+# playwright-core comes from .ci/statuspage/package-lock.json; it drives
+# Debian's Chromium and downloads no browser.
+# ===================================================================
+
+need node
+need npm
+echo "e2e: status page: npm ci in .ci/statuspage"
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$ROOT/.ci/statuspage" --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1 ||
+	{ cat "$WORK/npm.log" >&2; fail "npm ci in .ci/statuspage failed"; }
+
+SP_LOG="$WORK/statuspage.log"
+: >"$SP_LOG"
+"$GSLB" serve >"$WORK/statuspage.out" 2>"$SP_LOG" </dev/null &
+SP_PID=$!
+PIDS+=("$SP_PID")
+LOGS+=("$SP_LOG")
+wait_ready "$SP_PID" "$SP_LOG" 8053 "$ZONE"
+ready=""
+for _ in $(seq 1 75); do
+	if http_get 9153 /readyz | grep -q '^ready'; then
+		ready=1
+		break
+	fi
+	sleep 0.2
+done
+[ -n "$ready" ] || fail "gslb serve (bundled example, HTTP 127.0.0.1:9153): not ready within 15 s"
+ok "gslb serve on the bundled example's own addresses (DNS 127.0.0.1:8053, HTTP 127.0.0.1:9153)"
+
+# Answers for the charts: every service, clients from several places.
+for i in $(seq 1 30); do
+	q 127.0.0.1 8053 api.gslb.example.com A
+	q 127.0.0.1 8053 app.gslb.example.com A +subnet="192.0.2.$i/32"
+	q 127.0.0.1 8053 cdn.gslb.example.com A
+	q 127.0.0.1 8053 edge.gslb.example.com A +subnet="81.2.69.$((i % 8 * 16))/28"
+	q 127.0.0.1 8053 www.gslb.example.com A +subnet="175.16.199.$i/32"
+	q 127.0.0.1 8053 www.gslb.example.com A +subnet="2.125.160.$i/32"
+	q 127.0.0.1 8053 www.gslb.example.com AAAA
+done
+DIG_CMD=""
+# A few probe results in every strip (checks run every 2 s or more).
+sleep 4
+
+out="$(node "$ROOT/.ci/status-page.mjs" "http://127.0.0.1:9153/" "$ROOT/docs" 2>&1)" ||
+	fail "status page in Chromium: $out"
+while IFS= read -r line; do
+	ok "status page in Chromium: ${line#ok: }"
+done <<<"$out"
+[ -s "$ROOT/docs/status-1280.png" ] && [ -s "$ROOT/docs/status-400.png" ] ||
+	fail "no docs/status-1280.png or docs/status-400.png"
+ok "status page screenshots: docs/status-1280.png, docs/status-400.png"
+
+stop "$SP_PID" "gslb serve (status page)"
+echo "e2e: status page: $PASSED passed in all, 0 failed"

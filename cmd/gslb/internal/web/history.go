@@ -137,3 +137,11 @@ func (h *answerHistory) series(service, backend string, live map[answerKey]uint6
 	out[historyMinutes-1] = uint32(min(open, 1<<32-1))
 	return out
 }
+
+// minutes is how many of the last historyMinutes minutes, the open one
+// included, the history covers: fewer in the first hour after start.
+func (h *answerHistory) minutes() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return min(h.closed+1, historyMinutes)
+}

@@ -118,9 +118,11 @@ type poolView struct {
 type rowView struct {
 	ID, Name, Address string
 	State             stateView
+	Badge, Note       string // the state's text as shown: "UP", "not probed yet"
 	Since             string // "for 3m"
 	Admin, AdminFull  string
-	Check, CheckFull  string
+	Check             template.HTML // shortened, with line breaks at / ? &
+	CheckFull         string
 	Probes, Spark     template.HTML
 	RTT               string
 	Errors, Load      string
@@ -341,7 +343,7 @@ func (s *Server) serviceView(svc *zones.Service, shares map[string]float64, live
 			series[i] = s.recent.hour.series(svc.Name, b.Name, mineLive)
 		}
 	}
-	sv.Chart, sv.Legend, sv.MoreLegend = hourChart(name, names, series)
+	sv.Chart, sv.Legend, sv.MoreLegend = hourChart(name, names, series, s.recent.hour.minutes())
 	sv.NoAnswersHour = len(sv.Legend) == 0
 
 	rows := map[*zones.Backend]rowView{}
@@ -374,7 +376,9 @@ func rowOf(svc *zones.Service, b *zones.Backend, shares map[string]float64, now 
 		Weight:    weightText(bj.Weight),
 		Answers:   "–",
 	}
-	r.Check = shorten(bj.Check, maxCheck)
+	r.Badge, r.Note, _ = strings.Cut(st.Text, " (")
+	r.Note = strings.TrimSuffix(r.Note, ")")
+	r.Check = breakable(shorten(bj.Check, maxCheck))
 	if bj.LastProbe != nil {
 		r.CheckFull += " · last probe " + ago(now, *bj.LastProbe)
 	}
@@ -462,8 +466,9 @@ const palette = 8
 // backend's share of the answers, minute by minute, as an inline SVG of
 // one path per backend; minutes without answers stay blank. It returns the
 // legend: the backends with the most answers, with their shares of the
-// hour, and how many more answered.
-func hourChart(service string, names []string, series [][historyMinutes]uint32) (template.HTML, []legendItem, int) {
+// hour, and how many more answered. Of the hour, the last known minutes
+// are covered (since start): the minutes before are lighter.
+func hourChart(service string, names []string, series [][historyMinutes]uint32, known int) (template.HTML, []legendItem, int) {
 	const w, h, step = historyMinutes * 10, 100, 10
 	var totals [historyMinutes]uint64
 	sum := make([]uint64, len(series))
@@ -513,8 +518,12 @@ func hourChart(service string, names []string, series [][historyMinutes]uint32) 
 	if all > 0 {
 		label = "answers of the last hour by backend: " + desc.String()
 	}
-	fmt.Fprintf(&b, `<svg class="hour" viewBox="0 0 %d %d" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title><rect class="bg" width="%d" height="%d"/>`,
-		w, h, template.HTMLEscapeString(service+": "+label), template.HTMLEscapeString(label), w, h)
+	known = min(max(known, 1), historyMinutes)
+	if known < historyMinutes {
+		label += fmt.Sprintf(" (counted for the last %d min, since gslb started)", known)
+	}
+	fmt.Fprintf(&b, `<svg class="hour" viewBox="0 0 %d %d" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title><rect class="bg" x="%d" width="%d" height="%d"/>`,
+		w, h, template.HTMLEscapeString(service+": "+label), template.HTMLEscapeString(label), (historyMinutes-known)*step, known*step, h)
 	if all > 0 {
 		// Backend k's path is the area under the cumulative share of
 		// backends 0..k; drawn from the last, each covers the ones below.
@@ -533,7 +542,7 @@ func hourChart(service string, names []string, series [][historyMinutes]uint32) 
 				continue
 			}
 			fmt.Fprintf(&b, `<path class="c%d" d="M0 %d`, i%palette, h)
-			prev := -1
+			prev := h
 			for j := range historyMinutes {
 				y := h - cum[i][j]
 				if y != prev {
@@ -653,6 +662,27 @@ func pageHref(p int) string {
 		return "/"
 	}
 	return "/?" + url.Values{"page": {strconv.Itoa(p)}}.Encode()
+}
+
+// breakable escapes s for HTML with a line break opportunity (<wbr>)
+// before every / ? & after the scheme's "://", so that a URL wraps between
+// its parts rather than inside a port or a word.
+func breakable(s string) template.HTML {
+	var b strings.Builder
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + 3
+	}
+	b.WriteString(template.HTMLEscapeString(s[:start]))
+	for j := start + 1; j < len(s); j++ {
+		if c := s[j]; c == '/' || c == '?' || c == '&' {
+			b.WriteString(template.HTMLEscapeString(s[start:j]))
+			b.WriteString("<wbr>")
+			start = j
+		}
+	}
+	b.WriteString(template.HTMLEscapeString(s[start:]))
+	return template.HTML(b.String())
 }
 
 // anchor is the id of a service's section.

@@ -368,3 +368,45 @@ func BenchmarkStatusPage(b *testing.B) {
 		b.ReportMetric(float64(n), "bytes/page")
 	})
 }
+
+// TestHourChart: each backend's path is the area under the cumulative
+// share, minute by minute; minutes without answers stay blank; the
+// legend has the hour's shares, the most first.
+func TestHourChart(t *testing.T) {
+	var a, b [historyMinutes]uint32
+	a[historyMinutes-2], b[historyMinutes-2] = 1, 3 // a 25 %, b 75 %
+	a[historyMinutes-1] = 4                         // a alone
+	svg, legend, more := hourChart("www.example.test", []string{"a", "b"}, [][historyMinutes]uint32{a, b}, 2)
+	for _, want := range []string{
+		`aria-label="www.example.test: answers of the last hour by backend: a 62%, b 38% (counted for the last 2 min, since gslb started)"`,
+		`<rect class="bg" x="580" width="20" height="100"/>`,
+		// b, drawn first, reaches the top where anything answered.
+		`<path class="c1" d="M0 100H580V0H600V100Z"/>`,
+		// a covers it up to 25 %, then the whole last minute.
+		`<path class="c0" d="M0 100H580V75H590V0H600V100Z"/>`,
+	} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("chart lacks %s:\n%s", want, svg)
+		}
+	}
+	if got := fmt.Sprint(legend, more); got != "[{c0 a 62%} {c1 b 38%}] 0" {
+		t.Errorf("legend %s", got)
+	}
+	if svg, legend, _ := hourChart("x", []string{"a"}, make([][historyMinutes]uint32, 1), historyMinutes); strings.Contains(string(svg), "<path") || len(legend) != 0 {
+		t.Errorf("no answers: %s %v", svg, legend)
+	}
+}
+
+func TestBreakable(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:9153/healthz":   "http://127.0.0.1:9153<wbr>/healthz",
+		"https://a/b?c=1&d=<x>":           "https://a<wbr>/b<wbr>?c=1<wbr>&amp;d=&lt;x&gt;",
+		"tcp://192.0.2.1:80":              "tcp://192.0.2.1:80",
+		"none":                            "none",
+		"dns://192.0.2.53:53/www.example": "dns://192.0.2.53:53<wbr>/www.example",
+	} {
+		if got := string(breakable(in)); got != want {
+			t.Errorf("breakable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
