@@ -80,6 +80,9 @@ type Config struct {
 	// GeoIP database, in bytes ([limits] zone_file_max_mib,
 	// geoip_file_max_mib).
 	ZoneFileMax, GeoFileMax int64
+	// MaxCNAMEChain bounds a CNAME chain inside a zone, at load and when
+	// answering ([limits] max_cname_chain).
+	MaxCNAMEChain int
 	// ReloadSettle is how long the configuration and zone files must stay
 	// unchanged before a change to them is loaded ([server] reload_settle).
 	ReloadSettle time.Duration
@@ -173,6 +176,7 @@ type configDoc struct {
 		MaxTTL         seconds  `toml:"max_ttl"`
 		ZoneFileMax    tomlInt  `toml:"zone_file_max_mib" range:"1..4096"`
 		GeoFileMax     tomlInt  `toml:"geoip_file_max_mib" range:"1..65536"`
+		MaxCNAMEChain  tomlInt  `toml:"max_cname_chain" range:"1..16"`
 	} `toml:"limits"`
 	Defaults struct {
 		TTL        seconds `toml:"ttl"`
@@ -268,6 +272,7 @@ func defaultConfig(file string) *Config {
 		MaxTTL:         DefaultMaxTTL,
 		DefaultTTL:     DefaultTTL,
 		ZoneFileMax:    DefaultFileMax,
+		MaxCNAMEChain:  DefaultMaxCNAMEChain,
 		GeoFileMax:     DefaultGeoMax,
 		ReloadSettle:   DefaultReloadSettle,
 		ServiceTTL:     DefaultServiceTTL,
@@ -337,6 +342,7 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 	if toInt(&lim.GeoFileMax, &mib); mib > 0 {
 		c.GeoFileMax = int64(mib) << 20
 	}
+	toInt(&lim.MaxCNAMEChain, &c.MaxCNAMEChain)
 	if d := doc.Server.Settle; d.ok() && (d.v < 0 || d.v > time.Minute) {
 		e.key([]string{"server", "reload_settle"}, "%v: want 0 to 1m", d.v)
 	}

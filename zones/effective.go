@@ -93,11 +93,10 @@ func (s *Snapshot) Effective(o EffectiveOptions) []EffectiveFile {
 // effectiveZoneNames names each zone's file after its origin, in
 // EffectiveZoneDir: "zones/gslb.example.com.toml".
 func effectiveZoneNames(zs []*Zone) []string {
-	bad := regexp.MustCompile(`[^a-z0-9._-]`)
 	used := map[string]bool{}
 	out := make([]string, len(zs))
 	for i, z := range zs {
-		base := bad.ReplaceAllString(strings.TrimSuffix(z.origin, "."), "_")
+		base := unsafeFileChars.ReplaceAllString(strings.TrimSuffix(z.origin, "."), "_")
 		name := base
 		for n := 2; used[name]; n++ {
 			name = fmt.Sprintf("%s-%d", base, n)
@@ -107,6 +106,10 @@ func effectiveZoneNames(zs []*Zone) []string {
 	}
 	return out
 }
+
+// unsafeFileChars are those a zone's file name does not take from its
+// origin.
+var unsafeFileChars = regexp.MustCompile(`[^a-z0-9._-]`)
 
 // effectiveConfig writes the main file.
 func effectiveConfig(c *Config, zoneFiles []string, path func(string) string) []byte {
@@ -118,6 +121,7 @@ func effectiveConfig(c *Config, zoneFiles []string, path func(string) string) []
 	w.kv("dns", tomlStrings(c.DNSAddrs))
 	w.kv("http", tomlQuote(c.HTTPAddr))
 	w.kv("answer_cache", tomlBoolText(c.AnswerCache))
+	w.kv("reload_settle", tomlDuration(c.ReloadSettle))
 
 	w.table("identity")
 	w.kv("id", tomlQuote(c.Identity))
@@ -132,6 +136,9 @@ func effectiveConfig(c *Config, zoneFiles []string, path func(string) string) []
 	w.kv("tcp_queries_per_connection", tomlIntText(int64(c.TCPQueriesPerConnection)))
 	w.kv("min_ttl", tomlIntText(int64(c.MinTTL)))
 	w.kv("max_ttl", tomlIntText(int64(c.MaxTTL)))
+	// Held in bytes, written in whole MiB as the keys take them.
+	w.kv("zone_file_max_mib", tomlIntText(c.ZoneFileMax>>20))
+	w.kv("geoip_file_max_mib", tomlIntText(c.GeoFileMax>>20))
 
 	w.table("defaults")
 	w.kv("ttl", tomlIntText(int64(c.DefaultTTL)))
@@ -506,7 +513,12 @@ func effectiveMetrics(w *tomlWriter, m *Metrics) {
 	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		host, p = rest[:i], rest[i:]
 	}
-	w.kv("address", tomlQuote(host))
+	if ap, err := netip.ParseAddrPort(host); err == nil {
+		w.kv("address", tomlQuote(ap.Addr().String()))
+		w.kv("port", tomlIntText(int64(ap.Port())))
+	} else {
+		w.kv("address", tomlQuote(host))
+	}
 	w.kv("path", tomlQuote(p))
 	w.kv("scheme", tomlQuote(scheme))
 	w.kv("interval", tomlDuration(sp.Interval))

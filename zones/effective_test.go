@@ -25,6 +25,7 @@ const effectiveMain = `zones = ["z.toml"]
 dns = ["127.0.0.1:5300"]
 http = ""
 answer_cache = false
+reload_settle = "250ms"
 [identity]
 id = "ns-a"
 nsid = false
@@ -34,6 +35,8 @@ edns_udp_size = 1400
 tcp_idle_timeout = "2m30s"
 min_ttl = 5
 max_ttl = 86400
+zone_file_max_mib = 2
+geoip_file_max_mib = 100
 [defaults]
 ttl = "2h"
 service_ttl = 45
@@ -268,12 +271,108 @@ func TestEffectivePaths(t *testing.T) {
 	}
 }
 
-// TestEffectiveConfigFields fails when Config gains a field: write it in
-// effectiveConfig, then count it here.
-func TestEffectiveConfigFields(t *testing.T) {
-	if n := countFields(Config{}); n != 45 {
-		t.Errorf("Config has %d fields: is the new one in effectiveConfig?", n)
+// TestEffectiveZones: each zone gets a file named after its origin, in
+// the order of the snapshot, and the main file lists them.
+func TestEffectiveZones(t *testing.T) {
+	fsys := fstest.MapFS{
+		"gslb.toml":    {Data: []byte(strings.Replace(effectiveMain, `zones = ["z.toml"]`, `zones = ["z.toml", "zones"]`, 1))},
+		"z.toml":       {Data: []byte(effectiveZones[1].zone)},
+		"zones/a.toml": {Data: []byte(effectiveZones[0].zone)},
+		"zones/b.toml": {Data: []byte(effectiveZones[2].zone)},
 	}
+	orig, err := Load(FSFiles(fsys), "gslb.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := orig.Effective(absolute)
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Name+" from "+f.Source)
+	}
+	want := []string{"gslb.toml from gslb.toml", "zones/svc.example.toml from z.toml", "zones/example.com.toml from zones/a.toml", "zones/geo.example.toml from zones/b.toml"}
+	if !slices.Equal(names, want) {
+		t.Errorf("files %q, want %q", names, want)
+	}
+	if !bytes.Contains(files[0].Text, []byte(`zones = ["zones/svc.example.toml", "zones/example.com.toml", "zones/geo.example.toml"]`)) {
+		t.Errorf("main file:\n%s", files[0].Text)
+	}
+	again := loadEffective(t, files)
+	if want, got := compiledView(orig), compiledView(again); want != got {
+		t.Errorf("the effective configuration compiles differently:\n%s", lineDiff(want, got))
+	}
+}
+
+// TestEffectiveEveryKey: the effective main file has every key the
+// loader reads (but state.dir, which is left unset), each check every key
+// of its type and each metrics table every metrics key.
+func TestEffectiveEveryKey(t *testing.T) {
+	kinds := ""
+	for _, kind := range []string{health.KindHTTP, health.KindHTTPS, health.KindTCP, health.KindDNS} {
+		extra := ""
+		if kind == health.KindDNS {
+			extra = `, query_name = "x."`
+		}
+		kinds += fmt.Sprintf("[services.%s]\ncheck = { type = %q, port = 53%s }\n"+
+			"backends = [ { address = \"192.0.2.1\", metrics = { port = 9100, latency = \"l\" } } ]\n", kind, kind, extra)
+	}
+	fsys := fstest.MapFS{"gslb.toml": {Data: []byte(mainConf)}, "z.toml": {Data: []byte("origin = \"x.\"\nns = [\"ns.y.\"]\n[soa]\n" + kinds)}}
+	s, err := Load(FSFiles(fsys), "gslb.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := s.Effective(absolute)
+	var main map[string]any
+	if _, err := toml.Decode(string(files[0].Text), &main); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range configSchema.keysAt(nil) {
+		sub := configSchema.keysAt([]string{table})
+		if sub == nil {
+			if _, ok := main[table]; !ok {
+				t.Errorf("no %s in the main file", table)
+			}
+			continue
+		}
+		m, _ := main[table].(map[string]any)
+		for _, k := range sub {
+			if _, ok := m[k]; !ok && table+"."+k != "state.dir" {
+				t.Errorf("no %s.%s in the main file", table, k)
+			}
+		}
+	}
+	var zone struct {
+		Services map[string]struct {
+			Backends []struct {
+				Check   map[string]any
+				Metrics map[string]any
+			}
+		}
+	}
+	if _, err := toml.Decode(string(files[1].Text), &zone); err != nil {
+		t.Fatal(err)
+	}
+	metricsKeys := tomlKeys(reflect.TypeFor[metricsDoc]())
+	for kind, svc := range zone.Services {
+		b := svc.Backends[0]
+		for k := range probeKeys[kind] {
+			if _, ok := b.Check[k]; !ok {
+				t.Errorf("no %s in the %s check", k, kind)
+			}
+		}
+		for _, k := range metricsKeys {
+			if _, ok := b.Metrics[k]; !ok {
+				t.Errorf("no %s in the metrics of %s", k, kind)
+			}
+		}
+	}
+	if len(zone.Services) != 4 {
+		t.Errorf("services %v", zone.Services)
+	}
+}
+
+// TestEffectiveFields fails when a compiled service or check gains a
+// field: write it in effectiveService or effectiveCheck, then count it.
+func TestEffectiveFields(t *testing.T) {
 	if n := countFields(Service{}); n != 25 {
 		t.Errorf("Service has %d fields: is the new one in effectiveService?", n)
 	}

@@ -84,9 +84,6 @@ func (t Tally) Count() {
 	}
 }
 
-// maxChain bounds the CNAME chain followed inside a zone.
-const maxChain = 8
-
 // Lookup answers q. Its name is an FQDN within the zone, as received (its
 // case is kept in owner names) and in lower case.
 func (z *Zone) Lookup(q *Query) Answer {
@@ -240,7 +237,7 @@ func (z *Zone) answerAt(a *Answer, q *Query, n *node, owner string, depth int) {
 // too long and does not loop.
 func (z *Zone) chase(a *Answer, q *Query, target string, depth int) {
 	tl := strings.ToLower(target)
-	if depth+1 >= maxChain || !dns.IsSubDomain(z.origin, tl) || chainHas(a.Answer, tl) {
+	if depth+1 > z.maxChain || !dns.IsSubDomain(z.origin, tl) || chainHas(a.Answer, tl) {
 		return
 	}
 	if q.Trace != nil {

@@ -134,7 +134,7 @@ func (l *zoneLoader) services(svcs map[string]toml.Primitive) {
 			continue
 		}
 		l.e.values(path, reflect.ValueOf(doc))
-		name, err := l.name(key)
+		name, err := l.ownerName(key, path)
 		if err != nil {
 			l.e.key(path, "%v", err)
 			continue
@@ -380,6 +380,19 @@ func lawOf(s *Service) string {
 func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName map[string]*Backend) {
 	if len(doc.Pools) == 0 {
 		s.Pools = []*Pool{{Name: "default", Members: s.Backends}}
+		// One address once in an answer (RFC 2181 section 5.2).
+		at := map[netip.Addr]string{}
+		for i, bd := range doc.Backends {
+			for _, b := range s.Backends {
+				if b.Name != bd.Name.v {
+					continue
+				}
+				if other, dup := at[b.Addr]; dup {
+					l.e.key(append(path[:len(path):len(path)], "backends", indexName(i), "address"), "%s is also the address of backend %s: an answer would hold the same record twice (RFC 2181 section 5.2)", b.Addr, other)
+				}
+				at[b.Addr] = b.Name
+			}
+		}
 		return
 	}
 	used := map[string]bool{}
@@ -402,7 +415,9 @@ func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName ma
 		if len(pd.Backends.v) == 0 && len(pd.Backends.problems) == 0 {
 			l.e.key(ppath, "pool %s has no backends", pd.Name.v)
 		}
-		for _, bn := range pd.Backends.v {
+		inPool := map[string]bool{}
+		addrs := map[netip.Addr]string{}
+		for j, bn := range pd.Backends.v {
 			b, known := byName[bn]
 			if !known {
 				l.e.key(append(ppath, "backends"), "no backend named %q in this service", bn)
@@ -411,6 +426,18 @@ func (l *zoneLoader) pools(s *Service, doc *serviceDoc, path []string, byName ma
 			if b == nil {
 				continue // rejected where it is declared
 			}
+			where := append(ppath[:len(ppath):len(ppath)], "backends", indexName(j))
+			if inPool[bn] {
+				l.e.key(where, "backend %s is listed twice in pool %s", bn, pd.Name.v)
+				continue
+			}
+			inPool[bn] = true
+			if other, dup := addrs[b.Addr]; dup {
+				used[bn] = true // in a pool, wrongly: no second error
+				l.e.key(where, "backend %s has the address %s of backend %s, also in pool %s: an answer would hold the same record twice (RFC 2181 section 5.2)", bn, b.Addr, other, pd.Name.v)
+				continue
+			}
+			addrs[b.Addr] = bn
 			used[bn] = true
 			p.Members = append(p.Members, b)
 		}

@@ -27,6 +27,8 @@ type Zone struct {
 	Services []*Service
 
 	nodes map[string]*node
+	// maxChain bounds the CNAME chain an answer follows inside the zone.
+	maxChain int
 }
 
 // node is one name in the zone tree: it holds records, a service, or nothing
@@ -69,7 +71,7 @@ func (n *node) add(rr dns.RR) {
 
 // newZone makes an empty zone with its apex node.
 func newZone(origin, file string) *Zone {
-	z := &Zone{Origin: origin, origin: strings.ToLower(origin), File: file, nodes: map[string]*node{}}
+	z := &Zone{Origin: origin, origin: strings.ToLower(origin), File: file, nodes: map[string]*node{}, maxChain: DefaultMaxCNAMEChain}
 	z.nodes[z.origin] = &node{name: origin}
 	return z
 }

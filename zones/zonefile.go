@@ -12,6 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/miekg/dns"
+	"golang.org/x/net/idna"
 )
 
 // zoneDoc is a zone file as written. A record table maps record types (and
@@ -99,6 +100,7 @@ func parseZone(cfg *Config, file string, src []byte, list, warnings *ErrorList) 
 		return nil
 	}
 	l.z = newZone(origin, file)
+	l.z.maxChain = cfg.MaxCNAMEChain
 	l.ttl = l.ttlOf([]string{"ttl"}, &doc.TTL, cfg.DefaultTTL)
 
 	// Decoded into a map, a value that is not a table gives no error.
@@ -115,6 +117,7 @@ func parseZone(cfg *Config, file string, src []byte, list, warnings *ErrorList) 
 	l.apex(doc.SOA, &doc.NS, src)
 	l.checkCuts()
 	l.checkNSTargets()
+	l.checkCNAMEs(cfg.MaxCNAMEChain)
 
 	if len(*list) > before {
 		return nil
@@ -189,9 +192,58 @@ func (l *zoneLoader) name(s string) (string, error) {
 	return n, nil
 }
 
+// ownerName resolves an owner name (of static records or a service) as
+// name does, and holds it to what a query can ask for: labels of letters,
+// digits, '-' and '_', a leading "*" label; a label with other letters
+// is an internationalised name, written in its A-label form (RFC 5891)
+// with a warning that says so.
+func (l *zoneLoader) ownerName(s string, path []string) (string, error) {
+	n, err := l.name(s)
+	if err != nil {
+		return "", err
+	}
+	labels := dns.SplitDomainName(n)
+	changed := false
+	for i, lb := range labels {
+		if lb == "*" && i == 0 || ldh(lb) {
+			continue
+		}
+		a, err := idnaProfile.ToASCII(lb)
+		if err != nil || !ldh(a) || strings.ContainsAny(lb, "\\ ") {
+			return "", fmt.Errorf("%q: the label %q cannot be asked for: use letters, digits, '-' and '_' (or an internationalised name such as \"bücher\")", s, lb)
+		}
+		labels[i], changed = a, true
+	}
+	if !changed {
+		return n, nil
+	}
+	a := dns.Fqdn(strings.Join(labels, "."))
+	l.e.warn(path, "%q is an internationalised name: served as %s (its A-label form, which resolvers ask for)", s, a)
+	return a, nil
+}
+
+// idnaProfile converts internationalised labels as resolvers and
+// browsers look them up (UTS 46 mapping, the bidi rule).
+var idnaProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false))
+
+// ldh tells whether a label is letters, digits, hyphens and underscores
+// (RFC 952 host names, and the underscore of service labels, RFC 8552).
+func ldh(label string) bool {
+	if label == "" {
+		return false
+	}
+	for i := 0; i < len(label); i++ {
+		c := label[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // owner resolves an owner name that must lie inside the zone.
 func (l *zoneLoader) owner(s string, path []string) (string, bool) {
-	n, err := l.name(s)
+	n, err := l.ownerName(s, path)
 	if err != nil {
 		l.e.key(path, "%v", err)
 		return "", false
