@@ -37,6 +37,7 @@ min_ttl = 5
 max_ttl = 86400
 zone_file_max_mib = 2
 geoip_file_max_mib = 100
+max_cname_chain = 3
 [defaults]
 ttl = "2h"
 service_ttl = 45
