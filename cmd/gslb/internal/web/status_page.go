@@ -123,6 +123,7 @@ type rowView struct {
 	Admin, AdminFull  string
 	Check             template.HTML // shortened, with line breaks at / ? &
 	CheckFull         string
+	NoCheck           bool // check "none": no probes, RTT, errors
 	Probes, Spark     template.HTML
 	RTT               string
 	Errors, Load      string
@@ -379,6 +380,7 @@ func rowOf(svc *zones.Service, b *zones.Backend, shares map[string]float64, now 
 	r.Badge, r.Note, _ = strings.Cut(st.Text, " (")
 	r.Note = strings.TrimSuffix(r.Note, ")")
 	r.Check = breakable(shorten(bj.Check, maxCheck))
+	r.NoCheck = bj.Check == "none"
 	if bj.LastProbe != nil {
 		r.CheckFull += " · last probe " + ago(now, *bj.LastProbe)
 	}
