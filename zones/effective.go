@@ -597,8 +597,13 @@ func tomlKey(k string) string {
 	return tomlQuote(k)
 }
 
-// tomlQuote writes s as a TOML basic string.
+// tomlQuote writes s as a TOML string: a literal string ('...') when s
+// holds a quote or a backslash that it need not escape there, else a basic
+// string.
 func tomlQuote(s string) string {
+	if strings.ContainsAny(s, `"\`) && !strings.ContainsFunc(s, func(r rune) bool { return r == '\'' || r < 0x20 || r == 0x7f }) {
+		return "'" + s + "'"
+	}
 	var b strings.Builder
 	b.WriteByte('"')
 	for i := 0; i < len(s); {

@@ -82,6 +82,10 @@ long = { TXT = "` + strings.Repeat("0123456789", 30) + `" }
 Alias = { CNAME = "mail.example.net." }
 child = { NS = ["ns.child"], DS = "12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF" }
 "ns.child" = { A = "192.0.2.53" }
+svc = { HTTPS = ["1 . alpn=\"h2,h3\" port=8443 ipv4hint=192.0.2.1", "0 www.example.net."], SVCB = "2 svc2.example.net. alpn=h2" }
+"_443._tcp.svc" = { TLSA = "3 1 1 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF" }
+ssh = { SSHFP = "4 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF", A = "192.0.2.22" }
+naptr = { NAPTR = ['100 10 "U" "E2U+sip" "!^\\+1(.*)$!sip:\\1@example.com!" .', '101 10 "S" "SIP+D2U" "" _sip._udp.example.com.'] }
 ptr = { PTR = "host.example.net.", HINFO = "\"PC\" \"Linux\"" }
 `},
 	{"services", `origin = "svc.example."
@@ -486,7 +490,7 @@ func lineDiff(want, got string) string {
 // TestEffectiveQuote: strings and keys that need quoting read back as
 // written.
 func TestEffectiveQuote(t *testing.T) {
-	for _, s := range []string{"", "plain", `say "hi"`, `back\slash`, "tab\there", "nl\nx", "\x01\x7f", "héllo ✓"} {
+	for _, s := range []string{"", "plain", `say "hi"`, `back\slash`, `it's "quoted"`, `'`, "tab\there", "nl\nx", "\x01\x7f", "héllo ✓"} {
 		doc := tomlKey(s) + " = " + tomlQuote(s) + "\n"
 		var m map[string]string
 		if _, err := toml.Decode(doc, &m); err != nil {
