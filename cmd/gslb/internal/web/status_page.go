@@ -254,7 +254,7 @@ func (s *Server) pageView(page int) pageView {
 	// The page's services, in full.
 	lo := (v.Page - 1) * pageSize
 	hi := min(lo+pageSize, len(svcs))
-	v.First, v.Last = lo+1, hi
+	v.First, v.Last = min(lo+1, hi), hi
 	mine := svcs[lo:hi]
 	shares, live := s.sharesOf(mine)
 	for _, svc := range mine {

@@ -410,3 +410,13 @@ func TestBreakable(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusPageEmpty: a configuration without services has one page of
+// none, and says so.
+func TestStatusPageEmpty(t *testing.T) {
+	f := newFixture(t, "", "", nil)
+	page := f.page(t, "/?page=3")
+	if !strings.Contains(page, "Services 0–0 of 0") || strings.Contains(page, `<nav class="pager"`) || strings.Contains(page, "data-banner=") {
+		t.Errorf("empty configuration:\n%s", page)
+	}
+}
