@@ -43,9 +43,12 @@ type app struct {
 	dnsMetrics *dnsserver.Metrics
 	allDown    *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
-	lastReload prometheus.Gauge
-	configInfo *prometheus.GaugeVec
-	web        *web.Server
+	// reloadRequests counts what asked for a reload (sighup, api), merged
+	// or not.
+	reloadRequests *prometheus.CounterVec
+	lastReload     prometheus.Gauge
+	configInfo     *prometheus.GaugeVec
+	web            *web.Server
 
 	listening     atomic.Bool
 	lastReloadErr atomic.Pointer[string]
@@ -115,6 +118,12 @@ func (a *app) initMetrics(c *zones.Config) {
 		Namespace: "gslb", Subsystem: "config", Name: "reloads_total",
 		Help: "Configuration reloads by result (success, failure); a reload that finds the files unchanged is a success.",
 	}, []string{"result"})
+	a.reloadRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gslb", Subsystem: "config", Name: "reload_requests_total",
+		Help: "Requests to reload the configuration by trigger (sighup, api); SIGHUPs in a burst are merged into at most two reloads.",
+	}, []string{"trigger"})
+	a.reloadRequests.WithLabelValues("sighup")
+	a.reloadRequests.WithLabelValues("api")
 	a.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "gslb", Subsystem: "config", Name: "last_reload_success_timestamp_seconds",
 		Help: "When the configuration was last loaded successfully (at start, or a reload, unchanged files included), as a Unix time.",
@@ -128,7 +137,7 @@ func (a *app) initMetrics(c *zones.Config) {
 	a.answers = zones.NewAnswerCounts()
 	a.rrl = dnsserver.NewRRL(rrlConfig(c), c.RRLTableSize)
 	a.dnsMetrics = dnsserver.NewMetrics()
-	a.reg.MustRegister(a.rrl, a.allDown, zones.NewBackendCollector(a.snapshot), a.reloads, a.lastReload, a.configInfo, a.answers, a.dnsMetrics,
+	a.reg.MustRegister(a.rrl, a.allDown, zones.NewBackendCollector(a.snapshot), a.reloads, a.reloadRequests, a.lastReload, a.configInfo, a.answers, a.dnsMetrics,
 		newBuildInfo(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
@@ -208,11 +217,14 @@ func (a *app) newWeb(token string, statusTokens []string) *web.Server {
 		Gatherer:        a.reg,
 		Ready:           a.notReady,
 		LastReloadError: a.lastReloadError,
-		Reload:          a.reload,
-		StatusTokens:    statusTokens,
-		Version:         version,
-		ConfigFile:      file,
-		Log:             a.log,
+		Reload: func(trigger string) error {
+			a.reloadRequests.WithLabelValues("api").Inc()
+			return a.reload(trigger)
+		},
+		StatusTokens: statusTokens,
+		Version:      version,
+		ConfigFile:   file,
+		Log:          a.log,
 	})
 }
 

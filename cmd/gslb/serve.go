@@ -185,7 +185,10 @@ func serve(f serveFlags, stdout, stderr io.Writer) int {
 	a.logStarted(snap, f.source(), srv.Addrs(), httpAddr, token != "")
 	a.logWarnings(snap)
 	printTry(stdout, snap, srv.Addrs(), httpAddr)
-	waitForStop(log, a, f.config, sigs)
+	// SIGHUPs in a burst reload once at once and once after it.
+	hup := newCoalescer(max(200*time.Millisecond, snap.Config.ReloadSettle), 10*time.Second, func(why string) { a.reload(why) })
+	go hup.Run(ctx)
+	waitForStop(log, a, f.config, sigs, hup)
 	cancel()
 	return shutdown(log, srv, hs)
 }
@@ -348,15 +351,19 @@ func addrStrings(aps []netip.AddrPort) []string {
 // waitForStop handles signals until SIGINT or SIGTERM: SIGHUP reloads the
 // configuration in the background, except the bundled example (config ""),
 // which does not change.
-func waitForStop(log *slog.Logger, a *app, config string, sigs <-chan os.Signal) {
+func waitForStop(log *slog.Logger, a *app, config string, sigs <-chan os.Signal, hup *coalescer) {
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
+			a.reloadRequests.WithLabelValues("sighup").Inc()
 			if config == "" {
 				log.Info("SIGHUP: the bundled example does not change; nothing to reload")
 				continue
 			}
-			log.Info("SIGHUP: reloading the configuration")
-			go a.reload("SIGHUP")
+			if hup.Request("SIGHUP") {
+				log.Info("SIGHUP: reloading the configuration")
+			} else {
+				log.Debug("SIGHUP: merged into the reload already pending")
+			}
 			continue
 		}
 		log.Info("shutting down", "signal", sig.String())
