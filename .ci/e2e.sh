@@ -601,9 +601,6 @@ stop "$PID3" "gslb (ctl)"
 stop "$PID2" "gslb -config"
 stop "$PID1" "gslb (bundled example)"
 
-echo
-echo "e2e: all checks passed"
-echo "e2e: $PASSED passed, 0 failed"
 
 # ===================================================================
 # The status page in headless Chromium through playwright-core: the
@@ -664,4 +661,7 @@ done <<<"$out"
 ok "status page screenshots: docs/status-1280.png, docs/status-400.png"
 
 stop "$SP_PID" "gslb serve (status page)"
-echo "e2e: status page: $PASSED passed in all, 0 failed"
+
+echo
+echo "e2e: all checks passed"
+echo "e2e: $PASSED passed, 0 failed"
