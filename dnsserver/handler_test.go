@@ -199,6 +199,51 @@ func TestHeaderRules(t *testing.T) {
 			}
 		})
 	}
+	// A question cut short, or bytes after the last record counted: FORMERR
+	// (issue 18: the first got REFUSED, the second an answer).
+	whole := rawQuery(3, rd, 1, "example.com.", dns.TypeSOA, nil, 0)
+	withOPT := rawQuery(3, rd, 1, "example.com.", dns.TypeSOA, rawOPT(1232, 0, 0, nil), 1)
+	for _, c := range []struct {
+		name string
+		q    []byte
+	}{
+		{"no QTYPE and QCLASS", whole[:len(whole)-4]},
+		{"no QCLASS", whole[:len(whole)-2]},
+		{"half a QCLASS", whole[:len(whole)-1]},
+		{"bytes after the question", append(append([]byte{}, whole...), 1, 2, 3)},
+		{"bytes after the OPT record", append(append([]byte{}, withOPT...), 0)},
+	} {
+		t.Run("FORMERR for "+c.name, func(t *testing.T) {
+			raw := exchangeRaw(t, addr, c.q, time.Second)
+			if raw == nil {
+				t.Fatal("no reply")
+			}
+			if rc := int(binary.BigEndian.Uint16(raw[2:]) & 0xF); rc != dns.RcodeFormatError {
+				t.Errorf("rcode %s, want FORMERR", dns.RcodeToString[rc])
+			}
+		})
+	}
+	for _, c := range []struct {
+		qtype uint16
+		rcode int
+	}{
+		{0, dns.RcodeFormatError}, {dns.TypeOPT, dns.RcodeFormatError},
+		{dns.TypeTKEY, dns.RcodeNotImplemented}, {dns.TypeTSIG, dns.RcodeNotImplemented},
+		{dns.TypeMAILA, dns.RcodeNotImplemented}, {dns.TypeMAILB, dns.RcodeNotImplemented},
+	} {
+		t.Run(dns.RcodeToString[c.rcode]+" for QTYPE "+dns.Type(c.qtype).String(), func(t *testing.T) {
+			for _, extra := range [][]byte{nil, rawOPT(1232, 0, 0, nil)} {
+				ar := 0
+				if extra != nil {
+					ar = 1
+				}
+				r := unpack(t, exchangeRaw(t, addr, rawQuery(3, 0, 1, "example.com.", c.qtype, extra, ar), time.Second))
+				if r.Rcode != c.rcode || len(r.Answer) != 0 {
+					t.Errorf("rcode %s answer %v, want %s and no answer", dns.RcodeToString[r.Rcode], r.Answer, dns.RcodeToString[c.rcode])
+				}
+			}
+		})
+	}
 	t.Run("FORMERR for garbage after the header, OPT kept", func(t *testing.T) {
 		q := rawQuery(4, 0, 1, "example.com.", dns.TypeSOA, rawOPT(1232, 0, 0, []byte{0, 8, 0, 3, 9, 9, 9}), 1) // ECS with a bad family
 		r := unpack(t, exchangeRaw(t, addr, q, time.Second))

@@ -99,7 +99,7 @@ func readFast(req []byte, q *request) bool {
 		return false
 	}
 	switch q.qtype {
-	case dns.TypeAXFR, dns.TypeIXFR, dns.TypeANY, dns.TypeOPT, dns.TypeMAILA, dns.TypeMAILB:
+	case 0, dns.TypeAXFR, dns.TypeIXFR, dns.TypeANY, dns.TypeOPT, dns.TypeMAILA, dns.TypeMAILB, dns.TypeTKEY, dns.TypeTSIG:
 		return false
 	}
 	q.qend = off + 4
@@ -203,6 +203,7 @@ func readMsg(req []byte, q *request) {
 		return
 	}
 	q.rd, q.cd = m.RecursionDesired, m.CheckingDisabled
+	complete := msgEnd(req) == len(req)
 	q.hasQuestion = len(m.Question) == 1
 	if q.hasQuestion {
 		qs := m.Question[0]
@@ -229,8 +230,17 @@ func readMsg(req []byte, q *request) {
 	switch {
 	case m.Opcode != dns.OpcodeQuery:
 		q.problem = dns.RcodeNotImplemented
-	case !q.hasQuestion || nopt > 1 || optMisplaced(m) || (opt != nil && opt.Hdr.Name != "."):
+	case !complete || !q.hasQuestion || nopt > 1 || optMisplaced(m) || (opt != nil && opt.Hdr.Name != "."):
+		// A question cut short, bytes after the last record counted,
+		// several questions or OPT records, an OPT out of place.
 		q.problem = dns.RcodeFormatError
+	case q.qtype == 0 || q.qtype == dns.TypeOPT:
+		// Meta types that no question may ask (RFC 6895 3.1, RFC 6891 6.1.1).
+		q.problem = dns.RcodeFormatError
+	case q.qtype == dns.TypeTKEY || q.qtype == dns.TypeTSIG || q.qtype == dns.TypeMAILA || q.qtype == dns.TypeMAILB:
+		// Transaction types and the obsolete mail types: not implemented,
+		// as BIND and Knot answer them.
+		q.problem = dns.RcodeNotImplemented
 	case opt != nil && opt.Version() != 0:
 		// RFC 6891 6.1.3: BADVERS, no answer, our version (0) in the OPT.
 		q.problem = dns.RcodeBadVers
@@ -243,6 +253,54 @@ func readMsg(req []byte, q *request) {
 			q.subnet, q.hasECS = *subnet, true
 		}
 	}
+}
+
+// msgEnd walks the message's wire format by its counts and returns where
+// its last record ends, -1 if a name, a question or a record runs past the
+// end. A message that does not end there is malformed (FORMERR), however
+// leniently miekg/dns unpacks it.
+func msgEnd(b []byte) int {
+	if len(b) < 12 {
+		return -1
+	}
+	off := 12
+	name := func() bool {
+		for {
+			if off >= len(b) {
+				return false
+			}
+			c := int(b[off])
+			switch {
+			case c == 0:
+				off++
+				return true
+			case c&0xC0 == 0xC0: // a pointer ends the name
+				off += 2
+				return off <= len(b)
+			case c&0xC0 != 0:
+				return false
+			}
+			off += 1 + c
+		}
+	}
+	qd := int(binary.BigEndian.Uint16(b[4:]))
+	rr := int(binary.BigEndian.Uint16(b[6:])) + int(binary.BigEndian.Uint16(b[8:])) + int(binary.BigEndian.Uint16(b[10:]))
+	for i := 0; i < qd; i++ {
+		if !name() || off+4 > len(b) {
+			return -1
+		}
+		off += 4
+	}
+	for i := 0; i < rr; i++ {
+		if !name() || off+10 > len(b) {
+			return -1
+		}
+		off += 10 + int(binary.BigEndian.Uint16(b[off+8:]))
+		if off > len(b) {
+			return -1
+		}
+	}
+	return off
 }
 
 // optMisplaced reports an OPT record outside the additional section.
