@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -28,6 +29,11 @@ func TestOwnersAndDuplicates(t *testing.T) {
 			[]string{`z.toml:9:41: services.w.pools[0].backends[1]: backend b has the address 192.0.2.1 of backend a, also in pool p: an answer would hold the same record twice (RFC 2181 section 5.2)`}},
 		{"one address twice without pools", base + "[services.w]\nbackends = [{ name = \"a\", address = \"192.0.2.1\" }, { name = \"b\", address = \"192.0.2.1\" }]\n",
 			[]string{`z.toml:8:66: services.w.backends[1].address: 192.0.2.1 is also the address of backend a: an answer would hold the same record twice (RFC 2181 section 5.2)`}},
+		{"a TXT over 65,535 bytes", base + "t = { TXT = \"" + strings.Repeat("y", 70000) + "\" }\n",
+			[]string{`z.toml:7:7: records.t.TXT: TXT data of more than 65,535 bytes: more than a record can hold`}},
+		{"an RRset over a message", base + "t = { TXT = [" + manyTXT(300) + "] }\n",
+			[]string{`z.toml:7:7: records.t.TXT: the TXT records at t.example.com. take 79831 bytes: more than a DNS message holds (65,535); no query could get them`}},
+		{"an RRset that fits", base + "t = { TXT = [" + manyTXT(200) + "] }\n", nil},
 		{"one address in two pools", base + "[services.w]\nbackends = [{ name = \"a\", address = \"192.0.2.1\" }, { name = \"b\", address = \"192.0.2.1\" }]\npools = [{ name = \"p\", backends = [\"a\"] }, { name = \"q\", backends = [\"b\"] }]\n", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -50,4 +56,14 @@ func TestOwnersAndDuplicates(t *testing.T) {
 	if snap.Zones[0].nodes["xn--bcher-kva.example.com."] == nil {
 		t.Error("the A-label name is not in the zone")
 	}
+}
+
+// manyTXT is n distinct TXT values of 253 characters, quoted, comma
+// separated.
+func manyTXT(n int) string {
+	var parts []string
+	for i := 0; i < n; i++ {
+		parts = append(parts, fmt.Sprintf("%q", fmt.Sprintf("%03d", i)+strings.Repeat("x", 250)))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -357,6 +357,15 @@ func (l *zoneLoader) records(recs map[string]recordTable) {
 				l.e.key(tpath, "a name has at most one CNAME, got %d", len(values))
 				continue
 			}
+			// Records by their data in lower case: a duplicate is looked
+			// for among those only, so that many records at one name load
+			// in linear time.
+			byData := map[string][]dns.RR{}
+			for _, rr := range n.get(typ) {
+				k := dataKey(rr)
+				byData[k] = append(byData[k], rr)
+			}
+			size := 12 + len(owner) + 1 + 4 // header and question of an answer
 			for i, v := range values {
 				vpath := list.path(tpath, i)
 				rr, err := l.record(owner, ttl, typ, v)
@@ -364,14 +373,27 @@ func (l *zoneLoader) records(recs map[string]recordTable) {
 					l.e.key(vpath, "%v", err)
 					continue
 				}
-				if dup := n.get(typ); dup != nil && containsRR(dup, rr) {
+				k := dataKey(rr)
+				if containsRR(byData[k], rr) {
 					l.e.key(vpath, "duplicate record %q", v)
 					continue
 				}
+				wire, ok := wireLen(rr)
+				if !ok {
+					l.e.key(vpath, "%s data of more than 65,535 bytes: more than a record can hold", tkey)
+					continue
+				}
+				// The owner of each record after the first is compressed
+				// to a pointer.
+				size += wire - (len(owner) + 1) + 2
+				byData[k] = append(byData[k], rr)
 				n.add(rr)
 				if typ == dns.TypeNS {
 					n.cut = true
 				}
+			}
+			if size > dns.MaxMsgSize {
+				l.e.key(tpath, "the %s records at %s take %d bytes: more than a DNS message holds (65,535); no query could get them", tkey, owner, size)
 			}
 		}
 		if n.get(dns.TypeCNAME) != nil && len(n.rrsets) > 1 {
@@ -402,6 +424,22 @@ func supportedTypes() string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, " ")
+}
+
+// dataKey is a record's data in lower case, for finding duplicates.
+func dataKey(rr dns.RR) string {
+	return strings.ToLower(strings.TrimPrefix(rr.String(), rr.Header().String()))
+}
+
+// wireLen is the length of rr in the wire format, uncompressed; false when
+// it cannot be packed (its data is over 65,535 bytes).
+func wireLen(rr dns.RR) (int, bool) {
+	buf := make([]byte, dns.Len(rr)+64)
+	off, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil || off > dns.MaxMsgSize {
+		return 0, false
+	}
+	return off, true
 }
 
 func containsRR(rrs []dns.RR, rr dns.RR) bool {
