@@ -83,6 +83,9 @@ type Config struct {
 	// MaxCNAMEChain bounds a CNAME chain inside a zone, at load and when
 	// answering ([limits] max_cname_chain).
 	MaxCNAMEChain int
+	// MemoryLimitMiB is the Go runtime's soft memory limit serve sets
+	// ([limits] memory_limit_mib; 0: 90 % of the cgroup's limit, if any).
+	MemoryLimitMiB int
 	// ReloadSettle is how long the configuration and zone files must stay
 	// unchanged before a change to them is loaded ([server] reload_settle).
 	ReloadSettle time.Duration
@@ -177,6 +180,7 @@ type configDoc struct {
 		ZoneFileMax    tomlInt  `toml:"zone_file_max_mib" range:"1..4096"`
 		GeoFileMax     tomlInt  `toml:"geoip_file_max_mib" range:"1..65536"`
 		MaxCNAMEChain  tomlInt  `toml:"max_cname_chain" range:"1..16"`
+		MemoryLimit    tomlInt  `toml:"memory_limit_mib" range:"0..1048576" hint:"0: 90% of the container's limit, if any"`
 	} `toml:"limits"`
 	Defaults struct {
 		TTL        seconds `toml:"ttl"`
@@ -343,6 +347,7 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 		c.GeoFileMax = int64(mib) << 20
 	}
 	toInt(&lim.MaxCNAMEChain, &c.MaxCNAMEChain)
+	toInt(&lim.MemoryLimit, &c.MemoryLimitMiB)
 	if d := doc.Server.Settle; d.ok() && (d.v < 0 || d.v > time.Minute) {
 		e.key([]string{"server", "reload_settle"}, "%v: want 0 to 1m", d.v)
 	}

@@ -140,6 +140,7 @@ func effectiveConfig(c *Config, zoneFiles []string, path func(string) string) []
 	w.kv("zone_file_max_mib", tomlIntText(c.ZoneFileMax>>20))
 	w.kv("geoip_file_max_mib", tomlIntText(c.GeoFileMax>>20))
 	w.kv("max_cname_chain", tomlIntText(int64(c.MaxCNAMEChain)))
+	w.kv("memory_limit_mib", tomlIntText(int64(c.MemoryLimitMiB)))
 
 	w.table("defaults")
 	w.kv("ttl", tomlIntText(int64(c.DefaultTTL)))

@@ -144,7 +144,7 @@ func serve(f serveFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gslb serve: configuration not valid; nothing started")
 		return 1
 	}
-	readers := tuneRuntime()
+	readers, memLimit := tuneRuntime(snap.Config)
 	f.fromConfig(snap.Config)
 	log, err := newLogger(stderr, f.logFormat, f.logLevel)
 	if err != nil {
@@ -183,6 +183,7 @@ func serve(f serveFlags, stdout, stderr io.Writer) int {
 		a.log.Warn("serving the bundled example: " + f.source() + "; give -config FILE or write " + DefaultConfig + " for your own zones")
 	}
 	a.logStarted(snap, f.source(), srv.Addrs(), httpAddr, token != "")
+	log.Info("go runtime", "memory_limit", memLimit, "gogc", gcPercent(), "gomaxprocs", runtime.GOMAXPROCS(0))
 	a.logWarnings(snap)
 	printTry(stdout, snap, srv.Addrs(), httpAddr)
 	// SIGHUPs in a burst reload once at once and once after it.
@@ -196,7 +197,11 @@ func serve(f serveFlags, stdout, stderr io.Writer) int {
 // tuneRuntime sets the collector's target and the number of processors
 // for a DNS server, unless GOGC and GOMAXPROCS in the environment say
 // otherwise, and returns how many UDP readers to run.
-func tuneRuntime() (readers int) {
+func tuneRuntime(c *zones.Config) (readers int, memLimit string) {
+	limit, memLimit := memoryLimit(c.MemoryLimitMiB, os.Getenv, readSmall)
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
 	if os.Getenv("GOGC") == "" {
 		// The query path allocates a few small objects per query; with the
 		// default GOGC of 100 the collector's pauses showed as a p99 of
@@ -215,7 +220,7 @@ func tuneRuntime() (readers int) {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(readers + 1)
 	}
-	return readers
+	return readers, memLimit
 }
 
 // buildServeApp reads the admin token and assembles the server with the
