@@ -34,6 +34,10 @@ const (
 	// before a change is loaded: a file written in two halves is never
 	// read in between.
 	DefaultReloadSettle = time.Second
+	// The HTTP side's connection caps: room for browsers, Prometheus and
+	// tools, far below the file descriptors DNS over TCP needs.
+	DefaultHTTPMaxConns          = 1024
+	DefaultHTTPMaxConnsPerClient = 64
 )
 
 // Config holds the settings of the main configuration file.
@@ -101,6 +105,9 @@ type Config struct {
 	StatusAuth      bool
 	StatusTokenFile string
 	TLSCert, TLSKey string
+	// HTTPMaxConns and HTTPMaxConnsPerClient cap the HTTP side's
+	// connections ([http] max_connections, max_connections_per_client).
+	HTTPMaxConns, HTTPMaxConnsPerClient int
 	// StateDir is [state] dir, the folder that holds everything gslb
 	// writes, resolved relative to File ("" when the key is absent: the
 	// command picks the default). docs/state.md describes its layout.
@@ -195,6 +202,8 @@ type configDoc struct {
 		StatusTokenFile tomlString `toml:"status_token_file"`
 		TLSCert         tomlString `toml:"tls_cert"`
 		TLSKey          tomlString `toml:"tls_key"`
+		MaxConns        tomlInt    `toml:"max_connections" range:"1..1000000"`
+		MaxPerClient    tomlInt    `toml:"max_connections_per_client" range:"1..1000000"`
 	} `toml:"http"`
 	Health struct {
 		MaxInFlight tomlInt `toml:"max_in_flight" range:"1..100000"`
@@ -277,9 +286,12 @@ func defaultConfig(file string) *Config {
 		DefaultTTL:     DefaultTTL,
 		ZoneFileMax:    DefaultFileMax,
 		MaxCNAMEChain:  DefaultMaxCNAMEChain,
-		GeoFileMax:     DefaultGeoMax,
-		ReloadSettle:   DefaultReloadSettle,
-		ServiceTTL:     DefaultServiceTTL,
+
+		HTTPMaxConns:          DefaultHTTPMaxConns,
+		HTTPMaxConnsPerClient: DefaultHTTPMaxConnsPerClient,
+		GeoFileMax:            DefaultGeoMax,
+		ReloadSettle:          DefaultReloadSettle,
+		ServiceTTL:            DefaultServiceTTL,
 
 		MaxProbesInFlight:       health.DefaultMaxInFlight,
 		TCPConnectionsPerClient: 64,
@@ -379,6 +391,8 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 	c.StateDir = rel(doc.State.Dir)
 	h := &doc.HTTP
 	h.StatusAuth.to(&c.StatusAuth)
+	toInt(&h.MaxConns, &c.HTTPMaxConns)
+	toInt(&h.MaxPerClient, &c.HTTPMaxConnsPerClient)
 	c.StatusTokenFile = rel(h.StatusTokenFile)
 	c.TLSCert, c.TLSKey = rel(h.TLSCert), rel(h.TLSKey)
 	if (c.TLSCert == "") != (c.TLSKey == "") && len(h.TLSCert.problems)+len(h.TLSKey.problems) == 0 {

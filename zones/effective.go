@@ -152,6 +152,8 @@ func effectiveConfig(c *Config, zoneFiles []string, path func(string) string) []
 
 	w.table("http")
 	w.kv("status_auth", tomlBoolText(c.StatusAuth))
+	w.kv("max_connections", tomlIntText(int64(c.HTTPMaxConns)))
+	w.kv("max_connections_per_client", tomlIntText(int64(c.HTTPMaxConnsPerClient)))
 	w.kv("status_token_file", tomlQuote(path(c.StatusTokenFile)))
 	w.kv("tls_cert", tomlQuote(path(c.TLSCert)))
 	w.kv("tls_key", tomlQuote(path(c.TLSKey)))

@@ -22,6 +22,7 @@ import (
 	"github.com/gslb/gslb/dnsserver"
 	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/zones"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // stringList is a flag that may be given several times.
@@ -164,7 +165,7 @@ func serve(f serveFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gslb serve:", err)
 		return 1
 	}
-	hs, httpAddr, err := startHTTP(a.web, f.httpAddr, a.tls)
+	hs, httpAddr, err := startHTTP(a.web, f.httpAddr, a.tls, snap.Config.HTTPMaxConns, snap.Config.HTTPMaxConnsPerClient, a.reg)
 	if err != nil {
 		fmt.Fprintf(stderr, "gslb serve: HTTP listener %s: %v\n", f.httpAddr, err)
 		srv.Shutdown(context.Background())
@@ -273,13 +274,21 @@ func startDNS(a *app, c *zones.Config, addrs []string, readers int) (*dnsserver.
 
 // startHTTP listens on addr and serves h there, returning the server and
 // the address bound; with addr "" there is no HTTP side: nil and "".
-func startHTTP(h http.Handler, addr string, tlsConf *tls.Config) (*http.Server, string, error) {
+func startHTTP(h http.Handler, addr string, tlsConf *tls.Config, maxConns, perClient int, reg prometheus.Registerer) (*http.Server, string, error) {
 	if addr == "" {
 		return nil, "", nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", err
+	}
+	ll := newLimitListener(ln, maxConns, perClient)
+	ln = ll
+	if reg != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "gslb", Subsystem: "http", Name: "connections_refused_total",
+			Help: "HTTP connections closed at once because [http] max_connections or max_connections_per_client was reached.",
+		}, func() float64 { return float64(ll.Refused()) }))
 	}
 	scheme := "http://"
 	if tlsConf != nil {
