@@ -53,6 +53,9 @@ type Server struct {
 	closing  atomic.Bool
 	stopOnce sync.Once
 
+	// evicted counts idle connections closed to make room (evictFor).
+	evicted atomic.Uint64
+
 	mu        sync.Mutex
 	conns     map[net.Conn]*tcpConn
 	perClient map[netip.Addr]int // open connections by client address
@@ -64,6 +67,13 @@ type tcpConn struct {
 	busy   atomic.Bool
 	active *atomic.Int64 // the listener's connection count
 	client netip.Addr
+	// last is when the connection last finished a query (or opened), in
+	// Unix nanoseconds: the oldest idle one is closed first to make room.
+	last atomic.Int64
+	conn *net.TCPConn
+	// evicting tells that evictFor closed it to make room; it no longer
+	// counts as its client's (s.mu).
+	evicting bool
 }
 
 // NewServer returns a server for the addresses; Start binds them.
@@ -241,14 +251,17 @@ func (s *Server) serveTCP(l *net.TCPListener) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if active.Load() >= int64(s.limits.TCPConnections) {
-			c.Close()
-			continue
-		}
 		client := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
-		tc := &tcpConn{active: &active, client: client}
+		tc := &tcpConn{active: &active, client: client, conn: c}
+		tc.last.Store(time.Now().UnixNano())
 		s.mu.Lock()
 		refuse := s.closing.Load() || s.limits.TCPConnectionsPerClient > 0 && s.perClient[client] >= s.limits.TCPConnectionsPerClient
+		if !refuse && active.Load() >= int64(s.limits.TCPConnections) {
+			// The table is full: room for a client with fewer connections
+			// than the one with most, by closing that one's oldest idle
+			// connection; else no room.
+			refuse = !s.evictFor(client)
+		}
 		if !refuse {
 			s.conns[c] = tc
 			s.perClient[client]++
@@ -271,8 +284,10 @@ func (s *Server) serveConn(c *net.TCPConn, tc *tcpConn) {
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
-		if s.perClient[tc.client]--; s.perClient[tc.client] <= 0 {
-			delete(s.perClient, tc.client)
+		if !tc.evicting {
+			if s.perClient[tc.client]--; s.perClient[tc.client] <= 0 {
+				delete(s.perClient, tc.client)
+			}
 		}
 		s.mu.Unlock()
 		// Count the connection gone before the client can see it close.
@@ -329,7 +344,46 @@ func (s *Server) serveConn(c *net.TCPConn, tc *tcpConn) {
 			}
 		}
 		tc.busy.Store(false)
+		tc.last.Store(time.Now().UnixNano())
 	}
+}
+
+// evictFor closes the oldest idle connection of the client with the most
+// connections, if client has fewer than it, and reports whether it did.
+// s.mu is held. The closed connection's goroutine finishes on its own;
+// until then the table holds one more than its cap.
+func (s *Server) evictFor(client netip.Addr) bool {
+	var top netip.Addr
+	most := 0
+	for a, n := range s.perClient {
+		if n > most || n == most && a.Less(top) {
+			top, most = a, n
+		}
+	}
+	if most <= s.perClient[client]+1 {
+		return false // no client holds notably more than this one
+	}
+	var victim *tcpConn
+	for _, tc := range s.conns {
+		if tc.client != top || tc.busy.Load() || tc.evicting {
+			continue
+		}
+		if victim == nil || tc.last.Load() < victim.last.Load() {
+			victim = tc
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	victim.conn.SetReadDeadline(time.Now()) // ends its read: it closes
+	victim.evicting = true
+	// No longer its client's: the next eviction weighs the client as it
+	// will be.
+	if s.perClient[top]--; s.perClient[top] <= 0 {
+		delete(s.perClient, top)
+	}
+	s.evicted.Add(1)
+	return true
 }
 
 // tcpConns returns how many TCP connections are open.

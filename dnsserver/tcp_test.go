@@ -215,3 +215,69 @@ func TestTCPPerClientAndQueryLimits(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestTCPFullTableMakesRoom: when one client fills the connection table,
+// another client is still served: the oldest idle connection of the
+// client with most is closed to make room; busy ones are not (issue 18).
+func TestTCPFullTableMakesRoom(t *testing.T) {
+	snap := loadSnapshot(t, testConfig, testZone)
+	h := NewHandler(snap, Identity{}, nil, discard())
+	s := NewServer(h, []string{"127.0.0.1:0"}, Limits{TCPConnections: 10, TCPConnectionsPerClient: 64, TCPIdleTimeout: 10 * time.Second}, discard())
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(t.Context())
+	addr := s.Addrs()[0].String()
+	dialFrom := func(src string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// Client A fills the table, one query each so that each is known.
+	var held []net.Conn
+	for i := range 10 {
+		c := dialFrom("127.0.0.2")
+		c.Write(frame(t, "www.example.com.", uint16(i)))
+		readFrame(t, c)
+		held = append(held, c)
+		time.Sleep(2 * time.Millisecond) // distinct ages
+	}
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	// Client B is served.
+	b := dialFrom("127.0.0.3")
+	defer b.Close()
+	b.Write(frame(t, "www.example.com.", 42))
+	b.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if r := readFrame(t, b); r.Id != 42 {
+		t.Errorf("client B: id %d", r.Id)
+	}
+	// A's oldest connection was the one closed.
+	held[0].SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := held[0].Read(make([]byte, 1)); err == nil {
+		t.Error("A's oldest connection is still open")
+	}
+	held[9].Write(frame(t, "www.example.com.", 7))
+	held[9].SetReadDeadline(time.Now().Add(2 * time.Second))
+	if r := readFrame(t, held[9]); r.Id != 7 {
+		t.Errorf("A's newest connection: id %d", r.Id)
+	}
+	if n := s.evicted.Load(); n != 1 {
+		t.Errorf("%d connections closed to make room, want 1", n)
+	}
+	// A itself gets no room at A's own expense: an eleventh from A is
+	// refused.
+	c := dialFrom("127.0.0.2")
+	defer c.Close()
+	c.Write(frame(t, "www.example.com.", 3))
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := c.Read(make([]byte, 2)); err == nil {
+		t.Error("the client with most connections got an eleventh")
+	}
+}
