@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/gslb/gslb/zones"
 	"github.com/miekg/dns"
@@ -27,6 +28,10 @@ type response struct {
 	nsid    string // our NSID, in hex, if asked for and set
 	ecs     bool   // echo the client subnet, with scope
 	scope   uint8
+	// cookie is the COOKIE option to send, client and server cookie (nil:
+	// none); cookieOK tells that the request's server cookie was valid.
+	cookie   []byte
+	cookieOK bool
 
 	// limit is the largest the reply may be on the wire.
 	limit int
@@ -79,6 +84,16 @@ func (h *Handler) decide(snap *zones.Snapshot, q *request, src netip.Addr, t Tra
 		r.do = q.do
 		if q.nsid && snap.Config.NSID {
 			r.nsid = hexString(h.identity(snap))
+		}
+		if q.hasCookie {
+			now := time.Now()
+			r.cookieOK = h.cookies.valid(&q.cookie, src, now)
+			sc := h.cookies.serverCookie(q.cookie.client, src, now)
+			r.cookie = append(append(make([]byte, 0, 24), q.cookie.client[:]...), sc[:]...)
+		}
+		if q.cookieOnly {
+			// RFC 7873 5.4: NOERROR with the cookies, no question.
+			return
 		}
 	}
 	switch q.problem {

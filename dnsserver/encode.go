@@ -65,7 +65,7 @@ func encodeFast(req []byte, q *request, r *response, buf []byte) (out []byte, ok
 // with its SOA (returned), no additional records, no NSID.
 func fastable(q *request, r *response) (soa *dns.SOA, ok bool) {
 	// A request readFast read (qend set) has one question and opcode QUERY.
-	if q.qend == 0 || len(r.extra) > 0 || r.nsid != "" || !r.aa ||
+	if q.qend == 0 || len(r.extra) > 0 || r.nsid != "" || r.cookie != nil || !r.aa ||
 		r.rcode != dns.RcodeSuccess && r.rcode != dns.RcodeNameError {
 		return nil, false
 	}
@@ -262,6 +262,9 @@ func (r *response) msg(q *request) *dns.Msg {
 		}
 		if r.nsid != "" {
 			o.Option = append(o.Option, &dns.EDNS0_NSID{Code: optNSID, Nsid: r.nsid})
+		}
+		if r.cookie != nil {
+			o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hex.EncodeToString(r.cookie)})
 		}
 		if r.ecs {
 			s := &q.subnet

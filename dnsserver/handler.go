@@ -55,7 +55,15 @@ type Handler struct {
 	queryN      atomic.Uint64
 
 	rand func() uint64 // random numbers of weighted choices; nil: math/rand/v2
+
+	cookies cookieSecret // the secret of server cookies (cookie.go)
 }
+
+// SetCookieSecret makes server cookies with secret rather than the random
+// one the handler drew: instances answering for one address share it, so
+// that a cookie one made the others accept (RFC 9018). Call it before
+// serving.
+func (h *Handler) SetCookieSecret(secret [16]byte) { h.cookies = secret }
 
 // SetRand makes weighted choices draw from rand (nil: math/rand/v2), so
 // that gslb test can repeat a run from a seed. rand must be safe for the
@@ -83,12 +91,15 @@ type outcome struct {
 	name  string
 	qtype uint16
 	ecs   bool
+	// cookie tells that the query carried a valid server cookie: its
+	// source address is proven, so rate limiting leaves it alone.
+	cookie bool
 }
 
 // NewHandler returns a handler answering from snap, locating clients with
 // geo (nil without a GeoIP database).
 func NewHandler(snap *zones.Snapshot, ident Identity, geo zones.Locator, log *slog.Logger) *Handler {
-	h := &Handler{ident: ident, geo: geo, log: log}
+	h := &Handler{ident: ident, geo: geo, log: log, cookies: newCookieSecret()}
 	h.geoGen, _ = geo.(reloader)
 	h.snap.Store(snap)
 	return h
@@ -207,7 +218,7 @@ func (h *Handler) serve(c *answerCache, req []byte, src netip.AddrPort, t Transp
 		reply, rcode, truncated, fast = h.answerWire(snap, req, src.Addr(), t, buf, c, slot, false, &o)
 	}
 	// Step 5: response rate limiting.
-	if t == UDP && h.rrl != nil {
+	if t == UDP && h.rrl != nil && !o.cookie {
 		switch h.rrl.check(src.Addr(), rrlKind(rcode), start) {
 		case rrlDrop:
 			reply = nil
@@ -252,6 +263,7 @@ func (h *Handler) answerWire(snap *zones.Snapshot, req []byte, src netip.Addr, t
 	}
 	r.recordServing = slot != nil
 	h.decide(snap, &q, src, t, nil, &r)
+	o.cookie = r.cookieOK
 	if q.problem == 0 {
 		o.name, o.qtype = q.name, q.qtype
 		if r.zone != nil {

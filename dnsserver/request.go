@@ -42,6 +42,12 @@ type request struct {
 	nsid    bool // the client asked for our NSID
 	subnet  ecs  // the client subnet option, with hasECS
 	hasECS  bool
+	// cookie is the COOKIE option, with hasCookie (RFC 7873); cookieOnly
+	// tells a query without a question that asks for a server cookie
+	// (RFC 7873 5.4).
+	cookie     cookie
+	hasCookie  bool
+	cookieOnly bool
 
 	// Set by readFast only: the end of the question in the wire, and the
 	// offsets of the question name's labels, for the fast encoder.
@@ -149,6 +155,8 @@ func readFastOPT(b []byte, q *request) bool {
 			// ZONEVERSION: miekg/dns rejects malformed ones (FORMERR on the
 			// general path); let that path judge them.
 			return false
+		case optCookie:
+			return false // answered per client: the general path
 		case optNSID:
 			q.nsid = true
 		case optECS:
@@ -230,6 +238,9 @@ func readMsg(req []byte, q *request) {
 	switch {
 	case m.Opcode != dns.OpcodeQuery:
 		q.problem = dns.RcodeNotImplemented
+	case len(m.Question) == 0 && complete && nopt == 1 && !optMisplaced(m) && opt.Hdr.Name == "." && opt.Version() == 0 && cookieQuery(req, q):
+		// Only a COOKIE option: the client asks for a server cookie.
+		q.cookieOnly = true
 	case !complete || !q.hasQuestion || nopt > 1 || optMisplaced(m) || (opt != nil && opt.Hdr.Name != "."):
 		// A question cut short, bytes after the last record counted,
 		// several questions or OPT records, an OPT out of place.
@@ -247,12 +258,34 @@ func readMsg(req []byte, q *request) {
 	case opt != nil:
 		rdata, _ := findOPT(req)
 		subnet, err := parseECS(rdata)
-		if err != nil {
+		c, hasCookie, cookieOK := findCookie(rdata)
+		switch {
+		case err != nil || !cookieOK:
+			// A bad client subnet, or a COOKIE of a wrong length (RFC
+			// 7873 5.2.2), or two.
 			q.problem = dns.RcodeFormatError
-		} else if subnet != nil {
-			q.subnet, q.hasECS = *subnet, true
+		default:
+			if subnet != nil {
+				q.subnet, q.hasECS = *subnet, true
+			}
+			q.cookie, q.hasCookie = c, hasCookie
 		}
 	}
+}
+
+// cookieQuery tells whether a request without a question carries a well
+// formed COOKIE option (RFC 7873 5.4), and reads it into q.
+func cookieQuery(req []byte, q *request) bool {
+	rdata, ok := findOPT(req)
+	if !ok {
+		return false
+	}
+	c, found, valid := findCookie(rdata)
+	if !found || !valid {
+		return false
+	}
+	q.cookie, q.hasCookie = c, true
+	return true
 }
 
 // msgEnd walks the message's wire format by its counts and returns where
