@@ -27,6 +27,11 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("a = { b = 1, # TOML 1.1\n c = [\n 2, ],\n }\n"))
 	f.Add([]byte(deep("[records]\na", 70, false)))
 	f.Add([]byte(deep("x", 70, true)))
+	// Huge and odd values (issue 18): a TXT over a record's size, numbers
+	// out of range, NaN and infinities, a CNAME loop, an IDNA owner.
+	f.Add([]byte(testZone + "big = { TXT = \"" + strings.Repeat("y", 70000) + "\" }\n"))
+	f.Add([]byte(testZone + "[services.n]\nttl = 99999999999999999999\nbackends = [{ name = \"a\", address = \"192.0.2.1\", weight = nan }, { name = \"b\", address = \"192.0.2.2\", weight = -inf }]\n"))
+	f.Add([]byte(testZone + "l1 = { CNAME = \"l2\" }\nl2 = { CNAME = \"l1\" }\n\"bücher\" = { A = \"192.0.2.1\" }\n"))
 	f.Add([]byte(probeBase + "check = { type = \"http\", expect = [200, \"301-399\"], headers = { X-A = \"1\" } }\n" +
 		"backends = [{ address = \"192.0.2.1\", check = { type = \"tcp\", port = 22 } }, { address = \"192.0.2.2\", weight = 2.5 }]\n"))
 	f.Add([]byte("\xef\xbb\xbfzones = [\"z.toml\"]\n[geo]\necs = [\"192.0.2.0/24\"]\n[rrl]\nslip = 3\n"))
