@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -115,4 +116,45 @@ func TestHostileFilesLive(t *testing.T) {
 		t.Errorf("only %d queries asked", asked.Load())
 	}
 	t.Logf("%d queries, %d failed", asked.Load(), failed.Load())
+}
+
+// TestHostileOtherFiles: a GeoIP database, admin state file or token file
+// that is a FIFO or a symlink to /dev/zero makes gslb check fail at once
+// with the reason, instead of hanging or filling memory (issue 18).
+func TestHostileOtherFiles(t *testing.T) {
+	for _, c := range []struct {
+		name, conf, file, want string
+	}{
+		{"GeoIP database a FIFO", "[geo]\ndatabase = \"geo.mmdb\"\n", "geo.mmdb", "a named pipe, not a regular file"},
+		{"GeoIP database /dev/zero", "[geo]\ndatabase = \"geo.mmdb\"\n", "geo.mmdb", "a symlink to /dev/zero, a character device, not a regular file"},
+		{"token file a FIFO", "[admin]\ntoken_file = \"token\"\n", "token", "a named pipe, not a regular file"},
+		{"state file /dev/zero", "[state]\ndir = \"state\"\n", "state/admin-overrides.toml", "a symlink to /dev/zero, a character device, not a regular file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "zones", "ex.test.toml"), ctlZone, 0o644)
+			writeFile(t, filepath.Join(dir, "gslb.toml"), "zones = [\"zones\"]\n"+c.conf, 0o644)
+			p := filepath.Join(dir, c.file)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if strings.Contains(c.want, "/dev/zero") {
+				os.Symlink("/dev/zero", p)
+			} else if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(binary, "check", "-config", filepath.Join(dir, "gslb.toml"))
+			done := make(chan struct{})
+			var out []byte
+			var err error
+			go func() { out, err = cmd.CombinedOutput(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("gslb check hangs")
+			}
+			if err == nil || !strings.Contains(string(out), c.want) {
+				t.Errorf("check: %v\n%s\nwant %q", err, out, c.want)
+			}
+		})
+	}
 }
