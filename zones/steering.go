@@ -132,6 +132,12 @@ func (st *Steering) stepGroup(svc *Service, g *group, src SignalSource, now time
 		// next one meanwhile.
 		st.slots[b.ID] = sl
 		sl.touched = true
+		if b.Pending() && !sl.since.IsZero() {
+			// Its health not known yet (at start, after a reload that
+			// changed its check): it keeps its state (a warm start's
+			// included) until it is known.
+			continue
+		}
 		if !b.Serving() || b.Weight <= 0 {
 			// Out of service: it starts afresh when it returns.
 			sl.since = time.Time{}

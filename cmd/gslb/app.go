@@ -59,6 +59,8 @@ type app struct {
 	down   map[string]bool // services whose backends are all out of service
 	// tls makes the HTTP side HTTPS ([http] tls_cert; nil: plain HTTP).
 	tls *tls.Config
+	// saveMu keeps the warm-start file to one writer.
+	saveMu sync.Mutex
 }
 
 // appOptions are the settings of a run that come from the command line
@@ -96,6 +98,7 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 	a.reports = health.NewReports(health.MaxReports)
 	a.steering = zones.NewSteering()
 	a.steering.Signals = zones.LiveSignals(a.reports)
+	a.warmStart()
 
 	a.h = dnsserver.NewHandler(snap, opt.identity, a.locator(), log)
 	a.h.SetMetrics(a.dnsMetrics)
@@ -493,6 +496,7 @@ func (a *app) background(ctx context.Context) {
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
+		saved := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
@@ -505,6 +509,10 @@ func (a *app) background(ctx context.Context) {
 				// a second, the default probe interval.
 				a.steering.Step(a.h.Snapshot(), now, time.Second)
 				a.reports.Prune(now)
+				if now.Sub(saved) >= warmStartEvery {
+					a.saveSteering()
+					saved = now
+				}
 			}
 		}
 	}()

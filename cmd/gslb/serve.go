@@ -192,6 +192,7 @@ func serve(f serveFlags, stdout, stderr io.Writer) int {
 	go hup.Run(ctx)
 	waitForStop(log, a, f.config, sigs, hup)
 	cancel()
+	a.saveSteering() // the next process starts warm
 	return shutdown(log, srv, hs)
 }
 

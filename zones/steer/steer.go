@@ -193,6 +193,19 @@ type Member struct {
 	started bool
 }
 
+// Started tells whether the member has taken a step: its averages hold
+// values.
+func (m *Member) Started() bool { return m.started }
+
+// Resume marks a member restored from saved state (a warm start) as
+// started, so that its averages carry on rather than start afresh. It
+// does nothing to a member whose share is not positive.
+func (m *Member) Resume() {
+	if m.Share > 0 {
+		m.started = true
+	}
+}
+
 // In is one member's input to a step.
 type In struct {
 	// Weight is the configured weight (> 0).
