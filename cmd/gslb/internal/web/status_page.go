@@ -406,6 +406,9 @@ func rowOf(svc *zones.Service, b *zones.Backend, shares map[string]float64, now 
 		r.Weight += " → " + weightText(bj.EffectiveWeight)
 		r.WeightTip += ", effective " + weightText(bj.EffectiveWeight) + " (control law and slow start)"
 	}
+	if f := bj.Steering; f != nil {
+		r.WeightTip += "; " + factorsTip(f)
+	}
 	share := shareOf(shares, b.ID)
 	switch {
 	case !bj.Serving:
@@ -748,4 +751,29 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// factorsTip is what shaped a backend's effective weight, in words, for
+// the weight's tooltip: the law's signals, share and target, and slow
+// start.
+func factorsTip(f *steeringJSON) string {
+	var parts []string
+	if f.Law != "" {
+		sig := "load none (neutral)"
+		if f.SmoothedLoad != nil {
+			sig = fmt.Sprintf("load %.2f", *f.SmoothedLoad)
+		}
+		lat := "latency none (neutral)"
+		if f.SmoothedLatency != nil {
+			lat = fmt.Sprintf("latency %.1f ms", *f.SmoothedLatency*1000)
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s, %s, errors %.0f%%, share %.1f%% (target %.1f%%)", f.Law, sig, lat, f.ErrorRate*100, f.Share*100, f.Target*100))
+	}
+	if f.Ramp < 1 {
+		parts = append(parts, fmt.Sprintf("slow start %.0f%%, %.0fs left", f.Ramp*100, f.RampLeftSeconds))
+	}
+	if len(parts) == 0 {
+		return "no law or ramp acting"
+	}
+	return strings.Join(parts, "; ")
 }

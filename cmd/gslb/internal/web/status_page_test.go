@@ -420,3 +420,24 @@ func TestStatusPageEmpty(t *testing.T) {
 		t.Errorf("empty configuration:\n%s", page)
 	}
 }
+
+// TestFactorsTip: the weight's tooltip says what shaped the effective
+// weight (issue 14: factors on the status page).
+func TestFactorsTip(t *testing.T) {
+	load, lat := 0.42, 0.0123
+	for _, c := range []struct {
+		f    steeringJSON
+		want string
+	}{
+		{steeringJSON{Law: "least_load", SmoothedLoad: &load, ErrorRate: 0.05, Share: 0.25, Target: 0.3, Ramp: 1},
+			"least_load: load 0.42, latency none (neutral), errors 5%, share 25.0% (target 30.0%)"},
+		{steeringJSON{Law: "fastest", SmoothedLatency: &lat, Share: 0.5, Target: 0.5, Ramp: 0.4, RampLeftSeconds: 36},
+			"fastest: load none (neutral), latency 12.3 ms, errors 0%, share 50.0% (target 50.0%); slow start 40%, 36s left"},
+		{steeringJSON{Ramp: 0.5, RampLeftSeconds: 10}, "slow start 50%, 10s left"},
+		{steeringJSON{Ramp: 1}, "no law or ramp acting"},
+	} {
+		if got := factorsTip(&c.f); got != c.want {
+			t.Errorf("got  %q\nwant %q", got, c.want)
+		}
+	}
+}
