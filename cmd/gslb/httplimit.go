@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"syscall"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -81,4 +82,15 @@ func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.release(c.addr) })
 	return err
+}
+
+// httpConnCap is the HTTP connection cap in effect: the configured one,
+// but never more than a quarter of the files the process may open, so
+// that HTTP cannot take what DNS over TCP needs.
+func httpConnCap(configured int) int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > 0 && rl.Cur/4 < uint64(configured) {
+		return max(1, int(rl.Cur/4))
+	}
+	return configured
 }

@@ -22,8 +22,16 @@ import (
 // its input closes. Three of them hold more connections than one process
 // may have files (20,000 here).
 const holder = `
-import socket, sys
+import resource, socket, sys
 addr, port, n, first = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+# Room for n sockets: up to the hard limit, or beyond it as root.
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+for want in ((n + 100, max(hard, n + 100)), (min(n + 100, hard), hard)):
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, want)
+        break
+    except (ValueError, OSError):
+        pass
 socks, fails = [], 0
 for i in range(n):
     s = socket.socket()

@@ -165,7 +165,7 @@ func serve(f serveFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gslb serve:", err)
 		return 1
 	}
-	hs, httpAddr, err := startHTTP(a.web, f.httpAddr, a.tls, snap.Config.HTTPMaxConns, snap.Config.HTTPMaxConnsPerClient, a.reg)
+	hs, httpAddr, err := startHTTP(a.web, f.httpAddr, a.tls, httpConnCap(snap.Config.HTTPMaxConns), snap.Config.HTTPMaxConnsPerClient, a.reg)
 	if err != nil {
 		fmt.Fprintf(stderr, "gslb serve: HTTP listener %s: %v\n", f.httpAddr, err)
 		srv.Shutdown(context.Background())
