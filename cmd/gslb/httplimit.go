@@ -2,10 +2,10 @@ package main
 
 import (
 	"net"
-	"syscall"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // limitListener caps the HTTP side's connections, in all and per client
