@@ -7,7 +7,8 @@
 #   SERVICES="" bash .ci/scale.sh        # skip the services configurations
 #   SIZES="" bash .ci/scale.sh           # services only
 #
-# It needs go, dig, GNU time (/usr/bin/time), nsd and nsd-checkzone,
+# gslb is built from the working tree (the table's first line says which
+# commit, and whether files were uncommitted). It needs go, dig, GNU time (/usr/bin/time), nsd and nsd-checkzone,
 # knotd and kzonecheck. Everything goes to $SCALE_DIR (default
 # /tmp/scale); progress goes to stderr, the markdown table to stdout (and
 # to $SCALE_DIR/table.md). Each figure is measured once: on a shared
@@ -138,14 +139,14 @@ reloads_done() {
 rows=()
 row() { rows+=("$(printf '%s|' "$@")"); }
 
-echo_build() {
+build() {
 	log "building gslb and scalegen"
 	(cd "$repo" && go build -o "$W/gslb" ./cmd/gslb && go build -o "$W/scalegen" ./.ci/scalegen)
 }
 
 # measure_gslb LABEL SIZE DIR NAME: gslb check, serve, reloads.
 measure_gslb() {
-	local label=$1 size=$2 dir=$3 name=$4 c cs cm t0 t1 pid start r0 r1 rt rss0 pss0 rss1 rssn n k tr0 first note="" total=0
+	local label=$1 size=$2 dir=$3 name=$4 c cs cm t0 t1 pid start r0 rt rss0 pss0 rss1 rssn n k tr0 first note="" total=0
 	log "$label $size: gslb check"
 	rm -rf "$dir/state"
 	mkdir -p "$dir/state"
@@ -193,6 +194,7 @@ measure_gslb() {
 		sleep "$RELOAD_GAP"
 	done
 	rssn=$(rss "$pid")
+	log "$label $size: RSS $(mib "$rss1") MiB after 1 reload, $(mib "$rssn") MiB after $n"
 	[ -n "$note" ] || note="$n reloads"
 	note="$note, mean $(awk -v t="$total" -v n="$n" 'BEGIN { printf "%.2f", t / n }')s"
 	stop "$pid"
@@ -293,7 +295,7 @@ EOF
 	eval "K_check_$size=$cs K_rss_$size=$rss0 K_start_$size=$start"
 }
 
-echo_build
+build
 for size in $SIZES; do
 	dir=$W/zone-$size
 	rm -rf "$dir"
@@ -318,6 +320,14 @@ get() { eval "printf '%s' \"\${$1-}\""; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else printf "–" }'; }
 
 {
+	if rev=$(cd "$repo" && git rev-parse --short HEAD 2>/dev/null); then
+		dirty=$(cd "$repo" && git status --porcelain --untracked-files=no -- cmd dnsserver zones geo health internal go.mod go.sum | wc -l)
+		[ "$dirty" = 0 ] || rev="$rev with $dirty uncommitted file(s)"
+	else
+		rev="(not a git checkout)"
+	fi
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'); gslb $("$W/gslb" version | cut -d' ' -f2-) at $rev; $(nsd -v 2>&1 | head -1); $(knotd -V)"
+	echo
 	echo "| server | records | check s | check max RSS MiB | start to first answer s | RSS after start MiB | PSS MiB | reload s | RSS after 1 reload MiB | RSS after reloads MiB | note |"
 	echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
 	for r in "${rows[@]}"; do
