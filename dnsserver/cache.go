@@ -80,12 +80,7 @@ func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, src 
 	if len(req) < 12 || len(req)-2 > cacheKeyMax {
 		return nil, nil
 	}
-	if snap != c.snap {
-		// A reload: let go of every entry, so that none keeps an old
-		// snapshot alive.
-		clear(c.entries)
-		c.snap = snap
-	}
+	c.release(snap)
 	c.geoGen = geoGen
 	h := c.hashKey(req, src)
 	e := &c.entries[h&(cacheEntries-1)]
@@ -94,6 +89,17 @@ func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, src 
 	}
 	c.pending = h
 	return nil, e
+}
+
+// release empties the cache if its entries are of another snapshot than
+// snap (a reload), so that none keeps an old snapshot alive.
+func (c *answerCache) release(snap *zones.Snapshot) {
+	if snap != c.snap {
+		if c.snap != nil {
+			clear(c.entries)
+		}
+		c.snap = snap
+	}
 }
 
 // valid tells whether the entry, stored for the same request bytes, holds

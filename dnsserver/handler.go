@@ -158,6 +158,14 @@ func (h *Handler) NewReader() *Reader {
 	return &Reader{h: h, cache: newAnswerCache()}
 }
 
+// Idle tells the reader it has nothing to read: if a reload replaced the
+// snapshot its answer cache holds, it lets the cache go, so that an idle
+// reader does not keep an old snapshot alive until its next query. The
+// UDP readers call it when their receive timeout ends a wait.
+func (r *Reader) Idle() {
+	r.cache.release(r.h.Snapshot())
+}
+
 // Serve answers one datagram as Handler.Serve does; now is when its batch
 // was received.
 func (r *Reader) Serve(req []byte, src netip.AddrPort, buf []byte, now time.Time) []byte {

@@ -268,6 +268,8 @@ func (u *rawUDP) serve(s *Server) {
 			// Empty: block in recvmmsg itself until a datagram comes.
 			n, errno = b.recv(fd, true)
 			if errno == unix.EAGAIN || errno == unix.EINTR || n == 0 {
+				// Nothing within the receive timeout.
+				r.Idle()
 				continue
 			}
 			if errno != 0 {
