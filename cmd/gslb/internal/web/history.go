@@ -22,9 +22,9 @@ import (
 // whose baseline stands for counters that are all zero.
 type answerHistory struct {
 	mu     sync.Mutex
-	minute time.Time            // the start of the open minute
-	mark   map[answerKey]uint64 // the counters at its start; nil: start, every counter zero
-	closed int                  // minutes closed since start
+	minute time.Time  // the start of the open minute
+	mark   *answerVec // the counters at its start; nil: start, every counter zero
+	closed int        // minutes closed since start
 	rings  map[historyKey]*answerRing
 }
 
@@ -59,7 +59,7 @@ func (h *answerHistory) start(at time.Time) {
 // than the open one closes it. After a pause of Run, it closes the minutes
 // between too: the answers of the pause land in the last of them, the
 // others stay empty. counts must not change afterwards.
-func (h *answerHistory) observe(at time.Time, counts map[answerKey]uint64) {
+func (h *answerHistory) observe(at time.Time, counts *answerVec) {
 	m := at.Truncate(time.Minute)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -69,7 +69,8 @@ func (h *answerHistory) observe(at time.Time, counts map[answerKey]uint64) {
 	skip := int(m.Sub(h.minute) / time.Minute) // minutes to close, >= 1
 	c := h.closed
 	gen := c + 1
-	for k, n := range counts {
+	for i, k := range counts.lay.keys {
+		n := counts.n[i]
 		hk := historyKey{k.service, k.backend}
 		r := h.rings[hk]
 		if r == nil {
@@ -84,7 +85,7 @@ func (h *answerHistory) observe(at time.Time, counts map[answerKey]uint64) {
 		}
 		var base uint64
 		if h.mark != nil {
-			b, ok := h.mark[k]
+			b, ok := h.mark.get(k)
 			if !ok {
 				continue // new since the last close: counts from now on
 			}
@@ -128,7 +129,7 @@ func (h *answerHistory) series(service, backend string, live map[answerKey]uint6
 		}
 		base, ok := uint64(0), true
 		if h.mark != nil {
-			base, ok = h.mark[k]
+			base, ok = h.mark.get(k)
 		}
 		if ok && n > base {
 			open += n - base

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"slices"
 	"testing"
 	"time"
@@ -91,4 +92,21 @@ func TestAnswerHistoryBounded(t *testing.T) {
 			t.Fatalf("one's last hour %v, want 1 a minute", f.hourOf("one", historyMinutes))
 		}
 	}
+}
+
+// vecOf lays out counts as a sample does (in sorted key order).
+func vecOf(counts map[answerKey]uint64) *answerVec {
+	l := &answerLayout{index: map[answerKey]int{}}
+	for k := range counts {
+		l.keys = append(l.keys, k)
+	}
+	slices.SortFunc(l.keys, func(a, b answerKey) int {
+		return cmp.Or(cmp.Compare(a.service, b.service), cmp.Compare(a.pool, b.pool), cmp.Compare(a.backend, b.backend))
+	})
+	v := &answerVec{lay: l, n: make([]uint64, len(l.keys))}
+	for i, k := range l.keys {
+		l.index[k] = i
+		v.n[i] = counts[k]
+	}
+	return v
 }

@@ -240,7 +240,7 @@ func newLargeFixture(t testing.TB) *fixture {
 			}
 		}
 		counts = next
-		h.observe(t0.Add(time.Duration(m+1)*time.Minute), counts)
+		h.observe(t0.Add(time.Duration(m+1)*time.Minute), vecOf(counts))
 	}
 	return f
 }

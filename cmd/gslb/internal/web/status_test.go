@@ -575,7 +575,8 @@ func TestRunSamples(t *testing.T) {
 	var ones []uint64
 	for _, smp := range f.web.recent.samples {
 		at = append(at, smp.at.Sub(f.t0))
-		ones = append(ones, smp.counts[answerKey{"www.example.test.", "default", "one"}])
+		n, _ := smp.counts.get(answerKey{"www.example.test.", "default", "one"})
+		ones = append(ones, n)
 	}
 	if want := []time.Duration{0, time.Second, 2 * time.Second}; !slices.Equal(at, want) {
 		t.Errorf("samples at %v, want %v", at, want)
@@ -606,8 +607,8 @@ func TestAnswerSamplesBounded(t *testing.T) {
 		t.Errorf("%d samples, want %d", n, answerSamples)
 	}
 	for _, smp := range f.web.recent.samples {
-		if len(smp.counts) != 1 {
-			t.Fatalf("sample at %v has counters %v, want one's alone", smp.at.Sub(f.t0), smp.counts)
+		if len(smp.counts.n) != 1 || len(smp.counts.lay.keys) != 1 {
+			t.Fatalf("sample at %v has counters %v, want one's alone", smp.at.Sub(f.t0), smp.counts.lay.keys)
 		}
 	}
 }
