@@ -61,6 +61,8 @@ type app struct {
 	tls *tls.Config
 	// saveMu keeps the warm-start file to one writer.
 	saveMu sync.Mutex
+	// gc settles memory after each reload (serve sets it; nil in tests).
+	gc *gcTuner
 }
 
 // appOptions are the settings of a run that come from the command line
@@ -334,6 +336,11 @@ func (a *app) reload(why string) error {
 	defer a.reloadMu.Unlock()
 	old := a.h.Snapshot()
 	next, err := loadConfig(a.configPath)
+	if a.gc != nil {
+		// Whatever becomes of it, the load left garbage, and a swap
+		// leaves the old snapshot: give both back to the system.
+		defer a.gc.settleSoon(300 * time.Millisecond)
+	}
 	if err == nil {
 		err = a.liveChange(next)
 	}

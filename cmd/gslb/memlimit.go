@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // cgroupMemoryFiles are where Linux tells a process its memory limit:
@@ -63,4 +66,61 @@ func readSmall(path string) ([]byte, error) {
 		return nil, err
 	}
 	return b[:n], nil
+}
+
+// The collector's target (GOGC) that serve sets from the live heap after
+// every load: gcPercentMax while the live heap is small, so that the few
+// small objects the query path allocates cost few collections, but never
+// more than gcHeadroom of garbage on top of the live heap once it is
+// large, down to Go's default of 100 (the heap at most twice the live
+// one). docs/performance.md gives the measurements behind the figures.
+const (
+	gcPercentMax = 400
+	gcPercentMin = 100
+	gcHeadroom   = 64 << 20
+)
+
+// gcPercentFor is the GOGC for a live heap of live bytes: 400 up to
+// 16 MiB, then 64 MiB of headroom, 100 from 64 MiB on.
+func gcPercentFor(live uint64) int {
+	if live == 0 {
+		return gcPercentMax
+	}
+	return int(max(gcPercentMin, min(gcPercentMax, 100*gcHeadroom/live)))
+}
+
+// gcTuner settles memory after a load: a collection that also returns
+// the freed pages to the system (a load's garbage and the replaced
+// snapshot are most of the heap then), and a GOGC fitted to the new live
+// heap unless GOGC in the environment fixes it.
+type gcTuner struct {
+	log   *slog.Logger
+	fixed bool // GOGC set in the environment
+}
+
+// settle collects, returns memory to the system and fits GOGC; it returns
+// the live heap and the GOGC in effect.
+func (t *gcTuner) settle() (live uint64, gogc int) {
+	debug.FreeOSMemory()
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() == metrics.KindUint64 {
+		live = sample[0].Value.Uint64()
+	}
+	if t.fixed {
+		return live, gcPercent()
+	}
+	gogc = gcPercentFor(live)
+	debug.SetGCPercent(gogc)
+	return live, gogc
+}
+
+// settleSoon settles after delay, in the background: long enough after a
+// snapshot swap for every UDP reader to have let the old snapshot go (an
+// idle one does at its receive timeout, 200 ms).
+func (t *gcTuner) settleSoon(delay time.Duration) {
+	time.AfterFunc(delay, func() {
+		live, gogc := t.settle()
+		t.log.Debug("memory settled after a reload", "live_heap_mib", live>>20, "gogc", gogc)
+	})
 }

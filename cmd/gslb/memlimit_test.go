@@ -44,3 +44,22 @@ func TestMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestGCPercentFor(t *testing.T) {
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 400},
+		{4 << 20, 400},
+		{16 << 20, 400},
+		{32 << 20, 200},
+		{40 << 20, 160},
+		{64 << 20, 100},
+		{1 << 30, 100},
+	} {
+		if got := gcPercentFor(c.live); got != c.want {
+			t.Errorf("gcPercentFor(%d MiB) = %d, want %d", c.live>>20, got, c.want)
+		}
+	}
+}
