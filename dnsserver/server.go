@@ -53,8 +53,9 @@ type Server struct {
 	closing  atomic.Bool
 	stopOnce sync.Once
 
-	// evicted counts idle connections closed to make room (evictFor).
-	evicted atomic.Uint64
+	// evicted counts idle connections closed to make room (evictFor);
+	// refused, connections closed at once for want of room.
+	evicted, refused atomic.Uint64
 
 	mu        sync.Mutex
 	conns     map[net.Conn]*tcpConn
@@ -268,6 +269,9 @@ func (s *Server) serveTCP(l *net.TCPListener) {
 		}
 		s.mu.Unlock()
 		if refuse {
+			if !s.closing.Load() {
+				s.refused.Add(1)
+			}
 			c.Close()
 			continue
 		}
@@ -275,6 +279,16 @@ func (s *Server) serveTCP(l *net.TCPListener) {
 		s.wg.Add(1)
 		go s.serveConn(c, tc)
 	}
+}
+
+// TCPStats returns the TCP connections open now over every listener,
+// those refused for want of room (the table full, or the client at its
+// cap) and the idle ones closed to make room for another client.
+func (s *Server) TCPStats() (open int, refused, evicted uint64) {
+	s.mu.Lock()
+	open = len(s.conns)
+	s.mu.Unlock()
+	return open, s.refused.Load(), s.evicted.Load()
 }
 
 // serveConn answers the queries of one TCP connection in order (RFC 7766:

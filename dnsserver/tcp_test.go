@@ -280,4 +280,7 @@ func TestTCPFullTableMakesRoom(t *testing.T) {
 	if _, err := c.Read(make([]byte, 2)); err == nil {
 		t.Error("the client with most connections got an eleventh")
 	}
+	if open, refused, evicted := s.TCPStats(); open != 10 || refused != 1 || evicted != 1 {
+		t.Errorf("TCPStats: %d open, %d refused, %d evicted; want 10, 1, 1", open, refused, evicted)
+	}
 }

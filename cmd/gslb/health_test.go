@@ -88,6 +88,7 @@ func startAppWatching(t *testing.T, configFile string, token string, watch bool)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	registerTCPMetrics(a.reg, srv)
 	a.listening.Store(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	if watch {

@@ -269,8 +269,27 @@ func startDNS(a *app, c *zones.Config, addrs []string, readers int) (*dnsserver.
 	if err := srv.Start(); err != nil {
 		return nil, err
 	}
+	registerTCPMetrics(a.reg, srv)
 	a.listening.Store(true)
 	return srv, nil
+}
+
+// registerTCPMetrics exports the DNS server's TCP connection counts.
+func registerTCPMetrics(reg prometheus.Registerer, srv *dnsserver.Server) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "gslb", Subsystem: "dns", Name: "tcp_connections",
+			Help: "DNS connections over TCP open now, over every listener.",
+		}, func() float64 { n, _, _ := srv.TCPStats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "gslb", Subsystem: "dns", Name: "tcp_refused_total",
+			Help: "DNS connections over TCP closed at once: [limits] tcp_connections reached with no idle connection to close, or the client at tcp_connections_per_client.",
+		}, func() float64 { _, n, _ := srv.TCPStats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "gslb", Subsystem: "dns", Name: "tcp_evicted_total",
+			Help: "Idle DNS connections over TCP closed to make room for another client when the table was full (the oldest of the client with most).",
+		}, func() float64 { _, _, n := srv.TCPStats(); return float64(n) }),
+	)
 }
 
 // startHTTP listens on addr and serves h there, returning the server and
