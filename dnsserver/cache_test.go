@@ -30,7 +30,7 @@ type cacheFixture struct {
 }
 
 func newCacheFixture(t *testing.T) *cacheFixture {
-	f := &cacheFixture{admin: health.NewAdmin("", discard()), counts: zones.NewAnswerCounts()}
+	f := &cacheFixture{admin: health.NewAdmin("", 0, discard()), counts: zones.NewAnswerCounts()}
 	f.load = func() *zones.Snapshot {
 		s := loadSnapshot(t, fmt.Sprintf(geoConfig, `"all"`), cacheZone)
 		s.Bind(nil, f.admin, nil, nil)

@@ -58,6 +58,7 @@ var backendID = regexp.MustCompile(`^[A-Za-z0-9_*-](?:[A-Za-z0-9_.*-]*[A-Za-z0-9
 type Admin struct {
 	log  *slog.Logger
 	file string // "" keeps overrides in memory only
+	max  int64  // the largest state file LoadFile reads
 
 	mu    sync.Mutex // serialises writers; readers use the slots
 	slots map[string]*Slot
@@ -65,10 +66,13 @@ type Admin struct {
 
 // NewAdmin returns an override store persisted in file ("" for none): the
 // server passes admin-overrides.toml in its state directory (docs/state.md),
-// or the deprecated [admin] state_file. It does not read the file; call
-// LoadFile.
-func NewAdmin(file string, log *slog.Logger) *Admin {
-	return &Admin{log: log, file: file, slots: map[string]*Slot{}}
+// or the deprecated [admin] state_file. LoadFile reads at most max bytes
+// of it (0: DefaultMaxStateFile); NewAdmin does not read it.
+func NewAdmin(file string, max int64, log *slog.Logger) *Admin {
+	if max <= 0 {
+		max = DefaultMaxStateFile
+	}
+	return &Admin{log: log, file: file, max: max, slots: map[string]*Slot{}}
 }
 
 // File returns the state file's path.
@@ -107,10 +111,10 @@ func (a *Admin) List() map[string]Override {
 	return out
 }
 
-// MaxStateFile caps the size of the admin state file: far more than any
-// set of overrides needs, small enough that a wrong file cannot fill
-// memory.
-const MaxStateFile = 64 << 20
+// DefaultMaxStateFile caps the size of the admin state file unless
+// [limits] state_file_max_mib says otherwise: far more than any set of
+// overrides needs, small enough that a wrong file cannot fill memory.
+const DefaultMaxStateFile = 64 << 20
 
 // NormalizeID lower-cases the service part of a backend ID: DNS names
 // compare without case, backend names with it.
@@ -235,7 +239,7 @@ func (a *Admin) LoadFile() error {
 	if a.file == "" {
 		return nil
 	}
-	src, err := safefile.Read(a.file, MaxStateFile)
+	src, err := safefile.Read(a.file, a.max)
 	if os.IsNotExist(err) {
 		src, err = nil, nil
 	}

@@ -38,7 +38,7 @@ backends = [
 	for _, s := range snap.Specs() {
 		states[s] = health.StartState(s)
 	}
-	admin := health.NewAdmin("", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	admin := health.NewAdmin("", 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	snap.Bind(states, admin, nil, nil)
 	if err := admin.Set("www.example.com/b", &health.Override{State: health.AdminDrain}, "test"); err != nil {
 		t.Fatal(err)

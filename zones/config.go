@@ -84,6 +84,9 @@ type Config struct {
 	// GeoIP database, in bytes ([limits] zone_file_max_mib,
 	// geoip_file_max_mib).
 	ZoneFileMax, GeoFileMax int64
+	// StateFileMax caps each file of the state directory gslb reads back
+	// (admin overrides, warm start), in bytes ([limits] state_file_max_mib).
+	StateFileMax int64
 	// MaxCNAMEChain bounds a CNAME chain inside a zone, at load and when
 	// answering ([limits] max_cname_chain).
 	MaxCNAMEChain int
@@ -186,6 +189,7 @@ type configDoc struct {
 		MaxTTL         seconds  `toml:"max_ttl"`
 		ZoneFileMax    tomlInt  `toml:"zone_file_max_mib" range:"1..4096"`
 		GeoFileMax     tomlInt  `toml:"geoip_file_max_mib" range:"1..65536"`
+		StateFileMax   tomlInt  `toml:"state_file_max_mib" range:"1..4096"`
 		MaxCNAMEChain  tomlInt  `toml:"max_cname_chain" range:"1..16"`
 		MemoryLimit    tomlInt  `toml:"memory_limit_mib" range:"0..1048576" hint:"0: 90% of the container's limit, if any"`
 	} `toml:"limits"`
@@ -285,6 +289,7 @@ func defaultConfig(file string) *Config {
 		MaxTTL:         DefaultMaxTTL,
 		DefaultTTL:     DefaultTTL,
 		ZoneFileMax:    DefaultFileMax,
+		StateFileMax:   DefaultFileMax,
 		MaxCNAMEChain:  DefaultMaxCNAMEChain,
 
 		HTTPMaxConns:          DefaultHTTPMaxConns,
@@ -357,6 +362,10 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 	mib = 0
 	if toInt(&lim.GeoFileMax, &mib); mib > 0 {
 		c.GeoFileMax = int64(mib) << 20
+	}
+	mib = 0
+	if toInt(&lim.StateFileMax, &mib); mib > 0 {
+		c.StateFileMax = int64(mib) << 20
 	}
 	toInt(&lim.MaxCNAMEChain, &c.MaxCNAMEChain)
 	toInt(&lim.MemoryLimit, &c.MemoryLimitMiB)

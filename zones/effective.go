@@ -139,6 +139,7 @@ func effectiveConfig(c *Config, zoneFiles []string, path func(string) string) []
 	// Held in bytes, written in whole MiB as the keys take them.
 	w.kv("zone_file_max_mib", tomlIntText(c.ZoneFileMax>>20))
 	w.kv("geoip_file_max_mib", tomlIntText(c.GeoFileMax>>20))
+	w.kv("state_file_max_mib", tomlIntText(c.StateFileMax>>20))
 	w.kv("max_cname_chain", tomlIntText(int64(c.MaxCNAMEChain)))
 	w.kv("memory_limit_mib", tomlIntText(int64(c.MemoryLimitMiB)))
 

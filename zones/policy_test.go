@@ -75,7 +75,7 @@ func newPolicyFixture(t testing.TB, zone string, loc Locator) *policyFixture {
 	for _, sp := range s.Specs() {
 		states[sp] = health.StartState(sp)
 	}
-	admin := health.NewAdmin("", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	admin := health.NewAdmin("", 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.Bind(states, admin, NewSteering(), nil)
 	return &policyFixture{snap: s, admin: admin, geo: loc}
 }

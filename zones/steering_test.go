@@ -61,7 +61,7 @@ func newSteeringFixture(t *testing.T, zone string) *steeringFixture {
 	for _, sp := range s.Specs() {
 		states[sp] = health.StartState(sp)
 	}
-	f.admin = health.NewAdmin("", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.admin = health.NewAdmin("", 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.Bind(states, f.admin, f.st, nil)
 	return f
 }

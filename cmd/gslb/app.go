@@ -100,7 +100,7 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 	a.reports = health.NewReports(health.MaxReports)
 	a.steering = zones.NewSteering()
 	a.steering.Signals = zones.LiveSignals(a.reports)
-	a.warmStart()
+	a.warmStart(snap.Config.StateFileMax)
 
 	a.h = dnsserver.NewHandler(snap, opt.identity, a.locator(), log)
 	a.h.SetMetrics(a.dnsMetrics)
@@ -197,7 +197,7 @@ func (a *app) initState(stateFlag string, c *zones.Config) error {
 	if a.state.AdminFile == "" {
 		a.log.Info("admin overrides are not persisted: no state directory", "state_dir", a.state.From)
 	}
-	a.admin = health.NewAdmin(a.state.AdminFile, a.log)
+	a.admin = health.NewAdmin(a.state.AdminFile, c.StateFileMax, a.log)
 	if err := a.admin.LoadFile(); err != nil {
 		return fmt.Errorf("admin overrides: %w", err)
 	}

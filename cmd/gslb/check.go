@@ -84,7 +84,7 @@ func check(e *env, o *checkOpts, args []string) int {
 		fmt.Fprintln(stderr, w)
 	}
 	if f := st.AdminFile; f != "" {
-		if src, err := safefile.Read(f, health.MaxStateFile); err == nil {
+		if src, err := safefile.Read(f, snap.Config.StateFileMax); err == nil {
 			if _, err := health.ParseStateFile(f, src); err != nil {
 				fmt.Fprintln(stderr, err)
 				failed = true

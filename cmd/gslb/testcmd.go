@@ -410,7 +410,7 @@ func runCase(snap *zones.Snapshot, loc zones.Locator, log *slog.Logger, c *testC
 		states[key] = s
 		return s
 	}
-	admin := health.NewAdmin("", log)
+	admin := health.NewAdmin("", 0, log)
 	for k, v := range c.Admin {
 		if err := admin.Set(refs[k].ID, &health.Override{State: v, Reason: "gslb test"}, "gslb test"); err != nil {
 			fail("admin %q: %v", k, err)

@@ -29,14 +29,15 @@ func (a *app) steeringPath() string {
 }
 
 // warmStart restores the steering saved by the previous process, before
-// the first snapshot is bound: backends keep their time in service (no
-// fleet-wide slow start again) and their control law's averages.
-func (a *app) warmStart() {
+// the first snapshot is bound, from a file of at most maxFile bytes:
+// backends keep their time in service (no fleet-wide slow start again)
+// and their control law's averages.
+func (a *app) warmStart(maxFile int64) {
 	p := a.steeringPath()
 	if p == "" {
 		return
 	}
-	b, err := safefile.Read(p, 64<<20)
+	b, err := safefile.Read(p, maxFile)
 	if os.IsNotExist(err) {
 		return
 	}

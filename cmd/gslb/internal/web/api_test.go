@@ -90,7 +90,7 @@ func TestAdminAPIOff(t *testing.T) {
 func TestAdminStateFault(t *testing.T) {
 	var admin *health.Admin
 	f := newFixture(t, "", twoBackends, func(d *Deps) {
-		admin = health.NewAdmin(filepath.Join(t.TempDir(), "missing", "admin.toml"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		admin = health.NewAdmin(filepath.Join(t.TempDir(), "missing", "admin.toml"), 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		d.Admin = admin
 	})
 	for _, method := range []string{"PUT", "DELETE"} {

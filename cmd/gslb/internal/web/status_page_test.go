@@ -208,7 +208,7 @@ func newLargeFixture(t testing.TB) *fixture {
 	for _, s := range f.snap.Specs() {
 		states[s] = health.StartState(s)
 	}
-	f.admin = health.NewAdmin("", log)
+	f.admin = health.NewAdmin("", 0, log)
 	f.snap.Bind(states, f.admin, nil, nil)
 	answers := zones.NewAnswerCounts()
 	f.snap.BindAnswers(answers)

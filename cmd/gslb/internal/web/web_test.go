@@ -67,7 +67,7 @@ func newFixture(t *testing.T, extra, services string, deps func(*Deps)) *fixture
 	for _, s := range f.snap.Specs() {
 		states[s] = health.StartState(s)
 	}
-	f.admin = health.NewAdmin("", log)
+	f.admin = health.NewAdmin("", 0, log)
 	f.snap.Bind(states, f.admin, nil, nil)
 	f.h = dnsserver.NewHandler(f.snap, dnsserver.Identity{}, nil, log)
 	d := Deps{Handler: f.h, Admin: f.admin, Token: testToken, Version: "test"}
