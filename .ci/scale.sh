@@ -135,6 +135,23 @@ reloads_done() {
 	grep -c -E 'msg="configuration (unchanged|reloaded)' "$1" || true
 }
 
+# settled LOG: how many times gslb has settled its memory (a collection
+# that returns freed pages to the system): once at start (the "go
+# runtime" line), then after each load. RSS is read after it.
+settled() {
+	grep -c -E 'msg="(go runtime|memory settled after a reload)"' "$1" || true
+}
+
+# wait_settled LOG N: until gslb has settled N times (at most 60 s).
+wait_settled() {
+	local i
+	for ((i = 0; i < 1200; i++)); do
+		[ "$(settled "$1")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	log "gslb did not settle its memory $2 times within 60 s"
+}
+
 # One row per (server, size): server|size|check s|check MiB|start s|RSS|PSS|reload s|RSS 1|RSS 10|note
 rows=()
 row() { rows+=("$(printf '%s|' "$@")"); }
@@ -162,7 +179,7 @@ measure_gslb() {
 	wait_answer "$pid" "$GSLB_DNS_PORT" "$name"
 	t1=$(now)
 	start=$(elapsed "$t0" "$t1")
-	sleep 1
+	wait_settled "$dir/serve.log" 1
 	rss0=$(rss "$pid")
 	pss0=$(pss "$pid")
 	log "$label $size: gslb up in ${start}s, RSS $(mib "$rss0") MiB; reloading"
@@ -178,9 +195,9 @@ measure_gslb() {
 		done
 		rt=$(elapsed "$tr0" "$(now)")
 		total=$(awk -v a="$total" -v b="$rt" 'BEGIN { print a + b }')
+		wait_settled "$dir/serve.log" $((k + 1))
 		if [ "$k" = 1 ]; then
 			first=$rt
-			sleep "$RELOAD_GAP"
 			rss1=$(rss "$pid")
 			if [ "$n" -gt 3 ] && awk -v t="$rt" -v n="$n" -v b="$RELOAD_BUDGET" 'BEGIN { exit !(t * n > b) }'; then
 				n=3
