@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -293,19 +292,7 @@ func (a *Admin) save() error {
 	if err := toml.NewEncoder(&buf).Encode(f); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(a.file), ".admin-*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing admin state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing admin state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing admin state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), a.file); err != nil {
+	if err := safefile.Write(a.file, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("writing admin state: %w", err)
 	}
 	return nil

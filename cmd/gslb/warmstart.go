@@ -56,8 +56,8 @@ func (a *app) warmStart(maxFile int64) {
 	a.log.Info("warm start: not used", "file", p, "reason", err.Error())
 }
 
-// saveSteering writes the steering to the state directory (a temporary
-// file renamed over the old one), for the next process's warm start.
+// saveSteering writes the steering to the state directory in one step
+// (safefile.Write), for the next process's warm start.
 func (a *app) saveSteering() {
 	p := a.steeringPath()
 	if p == "" {
@@ -67,10 +67,7 @@ func (a *app) saveSteering() {
 	defer a.saveMu.Unlock()
 	b, err := json.Marshal(a.steering.Save(time.Now()))
 	if err == nil {
-		tmp := p + ".tmp"
-		if err = os.WriteFile(tmp, b, 0o600); err == nil {
-			err = os.Rename(tmp, p)
-		}
+		err = safefile.Write(p, b, 0o600)
 	}
 	if err != nil {
 		a.log.Warn("warm start: cannot save the steering", "file", p, "err", err)

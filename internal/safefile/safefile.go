@@ -122,3 +122,27 @@ func Size(n int64) string {
 	}
 	return fmt.Sprintf("%.1f GiB", float64(n)/(k*k*k))
 }
+
+// Write replaces the file at path with data in one step: it writes a
+// temporary file beside it with mode perm and renames it over path, so
+// that a reader (or a crash) sees the old content or the new, never part
+// of it.
+func Write(path string, data []byte, perm fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -74,3 +74,25 @@ func TestSize(t *testing.T) {
 		}
 	}
 }
+
+// TestWrite: the file is replaced whole, with the mode given, and no
+// temporary file is left beside it.
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	for _, data := range []string{"first", "second, longer"} {
+		if err := Write(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Read(p, 0)
+		if err != nil || string(got) != data {
+			t.Fatalf("after Write(%q): %q, %v", data, got, err)
+		}
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d files in the folder, want the one written", len(entries))
+	}
+}

@@ -193,10 +193,6 @@ type Member struct {
 	started bool
 }
 
-// Started tells whether the member has taken a step: its averages hold
-// values.
-func (m *Member) Started() bool { return m.started }
-
 // Resume marks a member restored from saved state (a warm start) as
 // started, so that its averages carry on rather than start afresh. It
 // does nothing to a member whose share is not positive.
