@@ -87,12 +87,17 @@ const (
 // DefaultSmoothing is the Smoothing a law gets unless the service sets
 // one:
 //
-//   - least_load: max(TTL, 1.5 signal intervals, MinSmoothing). Its
+//   - least_load: max(3 TTLs, 1.5 signal intervals, MinSmoothing). Its
 //     target depends on the share it gave, which the members' load
 //     reflects only after resolvers' caches turn over: the loop is stable
 //     while the smoothing is above half the cache window plus the
-//     measurement delays (docs/steering.md), and the TTL leaves that
-//     margin for every cache window up to the TTL.
+//     measurement delays (docs/steering.md), and one TTL would leave that
+//     margin for every cache window up to the TTL. Three average out the
+//     load's own noise (a backend's requests arrive at random, and each
+//     cache window hands it a random number of clients), which the law
+//     would otherwise pass on to the shares at utilisations where a few
+//     points of share decide the queue; a new member's running mean
+//     (Step) keeps the start fast.
 //   - shed: max(1.5 signal intervals, MinSmoothing): one new load sample
 //     moves the average by half.
 //   - fastest: max(interval/2, MinFastSmoothing). Its latency is already
@@ -101,7 +106,7 @@ const (
 func DefaultSmoothing(law string, ttl, signalInterval time.Duration) time.Duration {
 	switch law {
 	case LeastLoad:
-		return max(ttl, signalInterval*3/2, MinSmoothing)
+		return max(3*ttl, signalInterval*3/2, MinSmoothing)
 	case Fastest:
 		return max(signalInterval/2, MinFastSmoothing)
 	}
@@ -191,7 +196,13 @@ type Member struct {
 	// MaxChange.
 	Target  float64
 	started bool
+	// steps counts the steps since the member started, up to warmSteps:
+	// until then its averages are running means (below).
+	steps int
 }
+
+// warmSteps caps Member.steps: a member past it is warm.
+const warmSteps = 1 << 20
 
 // Resume marks a member restored from saved state (a warm start) as
 // started, so that its averages carry on rather than start afresh. It
@@ -199,6 +210,7 @@ type Member struct {
 func (m *Member) Resume() {
 	if m.Share > 0 {
 		m.started = true
+		m.steps = warmSteps
 	}
 }
 
@@ -220,7 +232,7 @@ func Step(p Params, members []*Member, in []In, dt time.Duration) {
 	if n == 0 {
 		return
 	}
-	a := 1 - math.Exp(-dt.Seconds()/p.Smoothing.Seconds())
+	alpha := 1 - math.Exp(-dt.Seconds()/p.Smoothing.Seconds())
 	totalW := 0.0
 	for _, x := range in {
 		totalW += x.Weight
@@ -228,21 +240,38 @@ func Step(p Params, members []*Member, in []In, dt time.Duration) {
 	if totalW <= 0 {
 		return
 	}
-	// The shares of the members present, renormalised: a member that
-	// left gave its share to the others in proportion.
-	sum := 0.0
+	// The shares of the members present: a member that has just come in
+	// gets its configured share, and the others share the rest in the
+	// proportions they had (a member that left gave its share to the
+	// others in proportion).
+	fresh, kept := 0.0, 0.0
 	for i, m := range members {
 		if !m.started {
 			m.Share = in[i].Weight / totalW
 			m.SmoothShare = m.Share
+			fresh += m.Share
+		} else {
+			kept += m.Share
 		}
-		sum += m.Share
 	}
 	for i, m := range members {
-		if sum > 0 {
-			m.Share /= sum
-		} else {
+		switch {
+		case !m.started:
+		case kept > 0:
+			f := (1 - fresh) / kept
+			m.Share *= f
+			m.SmoothShare *= f
+		default:
 			m.Share = in[i].Weight / totalW
+		}
+		// A member that has just started averages everything it has seen
+		// so far (a running mean, weight 1/steps) until that weighs less
+		// than the moving average: the law finds its shares within the
+		// first seconds, then averages over Smoothing.
+		a := alpha
+		if m.steps < warmSteps {
+			m.steps++
+			a = max(alpha, 1/float64(m.steps))
 		}
 		s := in[i].Signals
 		smooth(&m.Load, &m.HasLoad, s.Load, s.HasLoad, a, !m.started)
@@ -291,7 +320,7 @@ func Step(p Params, members []*Member, in []In, dt time.Duration) {
 		m.Target = t[i]
 		m.Share += max(-step, min(step, t[i]-m.Share))
 	}
-	sum = 0
+	sum := 0.0
 	for _, m := range members {
 		sum += m.Share
 	}

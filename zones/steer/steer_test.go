@@ -45,8 +45,8 @@ func TestParamsCheck(t *testing.T) {
 	if err := good.Check(); err != nil {
 		t.Fatal(err)
 	}
-	if good.Smoothing != 30*time.Second {
-		t.Errorf("least_load smoothing %v, want the TTL", good.Smoothing)
+	if good.Smoothing != 90*time.Second {
+		t.Errorf("least_load smoothing %v, want 3 TTLs", good.Smoothing)
 	}
 	if f := (Params{Law: Fastest}).WithDefaults(30*time.Second, 4*time.Second); f.Smoothing != 2*time.Second {
 		t.Errorf("fastest smoothing %v, want half an interval", f.Smoothing)
