@@ -12,11 +12,13 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gslb/gslb/internal/safefile"
 	"sync/atomic"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/gslb/gslb/internal/hlc"
+	"github.com/gslb/gslb/internal/safefile"
 )
 
 // Admin states an operator can put a backend in.
@@ -33,6 +35,30 @@ type Override struct {
 	Expires time.Time `toml:"expires,omitempty" json:"expires,omitzero"`
 	Source  string    `toml:"source,omitempty" json:"source,omitempty"`
 	Set     time.Time `toml:"set,omitempty" json:"set,omitzero"`
+	// Stamp orders the change across a fleet: the newest stamp wins
+	// (hybrid logical clock, internal/hlc).
+	Stamp hlc.Stamp `toml:"stamp,omitempty" json:"stamp,omitzero"`
+}
+
+// active tells whether the override is in effect at now.
+func (o *Override) active(now time.Time) bool {
+	return o != nil && (o.Expires.IsZero() || o.Expires.After(now))
+}
+
+// same tells whether two overrides say the same thing (whoever set them).
+func same(a, b *Override) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.State == b.State && a.Reason == b.Reason && a.Expires.Equal(b.Expires)
+}
+
+// Change is one backend's override as last written: Override nil means
+// cleared. Stamp orders it against other writes of the same backend.
+type Change struct {
+	ID       string    `json:"id"`
+	Override *Override `json:"override,omitempty"`
+	Stamp    hlc.Stamp `json:"stamp"`
 }
 
 // Slot holds a backend's override; the query path loads it atomically.
@@ -61,6 +87,26 @@ type Admin struct {
 
 	mu    sync.Mutex // serialises writers; readers use the slots
 	slots map[string]*Slot
+	// last is every backend's last write, in effect or not (cleared,
+	// expired): a write older than it loses, wherever it comes from.
+	last     map[string]Change
+	clock    *hlc.Clock
+	onChange func([]Change)
+	next     time.Time // the earliest expiry of an override in effect
+}
+
+// clearedKeep is how long the last write of a backend whose override is
+// no longer in effect is kept: a fleet member that was away longer than
+// this and comes back with an older override brings it back.
+const clearedKeep = 7 * 24 * time.Hour
+
+// Replicate stamps every change with clock and calls onChange with the
+// changes made here (the API, the state file), not those merged from
+// elsewhere nor expiries. Call it before LoadFile.
+func (a *Admin) Replicate(clock *hlc.Clock, onChange func([]Change)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.clock, a.onChange = clock, onChange
 }
 
 // NewAdmin returns an override store persisted in file ("" for none): the
@@ -71,7 +117,7 @@ func NewAdmin(file string, max int64, log *slog.Logger) *Admin {
 	if max <= 0 {
 		max = DefaultMaxStateFile
 	}
-	return &Admin{log: log, file: file, max: max, slots: map[string]*Slot{}}
+	return &Admin{log: log, file: file, max: max, slots: map[string]*Slot{}, last: map[string]Change{}, clock: hlc.New("local", nil)}
 }
 
 // File returns the state file's path.
@@ -145,16 +191,106 @@ func (a *Admin) Set(id string, o *Override, source string) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	stamp := a.clock.Now()
+	if o != nil {
+		o.Stamp = stamp
+	}
+	ch := Change{ID: id, Override: o, Stamp: stamp}
+	prev, had := a.last[id]
 	old := a.slot(id).Swap(o)
+	a.last[id] = ch
 	if err := a.save(); err != nil {
 		// Not persisted: not in effect either, so that a restart cannot
 		// surprise the operator.
 		a.slot(id).Store(old)
+		if had {
+			a.last[id] = prev
+		} else {
+			delete(a.last, id)
+		}
 		a.log.Error("admin override not applied: the state file cannot be written", "backend", id, "err", err)
 		return &SaveError{File: a.file, Err: err}
 	}
 	a.logChange(id, old, o, source)
+	a.rearm()
+	if a.onChange != nil {
+		a.onChange([]Change{ch})
+	}
 	return nil
+}
+
+// Merge applies changes made elsewhere (another member of the fleet):
+// each one newer than the backend's last write replaces it. It writes the
+// state file once and returns how many it applied.
+func (a *Admin) Merge(changes []Change, source string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	n := 0
+	for _, ch := range changes {
+		ch.ID = NormalizeID(ch.ID)
+		if !backendID.MatchString(ch.ID) || ch.Stamp.IsZero() {
+			continue
+		}
+		if ch.Override != nil {
+			if ch.Override.check() != nil {
+				continue
+			}
+			c := *ch.Override
+			c.Stamp = ch.Stamp
+			ch.Override = &c
+		}
+		if prev, ok := a.last[ch.ID]; ok && !prev.Stamp.Before(ch.Stamp) {
+			continue
+		}
+		a.clock.Observe(ch.Stamp, time.Hour)
+		a.last[ch.ID] = ch
+		o := ch.Override
+		if !o.active(now) {
+			o = nil
+		}
+		a.swap(ch.ID, o, source)
+		n++
+	}
+	if n > 0 {
+		if err := a.save(); err != nil {
+			a.log.Error("cannot write admin state file", "err", err)
+		}
+		a.rearm()
+	}
+	return n
+}
+
+// Changes returns every backend's last write, in effect or not: the full
+// state a member sends to one that joins.
+func (a *Admin) Changes() []Change {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]Change, 0, len(a.last))
+	for _, ch := range a.last {
+		out = append(out, ch)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// NextExpiry is the earliest expiry of an override in effect (zero if
+// none): the server clears it then, to the millisecond, so that every
+// member of a fleet does so at the same instant.
+func (a *Admin) NextExpiry() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.next
+}
+
+// rearm recomputes next. a.mu is held.
+func (a *Admin) rearm() {
+	a.next = time.Time{}
+	for _, s := range a.slots {
+		if o := s.Load(); o != nil && !o.Expires.IsZero() && (a.next.IsZero() || o.Expires.Before(a.next)) {
+			a.next = o.Expires
+		}
+	}
 }
 
 // SaveError is the error of an override that could not be persisted, and
@@ -204,36 +340,59 @@ func (a *Admin) logChange(id string, old, o *Override, source string) {
 	}
 }
 
-// stateFile is the admin state file's layout.
+// stateFile is the admin state file's layout: the overrides in effect,
+// and the stamps of the last writes of backends that have none (cleared
+// or expired), so that an older write arriving from the fleet loses.
 type stateFile struct {
-	Backends map[string]Override `toml:"backends"`
+	Backends map[string]Override  `toml:"backends"`
+	Cleared  map[string]hlc.Stamp `toml:"cleared,omitempty"`
 }
 
 // ParseStateFile decodes an admin state file.
 func ParseStateFile(name string, src []byte) (map[string]Override, error) {
+	f, err := parseStateFile(name, src)
+	if err != nil {
+		return nil, err
+	}
+	return f.Backends, nil
+}
+
+func parseStateFile(name string, src []byte) (stateFile, error) {
 	var f stateFile
 	md, err := toml.Decode(string(src), &f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return f, fmt.Errorf("%s: %w", name, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("%s: unknown key %q", name, und[0].String())
+		return f, fmt.Errorf("%s: unknown key %q", name, und[0].String())
 	}
 	out := make(map[string]Override, len(f.Backends))
 	for id, o := range f.Backends {
 		if !backendID.MatchString(NormalizeID(id)) {
-			return nil, fmt.Errorf("%s: bad backend id %q: want \"service/backend\"", name, id)
+			return f, fmt.Errorf("%s: bad backend id %q: want \"service/backend\"", name, id)
 		}
 		if err := o.check(); err != nil {
-			return nil, fmt.Errorf("%s: backends.%q: %w", name, id, err)
+			return f, fmt.Errorf("%s: backends.%q: %w", name, id, err)
 		}
 		out[NormalizeID(id)] = o
 	}
-	return out, nil
+	cleared := make(map[string]hlc.Stamp, len(f.Cleared))
+	for id, st := range f.Cleared {
+		if !backendID.MatchString(NormalizeID(id)) {
+			return f, fmt.Errorf("%s: bad backend id %q in cleared: want \"service/backend\"", name, id)
+		}
+		cleared[NormalizeID(id)] = st
+	}
+	f.Backends, f.Cleared = out, cleared
+	return f, nil
 }
 
 // LoadFile reads the state file and makes its overrides the ones in
 // effect. A missing file means no overrides; a bad one changes nothing.
+// An entry that differs from the backend's last write is a hand edit
+// (stamped now, here) unless it carries a newer stamp (a file copied from
+// another member); an override in effect that the file no longer has was
+// deleted by hand.
 func (a *Admin) LoadFile() error {
 	if a.file == "" {
 		return nil
@@ -248,47 +407,84 @@ func (a *Admin) LoadFile() error {
 	if err != nil {
 		return err
 	}
-	list, err := ParseStateFile(a.file, src)
+	f, err := parseStateFile(a.file, src)
 	if err != nil {
 		return err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()
-	for id, s := range a.slots {
-		if _, keep := list[id]; !keep && s.Load() != nil {
-			a.swap(id, nil, "state file")
+	var made []Change
+	write := func(ch Change) {
+		a.last[ch.ID] = ch
+		o := ch.Override
+		if !o.active(now) {
+			o = nil
 		}
+		a.swap(ch.ID, o, "state file")
+		made = append(made, ch)
 	}
-	for id, o := range list {
-		if !o.Expires.IsZero() && !o.Expires.After(now) {
+	for id, o := range f.Backends {
+		prev, had := a.last[id]
+		if had && same(prev.Override, &o) {
 			continue
 		}
 		c := o
 		if c.Source == "" {
 			c.Source = "state file"
 		}
-		a.swap(id, &c, "state file")
+		if c.Stamp.IsZero() || (had && !prev.Stamp.Before(c.Stamp)) {
+			c.Stamp = a.clock.Now()
+		} else {
+			a.clock.Observe(c.Stamp, time.Hour)
+		}
+		write(Change{ID: id, Override: &c, Stamp: c.Stamp})
+	}
+	for id, st := range f.Cleared {
+		if _, set := f.Backends[id]; set {
+			continue
+		}
+		if prev, had := a.last[id]; !had || prev.Stamp.Before(st) {
+			a.clock.Observe(st, time.Hour)
+			write(Change{ID: id, Stamp: st})
+		}
+	}
+	for id, prev := range a.last {
+		_, set := f.Backends[id]
+		_, cleared := f.Cleared[id]
+		if !set && !cleared && prev.Override.active(now) {
+			write(Change{ID: id, Stamp: a.clock.Now()})
+		}
+	}
+	a.rearm()
+	if len(made) > 0 && a.onChange != nil {
+		a.onChange(made)
 	}
 	return nil
 }
 
-// save writes the overrides to the state file, atomically. a.mu is held.
+// save writes the overrides to the state file, atomically, and forgets
+// the writes of backends without an override that are older than
+// clearedKeep. a.mu is held.
 func (a *Admin) save() error {
 	if a.file == "" {
 		return nil
 	}
-	f := stateFile{Backends: map[string]Override{}}
-	ids := make([]string, 0, len(a.slots))
-	for id, s := range a.slots {
-		if o := s.Load(); o != nil {
-			f.Backends[id] = *o
-			ids = append(ids, id)
+	now := time.Now()
+	f := stateFile{Backends: map[string]Override{}, Cleared: map[string]hlc.Stamp{}}
+	for id, ch := range a.last {
+		switch {
+		case ch.Override.active(now):
+			f.Backends[id] = *ch.Override
+		case now.Sub(ch.Stamp.Time()) > clearedKeep:
+			delete(a.last, id)
+		default:
+			f.Cleared[id] = ch.Stamp
 		}
 	}
-	sort.Strings(ids)
 	var buf bytes.Buffer
 	buf.WriteString("# gslb admin overrides: written by gslb, may be edited by hand.\n")
+	buf.WriteString("# [cleared] holds the times of the last changes of backends without one.\n")
 	if err := toml.NewEncoder(&buf).Encode(f); err != nil {
 		return err
 	}
@@ -302,6 +498,9 @@ func (a *Admin) save() error {
 func (a *Admin) Expire(now time.Time) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.next.IsZero() || a.next.After(now) {
+		return 0
+	}
 	n := 0
 	for id, s := range a.slots {
 		if o := s.Load(); o != nil && !o.Expires.IsZero() && !o.Expires.After(now) {
@@ -313,6 +512,7 @@ func (a *Admin) Expire(now time.Time) int {
 		if err := a.save(); err != nil {
 			a.log.Error("cannot write admin state file", "err", err)
 		}
+		a.rearm()
 	}
 	return n
 }
