@@ -358,6 +358,7 @@ func effectiveService(w *tomlWriter, z *Zone, s *Service) {
 		w.kv("low", tomlFloat(p.Low))
 		w.kv("high", tomlFloat(p.High))
 		w.kv("idle", tomlFloat(p.Idle))
+		w.kv("load_tolerance", tomlFloat(p.LoadTolerance))
 	}
 	if ss := s.SlowStart; ss.Aggression != 0 {
 		w.table(at("slow_start")...)

@@ -49,6 +49,7 @@ type steeringDoc struct {
 	Low          tomlNumber `toml:"low" range:"0..10"`
 	High         tomlNumber `toml:"high" range:"0..10"`
 	Idle         tomlNumber `toml:"idle" range:"0..1"`
+	LoadTol      tomlNumber `toml:"load_tolerance" range:"0.001..0.5"`
 }
 
 // slowStartDoc holds a service's slow start.
@@ -323,6 +324,7 @@ func (l *zoneLoader) steering(s *Service, doc *serviceDoc, path []string) {
 			d.Low.to(&p.Low)
 			d.High.to(&p.High)
 			d.Idle.to(&p.Idle)
+			d.LoadTol.to(&p.LoadTolerance)
 		}
 		if err := p.Check(); err != nil {
 			l.e.key(at("steering"), "%v", err)

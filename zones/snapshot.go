@@ -23,6 +23,10 @@ type Snapshot struct {
 	Files []string
 	// Hash identifies the content of all files read.
 	Hash string
+	// ZonesHash identifies the content of the zone files alone: what is
+	// served. The members of a fleet compare it (their main files differ:
+	// each has its own [cluster] name and addresses).
+	ZonesHash string
 	// Warnings are settings that are valid but do nothing ("warning: "
 	// messages with their positions); gslb check prints them and serve
 	// logs them, but they never fail a load.
@@ -42,7 +46,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 	if err != nil {
 		return nil, ErrorList{{File: configFile, Msg: fmt.Sprintf("cannot read configuration: %v", UnwrapPath(err))}}
 	}
-	hash := sha256.New()
+	hash, zonesHash := sha256.New(), sha256.New()
 	hash.Write(src)
 	cfg := parseConfig(files, configFile, src, &list)
 	if cfg == nil {
@@ -59,6 +63,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 		// Content only, not paths: instances that mount the same files at
 		// other paths report the same hash.
 		hash.Write(zsrc)
+		zonesHash.Write(zsrc)
 		z := parseZone(cfg, f, zsrc, &list, &s.Warnings)
 		if z == nil {
 			continue
@@ -76,6 +81,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 	}
 	s.Warnings.sortByPosition()
 	s.Hash = hex.EncodeToString(hash.Sum(nil))[:16]
+	s.ZonesHash = hex.EncodeToString(zonesHash.Sum(nil))[:16]
 	s.LoadedAt = time.Now()
 	return s, nil
 }
@@ -169,6 +175,9 @@ func (s *Snapshot) BindEach(state func(*Backend) *health.State, admin *health.Ad
 				b.steer = steering.slot(b.ID)
 			}
 		}
+	}
+	if steering != nil {
+		steering.MarkRunning()
 	}
 }
 

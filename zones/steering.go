@@ -25,6 +25,7 @@ type Steering struct {
 
 	mu    sync.Mutex
 	slots map[string]*steerSlot
+	bound bool // a snapshot has been bound: later slots are new backends
 }
 
 // steerSlot is one backend's steering state. eff is read by the query
@@ -40,6 +41,11 @@ type steerSlot struct {
 	last    Factors
 	lastMu  sync.Mutex // guards last, which the API reads
 	touched bool       // seen in the last Step
+	// atStart: the backend was in the first snapshot the process bound and
+	// has not served yet. It was in service before gslb started (a
+	// process start is not a backend coming into service): its first
+	// time in service is not ramped.
+	atStart bool
 }
 
 // Factors explain a backend's effective weight: what the law saw and did,
@@ -71,12 +77,24 @@ func NewSteering() *Steering {
 	return &Steering{slots: map[string]*steerSlot{}}
 }
 
+// MarkRunning says that backends bound from now on are new: they come
+// into service (and ramp) when they first serve. The first Bind calls it
+// when it is done, so that the backends of the configuration the process
+// starts with are not ramped (they were in service before it started);
+// gslb test calls it first, as its backends come into service when it
+// says.
+func (st *Steering) MarkRunning() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.bound = true
+}
+
 func (st *Steering) slot(id string) *steerSlot {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s, ok := st.slots[id]
 	if !ok {
-		s = &steerSlot{}
+		s = &steerSlot{atStart: !st.bound}
 		s.eff.Store(math.Float64bits(1))
 		st.slots[id] = s
 	}
@@ -148,7 +166,11 @@ func (st *Steering) stepGroup(svc *Service, g *group, src SignalSource, now time
 		}
 		if sl.since.IsZero() {
 			sl.since = now
+			if sl.atStart {
+				sl.since = now.Add(-svc.SlowStart.Window)
+			}
 		}
+		sl.atStart = false
 		members = append(members, &sl.law)
 		in = append(in, steer.In{Weight: b.Weight, Signals: src(b, now)})
 		slots = append(slots, sl)

@@ -56,6 +56,7 @@ func newSteeringFixture(t *testing.T, zone string) *steeringFixture {
 		t.Fatal(err)
 	}
 	f := &steeringFixture{snap: s, st: NewSteering(), sig: map[string]steer.Signals{}}
+	f.st.MarkRunning() // every backend comes into service at its first step
 	f.st.Signals = func(b *Backend, now time.Time) steer.Signals { return f.sig[b.ID] }
 	states := map[health.Spec]*health.State{}
 	for _, sp := range s.Specs() {
@@ -114,6 +115,56 @@ func TestSteeringLeastLoad(t *testing.T) {
 	fa, ok := svc.Factors()
 	if !ok || fa.Law != steer.LeastLoad || !fa.Signals.HasLoad || fa.Ramp != 1 || fa.At.IsZero() {
 		t.Errorf("factors of a: %+v %v", fa, ok)
+	}
+}
+
+// TestSteeringNoRampAtStart: the backends of the configuration the
+// process starts with are not ramped at their first step (they were in
+// service before it started); one a reload adds is.
+func TestSteeringNoRampAtStart(t *testing.T) {
+	load := func(zone string) *Snapshot {
+		s, err := Load(FSFiles(fstest.MapFS{"gslb.toml": {Data: []byte("zones = [\"z.toml\"]\n")}, "z.toml": {Data: []byte(zone)}}), "gslb.toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	bind := func(s *Snapshot, st *Steering) {
+		states := map[health.Spec]*health.State{}
+		for _, sp := range s.Specs() {
+			states[sp] = health.StartState(sp)
+		}
+		s.Bind(states, nil, st, nil)
+	}
+	st := NewSteering()
+	first := load(steeringZone)
+	bind(first, st)
+	now := time.Unix(1_000_000, 0)
+	st.Step(first, now, time.Second)
+	var a *Backend
+	for _, svc := range first.Services() {
+		for _, b := range svc.Backends {
+			if b.ID == "web.example.com/a" {
+				a = b
+			}
+		}
+	}
+	if a.EffectiveWeight() != 2 {
+		t.Fatalf("a backend present at start: weight %v at its first step, want 2 (no ramp)", a.EffectiveWeight())
+	}
+	next := load(strings.Replace(steeringZone, `{ name = "b", address = "192.0.2.12" },`, `{ name = "b", address = "192.0.2.12" },
+  { name = "n", address = "192.0.2.13" },`, 1))
+	bind(next, st)
+	st.Step(next, now.Add(time.Second), time.Second)
+	for _, svc := range next.Services() {
+		for _, b := range svc.Backends {
+			if b.ID == "web.example.com/n" && b.EffectiveWeight() != 0.1 {
+				t.Errorf("a backend a reload added: weight %v at its first step, want 0.1 (ramping)", b.EffectiveWeight())
+			}
+			if b.ID == "web.example.com/a" && b.EffectiveWeight() != 2 {
+				t.Errorf("a: weight %v after the reload, want 2", b.EffectiveWeight())
+			}
+		}
 	}
 }
 

@@ -811,13 +811,12 @@ backends = [
 		}
 		return r.Answer[0].Header().Ttl
 	}
-	// Both came into service at start: min_ttl while they ramp (from the
-	// first step of slow start, within a second).
+	// Both were there at start: a process start ramps nothing, so the
+	// answer is steady from the first step on.
 	waitFor(t, "a steering step", 2*time.Second, func() bool { _, ok := backendByID(t, ta, "www.example.test/good").Factors(); return ok })
-	if got := ttlOf(); got != 1 {
-		t.Errorf("while ramping up at start: TTL %d, want min_ttl 1", got)
+	if got := ttlOf(); got != 30 {
+		t.Errorf("at start: TTL %d, want the service's 30 (nothing ramps)", got)
 	}
-	waitFor(t, "the ramp to end", 8*time.Second, func() bool { return ttlOf() == 30 })
 	flaky.kill()
 	fl := backendByID(t, ta, "www.example.test/flaky")
 	waitFor(t, "a failed probe", 3*time.Second, func() bool { _, f := fl.State().Consecutive(); return f >= 1 })
@@ -834,4 +833,13 @@ backends = [
 		t.Errorf("after %d failures: TTL %d, want about %d\n%s", f, got, want, body)
 	}
 	t.Logf("after %d failure(s) of 5: TTL %d", f, got)
+	// Down, then back: min_ttl while it ramps up again.
+	waitFor(t, "flaky to go down", 8*time.Second, func() bool { return !fl.State().Up() })
+	flaky.restore()
+	waitFor(t, "flaky to come back", 4*time.Second, func() bool { return fl.State().Up() })
+	waitFor(t, "a steering step", 2*time.Second, func() bool { f, ok := fl.Factors(); return ok && f.Ramp < 1 })
+	if got := ttlOf(); got != 1 {
+		t.Errorf("while ramping up after its recovery: TTL %d, want min_ttl 1", got)
+	}
+	waitFor(t, "the ramp to end", 8*time.Second, func() bool { return ttlOf() == 30 })
 }

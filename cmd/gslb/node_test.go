@@ -16,6 +16,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -138,16 +139,68 @@ ns1 = { A = "127.0.0.1" }
 ttl = 5
 members = %q
 metrics = { interval = "1s", utilization = "app_utilization", latency = "app_request_duration_seconds" }
+%s
 backends = [
 %s
 ]
-`, members, strings.Join(lines, "\n"))
+`, members, os.Getenv("GSLB_NODE_SERVICE"), strings.Join(lines, "\n"))
 	cdir := writeFiles(t, map[string]string{
 		"gslb.toml":               "zones = [\"zones\"]\n[server]\ndns = [\"127.0.0.1:0\"]\nhttp = \"127.0.0.1:0\"\n",
 		"zones/example.test.toml": zone,
 	})
 	s := startGSLB(t, "-config", filepath.Join(cdir, "gslb.toml"))
+	if os.Getenv("GSLB_NODE_TRACE") != "" {
+		stop := make(chan struct{})
+		defer close(stop)
+		go traceLaw(s.http, stop)
+	}
 	return driveNode(t, s.addr, nodes, load*total, dur, warm)
+}
+
+// traceLaw prints, every 5 s, each backend's law state as the API shows
+// it: the signal it read, its smoothed value, the share and the target.
+func traceLaw(base string, stop <-chan struct{}) {
+	start := time.Now()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(time.Second):
+		}
+		if el := time.Since(start); el > 15*time.Second && int(el.Seconds())%5 != 0 {
+			continue // every second for 15 s, then every 5 s
+		}
+		resp, err := http.Get(base + "/api/v1/backends")
+		if err != nil {
+			continue
+		}
+		var v struct {
+			Backends []struct {
+				Name     string
+				Steering *struct {
+					Load          *float64 `json:"load"`
+					SmoothedLoad  *float64 `json:"smoothed_load"`
+					Share, Target float64
+					Ramp          float64
+				}
+			}
+		}
+		json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		line := fmt.Sprintf("law %3.0fs", time.Since(start).Seconds())
+		for _, b := range v.Backends {
+			if st := b.Steering; st != nil {
+				f := func(p *float64) float64 {
+					if p == nil {
+						return -1
+					}
+					return *p
+				}
+				line += fmt.Sprintf("  %s load %.2f avg %.2f share %.3f target %.3f ramp %.2f", b.Name, f(st.Load), f(st.SmoothedLoad), st.Share, st.Target, st.Ramp)
+			}
+		}
+		fmt.Println(line)
+	}
 }
 
 // driveNode is the load generator: clients resolve api.example.test.
@@ -225,6 +278,31 @@ func driveNode(t *testing.T, dnsAddr string, nodes []*nodeInstance, rate float64
 	}
 	wg.Wait()
 	hc.CloseIdleConnections()
+	if os.Getenv("GSLB_NODE_TRACE") != "" {
+		// Per 5 s of the run: each backend's share of the requests sent
+		// and the slowest of them.
+		const bucket = 5 * time.Second
+		for b := time.Duration(0); b < dur; b += bucket {
+			line := fmt.Sprintf("trace %3.0fs", b.Seconds())
+			total := 0
+			for _, s := range samples {
+				if s.at >= b && s.at < b+bucket {
+					total++
+				}
+			}
+			for _, n := range nodes {
+				cnt, slowest := 0, time.Duration(0)
+				for _, s := range samples {
+					if s.at >= b && s.at < b+bucket && s.ip == n.ip {
+						cnt++
+						slowest = max(slowest, s.lat)
+					}
+				}
+				line += fmt.Sprintf("  %s %.2f %6v", n.ip, float64(cnt)/float64(max(total, 1)), slowest.Round(10*time.Millisecond))
+			}
+			fmt.Println(line)
+		}
+	}
 	span := (dur - warm).Seconds()
 	out := make([]nodeResult, len(nodes)+1)
 	counted := 0

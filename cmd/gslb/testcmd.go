@@ -417,6 +417,7 @@ func runCase(snap *zones.Snapshot, loc zones.Locator, log *slog.Logger, c *testC
 		}
 	}
 	steering := zones.NewSteering()
+	steering.MarkRunning() // backends come into service when the case says
 	steering.Signals = func(b *zones.Backend, _ time.Time) steer.Signals { return signals[b.ID] }
 	after := time.Duration(0)
 	if steered(snap) {

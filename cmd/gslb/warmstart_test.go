@@ -58,8 +58,9 @@ backends = [{ name = "a", address = "192.0.2.1" }, { name = "b", address = "192.
 	}
 	// Cold: the backends ramp.
 	s := startGSLB(t, "-config", conf)
-	if r := ramp(s, "a"); r >= 1 {
-		t.Errorf("cold start: ramp %v, want slow start (< 1)", r)
+	// A process start is not a backend coming into service: no ramp.
+	if r := ramp(s, "a"); r != 1 {
+		t.Errorf("cold start: ramp %v, want 1 (no slow start at process start)", r)
 	}
 	// Stopping saves the steering.
 	s.cmd.Process.Signal(syscall.SIGTERM)
@@ -68,14 +69,19 @@ backends = [{ name = "a", address = "192.0.2.1" }, { name = "b", address = "192.
 	if err != nil || !strings.Contains(string(b), `"www.ex.test/a"`) {
 		t.Fatalf("steering.json after SIGTERM: %v %s", err, b)
 	}
-	// As a process that ran for an hour would have left it.
+	// As a process would have left it in which a had come into service
+	// 10 s before it stopped, b an hour before.
 	hour := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	recent := time.Now().Add(-10 * time.Second).UTC().Format(time.RFC3339)
 	writeFile(t, filepath.Join(dir, "state", "steering.json"), fmt.Sprintf(`{"saved_at": %q, "backends": {
-  "www.ex.test/a": {"since": %q, "multiplier": 1, "law": {"Share": 0.5}},
-  "www.ex.test/b": {"since": %q, "multiplier": 1, "law": {"Share": 0.5}}}}`, time.Now().Add(-5*time.Second).UTC().Format(time.RFC3339), hour, hour), 0o600)
+  "www.ex.test/a": {"since": %q, "multiplier": 0.2, "law": {"Share": 0.5}},
+  "www.ex.test/b": {"since": %q, "multiplier": 1, "law": {"Share": 0.5}}}}`, time.Now().Add(-5*time.Second).UTC().Format(time.RFC3339), recent, hour), 0o600)
 	s = startGSLB(t, "-config", conf)
-	if r := ramp(s, "a"); r != 1 {
-		t.Errorf("warm start: ramp %v, want 1 (in service for an hour)", r)
+	if r := ramp(s, "a"); r >= 1 {
+		t.Errorf("warm start: a's ramp %v, want it to go on ramping (< 1)", r)
+	}
+	if r := ramp(s, "b"); r != 1 {
+		t.Errorf("warm start: b's ramp %v, want 1 (in service for an hour)", r)
 	}
 	if !strings.Contains(s.logText(), "warm start: steering restored") || !strings.Contains(s.logText(), "backends=2") {
 		t.Errorf("no warm start line in the log:\n%s", s.logText())
@@ -84,10 +90,10 @@ backends = [{ name = "a", address = "192.0.2.1" }, { name = "b", address = "192.
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	s.cmd.Wait()
 	writeFile(t, filepath.Join(dir, "state", "steering.json"), fmt.Sprintf(`{"saved_at": %q, "backends": {
-  "www.ex.test/a": {"since": %q, "multiplier": 1, "law": {"Share": 0.5}}}}`, time.Now().Add(-20*time.Minute).UTC().Format(time.RFC3339), hour), 0o600)
+  "www.ex.test/a": {"since": %q, "multiplier": 0.2, "law": {"Share": 0.5}}}}`, time.Now().Add(-20*time.Minute).UTC().Format(time.RFC3339), recent), 0o600)
 	s = startGSLB(t, "-config", conf)
-	if r := ramp(s, "a"); r >= 1 {
-		t.Errorf("stale warm start used: ramp %v", r)
+	if r := ramp(s, "a"); r != 1 {
+		t.Errorf("stale warm start used: ramp %v, want 1 (a cold start)", r)
 	}
 	if !strings.Contains(s.logText(), "warm start: not used") {
 		t.Errorf("no 'not used' line:\n%s", s.logText())

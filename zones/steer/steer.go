@@ -67,6 +67,21 @@ type Params struct {
 	// equally idle (0..1): differences between nearly idle members are
 	// noise, not a reason to move traffic.
 	Idle float64
+	// LoadTolerance (LeastLoad, 0.001..0.5) is a deadband: a target
+	// within this fraction of the member's share moves nothing. A
+	// backend's load wanders by a few per cent from second to second
+	// (requests arrive at random, and each cache window hands it a random
+	// number of clients); without the band the law hands that wander on
+	// to the shares, which at high utilisation builds queues.
+	LoadTolerance float64
+	// Warmup (LeastLoad) is how long a member's load must have been
+	// measured before it steers the member (default: 2 TTLs). Until
+	// resolvers' caches have turned over once, a member's load does not
+	// reflect the share it is given (at start, its first samples are of
+	// whatever clients happened to ask first): the member keeps its share
+	// meanwhile, as one without a load does, and its load is averaged
+	// over the second half only.
+	Warmup time.Duration
 }
 
 // Default parameters.
@@ -78,6 +93,7 @@ const (
 	DefaultLow            = 0.7
 	DefaultHigh           = 0.9
 	DefaultIdle           = 0.1
+	DefaultLoadTolerance  = 0.05
 	// MinSmoothing is the shortest default Smoothing of least_load and
 	// shed, MinFastSmoothing of fastest.
 	MinSmoothing     = 2 * time.Second
@@ -137,6 +153,12 @@ func (p Params) WithDefaults(ttl, signalInterval time.Duration) Params {
 	if p.Idle == 0 {
 		p.Idle = DefaultIdle
 	}
+	if p.Warmup == 0 {
+		p.Warmup = 2 * ttl
+	}
+	if p.LoadTolerance == 0 {
+		p.LoadTolerance = DefaultLoadTolerance
+	}
 	return p
 }
 
@@ -159,6 +181,10 @@ func (p Params) Check() error {
 		return fmt.Errorf("watermarks low %g, high %g: want 0 <= low < high <= 10", p.Low, p.High)
 	case p.Idle < 0 || p.Idle > 1:
 		return fmt.Errorf("idle %g: want 0..1", p.Idle)
+	case p.LoadTolerance < 0 || p.LoadTolerance > 0.5:
+		return fmt.Errorf("load_tolerance %g: want 0.001..0.5", p.LoadTolerance)
+	case p.Warmup < 0 || p.Warmup > time.Hour:
+		return fmt.Errorf("warmup %v: want 0..1h", p.Warmup)
 	}
 	return nil
 }
@@ -199,6 +225,10 @@ type Member struct {
 	// steps counts the steps since the member started, up to warmSteps:
 	// until then its averages are running means (below).
 	steps int
+	// measured is how long the member has had a load (up to an hour);
+	// loadN counts the load samples averaged since the warm-up's half.
+	measured time.Duration
+	loadN    int
 }
 
 // warmSteps caps Member.steps: a member past it is warm.
@@ -211,6 +241,8 @@ func (m *Member) Resume() {
 	if m.Share > 0 {
 		m.started = true
 		m.steps = warmSteps
+		m.measured = time.Hour
+		m.loadN = warmSteps
 	}
 }
 
@@ -274,7 +306,22 @@ func Step(p Params, members []*Member, in []In, dt time.Duration) {
 			a = max(alpha, 1/float64(m.steps))
 		}
 		s := in[i].Signals
-		smooth(&m.Load, &m.HasLoad, s.Load, s.HasLoad, a, !m.started)
+		if s.HasLoad && m.measured < time.Hour {
+			m.measured += dt
+		}
+		// The load is averaged from the second half of the warm-up on: the
+		// first half's samples describe the clients that resolvers' caches
+		// held before (at start: whichever asked first), not the share.
+		if m.measured <= p.Warmup/2 && m.loadN < warmSteps {
+			smooth(&m.Load, &m.HasLoad, s.Load, s.HasLoad, 1, true)
+		} else {
+			la := alpha
+			if m.loadN < warmSteps {
+				m.loadN++
+				la = max(alpha, 1/float64(m.loadN))
+			}
+			smooth(&m.Load, &m.HasLoad, s.Load, s.HasLoad, la, !m.started)
+		}
 		// Latency is averaged in logarithms: a slowdown and a recovery by
 		// the same factor take the same time, and one outlier weighs by
 		// its ratio, not its milliseconds.
@@ -318,7 +365,11 @@ func Step(p Params, members []*Member, in []In, dt time.Duration) {
 	step := p.MaxChange * dt.Seconds()
 	for i, m := range members {
 		m.Target = t[i]
-		m.Share += max(-step, min(step, t[i]-m.Share))
+		d := t[i] - m.Share
+		if p.Law == LeastLoad && math.Abs(d) <= p.LoadTolerance*m.Share {
+			d = 0 // within the deadband
+		}
+		m.Share += max(-step, min(step, d))
 	}
 	sum := 0.0
 	for _, m := range members {
@@ -401,19 +452,20 @@ func applyFloor(t []float64, in []In, totalW, floor float64) {
 }
 
 // leastLoad: target_i ∝ smoothed share_i / max(smoothed load_i, Idle);
-// a member without a load keeps its smoothed share, and the members with
-// one share the rest.
+// a member without a load (or measured for less than Warmup) keeps its
+// smoothed share, and the members with one share the rest.
 func leastLoad(p Params, members []*Member, t []float64) []float64 {
 	rest, ratios := 0.0, 0.0
+	steers := func(m *Member) bool { return m.HasLoad && m.measured >= p.Warmup }
 	for _, m := range members {
-		if m.HasLoad {
+		if steers(m) {
 			rest += m.SmoothShare
 			ratios += m.SmoothShare / max(m.Load, p.Idle)
 		}
 	}
 	for _, m := range members {
 		switch {
-		case !m.HasLoad:
+		case !steers(m):
 			t = append(t, m.SmoothShare)
 		case ratios > 0:
 			t = append(t, rest*(m.SmoothShare/max(m.Load, p.Idle))/ratios)

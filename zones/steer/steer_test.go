@@ -146,7 +146,7 @@ func TestLeastLoadClosedLoop(t *testing.T) {
 	for _, demand := range []float64{0.94, 1.10} {
 		for _, w := range []int{1, 5, ttl} {
 			l := loop{caps: []float64{100, 100, 50}, demand: demand, w: w, n: 400, rng: rand.New(rand.NewPCG(1, uint64(w)))}
-			shares, loads := l.run(p, 8*ttl)
+			shares, loads := l.run(p, 16*ttl)
 			half := len(shares) / 2
 			for i := range l.caps {
 				var m, m2, lm float64
@@ -321,5 +321,52 @@ func BenchmarkStep(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Step(p, members, in, time.Second)
+	}
+}
+
+// TestLeastLoadWarmupAndBand: a member's load steers it only after two
+// TTLs of measurement, averaged over the second (the first describes the
+// clients caches held before); afterwards a target within
+// load_tolerance of the share moves nothing, one beyond it does.
+func TestLeastLoadWarmupAndBand(t *testing.T) {
+	const ttl = 5 * time.Second
+	p := Params{Law: LeastLoad}.WithDefaults(ttl, time.Second)
+	if p.Warmup != 2*ttl || p.LoadTolerance != DefaultLoadTolerance {
+		t.Fatalf("defaults: warmup %v, load_tolerance %g", p.Warmup, p.LoadTolerance)
+	}
+	members := []*Member{{}, {}}
+	in := []In{{Weight: 1}, {Weight: 1}}
+	step := func(l0, l1 float64) {
+		in[0].Signals = Signals{Load: l0, HasLoad: true}
+		in[1].Signals = Signals{Load: l1, HasLoad: true}
+		Step(p, members, in, time.Second)
+	}
+	// First half of the warm-up: garbage (member 0 looks saturated).
+	for range 5 {
+		step(1.0, 0.1)
+	}
+	// Second half: equal loads, at the held shares.
+	for range 5 {
+		step(0.5, 0.5)
+		if members[0].Share != 0.5 {
+			t.Fatalf("share %v during the warm-up, want the configured 0.5", members[0].Share)
+		}
+	}
+	if members[0].Load != 0.5 || members[1].Load != 0.5 {
+		t.Fatalf("averages %v %v after the warm-up, want 0.5 each (the first half left out)", members[0].Load, members[1].Load)
+	}
+	// A small difference stays inside the band.
+	for range 20 {
+		step(0.51, 0.49)
+	}
+	if members[0].Share != 0.5 {
+		t.Errorf("a 2 %% difference moved the share to %v", members[0].Share)
+	}
+	// A large one moves it.
+	for range 20 {
+		step(0.8, 0.4)
+	}
+	if members[0].Share > 0.45 {
+		t.Errorf("member 0 at twice the load of member 1 keeps a share of %v", members[0].Share)
 	}
 }
