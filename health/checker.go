@@ -29,6 +29,9 @@ type Checker struct {
 	// OnChange, if set before the first Sync, is called after every
 	// transition between up and down, and is then the one to log it.
 	OnChange func(s *State, r Result)
+	// Voter, if set before the first Sync, shares every result with the
+	// fleet, and rise and fall count the fleet's verdict.
+	Voter Voter
 }
 
 type runner struct {
@@ -71,6 +74,9 @@ func (c *Checker) SyncBind(specs []Spec, bind func(map[Spec]*State)) map[Spec]*S
 			r.cancel()
 			delete(c.running, s)
 			c.metrics.forget(r.label)
+			if c.Voter != nil {
+				c.Voter.Forget(s)
+			}
 			c.log.Info("health check stopped", "target", r.label)
 		}
 	}
@@ -179,7 +185,13 @@ func (c *Checker) loop(ctx context.Context, r *runner) {
 			return // stopped while probing: the result means nothing
 		}
 		now := time.Now()
-		changed := r.state.record(res, now)
+		verdict := res.OK
+		if c.Voter != nil && spec.Quorum != QuorumLocal {
+			v := c.Voter.Vote(spec, res.OK, now)
+			r.state.verdict.Store(&v)
+			verdict = v.OK
+		}
+		changed := r.state.record(res, verdict, now)
 		c.metrics.observe(r.label, res, r.state)
 		if changed {
 			up := r.state.Up()

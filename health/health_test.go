@@ -240,7 +240,7 @@ func TestHysteresis(t *testing.T) {
 				t.Fatal("a pending state is up before its first result")
 			}
 			for i, r := range c.seq {
-				s.record(r, time.Now())
+				s.record(r, r.OK, time.Now())
 				if s.Pending() {
 					t.Fatalf("after result %d: still pending", i+1)
 				}
@@ -252,9 +252,9 @@ func TestHysteresis(t *testing.T) {
 	}
 	s := newState(spec, time.Now())
 	for range 10 {
-		s.record(ok, time.Now())
+		s.record(ok, ok.OK, time.Now())
 	}
-	s.record(bad, time.Now())
+	s.record(bad, bad.OK, time.Now())
 	if er := s.ErrorRate(); math.Abs(er-1.0/11) > 1e-9 {
 		t.Errorf("error rate %v, want 1/11", er)
 	}
@@ -326,7 +326,7 @@ func TestSpecCheck(t *testing.T) {
 // health and live signals: no locks, no allocations.
 func BenchmarkStateRead(b *testing.B) {
 	s := newState(Spec{Kind: KindTCP, Rise: 1, Fall: 1}, time.Now())
-	s.record(Result{OK: true, Duration: time.Millisecond, Load: 0.5, HasLoad: true}, time.Now())
+	s.record(Result{OK: true, Duration: time.Millisecond, Load: 0.5, HasLoad: true}, (Result{OK: true, Duration: time.Millisecond, Load: 0.5, HasLoad: true}).OK, time.Now())
 	var slot Slot
 	b.ReportAllocs()
 	var sink float64
@@ -360,11 +360,11 @@ func TestStateReadDoesNotAllocate(t *testing.T) {
 func TestMedianRTTIgnoresOneSlowProbe(t *testing.T) {
 	s := newState(Spec{Kind: KindTCP, Rise: 1, Fall: 1}, time.Now())
 	for range 8 {
-		s.record(Result{OK: true, Duration: time.Millisecond}, time.Now())
+		s.record(Result{OK: true, Duration: time.Millisecond}, (Result{OK: true, Duration: time.Millisecond}).OK, time.Now())
 	}
-	s.record(Result{OK: true, Duration: 30 * time.Millisecond}, time.Now())
-	s.record(Result{Reason: "refused"}, time.Now())
-	s.record(Result{OK: true, Duration: time.Millisecond}, time.Now())
+	s.record(Result{OK: true, Duration: 30 * time.Millisecond}, (Result{OK: true, Duration: 30 * time.Millisecond}).OK, time.Now())
+	s.record(Result{Reason: "refused"}, (Result{Reason: "refused"}).OK, time.Now())
+	s.record(Result{OK: true, Duration: time.Millisecond}, (Result{OK: true, Duration: time.Millisecond}).OK, time.Now())
 	if m := s.MedianRTT(); m != time.Millisecond {
 		t.Errorf("median %v after one slow probe among fast ones, want 1ms (the moving average says %v)", m, s.RTT())
 	}
@@ -373,10 +373,10 @@ func TestMedianRTTIgnoresOneSlowProbe(t *testing.T) {
 func TestMedianRTTFollowsARealChange(t *testing.T) {
 	s := newState(Spec{Kind: KindTCP, Rise: 1, Fall: 1}, time.Now())
 	for range 5 {
-		s.record(Result{OK: true, Duration: time.Millisecond}, time.Now())
+		s.record(Result{OK: true, Duration: time.Millisecond}, (Result{OK: true, Duration: time.Millisecond}).OK, time.Now())
 	}
 	for range 2 {
-		s.record(Result{OK: true, Duration: 40 * time.Millisecond}, time.Now())
+		s.record(Result{OK: true, Duration: 40 * time.Millisecond}, (Result{OK: true, Duration: 40 * time.Millisecond}).OK, time.Now())
 	}
 	if m := s.MedianRTT(); m != 40*time.Millisecond {
 		t.Errorf("median %v after two slow probes, want 40ms", m)

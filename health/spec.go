@@ -59,6 +59,9 @@ type Spec struct {
 	// Start is the state before the first result: StartPending (the
 	// default) answers nothing until a probe has spoken.
 	Start Start
+	// Quorum is how a fleet's votes on this check combine (see
+	// Decide): "" is majority where a Voter is set, else local.
+	Quorum string
 
 	HTTP HTTPSpec
 	TCP  TCPSpec

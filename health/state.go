@@ -33,6 +33,7 @@ type State struct {
 	load      atomic.Uint64 // float64 bits; NaN when none reported
 	lastProbe atomic.Int64
 	lastErr   atomic.Pointer[string]
+	verdict   atomic.Pointer[Verdict] // the fleet's aggregate at the last probe; nil alone
 
 	// Written by the probe goroutine only; the window is read by it alone.
 	window    [errorWindow]bool
@@ -163,16 +164,30 @@ func (s *State) History() []Sample {
 	return out
 }
 
+// Verdict is the fleet's aggregate of this check at its last probe, and
+// false when the instance decides alone.
+func (s *State) Verdict() (Verdict, bool) {
+	if v := s.verdict.Load(); v != nil {
+		return *v, true
+	}
+	return Verdict{}, false
+}
+
 // record applies one result with rise/fall hysteresis. It returns whether
 // the state changed between up and down, or from pending to either. Only the probe goroutine calls it.
-func (s *State) record(r Result, now time.Time) (changed bool) {
+//
+// verdict is what rise and fall count: r.OK alone, or the fleet's
+// aggregate; the signals (RTT, load, errors) are this instance's own.
+func (s *State) record(r Result, verdict bool, now time.Time) (changed bool) {
 	s.lastProbe.Store(now.UnixNano())
-	if r.OK {
+	if verdict {
 		s.succ.Add(1)
 		s.fail.Store(0)
 	} else {
 		s.fail.Add(1)
 		s.succ.Store(0)
+	}
+	if !r.OK {
 		reason := r.Reason
 		s.lastErr.Store(&reason)
 	}
@@ -215,11 +230,11 @@ func (s *State) record(r Result, now time.Time) (changed bool) {
 		// failed the target was never answered and now is down. Either
 		// is a change, from not known to known.
 		s.since.Store(now.UnixNano())
-		s.up.Store(r.OK)
+		s.up.Store(verdict)
 		return true
-	case !up && r.OK && int(s.succ.Load()) >= s.spec.Rise:
+	case !up && verdict && int(s.succ.Load()) >= s.spec.Rise:
 		s.up.Store(true)
-	case up && !r.OK && int(s.fail.Load()) >= s.spec.Fall:
+	case up && !verdict && int(s.fail.Load()) >= s.spec.Fall:
 		s.up.Store(false)
 	default:
 		return false

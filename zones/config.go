@@ -3,10 +3,12 @@ package zones
 import (
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,6 +148,40 @@ type Config struct {
 	// "error"; QueryLogSample logs one query in so many (0: none).
 	LogFormat, LogLevel string
 	QueryLogSample      uint64
+
+	// Cluster is the [cluster] section: nil without one (an instance on
+	// its own, as before clusters existed).
+	Cluster *ClusterConfig
+}
+
+// Cluster defaults.
+const (
+	DefaultClusterPort   = 7946
+	DefaultClusterRejoin = 2 * time.Second
+)
+
+// ClusterConfig is the [cluster] section: this instance's place in a
+// fleet of gslb instances (docs/cluster.md).
+type ClusterConfig struct {
+	// Name is the member's name ("": the identity, else the host name).
+	Name string
+	// Bind is where the gossip listens (UDP and TCP), Advertise the
+	// address the others reach it at (invalid: the bind address).
+	Bind, Advertise netip.AddrPort
+	// Join are the peers, "host:port" or "host" (the default port).
+	Join []string
+	// KeyringFile holds the gossip's AES keys, base64, one per line, the
+	// first in use (resolved relative to File). Insecure allows none on
+	// a loopback bind address.
+	KeyringFile string
+	Insecure    bool
+	// Label keeps fleets on one network apart; Profile is memberlist's
+	// timing preset (lan, wan, local); Rejoin how often missing peers
+	// are joined again.
+	Label, Profile string
+	Rejoin         time.Duration
+	// Quorum is the rule of the checks that name none.
+	Quorum string
 }
 
 // HasGeo reports whether a GeoIP database is configured.
@@ -236,6 +272,18 @@ type configDoc struct {
 		ASNDatabase tomlString `toml:"asn_database"`
 		ECS         ecsTrust   `toml:"ecs"`
 	} `toml:"geo"`
+	Cluster struct {
+		Name      tomlString  `toml:"name"`
+		Bind      tomlString  `toml:"bind"`
+		Advertise tomlString  `toml:"advertise"`
+		Join      stringArray `toml:"join"`
+		Keyring   tomlString  `toml:"keyring"`
+		Insecure  tomlBool    `toml:"insecure"`
+		Label     tomlString  `toml:"label"`
+		Profile   tomlString  `toml:"profile"`
+		Rejoin    duration    `toml:"rejoin_interval"`
+		Quorum    quorumRule  `toml:"quorum"`
+	} `toml:"cluster"`
 }
 
 // Files reads configuration files. OSFiles reads the file system; FSFiles
@@ -458,8 +506,79 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 		c.ECSAll, c.ECSTrusted = ecs.all, ecs.v
 	}
 
+	if md.IsDefined("cluster") {
+		c.Cluster = parseCluster(e, &doc, rel)
+	}
 	c.ZoneFiles = zoneFiles(files, e, file, doc.Zones)
 	return c
+}
+
+// parseCluster checks the [cluster] section.
+func parseCluster(e *errs, doc *configDoc, rel func(tomlString) string) *ClusterConfig {
+	d := &doc.Cluster
+	cc := &ClusterConfig{Bind: netip.AddrPortFrom(netip.IPv4Unspecified(), DefaultClusterPort), Profile: "lan", Rejoin: DefaultClusterRejoin}
+	at := func(key string) []string { return []string{"cluster", key} }
+	d.Name.to(&cc.Name)
+	if len(cc.Name) > 128 {
+		e.key(at("name"), "%d characters: at most 128", len(cc.Name))
+	}
+	addr := func(key string, s tomlString, dst *netip.AddrPort) {
+		if !s.ok() || s.v == "" {
+			return
+		}
+		a, err := netip.ParseAddrPort(s.v)
+		if err != nil {
+			if ip, err2 := netip.ParseAddr(s.v); err2 == nil {
+				a, err = netip.AddrPortFrom(ip, DefaultClusterPort), nil
+			}
+		}
+		if err != nil {
+			e.key(at(key), "%q is not an IP address or IP:port", s.v)
+			return
+		}
+		*dst = a
+	}
+	addr("bind", d.Bind, &cc.Bind)
+	addr("advertise", d.Advertise, &cc.Advertise)
+	if cc.Advertise.IsValid() && cc.Advertise.Addr().IsUnspecified() {
+		e.key(at("advertise"), "%v: the others cannot reach an unspecified address", cc.Advertise)
+	}
+	for i, p := range d.Join.v {
+		host, port, err := net.SplitHostPort(p)
+		if err != nil {
+			host, port = p, strconv.Itoa(DefaultClusterPort)
+		}
+		if n, perr := strconv.Atoi(port); host == "" || strings.ContainsAny(host, " /") || perr != nil || n < 1 || n > 65535 {
+			e.at(d.Join.path(at("join"), i), "cluster.join: %q is not host:port or host", p)
+			continue
+		}
+		cc.Join = append(cc.Join, net.JoinHostPort(host, port))
+	}
+	cc.KeyringFile = rel(d.Keyring)
+	d.Insecure.to(&cc.Insecure)
+	switch {
+	case cc.KeyringFile == "" && !cc.Insecure:
+		e.key(at("bind"), "a cluster needs a keyring (cluster.keyring, made by gslb cluster keygen); insecure = true allows none on a loopback address only")
+	case cc.KeyringFile == "" && !cc.Bind.Addr().IsLoopback():
+		e.key(at("insecure"), "gossip in plain text is for a loopback bind address only, not %v: give cluster.keyring", cc.Bind.Addr())
+	case cc.KeyringFile != "" && cc.Insecure:
+		e.key(at("insecure"), "insecure = true with a keyring: leave one out")
+	}
+	d.Label.to(&cc.Label)
+	if p := d.Profile; p.ok() && p.v != "" {
+		switch p.v {
+		case "lan", "wan", "local":
+			cc.Profile = p.v
+		default:
+			e.key(at("profile"), "%q: want \"lan\", \"wan\" or \"local\"", p.v)
+		}
+	}
+	if r := d.Rejoin; r.ok() && (r.v < 100*time.Millisecond || r.v > time.Hour) {
+		e.key(at("rejoin_interval"), "%v: want 100ms to 1h", r.v)
+	}
+	d.Rejoin.to(&cc.Rejoin)
+	d.Quorum.to(&cc.Quorum)
+	return cc
 }
 
 // zoneFiles expands the zones entries of the main file.

@@ -197,6 +197,23 @@ func effectiveConfig(c *Config, zoneFiles []string, path func(string) string) []
 	default:
 		w.kv("ecs", tomlPrefixes(c.ECSTrusted))
 	}
+	if cc := c.Cluster; cc != nil {
+		w.table("cluster")
+		w.kv("name", tomlQuote(cc.Name))
+		w.kv("bind", tomlQuote(cc.Bind.String()))
+		adv := ""
+		if cc.Advertise.IsValid() {
+			adv = cc.Advertise.String()
+		}
+		w.kv("advertise", tomlQuote(adv))
+		w.kv("join", tomlStrings(cc.Join))
+		w.kv("keyring", tomlQuote(path(cc.KeyringFile)))
+		w.kv("insecure", tomlBoolText(cc.Insecure))
+		w.kv("label", tomlQuote(cc.Label))
+		w.kv("profile", tomlQuote(cc.Profile))
+		w.kv("rejoin_interval", tomlDuration(cc.Rejoin))
+		w.kv("quorum", tomlQuote(cc.Quorum))
+	}
 	return w.bytes()
 }
 
@@ -450,6 +467,7 @@ func effectiveCheck(w *tomlWriter, c health.Spec) {
 	w.kv("rise", tomlIntText(int64(c.Rise)))
 	w.kv("fall", tomlIntText(int64(c.Fall)))
 	w.kv("start", tomlQuote(effectiveStart(c.Start)))
+	w.kv("quorum", tomlQuote(c.Quorum))
 	switch c.Kind {
 	case health.KindHTTP, health.KindHTTPS:
 		h := c.HTTP

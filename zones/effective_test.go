@@ -320,7 +320,7 @@ func TestEffectiveEveryKey(t *testing.T) {
 		kinds += fmt.Sprintf("[services.%s]\ncheck = { type = %q, port = 53%s }\n"+
 			"backends = [ { address = \"192.0.2.1\", metrics = { port = 9100, latency = \"l\" } } ]\n", kind, kind, extra)
 	}
-	fsys := fstest.MapFS{"gslb.toml": {Data: []byte(mainConf)}, "z.toml": {Data: []byte("origin = \"x.\"\nns = [\"ns.y.\"]\n[soa]\n" + kinds)}}
+	fsys := fstest.MapFS{"gslb.toml": {Data: []byte(mainConf + "[cluster]\ninsecure = true\nbind = \"127.0.0.1:7946\"\n")}, "z.toml": {Data: []byte("origin = \"x.\"\nns = [\"ns.y.\"]\n[soa]\n" + kinds)}}
 	s, err := Load(FSFiles(fsys), "gslb.toml")
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +381,7 @@ func TestEffectiveFields(t *testing.T) {
 	if n := countFields(Service{}); n != 25 {
 		t.Errorf("Service has %d fields: is the new one in effectiveService?", n)
 	}
-	if n := countFields(health.Spec{}); n != 10 {
+	if n := countFields(health.Spec{}); n != 11 {
 		t.Errorf("health.Spec has %d fields: is the new one in effectiveCheck?", n)
 	}
 }

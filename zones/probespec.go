@@ -32,6 +32,7 @@ type probeCommon struct {
 	Rise     tomlInt       `toml:"rise" range:"1..100"`
 	Fall     tomlInt       `toml:"fall" range:"1..100"`
 	Start    startState    `toml:"start"`
+	Quorum   quorumRule    `toml:"quorum"`
 }
 
 func (p *probeCommon) common() *probeCommon { return p }
@@ -307,6 +308,7 @@ func (l *zoneLoader) probe(svc, b *probeTable, addr netip.Addr) health.Spec {
 	if c.Start.ok() {
 		s.Start = c.Start.v
 	}
+	c.Quorum.to(&s.Quorum)
 	p.build(&s)
 	if kind == health.KindHTTP || kind == health.KindHTTPS {
 		if s.HTTP.LoadHeader != "" && s.HTTP.LoadJSON != "" {
@@ -446,6 +448,21 @@ func (s *startState) UnmarshalTOML(v any) error {
 		s.v = health.StartDown
 	default:
 		s.bad("%s: want \"pending\", \"up\" or \"down\"", quoted(v))
+	}
+	return nil
+}
+
+// quorumRule is quorum = "local", "majority", "any", "all" or "P%": how a
+// fleet's votes on the check combine.
+type quorumRule struct{ tomlString }
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (q *quorumRule) UnmarshalTOML(v any) error {
+	_ = q.tomlString.UnmarshalTOML(v)
+	if q.ok() {
+		if err := health.ParseQuorum(q.v); err != nil {
+			q.bad("%v", err)
+		}
 	}
 	return nil
 }

@@ -255,6 +255,17 @@ func TestConfigErrors(t *testing.T) {
 				"gslb.toml:5:25: rrl.exempt[1]: \"x\" is not a network such as \"192.0.2.0/24\"\n" +
 				"gslb.toml:7:24: geo.ecs[1]: 7 is not a network such as \"192.0.2.0/24\""},
 	}
+	cl := "zones = [\"z.toml\"]\n[cluster]\n"
+	cases = append(cases, []struct{ conf, want string }{
+		{cl + "bind = \"127.0.0.1:7946\"\n", "gslb.toml:3:1: cluster.bind: a cluster needs a keyring (cluster.keyring, made by gslb cluster keygen); insecure = true allows none on a loopback address only"},
+		{cl + "insecure = true\n", "gslb.toml:3:1: cluster.insecure: gossip in plain text is for a loopback bind address only, not 0.0.0.0: give cluster.keyring"},
+		{cl + "insecure = true\nbind = \"127.0.0.1\"\njoin = [\"a b\", \"10.0.0.2:99999\", \"ns2.example.net\"]\nprofile = \"fast\"\nrejoin_interval = \"1ms\"\nquorum = \"most\"\n",
+			"gslb.toml:5:9: cluster.join: \"a b\" is not host:port or host\n" +
+				"gslb.toml:5:16: cluster.join: \"10.0.0.2:99999\" is not host:port or host\n" +
+				"gslb.toml:6:1: cluster.profile: \"fast\": want \"lan\", \"wan\" or \"local\"\n" +
+				"gslb.toml:7:1: cluster.rejoin_interval: 1ms: want 100ms to 1h\n" +
+				"gslb.toml:8:1: cluster.quorum: quorum \"most\": want local, majority, any, all or a percentage like \"60%\""},
+	}...)
 	for _, c := range cases {
 		fsys := fstest.MapFS{"gslb.toml": {Data: []byte(c.conf)}, "z.toml": {Data: []byte(testZone)}}
 		_, err := Load(FSFiles(fsys), "gslb.toml")

@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gslb/gslb/cluster"
 	"github.com/gslb/gslb/cmd/gslb/example"
 	"github.com/gslb/gslb/cmd/gslb/internal/web"
 	"github.com/gslb/gslb/dnsserver"
@@ -34,15 +37,19 @@ type app struct {
 	h          *dnsserver.Handler
 	checker    *health.Checker
 	admin      *health.Admin
-	reports    *health.Reports
-	scraper    *health.Scraper
-	geo        *geo.Locator // nil without a GeoIP database
-	steering   *zones.Steering
-	answers    *zones.AnswerCounts
-	rrl        *dnsserver.RRL
-	dnsMetrics *dnsserver.Metrics
-	allDown    *prometheus.CounterVec
-	reloads    *prometheus.CounterVec
+	// cluster is this instance's membership of its fleet (nil without
+	// [cluster]); clusterDone closes when it has left.
+	cluster     *cluster.Cluster
+	clusterDone chan struct{}
+	reports     *health.Reports
+	scraper     *health.Scraper
+	geo         *geo.Locator // nil without a GeoIP database
+	steering    *zones.Steering
+	answers     *zones.AnswerCounts
+	rrl         *dnsserver.RRL
+	dnsMetrics  *dnsserver.Metrics
+	allDown     *prometheus.CounterVec
+	reloads     *prometheus.CounterVec
 	// reloadRequests counts what asked for a reload (sighup, api), merged
 	// or not.
 	reloadRequests *prometheus.CounterVec
@@ -91,11 +98,19 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 	if err := a.initGeo(snap); err != nil {
 		return nil, err
 	}
-	if err := a.initState(opt.stateDir, snap.Config); err != nil {
+	if err := a.initState(opt.stateDir, snap.Config, opt.identity); err != nil {
 		return nil, err
 	}
 	a.checker = health.NewChecker(log, a.reg, snap.Config.MaxProbesInFlight)
 	a.checker.OnChange = a.healthChanged
+	if a.cluster != nil {
+		a.checker.Voter = a.cluster
+		a.cluster.SetConfigHash(snap.ZonesHash)
+		a.cluster.OnAdminMerged(func() {
+			a.warnUnknownOverrides()
+			a.checkAllDown()
+		})
+	}
 	a.scraper = health.NewScraper(log, a.reg, nil, snap.Config.MaxProbesInFlight)
 	a.reports = health.NewReports(health.MaxReports)
 	a.steering = zones.NewSteering()
@@ -183,7 +198,10 @@ func (a *app) initGeo(snap *zones.Snapshot) error {
 // configuration's) and loads the admin overrides kept in it. A state
 // directory that was asked for must be usable; the default one may not be,
 // and the overrides are then kept in memory only.
-func (a *app) initState(stateFlag string, c *zones.Config) error {
+//
+// With a [cluster] section it also makes the instance a member of its
+// fleet, before the overrides are read, so that they are stamped by it.
+func (a *app) initState(stateFlag string, c *zones.Config, id dnsserver.Identity) error {
 	a.state = resolveState(a.configPath, stateFlag, c)
 	if err := a.state.verify(c, true); err != nil {
 		if a.state.explicit() {
@@ -198,6 +216,12 @@ func (a *app) initState(stateFlag string, c *zones.Config) error {
 		a.log.Info("admin overrides are not persisted: no state directory", "state_dir", a.state.From)
 	}
 	a.admin = health.NewAdmin(a.state.AdminFile, c.StateFileMax, a.log)
+	if c.Cluster != nil {
+		var err error
+		if a.cluster, err = newCluster(c.Cluster, memberName(c, id), a.admin, a.log, a.reg); err != nil {
+			return err
+		}
+	}
 	if err := a.admin.LoadFile(); err != nil {
 		return fmt.Errorf("admin overrides: %w", err)
 	}
@@ -212,8 +236,13 @@ func (a *app) newWeb(token string, statusTokens []string) *web.Server {
 	if a.configPath == "" {
 		file = "(bundled example)"
 	}
+	var fleet web.Fleet
+	if a.cluster != nil {
+		fleet = a.cluster
+	}
 	return web.New(web.Deps{
 		Handler:         a.h,
+		Cluster:         fleet,
 		Admin:           a.admin,
 		Reports:         a.reports,
 		Token:           token,
@@ -326,6 +355,9 @@ func (a *app) prepare(s *zones.Snapshot) {
 func (a *app) configLoaded(s *zones.Snapshot) {
 	a.configInfo.Reset()
 	a.configInfo.WithLabelValues(s.Hash).Set(1)
+	if a.cluster != nil {
+		a.cluster.SetConfigHash(s.ZonesHash)
+	}
 	a.lastReload.Set(float64(s.LoadedAt.UnixNano()) / 1e9)
 }
 
@@ -424,6 +456,37 @@ func (a *app) warnRestartOnly(old, next *zones.Snapshot) {
 	if n.AdminStateFile != o.AdminStateFile || n.AdminTokenFile != o.AdminTokenFile || n.MaxProbesInFlight != o.MaxProbesInFlight || n.StateDir != o.StateDir {
 		a.log.Warn("[admin], [state] and [health] settings changed; they take effect on restart")
 	}
+	if !reflect.DeepEqual(n.Cluster, o.Cluster) {
+		a.log.Warn("[cluster] settings changed; they take effect on restart")
+	}
+}
+
+// memberName is the name of this instance in its fleet unless [cluster]
+// name gives one: the -id flag, the configured identity, the host name.
+func memberName(c *zones.Config, id dnsserver.Identity) string {
+	switch {
+	case id.ID != "":
+		return id.ID
+	case c.Identity != "" && c.Identity != "auto":
+		return c.Identity
+	case id.Hostname != "":
+		return id.Hostname
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// leaveCluster waits (at most 3 s) for the instance to have left its
+// fleet after the background context ended.
+func (a *app) leaveCluster() {
+	if a.clusterDone == nil {
+		return
+	}
+	select {
+	case <-a.clusterDone:
+	case <-time.After(3 * time.Second):
+		a.log.Warn("leaving the cluster took too long")
+	}
 }
 
 // healthChanged logs a probe target's transition with the backends it
@@ -500,6 +563,14 @@ func (a *app) background(ctx context.Context) {
 		a.log.Warn("cannot watch files; reload with SIGHUP", "err", err)
 	}
 	go a.web.Run(ctx)
+	go a.expireOverrides(ctx)
+	if a.cluster != nil {
+		a.clusterDone = make(chan struct{})
+		go func() {
+			defer close(a.clusterDone)
+			a.cluster.Run(ctx)
+		}()
+	}
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -509,9 +580,6 @@ func (a *app) background(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case now := <-t.C:
-				if a.admin.Expire(now) > 0 {
-					a.checkAllDown()
-				}
 				// The control laws and slow start move the weights once
 				// a second, the default probe interval.
 				a.steering.Step(a.h.Snapshot(), now, time.Second)
@@ -523,6 +591,32 @@ func (a *app) background(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// expireOverrides clears each timed override at its expiry, to the
+// millisecond, so that the members of a fleet, whose clocks agree, clear
+// it at the same instant. It looks at the next expiry at least every
+// 250 ms: one set meanwhile, by the API or the fleet, is seen by then.
+func (a *app) expireOverrides(ctx context.Context) {
+	const poll = 250 * time.Millisecond
+	t := time.NewTimer(poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		if a.admin.Expire(now) > 0 {
+			a.checkAllDown()
+		}
+		wait := poll
+		if next := a.admin.NextExpiry(); !next.IsZero() {
+			wait = min(wait, max(time.Until(next), 0))
+		}
+		t.Reset(wait)
+	}
 }
 
 // startWatcher sets up the file watcher and runs it until ctx is done.

@@ -44,7 +44,7 @@ type command struct {
 
 // commands lists gslb's commands in the order usage shows them.
 func commands() []*command {
-	return []*command{serveCommand(), checkCommand(), explainCommand(), testCommand(), ctlCommand(), configCommand(), versionCommand(), helpCommand()}
+	return []*command{serveCommand(), checkCommand(), explainCommand(), testCommand(), ctlCommand(), configCommand(), clusterCommand(), versionCommand(), helpCommand()}
 }
 
 // findCommand returns the command of that name, nil if none.
@@ -245,7 +245,7 @@ func helpCommand() *command {
 			"\"man\" prints the manual page in roff (gslb help man | man -l -), \"bash\" a\n" +
 			"bash completion script (gslb help bash > /etc/bash_completion.d/gslb).",
 		exit:  "0  printed\n2  no such command or topic",
-		words: []string{"man", "bash", "serve", "check", "explain", "test", "ctl", "config", "version"},
+		words: []string{"man", "bash", "serve", "check", "explain", "test", "ctl", "config", "cluster", "version"},
 		run: func(e *env, _ any, args []string) int {
 			switch {
 			case len(args) == 0:

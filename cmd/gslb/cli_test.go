@@ -151,7 +151,7 @@ func TestBashCompletion(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{[]string{"gslb", "c"}, "check ctl config"},
+		{[]string{"gslb", "c"}, "check ctl config cluster"},
 		{[]string{"gslb", "check", "-c"}, "-config"},
 		{[]string{"gslb", "ctl", "dr"}, "drain"},
 		{[]string{"gslb", "ctl", "-t"}, "-token-file"},

@@ -193,6 +193,7 @@ func serve(f serveFlags, stdout, stderr io.Writer) int {
 	go hup.Run(ctx)
 	waitForStop(log, a, f.config, sigs, hup)
 	cancel()
+	a.leaveCluster()
 	a.saveSteering() // the next process starts warm
 	return shutdown(log, srv, hs)
 }

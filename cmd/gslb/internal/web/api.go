@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gslb/gslb/cluster"
 	"github.com/gslb/gslb/health"
 	"github.com/gslb/gslb/zones"
 )
@@ -26,6 +27,7 @@ func (s *Server) listBackends(w http.ResponseWriter, r *http.Request) {
 		for _, b := range svc.Backends {
 			bj := backendView(svc, b)
 			bj.AnswerShare = shareOf(shares, b.ID)
+			bj.Fleet = s.fleetView(b)
 			out = append(out, bj)
 		}
 	}
@@ -39,7 +41,53 @@ func (s *Server) getBackend(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{"no such backend"})
 		return
 	}
-	writeJSON(w, http.StatusOK, backendView(svc, b))
+	bj := backendView(svc, b)
+	bj.Fleet = s.fleetView(b)
+	writeJSON(w, http.StatusOK, bj)
+}
+
+// Fleet is what the HTTP side reads of the instance's fleet
+// (*cluster.Cluster).
+type Fleet interface {
+	Status() cluster.Status
+	VotesOf(health.Spec) []cluster.MemberVote
+}
+
+// fleetJSON is a backend's check as the fleet sees it.
+type fleetJSON struct {
+	// Quorum is the check's rule ("" for the [cluster] default).
+	Quorum string `json:"quorum"`
+	// Verdict is the aggregate at this instance's last probe (null before
+	// it, or with quorum "local").
+	Verdict *health.Verdict `json:"verdict"`
+	// Votes are every member's latest vote, this instance's first.
+	Votes []cluster.MemberVote `json:"votes"`
+}
+
+// fleetView is nil without a fleet or a probe.
+func (s *Server) fleetView(b *zones.Backend) *fleetJSON {
+	st := b.State()
+	if s.deps.Cluster == nil || st == nil || st.Spec().Kind == health.KindNone || st.Spec().Kind == "" {
+		return nil
+	}
+	f := &fleetJSON{Quorum: st.Spec().Quorum, Votes: s.deps.Cluster.VotesOf(st.Spec())}
+	if v, ok := st.Verdict(); ok {
+		f.Verdict = &v
+	}
+	if f.Votes == nil {
+		f.Votes = []cluster.MemberVote{}
+	}
+	return f
+}
+
+// clusterStatus serves GET /api/v1/cluster: the fleet as this instance
+// sees it (404 without [cluster]).
+func (s *Server) clusterStatus(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Cluster == nil {
+		writeJSON(w, http.StatusNotFound, apiError{"this instance is not in a cluster (no [cluster] section)"})
+		return
+	}
+	writeJSON(w, http.StatusOK, s.deps.Cluster.Status())
 }
 
 // setAdmin serves PUT (set) and DELETE (clear) of a backend's admin
@@ -63,7 +111,9 @@ func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
 			return
 		}
-		writeJSON(w, http.StatusOK, backendView(svc, b))
+		bj := backendView(svc, b)
+		bj.Fleet = s.fleetView(b)
+		writeJSON(w, http.StatusOK, bj)
 		return
 	}
 	o, err := ParseOverride(http.MaxBytesReader(w, r.Body, maxBody), s.now())
@@ -79,7 +129,9 @@ func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, code, apiError{err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, backendView(svc, b))
+	bj := backendView(svc, b)
+	bj.Fleet = s.fleetView(b)
+	writeJSON(w, http.StatusOK, bj)
 }
 
 // writeAPIOff is the error of a write without a token configured.
@@ -189,6 +241,7 @@ type backendJSON struct {
 	Pending              bool          `json:"pending"`
 	Steering             *steeringJSON `json:"steering"`
 	Admin                *adminJSON    `json:"admin"`
+	Fleet                *fleetJSON    `json:"fleet,omitempty"`
 	History              []historyJSON `json:"history"`
 }
 

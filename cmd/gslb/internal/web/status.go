@@ -356,6 +356,7 @@ func (s *Server) status() statusJSON {
 		for _, b := range svc.Backends {
 			bj := backendView(svc, b)
 			bj.AnswerShare = shareOf(shares, b.ID)
+			bj.Fleet = s.fleetView(b)
 			sj.Backends = append(sj.Backends, bj)
 		}
 		st.Services = append(st.Services, sj)

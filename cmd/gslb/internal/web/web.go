@@ -66,6 +66,9 @@ type Deps struct {
 	// Reload loads the configuration again, as SIGHUP does, and returns
 	// why it was rejected (nil: POST /api/v1/reload answers 501).
 	Reload func(trigger string) error
+	// Cluster is this instance's fleet (nil without [cluster]): the API
+	// shows its members and each backend's votes.
+	Cluster Fleet
 	// Version is gslb's version, as the status shows it.
 	Version string
 	// ConfigFile names the configuration in the status ("": the snapshot's
@@ -147,6 +150,7 @@ func (s *Server) routes() {
 		s.mux.HandleFunc(m+" /api/v1/backends/{service}/{backend}/report", s.report)
 	}
 	s.mux.HandleFunc("GET /api/v1/explain", s.reader(s.explain))
+	s.mux.HandleFunc("GET /api/v1/cluster", s.reader(s.clusterStatus))
 	s.mux.HandleFunc("POST /api/v1/reload", s.reload)
 }
 
