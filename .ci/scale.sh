@@ -74,26 +74,23 @@ descendants() {
 	done
 }
 
-# rss PID: VmRSS of PID and its descendants, summed, in KiB.
-rss() {
+# procsum FIELD FILE PID: the kB value of FIELD in /proc/P/FILE, summed
+# over PID and its descendants.
+procsum() {
 	local p sum=0 v
-	for p in $(descendants "$1"); do
-		v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || true)
+	for p in $(descendants "$3"); do
+		v=$(awk -v f="$1:" '$1 == f { print $2 }' "/proc/$p/$2" 2>/dev/null || true)
 		sum=$((sum + ${v:-0}))
 	done
 	echo "$sum"
 }
 
+# rss PID: VmRSS of PID and its descendants, summed, in KiB.
+rss() { procsum VmRSS status "$1"; }
+
 # pss PID: proportional set size of PID and its descendants, in KiB: pages
 # shared between them (NSD's forked children) counted once.
-pss() {
-	local p sum=0 v
-	for p in $(descendants "$1"); do
-		v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || true)
-		sum=$((sum + ${v:-0}))
-	done
-	echo "$sum"
-}
+pss() { procsum Pss smaps_rollup "$1"; }
 
 # timed LOG CMD...: runs CMD, output to LOG; prints "seconds maxrss_kib".
 timed() {

@@ -20,10 +20,11 @@ var testKey = []byte("0123456789abcdef0123456789abcdef")
 // heartbeat of 200 ms.
 func fleet(t *testing.T, n int, key []byte) []*Cluster {
 	t.Helper()
-	return fleetWith(t, n, key, 200*time.Millisecond)
+	return fleetWith(t, n, key, 200*time.Millisecond, io.Discard)
 }
 
-func fleetWith(t *testing.T, n int, key []byte, heartbeat time.Duration) []*Cluster {
+// fleetWith is fleet with another heartbeat, the members logging to logw.
+func fleetWith(t *testing.T, n int, key []byte, heartbeat time.Duration, logw io.Writer) []*Cluster {
 	t.Helper()
 	var out []*Cluster
 	for i := range n {
@@ -36,7 +37,7 @@ func fleetWith(t *testing.T, n int, key []byte, heartbeat time.Duration) []*Clus
 		if i > 0 {
 			cfg.Join = []string{out[0].Addr().String()}
 		}
-		c, err := New(cfg, admin, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		c, err := New(cfg, admin, slog.New(slog.NewTextHandler(logw, nil)), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,6 +107,14 @@ func TestVotesAggregate(t *testing.T) {
 	if v := vote(f[2], true, "majority"); v.OK {
 		t.Errorf("two of three failing under majority: %+v, want down", v)
 	}
+	// [cluster] quorum = "local": the votes are shared, the verdict is
+	// the member's own.
+	f[2].mu.Lock()
+	f[2].cfg.Quorum = health.QuorumLocal
+	f[2].mu.Unlock()
+	if v := vote(f[2], true, ""); !v.OK {
+		t.Errorf("quorum local, own result passing, two others failing: %+v, want up", v)
+	}
 }
 
 // TestAdminReachesEveryMember: a drain set on one member is in effect on
@@ -131,12 +140,12 @@ func TestAdminReachesEveryMember(t *testing.T) {
 
 // TestWrongKeyRefused: a member with another key never joins.
 func TestWrongKeyRefused(t *testing.T) {
-	f := fleet(t, 1, testKey)
 	var logs strings.Builder
 	var mu sync.Mutex
+	f := fleetWith(t, 1, testKey, 200*time.Millisecond, lockedWriter{&mu, &logs})
 	admin := health.NewAdmin("", 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	cfg := Config{Name: "intruder", Bind: netip.MustParseAddrPort("127.0.0.1:0"), Profile: "local", Keys: [][]byte{[]byte("fedcba9876543210fedcba9876543210")}}
-	c, err := New(cfg, admin, slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)), nil)
+	c, err := New(cfg, admin, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +156,12 @@ func TestWrongKeyRefused(t *testing.T) {
 	if n := f[0].ml.NumMembers(); n != 1 {
 		t.Errorf("the fleet has %d members, want 1", n)
 	}
+	// The member refused it and said so, at level error.
+	waitFor(t, "the refusal in the member's log", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(logs.String(), "level=ERROR") && strings.Contains(logs.String(), "no installed keys could decrypt the message")
+	})
 }
 
 type lockedWriter struct {

@@ -83,10 +83,6 @@ func (m *metrics) received(kind string, n int) {
 
 func (m *metrics) dropped(reason string) { m.drops.WithLabelValues(reason).Inc() }
 
-// forget is called when a member is forgotten: its series go with the
-// next scrape (they are computed from the tables).
-func (m *metrics) forget(string) {}
-
 // Describe sends the computed series' descriptions.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.members, m.skew, m.configDiffer, m.votes, m.disagree, m.fallback} {
@@ -159,13 +155,11 @@ func (c *Cluster) Status() Status {
 	for _, n := range c.ml.Members() {
 		alive[n.Name] = n
 	}
-	states := map[string]string{}
-	for _, n := range alive {
-		st := "alive"
+	stateOf := func(n *memberlist.Node) string {
 		if n.State == memberlist.StateSuspect {
-			st = "suspect"
+			return "suspect"
 		}
-		states[n.Name] = st
+		return "alive"
 	}
 	c.mu.Lock()
 	s.Members[0].Votes = len(c.local)
@@ -184,9 +178,8 @@ func (c *Cluster) Status() Status {
 		p := Member{Name: name, State: "gone", HasFrame: true, LastFrame: t.seen, Votes: len(t.votes), ClockSkew: t.skew, ConfigHash: t.configHash}
 		p.Fresh = t.synced && now.Sub(t.seen) <= c.freshFor()
 		p.ConfigDiffers = t.configHash != own
-		if st, ok := states[name]; ok {
-			p.State = st
-			p.Addr = alive[name].Address()
+		if n, ok := alive[name]; ok {
+			p.State, p.Addr = stateOf(n), n.Address()
 		}
 		if p.Fresh {
 			s.FreshVoters++
@@ -196,7 +189,7 @@ func (c *Cluster) Status() Status {
 	c.mu.Unlock()
 	for name, n := range alive {
 		if !seen[name] {
-			s.Members = append(s.Members, Member{Name: name, Addr: n.Address(), State: states[name]})
+			s.Members = append(s.Members, Member{Name: name, Addr: n.Address(), State: stateOf(n)})
 		}
 	}
 	slices.SortFunc(s.Members[1:], func(a, b Member) int { return strings.Compare(a.Name, b.Name) })

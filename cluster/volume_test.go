@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestGossipVolume(t *testing.T) {
 		t.Skip("a measurement")
 	}
 	const checks = 10000
-	f := fleetWith(t, 3, testKey, DefaultHeartbeat)
+	f := fleetWith(t, 3, testKey, DefaultHeartbeat, io.Discard)
 	a := f[0]
 	specs := make([]health.Spec, checks)
 	for i := range specs {

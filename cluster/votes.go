@@ -58,6 +58,9 @@ func (c *Cluster) Vote(spec health.Spec, ok bool, at time.Time) health.Verdict {
 			rule = c.cfg.Quorum
 		}
 		v.OK = health.Decide(rule, v.Passing, v.Votes)
+		if rule == health.QuorumLocal {
+			v.OK = ok // [cluster] quorum = "local": shared, not combined
+		}
 	}
 	lv.disagree, lv.fallback = v.OK != ok, v.Fallback
 	c.mu.Unlock()
@@ -120,8 +123,7 @@ func (c *Cluster) housekeep(now time.Time) {
 	}
 	for name, t := range c.remote {
 		if now.Sub(t.seen) > voterMemory {
-			delete(c.remote, name)
-			c.metrics.forget(name)
+			delete(c.remote, name) // its per-member series go with it (Collect)
 		}
 	}
 }

@@ -244,12 +244,7 @@ func (a *Admin) Merge(changes []Change, source string) int {
 			continue
 		}
 		a.clock.Observe(ch.Stamp, time.Hour)
-		a.last[ch.ID] = ch
-		o := ch.Override
-		if !o.active(now) {
-			o = nil
-		}
-		a.swap(ch.ID, o, source)
+		a.apply(ch, now, source)
 		n++
 	}
 	if n > 0 {
@@ -317,6 +312,18 @@ func (o *Override) check() error {
 		return fmt.Errorf("reason longer than 256 characters")
 	}
 	return nil
+}
+
+// apply makes ch the backend's last write and puts its override in
+// effect if it is active at now (an expired one is kept as the last write
+// only). a.mu is held.
+func (a *Admin) apply(ch Change, now time.Time, source string) {
+	a.last[ch.ID] = ch
+	o := ch.Override
+	if !o.active(now) {
+		o = nil
+	}
+	a.swap(ch.ID, o, source)
 }
 
 // swap installs o and logs the change. a.mu is held.
@@ -416,12 +423,7 @@ func (a *Admin) LoadFile() error {
 	now := time.Now()
 	var made []Change
 	write := func(ch Change) {
-		a.last[ch.ID] = ch
-		o := ch.Override
-		if !o.active(now) {
-			o = nil
-		}
-		a.swap(ch.ID, o, "state file")
+		a.apply(ch, now, "state file")
 		made = append(made, ch)
 	}
 	for id, o := range f.Backends {

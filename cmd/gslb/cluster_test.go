@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -50,9 +51,7 @@ func testFleet(t *testing.T, n int, backendAddr string) []*member {
 	ports := freePorts(t, n)
 	token := "fleet-admin-token-0123456789"
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "token"), token+"\n", 0o600)
 	zone := fmt.Sprintf(`origin = "example.test."
 ns = ["ns1"]
 [soa]
@@ -66,12 +65,7 @@ backends = [
   { name = "two", address = "192.0.2.2", check = %s },
 ]
 `, checkTOML("http", backendAddr), checkTOML("http", backendAddr))
-	if err := os.MkdirAll(filepath.Join(dir, "zones"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "zones", "example.test.toml"), []byte(zone), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "zones", "example.test.toml"), zone, 0o644)
 	var out []*member
 	for i := range n {
 		m := &member{name: fmt.Sprintf("ns%d", i+1), state: filepath.Join(dir, fmt.Sprintf("state%d", i+1))}
@@ -94,9 +88,7 @@ insecure = true
 profile = "local"
 join = ["127.0.0.1:%d"]
 `, m.state, m.name, ports[i], ports[0])
-		if err := os.WriteFile(m.config, []byte(main), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, m.config, main, 0o644)
 		out = append(out, m)
 	}
 	return out
@@ -129,21 +121,8 @@ func (m *member) api(t *testing.T, method, path, body string) (int, []byte) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var b []byte
-	b, _ = readAll(resp)
+	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
-}
-
-func readAll(resp *http.Response) ([]byte, error) {
-	var sb strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			return []byte(sb.String()), nil
-		}
-	}
 }
 
 // adminState is a backend's admin state on m ("" for none).
@@ -164,7 +143,8 @@ func (m *member) adminState(t *testing.T, backend string) string {
 	return v.Admin.State
 }
 
-// waitState polls m every 2 ms until backend's admin state is want and
+// waitState polls m every 2 ms (finer than waitFor's 20 ms: the time it
+// returns is the figure reported) until backend's admin state is want and
 // returns how long that took from since.
 func (m *member) waitState(t *testing.T, backend, want string, since time.Time) time.Duration {
 	t.Helper()
