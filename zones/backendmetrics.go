@@ -26,7 +26,7 @@ var (
 		"The share a backend's control law aims at (0..1); the share moves toward it by at most max_change a second.",
 		[]string{"service", "backend", "law"}, nil)
 	steerSignalDesc = prometheus.NewDesc("gslb_steering_signal",
-		"A backend's signal as its control law read it at the last step (load: utilisation, 1 = capacity; latency in seconds; error_rate 0..1). Absent while missing or stale.",
+		"A backend's signal as its control law read it at the last step (load: utilisation, 1 = capacity; latency in seconds; error_rate 0..1; request_rate, requests served per second). Absent while missing or stale.",
 		[]string{"service", "backend", "signal"}, nil)
 	steerStaleDesc = prometheus.NewDesc("gslb_steering_signal_stale",
 		"1 when the signal a backend's control law needs (load for least_load and shed, latency for fastest) is missing or stale, so that the law treats it as neutral.",
@@ -105,6 +105,9 @@ func collectFactors(ch chan<- prometheus.Metric, service string, b *Backend) {
 		ch <- prometheus.MustNewConstMetric(steerSignalDesc, prometheus.GaugeValue, f.Signals.Latency.Seconds(), service, b.Name, "latency")
 	}
 	ch <- prometheus.MustNewConstMetric(steerSignalDesc, prometheus.GaugeValue, f.Signals.ErrorRate, service, b.Name, "error_rate")
+	if f.Signals.HasRate {
+		ch <- prometheus.MustNewConstMetric(steerSignalDesc, prometheus.GaugeValue, f.Signals.Rate, service, b.Name, "request_rate")
+	}
 	need, has := "load", f.Signals.HasLoad
 	if f.Law == "fastest" {
 		need, has = "latency", f.Signals.HasLatency

@@ -176,6 +176,15 @@ func (m *Metrics) load(sc *health.Scraped, now time.Time) (float64, bool) {
 	return 0, false
 }
 
+// rate is the scraped request rate at now, if fresh.
+func (m *Metrics) rate(sc *health.Scraped, now time.Time) (float64, bool) {
+	v, at, ok := sc.RequestRate()
+	if !ok || now.Sub(at) > 3*m.Spec.Interval {
+		return 0, false
+	}
+	return v, true
+}
+
 // latency is the scraped latency quantile at now, if fresh.
 func (m *Metrics) latency(sc *health.Scraped, now time.Time) (time.Duration, bool) {
 	d, at, ok := sc.Latency()

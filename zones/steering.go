@@ -226,7 +226,9 @@ func LiveSignals(reports *health.Reports) SignalSource {
 		if reports != nil {
 			if r, ok := reports.Get(b.ID, now); ok {
 				if l, ok := r.Load(); ok {
+					// The rate comes with the load, from the same source.
 					s.Load, s.HasLoad = l, true
+					s.Rate, s.HasRate = r.RequestRate, !math.IsNaN(r.RequestRate)
 				}
 			}
 		}
@@ -239,8 +241,9 @@ func LiveSignals(reports *health.Reports) SignalSource {
 // or requests over capacity) if fresh, else the load a probe reported
 // (load_header, load_json); the latency quantile from the metrics if
 // fresh, else the median RTT of the last successful probes; the error
-// rate of the last 20 probes. A probe result older than three intervals,
-// or a scrape older than three scrape intervals, is stale and left out.
+// rate of the last 20 probes; the request rate from the metrics if they
+// give it and the load. A probe result older than three intervals, or a
+// scrape older than three scrape intervals, is stale and left out.
 func ProbeSignals(b *Backend, now time.Time) steer.Signals {
 	var s steer.Signals
 	if st := b.state; st != nil && st.Probed() {
@@ -255,6 +258,7 @@ func ProbeSignals(b *Backend, now time.Time) steer.Signals {
 	if m, sc := b.Metrics, b.scraped; m != nil && sc != nil {
 		if l, ok := m.load(sc, now); ok {
 			s.Load, s.HasLoad = l, true
+			s.Rate, s.HasRate = m.rate(sc, now)
 		}
 		if d, ok := m.latency(sc, now); ok {
 			s.Latency, s.HasLatency = d, true

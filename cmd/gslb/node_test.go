@@ -127,7 +127,13 @@ func nodeCell(t *testing.T, dir, members string, load float64, dur, warm time.Du
 		n := startNode(t, dir, fmt.Sprintf("192.0.2.%d", i+1), c)
 		nodes = append(nodes, n)
 		total += c
-		lines = append(lines, fmt.Sprintf(`  { name = "n%d", address = %q, weight = %g, check = { type = "http", address = "127.0.0.1:%s", path = "/healthz", interval = "1s", timeout = "500ms" }, metrics = { address = "127.0.0.1:%s" } },`, i, n.ip, c/20, n.port, n.port))
+		// GSLB_NODE_EQUAL=1: equal weights, so that a law must find the
+		// capacities itself.
+		w := c / 20
+		if os.Getenv("GSLB_NODE_EQUAL") != "" {
+			w = 1
+		}
+		lines = append(lines, fmt.Sprintf(`  { name = "n%d", address = %q, weight = %g, check = { type = "http", address = "127.0.0.1:%s", path = "/healthz", interval = "1s", timeout = "500ms" }, metrics = { address = "127.0.0.1:%s" } },`, i, n.ip, w, n.port, n.port))
 	}
 	zone := fmt.Sprintf(`origin = "example.test."
 ns = ["ns1"]
@@ -138,7 +144,7 @@ ns1 = { A = "127.0.0.1" }
 [services.api]
 ttl = 5
 members = %q
-metrics = { interval = "1s", utilization = "app_utilization", latency = "app_request_duration_seconds" }
+metrics = { interval = "1s", utilization = "app_utilization", requests = "app_requests_total{code=\"200\"}", latency = "app_request_duration_seconds" }
 %s
 backends = [
 %s
@@ -373,19 +379,21 @@ func TestNodeEndToEnd(t *testing.T) {
 	rr := nodeCell(t, dir, "roundrobin", 0.9, 90*time.Second, 30*time.Second)
 	printNodeRows("roundrobin", 0.9, rr)
 	b := rr[len(rr)-1]
-	// least_load's p99 at 90 % is not steady from run to run (an M/D/1
-	// tail at utilisation 0.9 moves steeply with a few points of share;
-	// docs/steering.md gives 0.67 to 1.74 s, and 3.6 s once under CI's
-	// load): a cell whose p99 misses gets one more run, and both are
-	// printed.
+	// least_load's p99 at 90 % is not steady from run to run, whatever
+	// the law (an M/D/1 tail at utilisation 0.9 moves steeply with the
+	// few points of share each cache window hands a backend at random:
+	// docs/steering.md gives 0.67 to 1.69 s for least_load and 0.58 to
+	// 1.88 s for static weights), and CI's other packages share the
+	// machine: a cell that misses gets one more run, and both are printed.
 	var ll []nodeResult
 	for try := 1; try <= 2; try++ {
 		ll = nodeCell(t, dir, "least_load", 0.9, 90*time.Second, 30*time.Second)
 		printNodeRows("least_load", 0.9, ll)
-		if a := ll[len(ll)-1]; a.errRate != 0 || a.p99 <= b.p99/2 {
+		a := ll[len(ll)-1]
+		if a.errRate == 0 && a.p99 <= b.p99/2 {
 			break
 		}
-		t.Logf("least_load run %d: p99 %v, not below half of roundrobin's %v; running it once more", try, ll[len(ll)-1].p99, b.p99)
+		t.Logf("least_load run %d: p99 %v (roundrobin %v), errors %.2f %%; running it once more", try, a.p99, b.p99, 100*a.errRate)
 	}
 	a := ll[len(ll)-1]
 	if a.errRate != 0 {

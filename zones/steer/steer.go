@@ -202,6 +202,12 @@ type Signals struct {
 	HasLatency bool
 	// ErrorRate is the share of failed probes or requests (0..1).
 	ErrorRate float64
+	// Rate is the requests per second the member served, from its own
+	// metrics or reports (LeastLoad): when every member that steers has
+	// one, the law divides each member's share of the requests served by
+	// its load, rather than its share of the answers given.
+	Rate    float64
+	HasRate bool
 }
 
 // Member is a member's state between steps: the smoothed signals and the
@@ -211,13 +217,20 @@ type Member struct {
 	// Share is the member's share of new answers among the group's
 	// members, as of the last step.
 	Share float64
-	// SmoothShare, Load, Latency and ErrorRate are the moving averages.
+	// SmoothShare, Load, Latency, ErrorRate and Rate are the moving
+	// averages.
 	SmoothShare float64
 	Load        float64
 	Latency     float64 // seconds; averaged as its logarithm (a geometric mean)
 	ErrorRate   float64
-	// HasLoad and HasLatency tell whether the averages hold a value.
-	HasLoad, HasLatency bool
+	Rate        float64
+	// HasLoad, HasLatency and HasRate tell whether the averages hold a
+	// value.
+	HasLoad, HasLatency, HasRate bool
+	// Served is the member's share of the requests the members served
+	// (their smoothed rates), when LeastLoad steered by it in the last
+	// step; 0 when it steered by the answers' shares.
+	Served float64
 	// Target is the share the law aimed at in the last step, before
 	// MaxChange.
 	Target  float64
@@ -309,11 +322,15 @@ func Step(p Params, members []*Member, in []In, dt time.Duration) {
 		if s.HasLoad && m.measured < time.Hour {
 			m.measured += dt
 		}
-		// The load is averaged from the second half of the warm-up on: the
-		// first half's samples describe the clients that resolvers' caches
-		// held before (at start: whichever asked first), not the share.
-		if m.measured <= p.Warmup/2 && m.loadN < warmSteps {
+		// The load, and the rate it is divided by, are averaged from the
+		// second half of the warm-up on (steering by answers' shares): the first half's samples describe
+		// the clients that resolvers' caches held before (at start:
+		// whichever asked first), not the share.
+		// A load that comes with a rate is averaged from the start: the
+		// law divides the one by the other, whatever the caches held.
+		if !s.HasRate && m.measured <= p.Warmup/2 && m.loadN < warmSteps {
 			smooth(&m.Load, &m.HasLoad, s.Load, s.HasLoad, 1, true)
+			smooth(&m.Rate, &m.HasRate, s.Rate, s.HasRate, 1, true)
 		} else {
 			la := alpha
 			if m.loadN < warmSteps {
@@ -321,6 +338,7 @@ func Step(p Params, members []*Member, in []In, dt time.Duration) {
 				la = max(alpha, 1/float64(m.loadN))
 			}
 			smooth(&m.Load, &m.HasLoad, s.Load, s.HasLoad, la, !m.started)
+			smooth(&m.Rate, &m.HasRate, s.Rate, s.HasRate, la, !m.started)
 		}
 		// Latency is averaged in logarithms: a slowdown and a recovery by
 		// the same factor take the same time, and one outlier weighs by
@@ -451,16 +469,51 @@ func applyFloor(t []float64, in []In, totalW, floor float64) {
 	}
 }
 
-// leastLoad: target_i ∝ smoothed share_i / max(smoothed load_i, Idle);
-// a member without a load (or measured for less than Warmup) keeps its
-// smoothed share, and the members with one share the rest.
+// leastLoad: target_i ∝ share_i / max(smoothed load_i, Idle); a member
+// without a load (or, steering by answers, measured for less than
+// Warmup) keeps its smoothed share, and the members with one share the
+// rest.
+//
+// share_i is the member's share of the requests served when every member
+// with a load has a rate, else its smoothed share of the answers. The
+// served share is what resolvers' caches actually delivered: divided by
+// the load it caused, measured at the same backend over the same
+// interval, it is the member's capacity (net of load gslb does not steer)
+// whatever the caches did, so the target holds still while the answers'
+// share only reaches the backend through the caches' noise.
 func leastLoad(p Params, members []*Member, t []float64) []float64 {
-	rest, ratios := 0.0, 0.0
-	steers := func(m *Member) bool { return m.HasLoad && m.measured >= p.Warmup }
+	// The rate is used when every member with a load has one. Then the
+	// warm-up does not apply: it waits for the load to reflect the share
+	// of answers given, and the served share and the load it caused come
+	// from the same requests.
+	rates, byRate, any := 0.0, true, false
+	for _, m := range members {
+		m.Served = 0
+		if m.HasLoad {
+			any = true
+			rates += m.Rate
+			byRate = byRate && m.HasRate
+		}
+	}
+	byRate = byRate && any && rates > 0
+	steers := func(m *Member) bool { return m.HasLoad && (byRate || m.measured >= p.Warmup) }
+	rest := 0.0
 	for _, m := range members {
 		if steers(m) {
 			rest += m.SmoothShare
-			ratios += m.SmoothShare / max(m.Load, p.Idle)
+		}
+	}
+	share := func(m *Member) float64 {
+		if byRate {
+			m.Served = m.Rate / rates
+			return m.Served
+		}
+		return m.SmoothShare
+	}
+	ratios := 0.0
+	for _, m := range members {
+		if steers(m) {
+			ratios += share(m) / max(m.Load, p.Idle)
 		}
 	}
 	for _, m := range members {
@@ -468,7 +521,7 @@ func leastLoad(p Params, members []*Member, t []float64) []float64 {
 		case !steers(m):
 			t = append(t, m.SmoothShare)
 		case ratios > 0:
-			t = append(t, rest*(m.SmoothShare/max(m.Load, p.Idle))/ratios)
+			t = append(t, rest*(share(m)/max(m.Load, p.Idle))/ratios)
 		default:
 			t = append(t, m.SmoothShare)
 		}

@@ -82,6 +82,11 @@ type loop struct {
 	n          int
 	background []float64
 	rng        *rand.Rand
+	// rate: each member also reports the requests it served over the
+	// window (Signals.Rate).
+	rate bool
+	// law, when not nil, collects the law's shares after every step.
+	law *[][]float64
 }
 
 // run steps the law for secs seconds and returns the observed shares and
@@ -105,10 +110,14 @@ func (l loop) run(p Params, secs int) (shares, loads [][]float64) {
 			r := l.rng.Float64()
 			i := 0
 			for ; i < k-1; i++ {
-				if r < members[i].Share {
+				sh := members[i].Share
+				if sh == 0 {
+					sh = 1 / float64(k) // before the first step: the configured (equal) shares
+				}
+				if r < sh {
 					break
 				}
-				r -= members[i].Share
+				r -= sh
 			}
 			obs[i]++
 		}
@@ -128,10 +137,20 @@ func (l loop) run(p Params, secs int) (shares, loads [][]float64) {
 				load[i] += l.background[i]
 			}
 			in[i].Signals = Signals{Load: load[i], HasLoad: true}
+			if l.rate {
+				in[i].Signals.Rate, in[i].Signals.HasRate = l.demand*total*m/float64(c), true
+			}
 		}
 		shares = append(shares, obs)
 		loads = append(loads, load)
 		Step(p, members, in, time.Second)
+		if l.law != nil {
+			row := make([]float64, k)
+			for i, m := range members {
+				row[i] = m.Share
+			}
+			*l.law = append(*l.law, row)
+		}
 	}
 	return shares, loads
 }
@@ -170,6 +189,48 @@ func TestLeastLoadClosedLoop(t *testing.T) {
 				t.Logf("| %.0f %% | %d s | %d (capacity %.0f) | %.3f | %.4f | %.2f | %.3f |", demand*100, w, i, l.caps[i], m, sd, sd/noise, lm)
 			}
 		}
+	}
+}
+
+// TestLeastLoadServedShare: with the requests each member served, the
+// law's target is the members' capacities, whatever the caches did: over
+// the second half of a run at 94 %, with a cache window of the TTL, the
+// law's shares hold within half a point of the ideal, where by the
+// answers' shares alone they wander by more.
+func TestLeastLoadServedShare(t *testing.T) {
+	const ttl = 5
+	p := Params{Law: LeastLoad}.WithDefaults(ttl*time.Second, time.Second)
+	ideal := []float64{0.4, 0.4, 0.2}
+	wander := func(rate bool) float64 {
+		var law [][]float64
+		l := loop{caps: []float64{100, 100, 50}, demand: 0.94, w: ttl, n: 100, rng: rand.New(rand.NewPCG(4, 5)), rate: rate, law: &law}
+		l.run(p, 40*ttl)
+		if rate {
+			// No warm-up with rates: the capacities are found at once.
+			for sec, row := range law[:2*ttl] {
+				t.Logf("second %d: law shares %.3f", sec+1, row)
+			}
+			for i, x := range law[2*ttl-1] {
+				if math.Abs(x-ideal[i]) > 0.01 {
+					t.Errorf("with rates, member %d's share is %.3f after 2 TTLs, want %.2f", i, x, ideal[i])
+				}
+			}
+		}
+		worst := 0.0
+		for _, row := range law[len(law)/2:] {
+			for i, x := range row {
+				worst = max(worst, math.Abs(x-ideal[i]))
+			}
+		}
+		return worst
+	}
+	byRate, byAnswers := wander(true), wander(false)
+	t.Logf("largest distance of a law share from the ideal: %.4f with rates, %.4f without", byRate, byAnswers)
+	if byRate > 0.005 {
+		t.Errorf("with rates a law share strays %.4f from the ideal, want <= 0.005", byRate)
+	}
+	if byAnswers <= byRate {
+		t.Errorf("without rates the shares stray %.4f, with %.4f: the served share should hold them stiller", byAnswers, byRate)
 	}
 }
 

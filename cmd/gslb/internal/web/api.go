@@ -255,6 +255,8 @@ type steeringJSON struct {
 	ErrorRate       float64   `json:"error_rate"`
 	SmoothedLoad    *float64  `json:"smoothed_load"`
 	SmoothedLatency *float64  `json:"smoothed_latency_seconds"`
+	RequestRate     *float64  `json:"request_rate"`
+	ServedShare     *float64  `json:"served_share"`
 	Share           float64   `json:"share"`
 	Target          float64   `json:"target"`
 	Ramp            float64   `json:"ramp"`
@@ -282,6 +284,8 @@ func steeringView(b *zones.Backend) *steeringJSON {
 		ErrorRate:       f.Signals.ErrorRate,
 		SmoothedLoad:    opt(f.Smoothed.Load, f.Smoothed.HasLoad),
 		SmoothedLatency: opt(f.Smoothed.Latency, f.Smoothed.HasLatency),
+		RequestRate:     opt(f.Signals.Rate, f.Signals.HasRate),
+		ServedShare:     opt(f.Smoothed.Served, f.Smoothed.Served > 0),
 		Ramp:            f.Ramp,
 		RampLeftSeconds: f.RampLeft.Seconds(),
 		Multiplier:      f.Multiplier,
