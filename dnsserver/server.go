@@ -91,6 +91,17 @@ func NewServer(h *Handler, addrs []string, limits Limits, log *slog.Logger) *Ser
 // Start binds UDP and TCP on every address and starts answering. If any
 // address cannot be bound, nothing is left listening and the error names it.
 func (s *Server) Start() error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.Serve()
+	return nil
+}
+
+// Listen binds UDP and TCP on every address, as Start does, without
+// answering yet: Serve starts that. If any address cannot be bound,
+// nothing is left listening and the error names it.
+func (s *Server) Listen() error {
 	var udp []*net.UDPConn // bound, not yet given to a reader
 	for _, a := range s.addrs {
 		ap, err := netip.ParseAddrPort(a)
@@ -136,6 +147,13 @@ func (s *Server) Start() error {
 		}
 		s.readers = append(s.readers, r)
 	}
+	return nil
+}
+
+// Serve starts answering on the listeners Listen bound. Queries that
+// arrived in between wait in the sockets' buffers (UDP) and the listen
+// backlog (TCP), and are answered now.
+func (s *Server) Serve() {
 	for _, r := range s.readers {
 		s.wg.Add(1)
 		go func() {
@@ -148,7 +166,6 @@ func (s *Server) Start() error {
 		s.wg.Add(1)
 		go s.serveTCP(t)
 	}
-	return nil
 }
 
 // udpReader answers the datagrams of one UDP socket: udp_linux.go and

@@ -215,3 +215,56 @@ func TestUDPReaders(t *testing.T) {
 	}
 	pc.Close()
 }
+
+// TestListenThenServe: between Listen and Serve the sockets are bound
+// but nothing is answered; a query sent then waits in the socket and is
+// answered once Serve starts, over UDP and TCP.
+func TestListenThenServe(t *testing.T) {
+	snap := loadSnapshot(t, testConfig, testZone)
+	h := NewHandler(snap, Identity{Hostname: "host.test", Version: "gslb test"}, nil, discard())
+	s := NewServer(h, []string{"127.0.0.1:0"}, Limits{UDPReaders: 1}, discard())
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	addr := s.Addrs()[0].String()
+	type result struct {
+		r   *dns.Msg
+		err error
+		at  time.Time
+	}
+	ask := func(network string) chan result {
+		ch := make(chan result, 1)
+		go func() {
+			m := new(dns.Msg)
+			m.SetQuestion("www.example.com.", dns.TypeA)
+			r, _, err := (&dns.Client{Net: network, Timeout: 3 * time.Second}).Exchange(m, addr)
+			ch <- result{r, err, time.Now()}
+		}()
+		return ch
+	}
+	udp, tcp := ask("udp"), ask("tcp")
+	time.Sleep(300 * time.Millisecond)
+	for _, ch := range []chan result{udp, tcp} {
+		select {
+		case r := <-ch:
+			t.Fatalf("answered before Serve: %v %v", r.r, r.err)
+		default:
+		}
+	}
+	served := time.Now()
+	s.Serve()
+	for name, ch := range map[string]chan result{"udp": udp, "tcp": tcp} {
+		r := <-ch
+		if r.err != nil || r.r.Rcode != dns.RcodeSuccess || len(r.r.Answer) == 0 {
+			t.Fatalf("%s: after Serve: %v %v", name, r.r, r.err)
+		}
+		if r.at.Before(served) {
+			t.Errorf("%s: answered before Serve", name)
+		}
+	}
+}

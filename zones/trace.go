@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gslb/gslb/geo"
+	"github.com/gslb/gslb/health"
 )
 
 // Trace is the decision path of one query in plain words, for gslb
@@ -81,6 +82,9 @@ func memberState(b *Backend) string {
 		} else {
 			parts = append(parts, "unhealthy ("+st.LastError()+")")
 		}
+		if v, ok := st.Verdict(); ok {
+			parts = append(parts, verdictText(v, st.Spec().Quorum))
+		}
 	}
 	if o := b.Override(); o != nil {
 		parts = append(parts, "admin "+o.State)
@@ -91,6 +95,21 @@ func memberState(b *Backend) string {
 		parts = append(parts, "not serving")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// verdictText explains a fleet's verdict on a check at its last probe.
+func verdictText(v health.Verdict, quorum string) string {
+	if quorum == "" {
+		quorum = "the [cluster] default"
+	}
+	word := "failing"
+	if v.OK {
+		word = "passing"
+	}
+	if v.Fallback {
+		return fmt.Sprintf("fleet: too few fresh votes (%d of %d members), this instance's own result: %s", v.Votes, v.Voters, word)
+	}
+	return fmt.Sprintf("fleet: %d of %d fresh votes pass, quorum %s: %s", v.Passing, v.Votes, quorum, word)
 }
 
 // factorsText explains a steered backend's effective weight for traces:
@@ -112,6 +131,12 @@ func factorsText(b *Backend) string {
 		sig("load", fmt.Sprintf("%.3g (smoothed %.3g)", f.Signals.Load, f.Smoothed.Load), f.Signals.HasLoad)
 		sig("latency", fmt.Sprintf("%v (smoothed %.3gms)", f.Signals.Latency.Round(time.Microsecond), f.Smoothed.Latency*1000), f.Signals.HasLatency)
 		parts = append(parts, fmt.Sprintf("errors %.0f%%", 100*f.Signals.ErrorRate))
+		if f.Signals.HasRate {
+			parts = append(parts, fmt.Sprintf("requests %.3g/s", f.Signals.Rate))
+		}
+		if f.Smoothed.Served > 0 {
+			parts = append(parts, fmt.Sprintf("served share %.3f", f.Smoothed.Served))
+		}
 		parts = append(parts, fmt.Sprintf("share %.3f, target %.3f", f.Smoothed.Share, f.Smoothed.Target))
 	}
 	if f.Ramp < 1 {

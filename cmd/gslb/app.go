@@ -288,18 +288,56 @@ func (a *app) notReady() string {
 	if !a.listening.Load() {
 		return "DNS listeners not bound yet"
 	}
-	waiting := 0
-	for _, svc := range a.h.Snapshot().Services() {
-		for _, b := range svc.Backends {
-			if st := b.State(); st != nil && !st.Probed() {
-				waiting++
-			}
-		}
-	}
-	if waiting > 0 {
+	if waiting := a.pendingBackends(); waiting > 0 {
 		return fmt.Sprintf("waiting for the first health check of %d backend(s)", waiting)
 	}
 	return ""
+}
+
+// pendingBackends counts the probed backends of the snapshot in use
+// without a first result.
+func (a *app) pendingBackends() int {
+	n := 0
+	for _, svc := range a.h.Snapshot().Services() {
+		for _, b := range svc.Backends {
+			if st := b.State(); st != nil && !st.Probed() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// awaitFirstProbes waits until every probed backend has a first result,
+// or limit has passed: how long it waited, whether there was anything to
+// wait for, and how many are still pending.
+func (a *app) awaitFirstProbes(limit time.Duration) (time.Duration, bool, int) {
+	start := time.Now()
+	n := a.pendingBackends()
+	if n == 0 {
+		return 0, false, 0
+	}
+	for n > 0 && time.Since(start) < limit {
+		time.Sleep(5 * time.Millisecond)
+		n = a.pendingBackends()
+	}
+	return time.Since(start), true, n
+}
+
+// firstProbeWait bounds the wait for the first results before answering:
+// the longest first probe (a tenth of its interval, then its timeout),
+// plus a margin, and at most 5 s.
+func firstProbeWait(snap *zones.Snapshot) time.Duration {
+	longest := time.Duration(0)
+	for _, svc := range snap.Services() {
+		for _, b := range svc.Backends {
+			if st := b.State(); st != nil {
+				sp := st.Spec()
+				longest = max(longest, sp.Interval/10+sp.Timeout)
+			}
+		}
+	}
+	return min(longest+200*time.Millisecond, 5*time.Second)
 }
 
 // openGeo opens the configured GeoIP databases; for the bundled example

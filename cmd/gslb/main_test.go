@@ -184,7 +184,14 @@ func (s *server) logText() string {
 // listens.
 func startGSLB(t *testing.T, args ...string) *server {
 	t.Helper()
-	s := &server{cmd: exec.Command(binary, append([]string{"serve"}, args...)...)}
+	return startServer(t, exec.Command(binary, append([]string{"serve"}, args...)...))
+}
+
+// startServer runs cmd, a gslb serve (perhaps through a wrapper such as
+// ip netns exec), and waits for the line that says where it listens.
+func startServer(t *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
+	s := &server{cmd: cmd}
 	stdout, _ := s.cmd.StdoutPipe()
 	stderr, _ := s.cmd.StderrPipe()
 	if err := s.cmd.Start(); err != nil {

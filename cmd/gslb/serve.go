@@ -171,6 +171,8 @@ func serve(f serveFlags, stdout, stderr io.Writer) int {
 		srv.Shutdown(context.Background())
 		return 1
 	}
+	// After the HTTP side: a check may probe this server's own /healthz.
+	serveDNS(a, srv)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -256,9 +258,8 @@ func buildServeApp(log *slog.Logger, f serveFlags, snap *zones.Snapshot, stderr 
 	return a, token, true
 }
 
-// startDNS binds the DNS listeners on addrs with the configured limits,
-// starts answering with the app's handler and marks the app listening for
-// its readiness.
+// startDNS binds the DNS listeners on addrs with the configured limits;
+// serveDNS starts answering on them.
 func startDNS(a *app, c *zones.Config, addrs []string, readers int) (*dnsserver.Server, error) {
 	srv := dnsserver.NewServer(a.h, addrs, dnsserver.Limits{
 		TCPConnections:          c.TCPConnections,
@@ -267,12 +268,28 @@ func startDNS(a *app, c *zones.Config, addrs []string, readers int) (*dnsserver.
 		TCPIdleTimeout:          c.TCPIdleTimeout,
 		UDPReaders:              readers,
 	}, a.log)
-	if err := srv.Start(); err != nil {
+	if err := srv.Listen(); err != nil {
 		return nil, err
 	}
+	return srv, nil
+}
+
+// serveDNS waits (bounded) for the first health check of every probed
+// backend, starts answering with the app's handler and marks the app
+// listening for its readiness. Until the first results, a service whose
+// backends are all pending could only answer NODATA (or its fallback),
+// which resolvers cache: a restarted member of a fleet would hand out
+// empty answers for its first milliseconds. Queries that arrive meanwhile
+// wait in the sockets and are answered once the results are in.
+func serveDNS(a *app, srv *dnsserver.Server) {
+	if d, waited, pending := a.awaitFirstProbes(firstProbeWait(a.h.Snapshot())); pending > 0 {
+		a.log.Warn("answering before the first health check of every backend", "waited", d.Round(time.Millisecond), "pending", pending)
+	} else if waited {
+		a.log.Info("first health checks in before answering", "waited", d.Round(time.Millisecond))
+	}
+	srv.Serve()
 	registerTCPMetrics(a.reg, srv)
 	a.listening.Store(true)
-	return srv, nil
 }
 
 // registerTCPMetrics exports the DNS server's TCP connection counts.

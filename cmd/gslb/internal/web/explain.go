@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gslb/gslb/dnsserver"
+	"github.com/gslb/gslb/health"
 	"github.com/miekg/dns"
 )
 
@@ -32,6 +33,48 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if err := Explain(w, s.deps.Handler, req); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if s.deps.Cluster != nil {
+		s.explainVotes(w, req.name)
+	}
+}
+
+// explainVotes lists, for each probed backend of the service at name,
+// every member's latest vote on its check: what the fleet verdicts in the
+// trace were made of.
+func (s *Server) explainVotes(w io.Writer, name string) {
+	name = strings.TrimSuffix(name, ".")
+	for _, svc := range s.deps.Handler.Snapshot().Services() {
+		if !strings.EqualFold(strings.TrimSuffix(svc.Name, "."), name) {
+			continue
+		}
+		header := false
+		for _, b := range svc.Backends {
+			st := b.State()
+			if st == nil || st.Spec().Kind == health.KindNone || st.Spec().Kind == "" {
+				continue
+			}
+			if !header {
+				fmt.Fprintln(w, "fleet votes (this instance first):")
+				header = true
+			}
+			var parts []string
+			for _, v := range s.deps.Cluster.VotesOf(st.Spec()) {
+				x := v.Member + " fail"
+				if v.Pass {
+					x = v.Member + " pass"
+				}
+				if !v.Fresh {
+					x += " (stale: not counted)"
+				}
+				parts = append(parts, x)
+			}
+			if len(parts) == 0 {
+				parts = append(parts, "none yet")
+			}
+			fmt.Fprintf(w, "  %s: %s\n", b.Name, strings.Join(parts, ", "))
+		}
 	}
 }
 

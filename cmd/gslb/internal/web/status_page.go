@@ -121,6 +121,7 @@ type rowView struct {
 	Badge, Note       string // the state's text as shown: "UP", "not probed yet"
 	Since             string // "for 3m"
 	Admin, AdminFull  string
+	Fleet, FleetFull  string        // the fleet's verdict on the check, "" without one
 	Check             template.HTML // shortened, with line breaks at / ? &
 	CheckFull         string
 	NoCheck           bool // check "none": no probes, RTT, errors
@@ -349,7 +350,9 @@ func (s *Server) serviceView(svc *zones.Service, shares map[string]float64, live
 
 	rows := map[*zones.Backend]rowView{}
 	for _, b := range svc.Backends {
-		rows[b] = rowOf(svc, b, shares, now)
+		r := rowOf(svc, b, shares, now)
+		r.Fleet, r.FleetFull = fleetText(s.fleetView(b))
+		rows[b] = r
 	}
 	for _, p := range svc.Pools {
 		pv := poolView{Name: p.Name}
@@ -359,6 +362,40 @@ func (s *Server) serviceView(svc *zones.Service, shares map[string]float64, live
 		sv.Pools = append(sv.Pools, pv)
 	}
 	return sv
+}
+
+// fleetText is a backend's check as the fleet sees it, short for the
+// check cell and in full for its tooltip; "" without a fleet.
+func fleetText(f *fleetJSON) (short, full string) {
+	if f == nil {
+		return "", ""
+	}
+	q := f.Quorum
+	if q == "" {
+		q = "the [cluster] default"
+	}
+	var votes []string
+	for _, v := range f.Votes {
+		x := v.Member + " fail"
+		if v.Pass {
+			x = v.Member + " pass"
+		}
+		if !v.Fresh {
+			x += " (stale)"
+		}
+		votes = append(votes, x)
+	}
+	full = "quorum " + q + "; votes: " + strings.Join(votes, ", ")
+	switch v := f.Verdict; {
+	case v == nil:
+		short = "fleet: no verdict yet"
+	case v.Fallback:
+		short = fmt.Sprintf("fleet: alone (%d of %d voting)", v.Votes, v.Voters)
+		full += "; too few fresh votes: this instance's own result"
+	default:
+		short = fmt.Sprintf("fleet: %d/%d pass", v.Passing, v.Votes)
+	}
+	return short, full
 }
 
 // rowOf is backend b of svc as a row of its pool's table.

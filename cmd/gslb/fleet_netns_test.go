@@ -1,0 +1,718 @@
+//go:build linux
+
+package main
+
+// The fleet in network namespaces (docs/cluster.md, "Measured"): three
+// gslb instances, each in a namespace of its own (hosts 10.77.213.1-3 on
+// one bridge), and this test on a fourth host (10.77.213.254, a veth in
+// the test's namespace) holding the HTTP backends (10.77.213.201-203) and
+// sending the queries. Paths are cut with blackhole routes inside an
+// instance's namespace: a backend unreachable from one site, or a
+// partition between instances. It needs root and iproute2; .ci/run runs
+// it as root, elsewhere it is skipped.
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// The lab's addresses.
+const (
+	labNet    = "10.77.213."
+	labPrefix = "gslbt" // namespaces and links are named gslbt-*
+)
+
+// netLab is the namespaces and links of one test, removed at its end.
+type netLab struct {
+	t     *testing.T
+	hosts []string // namespace of each instance
+}
+
+// ipCmd runs ip with args (in namespace ns unless it is "") and fails
+// the test on error.
+func (l *netLab) ip(ns string, args ...string) {
+	l.t.Helper()
+	if ns != "" {
+		args = append([]string{"netns", "exec", ns, "ip"}, args...)
+	}
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		l.t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// removeLab deletes whatever a lab left, also one of an earlier run.
+func removeLab() {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], labPrefix+"-") {
+			exec.Command("ip", "netns", "del", f[0]).Run()
+		}
+	}
+	exec.Command("ip", "link", "del", labPrefix+"-h").Run()
+}
+
+// newNetLab builds n instance hosts and the test's own host on a bridge.
+func newNetLab(t *testing.T, n int) *netLab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		if os.Getenv("GSLB_CI") != "" {
+			t.Fatal("ip (iproute2) is not installed: .ci/run installs it")
+		}
+		t.Skip("ip (iproute2) is not installed")
+	}
+	removeLab()
+	// A machine where root may not make namespaces (a container without
+	// CAP_SYS_ADMIN, say) cannot run the suite: say so loudly and skip.
+	if out, err := exec.Command("ip", "netns", "add", labPrefix+"-probe").CombinedOutput(); err != nil {
+		fmt.Printf("TestFleetNetns: SKIPPED: cannot create a network namespace here: %v: %s\n", err, out)
+		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+	}
+	exec.Command("ip", "netns", "del", labPrefix+"-probe").Run()
+	l := &netLab{t: t}
+	t.Cleanup(removeLab)
+	br := labPrefix + "-br"
+	l.ip("", "netns", "add", br)
+	l.ip(br, "link", "add", "br0", "type", "bridge")
+	l.ip(br, "link", "set", "br0", "up")
+	attach := func(outer string) {
+		l.ip(br, "link", "set", outer, "master", "br0")
+		l.ip(br, "link", "set", outer, "up")
+	}
+	for i := range n {
+		ns := fmt.Sprintf("%s-%c", labPrefix, 'a'+i)
+		l.ip("", "netns", "add", ns)
+		in, out := fmt.Sprintf("%s-%c0", labPrefix, 'a'+i), fmt.Sprintf("%s-%c1", labPrefix, 'a'+i)
+		l.ip("", "link", "add", in, "type", "veth", "peer", "name", out)
+		l.ip("", "link", "set", in, "netns", ns)
+		l.ip("", "link", "set", out, "netns", br)
+		attach(out)
+		l.ip(ns, "addr", "add", fmt.Sprintf("%s%d/24", labNet, i+1), "dev", in)
+		l.ip(ns, "link", "set", in, "up")
+		l.ip(ns, "link", "set", "lo", "up")
+		l.hosts = append(l.hosts, ns)
+	}
+	h, h1 := labPrefix+"-h", labPrefix+"-h1"
+	l.ip("", "link", "add", h, "type", "veth", "peer", "name", h1)
+	l.ip("", "link", "set", h1, "netns", br)
+	attach(h1)
+	l.ip("", "addr", "add", labNet+"254/24", "dev", h)
+	for _, a := range []string{"201", "202", "203"} {
+		l.ip("", "addr", "add", labNet+a+"/32", "dev", h)
+	}
+	l.ip("", "link", "set", h, "up")
+	return l
+}
+
+// cut makes the addresses unreachable from instance i; heal undoes it.
+func (l *netLab) cut(i int, addrs ...string) {
+	for _, a := range addrs {
+		l.ip(l.hosts[i], "route", "add", "blackhole", a+"/32")
+	}
+}
+
+func (l *netLab) heal(i int, addrs ...string) {
+	for _, a := range addrs {
+		l.ip(l.hosts[i], "route", "del", "blackhole", a+"/32")
+	}
+}
+
+// labBackend is an HTTP backend on the test's host that can be made to
+// fail its health checks.
+type labBackend struct {
+	addr string
+	down atomic.Bool
+}
+
+func newLabBackend(t *testing.T, ip string) *labBackend {
+	t.Helper()
+	b := &labBackend{addr: ip + ":8080"}
+	ln, err := net.Listen("tcp", b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return b
+}
+
+// labMember is one instance of the lab's fleet.
+type labMember struct {
+	name, ip, ns, config string
+	s                    *server
+}
+
+func (m *labMember) dns() string { return m.ip + ":53" }
+
+func (m *labMember) start(t *testing.T) {
+	t.Helper()
+	m.s = startServer(t, exec.Command("ip", "netns", "exec", m.ns, binary, "serve", "-config", m.config))
+}
+
+// stop sends SIGTERM (ip netns exec execs gslb: the process is gslb) and
+// waits for the exit.
+func (m *labMember) stop(t *testing.T) {
+	t.Helper()
+	m.s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- m.s.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not stop:\n%s", m.name, m.s.logText())
+	}
+}
+
+func (m *labMember) api(t *testing.T, method, path, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, m.s.http+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer fleet-admin-token-0123456789")
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// alive is how many members m sees alive.
+func (m *labMember) alive(t *testing.T) int {
+	_, b := m.api(t, "GET", "/api/v1/cluster", "")
+	var st struct {
+		Members []struct {
+			State string `json:"state"`
+		} `json:"members"`
+	}
+	json.Unmarshal(b, &st)
+	n := 0
+	for _, p := range st.Members {
+		if p.State == "alive" {
+			n++
+		}
+	}
+	return n
+}
+
+// adminState is a backend's admin state on m ("" for none).
+func (m *labMember) adminState(t *testing.T, backend string) string {
+	_, b := m.api(t, "GET", "/api/v1/backends/www.example.test/"+backend, "")
+	var v struct {
+		Admin *struct {
+			State string `json:"state"`
+		} `json:"admin"`
+	}
+	json.Unmarshal(b, &v)
+	if v.Admin == nil {
+		return ""
+	}
+	return v.Admin.State
+}
+
+// answers is the set of A records m gives for name ("" on failure).
+func (m *labMember) answers(name string) string {
+	q := new(dns.Msg)
+	q.SetQuestion(name, dns.TypeA)
+	r, _, err := (&dns.Client{Timeout: time.Second}).Exchange(q, m.dns())
+	if err != nil || r.Rcode != dns.RcodeSuccess {
+		return ""
+	}
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+// labFleet writes the files of n instances in the lab and starts them.
+func labFleet(t *testing.T, l *netLab) []*labMember {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "token"), "fleet-admin-token-0123456789\n", 0o600)
+	key := make([]byte, 32)
+	rand.Read(key)
+	writeFile(t, filepath.Join(dir, "cluster.keys"), base64.StdEncoding.EncodeToString(key)+"\n", 0o600)
+	check := func(ip string) string {
+		return fmt.Sprintf(`{ type = "http", address = "%s:8080", interval = "500ms", timeout = "300ms", rise = 2, fall = 2 }`, ip)
+	}
+	var ns, glue, sticky, weighted []string
+	for i := range l.hosts {
+		ns = append(ns, fmt.Sprintf("%q", fmt.Sprintf("ns%d", i+1)))
+		glue = append(glue, fmt.Sprintf("ns%d = { A = \"%s%d\" }", i+1, labNet, i+1))
+	}
+	for i := range 5 {
+		sticky = append(sticky, fmt.Sprintf(`  { name = "s%d", address = "198.51.100.%d" },`, i+1, i+1))
+		weighted = append(weighted, fmt.Sprintf(`  { name = "w%d", address = "203.0.113.%d", weight = %d },`, i+1, i+1, i+1))
+	}
+	zone := fmt.Sprintf(`origin = "example.test."
+ns = [%s]
+[soa]
+rname = "hostmaster"
+[records]
+%s
+[services.www]
+ttl = 5
+members = "all"
+backends = [
+  { name = "b1", address = "192.0.2.1", check = %s },
+  { name = "b2", address = "192.0.2.2", check = %s },
+  { name = "b3", address = "192.0.2.3", check = %s },
+]
+[services.sticky]
+ttl = 5
+members = "sticky"
+answers = 1
+backends = [
+%s
+]
+[services.weighted]
+ttl = 5
+members = "weighted"
+answers = 1
+backends = [
+%s
+]
+`, strings.Join(ns, ", "), strings.Join(glue, "\n"), check(labNet+"201"), check(labNet+"202"), check(labNet+"203"),
+		strings.Join(sticky, "\n"), strings.Join(weighted, "\n"))
+	writeFile(t, filepath.Join(dir, "zones", "example.test.toml"), zone, 0o644)
+	var join []string
+	for i := range l.hosts {
+		join = append(join, fmt.Sprintf("%q", fmt.Sprintf("%s%d", labNet, i+1)))
+	}
+	var out []*labMember
+	for i, h := range l.hosts {
+		m := &labMember{name: fmt.Sprintf("ns%d", i+1), ip: fmt.Sprintf("%s%d", labNet, i+1), ns: h}
+		state := filepath.Join(dir, "state-"+m.name)
+		if err := os.Mkdir(state, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		m.config = filepath.Join(dir, m.name+".toml")
+		writeFile(t, m.config, fmt.Sprintf(`zones = ["zones"]
+[server]
+dns = ["%[1]s:53"]
+http = "%[1]s:9153"
+[admin]
+token_file = "token"
+[rrl]
+# The test's host stands for many resolvers.
+exempt = [%[5]q]
+[state]
+dir = %[2]q
+[cluster]
+name = %[3]q
+bind = "%[1]s:7946"
+keyring = "cluster.keys"
+join = [%[4]s]
+`, m.ip, state, m.name, strings.Join(join, ", "), labNet+"254/32"), 0o644)
+		out = append(out, m)
+	}
+	for _, m := range out {
+		m.start(t)
+	}
+	waitAll(t, out, 15*time.Second, "every member sees 3 alive", func(m *labMember) bool { return m.alive(t) == len(out) })
+	return out
+}
+
+// waitAll polls cond on every member until it holds on all of them, and
+// returns how long that took.
+func waitAll(t *testing.T, fleet []*labMember, limit time.Duration, what string, cond func(*labMember) bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ok := true
+		for _, m := range fleet {
+			if !cond(m) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			var logs []string
+			for _, m := range fleet {
+				logs = append(logs, m.name+":\n"+m.s.logText())
+			}
+			t.Fatalf("%s: not after %v\n%s", what, limit, strings.Join(logs, "\n"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestFleetNetns: the fleet's behaviour across real network paths:
+// drains, a path cut from one and from two sites, sticky and weighted
+// answers across instances, a partition longer than memberlist's
+// dead-node timeout, and a rolling restart under load.
+func TestFleetNetns(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("builds namespaces and runs a fleet for about 2 minutes")
+	}
+	l := newNetLab(t, 3)
+	var backends []*labBackend
+	for _, a := range []string{"201", "202", "203"} {
+		backends = append(backends, newLabBackend(t, labNet+a))
+	}
+	fleet := labFleet(t, l)
+	all := "192.0.2.1 192.0.2.2 192.0.2.3"
+	waitAll(t, fleet, 10*time.Second, "all three backends answered", func(m *labMember) bool { return m.answers("www.example.test.") == all })
+
+	t.Run("drain", func(t *testing.T) {
+		var lat []time.Duration
+		for try := range 20 {
+			w := fleet[try%3]
+			var others []*labMember
+			for _, m := range fleet {
+				if m != w {
+					others = append(others, m)
+				}
+			}
+			if code, b := w.api(t, "PUT", "/api/v1/backends/www.example.test/b1/admin", `{"state":"drain","reason":"netns"}`); code != 200 {
+				t.Fatalf("%s: %d %s", w.name, code, b)
+			}
+			lat = append(lat, waitAll(t, others, 5*time.Second, "drain seen", func(m *labMember) bool { return m.adminState(t, "b1") == "drain" }))
+			if code, b := fleet[(try+1)%3].api(t, "DELETE", "/api/v1/backends/www.example.test/b1/admin", ""); code != 200 {
+				t.Fatalf("DELETE: %d %s", code, b)
+			}
+			waitAll(t, fleet, 5*time.Second, "clear seen", func(m *labMember) bool { return m.adminState(t, "b1") == "" })
+		}
+		slices.Sort(lat)
+		fmt.Printf("netns: drain on one instance in effect on the two others: median %v, max %v (20 tries)\n", lat[10].Round(time.Millisecond), lat[19].Round(time.Millisecond))
+		if lat[19] > time.Second {
+			t.Errorf("a drain took %v to reach every instance, want within 1 s", lat[19])
+		}
+	})
+
+	t.Run("path cut", func(t *testing.T) {
+		// b2 unreachable from ns1 only: under majority it stays in every
+		// instance's answers.
+		l.cut(0, labNet+"202")
+		time.Sleep(3 * time.Second) // six intervals: fall is 2
+		for _, m := range fleet {
+			if got := m.answers("www.example.test."); got != all {
+				t.Errorf("b2 cut from ns1 only: %s answers %q, want %q", m.name, got, all)
+			}
+		}
+		// explain on ns1 says why: its own probe fails, the fleet's pass.
+		_, ex := fleet[0].api(t, "GET", "/api/v1/explain?name=www.example.test&client="+labNet+"254", "")
+		for _, want := range []string{"fleet: 2 of 3 fresh votes pass, quorum the [cluster] default: passing", "b2: ns1 fail, ns2 pass, ns3 pass"} {
+			if !strings.Contains(string(ex), want) {
+				t.Errorf("explain on ns1 with b2 cut from it lacks %q:\n%s", want, ex)
+			}
+		}
+		// So does the status page, in b2's check cell and its tooltip.
+		_, page := fleet[0].api(t, "GET", "/", "")
+		for _, want := range []string{"fleet: 2/3 pass", "votes: ns1 fail, ns2 pass, ns3 pass"} {
+			if !strings.Contains(string(page), want) {
+				t.Errorf("the status page of ns1 with b2 cut from it lacks %q", want)
+			}
+		}
+		if os.Getenv("GSLB_NETNS_SHOT") != "" {
+			os.WriteFile(os.Getenv("GSLB_NETNS_SHOT"), page, 0o644)
+		}
+		// From ns2 as well: out of all three.
+		l.cut(1, labNet+"202")
+		d := waitAll(t, fleet, 10*time.Second, "b2 out of every answer", func(m *labMember) bool {
+			return m.answers("www.example.test.") == "192.0.2.1 192.0.2.3"
+		})
+		fmt.Printf("netns: backend cut from two of three instances: out of all three answers after %v (fall 2 × interval 500 ms = 1 s, plus the probe timeout 300 ms and gossip)\n", d.Round(time.Millisecond))
+		l.heal(0, labNet+"202")
+		l.heal(1, labNet+"202")
+		waitAll(t, fleet, 10*time.Second, "b2 back", func(m *labMember) bool { return m.answers("www.example.test.") == all })
+	})
+
+	t.Run("sticky and weighted", func(t *testing.T) {
+		const subnets, queries = 2000, 30000
+		sticky := make([][3]map[string]int, subnets)
+		counts := [3]map[string]int{{}, {}, {}}
+		perInstance := [3]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		work := make(chan int)
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := &dns.Client{Timeout: time.Second}
+				for k := range work {
+					sub := k % subnets
+					inst := k % 3
+					ip := netip.AddrFrom4([4]byte{100, byte(64 + sub/256), byte(sub % 256), 0})
+					for _, svc := range []string{"sticky", "weighted"} {
+						q := new(dns.Msg)
+						q.SetQuestion(svc+".example.test.", dns.TypeA)
+						o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+						o.SetUDPSize(1232)
+						o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: ip.AsSlice()})
+						q.Extra = append(q.Extra, o)
+						r, _, err := c.Exchange(q, fleet[inst].dns())
+						if err != nil || len(r.Answer) != 1 {
+							failed.Add(1)
+							continue
+						}
+						a := r.Answer[0].(*dns.A).A.String()
+						mu.Lock()
+						if svc == "sticky" {
+							if sticky[sub][inst] == nil {
+								sticky[sub][inst] = map[string]int{}
+							}
+							sticky[sub][inst][a]++
+						} else {
+							counts[inst][a]++
+							perInstance[inst]++
+						}
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		for k := range queries {
+			work <- k
+		}
+		close(work)
+		wg.Wait()
+		if f := failed.Load(); f != 0 {
+			t.Errorf("%d of %d queries failed", f, 2*queries)
+		}
+		same := 0
+		for _, s := range sticky {
+			seen := map[string]bool{}
+			for _, m := range s {
+				for a := range m {
+					seen[a] = true
+				}
+			}
+			if len(seen) == 1 {
+				same++
+			}
+		}
+		fmt.Printf("netns: sticky, %d subnets, %d queries round-robin over 3 instances: %d subnets (%.1f %%) got one answer from every instance\n", subnets, queries, same, 100*float64(same)/subnets)
+		if same != subnets {
+			t.Errorf("sticky: %d of %d subnets got different answers from different instances", subnets-same, subnets)
+		}
+		// Weighted: each instance's share of each backend, and whether the
+		// three instances' counts differ by more than sampling noise: a
+		// chi-squared test of homogeneity of the 3 × 5 table (8 degrees of
+		// freedom; 26.12 is its 0.1 % critical value). The largest pairwise
+		// difference in σ is printed too.
+		fmt.Println("| backend | weight | ns1 | ns2 | ns3 | largest difference / σ |")
+		fmt.Println("|---|---|---|---|---|---|")
+		total := float64(perInstance[0] + perInstance[1] + perInstance[2])
+		chi2 := 0.0
+		for i := range 5 {
+			a := fmt.Sprintf("203.0.113.%d", i+1)
+			col := float64(counts[0][a] + counts[1][a] + counts[2][a])
+			p := col / total
+			var sh [3]float64
+			for k := range 3 {
+				sh[k] = float64(counts[k][a]) / float64(perInstance[k])
+				e := col * float64(perInstance[k]) / total
+				chi2 += (float64(counts[k][a]) - e) * (float64(counts[k][a]) - e) / e
+			}
+			worst := 0.0
+			for x := range 3 {
+				for y := x + 1; y < 3; y++ {
+					sd := math.Sqrt(p*(1-p)/float64(perInstance[x]) + p*(1-p)/float64(perInstance[y]))
+					worst = max(worst, math.Abs(sh[x]-sh[y])/sd)
+				}
+			}
+			fmt.Printf("| w%d | %d | %.4f | %.4f | %.4f | %.2f |\n", i+1, i+1, sh[0], sh[1], sh[2], worst)
+		}
+		fmt.Printf("netns: weighted, %d answers per instance: chi-squared %.1f over 8 degrees of freedom (0.1 %% critical value 26.12)\n", perInstance[0], chi2)
+		if chi2 > 26.12 {
+			t.Errorf("weighted: the instances' shares differ by more than sampling noise (chi-squared %.1f > 26.12)", chi2)
+		}
+		// The effective weights every instance computes.
+		var ws [3]string
+		for k, m := range fleet {
+			_, b := m.api(t, "GET", "/api/v1/backends", "")
+			var v struct {
+				Backends []struct {
+					Service         string  `json:"service"`
+					Name            string  `json:"name"`
+					EffectiveWeight float64 `json:"effective_weight"`
+				} `json:"backends"`
+			}
+			json.Unmarshal(b, &v)
+			var parts []string
+			for _, x := range v.Backends {
+				if x.Service == "weighted.example.test" {
+					parts = append(parts, fmt.Sprintf("%s=%.3f", x.Name, x.EffectiveWeight))
+				}
+			}
+			ws[k] = strings.Join(parts, " ")
+		}
+		fmt.Printf("netns: effective weights: ns1 %s; ns2 %s; ns3 %s\n", ws[0], ws[1], ws[2])
+		if ws[0] == "" || ws[0] != ws[1] || ws[1] != ws[2] {
+			t.Errorf("effective weights differ: %q", ws)
+		}
+	})
+
+	t.Run("partition", func(t *testing.T) {
+		// A client on the test's host asks every instance every 50 ms
+		// for the whole partition and its heal.
+		stop := make(chan struct{})
+		var asked, failed atomic.Int64
+		var wg sync.WaitGroup
+		for _, m := range fleet {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tick := time.NewTicker(50 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+					}
+					asked.Add(1)
+					if m.answers("www.example.test.") == "" {
+						failed.Add(1)
+					}
+				}
+			}()
+		}
+		l.cut(0, labNet+"2", labNet+"3")
+		l.cut(1, labNet+"1")
+		l.cut(2, labNet+"1")
+		cutAt := time.Now()
+		// ns1 alone; ns2 and ns3 together.
+		waitAll(t, fleet[:1], 30*time.Second, "ns1 alone", func(m *labMember) bool { return m.alive(t) == 1 })
+		waitAll(t, fleet[1:], 30*time.Second, "ns2 and ns3 without ns1", func(m *labMember) bool { return m.alive(t) == 2 })
+		alone := time.Since(cutAt)
+		// A backend dies, and a drain is set on ns2's side.
+		backends[2].down.Store(true)
+		died := time.Now()
+		waitAll(t, fleet, 10*time.Second, "b3 out on both sides", func(m *labMember) bool {
+			return m.answers("www.example.test.") == "192.0.2.1 192.0.2.2"
+		})
+		out := time.Since(died)
+		if code, b := fleet[1].api(t, "PUT", "/api/v1/backends/www.example.test/b1/admin", `{"state":"drain","reason":"during the partition"}`); code != 200 {
+			t.Fatalf("PUT: %d %s", code, b)
+		}
+		waitAll(t, fleet[1:], 2*time.Second, "drain on ns2's side", func(m *labMember) bool { return m.adminState(t, "b1") == "drain" })
+		if st := fleet[0].adminState(t, "b1"); st != "" {
+			t.Errorf("ns1 sees the drain made across the partition: %q", st)
+		}
+		time.Sleep(time.Until(cutAt.Add(60 * time.Second)))
+		l.heal(0, labNet+"2", labNet+"3")
+		l.heal(1, labNet+"1")
+		l.heal(2, labNet+"1")
+		healed := time.Now()
+		rejoin := waitAll(t, fleet, 30*time.Second, "every member sees 3 alive", func(m *labMember) bool { return m.alive(t) == 3 })
+		drain := waitAll(t, fleet, 30*time.Second, "the drain on every member", func(m *labMember) bool { return m.adminState(t, "b1") == "drain" })
+		converged := time.Since(healed)
+		close(stop)
+		wg.Wait()
+		fmt.Printf("netns: partition ns1 | ns2,ns3 for 60 s: members apart after %v; b3 dead on both sides out of every answer after %v; after the heal, members all alive in %v, the drain made on ns2's side on every member in %v; %d of %d queries failed\n",
+			alone.Round(100*time.Millisecond), out.Round(time.Millisecond), rejoin.Round(time.Millisecond), drain.Round(time.Millisecond), failed.Load(), asked.Load())
+		if converged > 5*time.Second {
+			t.Errorf("after the heal the fleet converged in %v, want within 5 s", converged)
+		}
+		if f := failed.Load(); f != 0 {
+			t.Errorf("%d of %d queries failed during the partition", f, asked.Load())
+		}
+		backends[2].down.Store(false)
+		fleet[2].api(t, "DELETE", "/api/v1/backends/www.example.test/b1/admin", "")
+		waitAll(t, fleet, 10*time.Second, "all back", func(m *labMember) bool { return m.answers("www.example.test.") == all })
+	})
+
+	t.Run("rolling restart", func(t *testing.T) {
+		// 500 queries a second; each asks one instance (in turn) and,
+		// like a resolver, the next after 1 s without an answer or on
+		// SERVFAIL/REFUSED. A query fails when no instance answers, or
+		// one answers without the backends.
+		stop := make(chan struct{})
+		var asked, failed, retried atomic.Int64
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 2000)
+		ask := func(k int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c := &dns.Client{Timeout: time.Second}
+			for try := range 3 {
+				m := fleet[(k+try)%3]
+				q := new(dns.Msg)
+				q.SetQuestion("www.example.test.", dns.TypeA)
+				r, _, err := c.Exchange(q, m.dns())
+				if err != nil || r.Rcode == dns.RcodeServerFailure || r.Rcode == dns.RcodeRefused {
+					retried.Add(1)
+					continue
+				}
+				if len(r.Answer) == 0 {
+					failed.Add(1)
+					t.Logf("%s answered %s with no records (truncated %v)", m.name, dns.RcodeToString[r.Rcode], r.Truncated)
+				}
+				return
+			}
+			failed.Add(1)
+			t.Logf("query %d: no instance answered", k)
+		}
+		go func() {
+			tick := time.NewTicker(2 * time.Millisecond)
+			defer tick.Stop()
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				asked.Add(1)
+				wg.Add(1)
+				sem <- struct{}{}
+				go ask(k)
+			}
+		}()
+		start := time.Now()
+		time.Sleep(2 * time.Second)
+		for _, m := range fleet {
+			m.stop(t)
+			time.Sleep(time.Second)
+			m.start(t)
+			waitAll(t, fleet, 20*time.Second, "every member sees 3 alive", func(m *labMember) bool { return m.alive(t) == 3 })
+			time.Sleep(2 * time.Second)
+		}
+		close(stop)
+		wg.Wait()
+		took := time.Since(start)
+		fmt.Printf("netns: rolling restart of 3 instances under %.0f q/s for %v: %d of %d queries failed, %d tries went to the next instance\n",
+			float64(asked.Load())/took.Seconds(), took.Round(time.Second), failed.Load(), asked.Load(), retried.Load())
+		if f := failed.Load(); f != 0 {
+			t.Errorf("rolling restart: %d of %d queries failed", f, asked.Load())
+		}
+	})
+}
