@@ -341,7 +341,14 @@ func effectiveService(w *tomlWriter, z *Zone, s *Service) {
 	if s.Policy != PolicySingle || len(s.Pools) > 1 {
 		w.kv("min_healthy", tomlIntText(int64(s.MinHealthy)))
 	}
-	if s.Members == MembersSticky {
+	if drawsByWeight(s.Members) {
+		d := DrawRandom
+		if s.SharedDraw {
+			d = DrawShared
+		}
+		w.kv("draw", tomlQuote(d))
+	}
+	if s.Members == MembersSticky || s.SharedDraw && drawsByWeight(s.Members) {
 		w.kv("sticky_prefix_v4", tomlIntText(int64(s.StickyV4)))
 		w.kv("sticky_prefix_v6", tomlIntText(int64(s.StickyV6)))
 	}

@@ -464,3 +464,59 @@ func TestManyPools(t *testing.T) {
 		f.down(t, fmt.Sprintf("svc.example.com/b%d", i))
 	}
 }
+
+// TestSharedDraw: with draw = "shared", two instances (two snapshots of
+// the same text) give each client subnet the same answer whatever their
+// random sources, the answer depends on the /24 (scope 24), and over
+// many subnets the shares follow the weights.
+func TestSharedDraw(t *testing.T) {
+	weights := []int{1, 2, 3, 4}
+	zone := membersZone("weighted", weights, "draw = \"shared\"\nttl = 3600\n")
+	a := newPolicyFixture(t, zone, nil)
+	b := newPolicyFixture(t, zone, nil)
+	ra, rb := seeded(5), seeded(6)
+	const subnets = 40000
+	subnet := func(i int) string { return fmt.Sprintf("%d.%d.%d.0", 11+i/65536, (i/256)%256, i%256) }
+	counts := map[string]int{}
+	differ := 0
+	for i := range subnets {
+		ga, scope, _ := a.ask("svc.example.com.", dns.TypeA, subnet(i), 24, ra)
+		gb, _, _ := b.ask("svc.example.com.", dns.TypeA, subnet(i), 24, rb)
+		if scope != 24 {
+			t.Fatalf("scope %d, want 24", scope)
+		}
+		if len(ga) != 1 || len(gb) != 1 {
+			t.Fatalf("answers %v and %v, want one each", ga, gb)
+		}
+		if ga[0] != gb[0] {
+			differ++
+		}
+		counts[ga[0]]++
+	}
+	// A window boundary between the two asks could split one subnet; with
+	// a TTL of an hour that is at most a handful.
+	if differ > 2 {
+		t.Errorf("%d of %d subnets got different answers from two instances", differ, subnets)
+	}
+	for i, w := range weights {
+		share := float64(counts[fmt.Sprintf("192.0.2.%d", i+1)]) / subnets
+		want := float64(w) / 10
+		sd := math.Sqrt(want * (1 - want) / subnets)
+		t.Logf("weight %d: %.2f%% of subnets (want %.0f%%, σ %.2f%%)", w, share*100, want*100, sd*100)
+		if math.Abs(share-want) > 4*sd {
+			t.Errorf("weight %d: share %.4f, want %.2f ± 4σ (%.4f)", w, share, want, 4*sd)
+		}
+	}
+	// Random draws stay random: without draw = "shared" one subnet gets
+	// several answers.
+	r := newPolicyFixture(t, membersZone("weighted", weights, ""), nil)
+	seen := map[string]bool{}
+	rnd := seeded(7)
+	for range 100 {
+		got, _, _ := r.ask("svc.example.com.", dns.TypeA, "11.0.0.0", 24, rnd)
+		seen[got[0]] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("draw = random gave one subnet only %v in 100 asks", seen)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -310,8 +311,15 @@ func pickByWeight(c Choice, adaptive bool) Choice {
 			c.trace.Add("  only standby (weight 0) members serve: choosing among them")
 		}
 	}
+	// A shared draw takes its numbers from the client's subnet and the
+	// TTL window, so that every instance answers the client alike.
+	var base uint64
+	var prefix netip.Prefix
+	if c.s.SharedDraw {
+		base, prefix = c.drawBase()
+	}
 	if c.trace != nil {
-		traceDraw(c, idx, w, total, n)
+		traceDraw(c, idx, w, total, n, prefix)
 	}
 	left := 0 // members with a weight still to pick
 	for _, x := range w {
@@ -321,7 +329,13 @@ func pickByWeight(c Choice, adaptive bool) Choice {
 	}
 	out := make([]dns.RR, 0, n)
 	for len(out) < n && left > 0 {
-		r := float64(c.random()>>11) / (1 << 53) * total
+		var u uint64
+		if c.s.SharedDraw {
+			u = Mix64(base + uint64(len(out)+1)*0x9e3779b97f4a7c15)
+		} else {
+			u = c.random()
+		}
+		r := float64(u>>11) / (1 << 53) * total
 		k := -1
 		for i, x := range w {
 			if x <= 0 {
@@ -343,13 +357,45 @@ func pickByWeight(c Choice, adaptive bool) Choice {
 }
 
 // traceDraw explains a weighted draw before it is made: each candidate's
-// chance of being the first answer, and that the answer is random.
-func traceDraw(c Choice, idx []int, w []float64, total float64, n int) {
+// chance of being the first answer, and that the answer is random, or
+// for a shared draw (prefix valid) what it is drawn from.
+func traceDraw(c Choice, idx []int, w []float64, total float64, n int, prefix netip.Prefix) {
 	parts := make([]string, 0, len(idx))
 	for k, i := range idx {
 		parts = append(parts, fmt.Sprintf("%s %.1f%%", c.g.members[i].Name, 100*w[k]/total))
 	}
+	if prefix.IsValid() {
+		c.trace.Add("  shared draw of %d of %d by effective weight, chance of being first: %s (drawn from the client's %s and the %d s TTL window: every instance of the fleet draws the same for it until the window ends)", n, len(idx), strings.Join(parts, ", "), prefix, c.s.TTL)
+		return
+	}
 	c.trace.Add("  random draw of %d of %d by effective weight, chance of being first: %s (each query draws anew: this answer is one draw)", n, len(idx), strings.Join(parts, ", "))
+}
+
+// drawBase is the seed of a shared draw: the pool's, mixed with the
+// client's subnet (cut to the sticky prefix, or its known bits if fewer,
+// which the answer then depends on) and the current TTL window.
+func (c *Choice) drawBase() (uint64, netip.Prefix) {
+	r := c.ReadClient()
+	bits := c.s.StickyV4
+	if r.Addr().Is6() {
+		bits = c.s.StickyV6
+	}
+	bits = min(bits, r.Known())
+	r.DependsOn(bits)
+	p := netip.PrefixFrom(r.Addr(), bits).Masked()
+	a := p.Addr().As16()
+	window := uint64(time.Now().Unix()) / uint64(max(c.s.TTL, 1))
+	return Mix64(c.pool.drawSeed ^ fnv64a(a[:]) ^ Mix64(window^uint64(bits)<<56)), p
+}
+
+// drawsByWeight tells whether a selection draws members by weight (and
+// so whether draw applies to it).
+func drawsByWeight(members string) bool {
+	switch members {
+	case MembersWeighted, MembersAdaptive, MembersLeastLoad, MembersFastest, MembersShed:
+		return true
+	}
+	return false
 }
 
 // pickSticky answers the candidates that rank highest for the client's

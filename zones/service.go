@@ -51,8 +51,13 @@ type Service struct {
 	// MinHealthy is how many serving members a pool needs to be chosen.
 	MinHealthy int
 	// StickyV4 and StickyV6 are the client prefix lengths sticky members
-	// hash on.
+	// (and shared draws) hash on.
 	StickyV4, StickyV6 int
+	// SharedDraw: weighted members are drawn from the client's subnet and
+	// the TTL window (draw = "shared", the default in a cluster) rather
+	// than at random, so that every instance of a fleet gives a client
+	// the same answer within a TTL.
+	SharedDraw bool
 	// Geo holds the rules of PolicyGeo.
 	Geo *GeoRules
 	// WhenAllDown is one of AllDownServeAll, AllDownFallback, AllDownNoData.
@@ -87,6 +92,9 @@ type Pool struct {
 
 	v4, v6 group
 	next   atomic.Uint64 // round robin position
+	// drawSeed keys the pool's shared draws: a hash of the service's and
+	// the pool's names, the same on every instance.
+	drawSeed uint64
 }
 
 // group is a pool's members of one address family with their records.

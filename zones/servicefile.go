@@ -27,6 +27,7 @@ type serviceDoc struct {
 	MinHealthy     tomlInt        `toml:"min_healthy" range:"1..1000"`
 	StickyPrefixV4 tomlInt        `toml:"sticky_prefix_v4" range:"0..32"`
 	StickyPrefixV6 tomlInt        `toml:"sticky_prefix_v6" range:"0..128"`
+	Draw           tomlString     `toml:"draw"`
 	Check          toml.Primitive `toml:"check"`
 	WhenAllDown    tomlString     `toml:"when_all_down"`
 	Fallback       []tomlString   `toml:"fallback"`
@@ -251,6 +252,10 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	}
 
 	l.pools(s, doc, path, byName)
+	for _, p := range s.Pools {
+		p.drawSeed = hashString(strings.ToLower(name) + "/" + p.Name)
+	}
+	l.draw(s, doc, path)
 	l.policy(s, doc, path)
 	l.steering(s, doc, path)
 	l.inert(s, doc, path)
@@ -269,13 +274,13 @@ func (l *zoneLoader) inert(s *Service, doc *serviceDoc, path []string) {
 			}
 		}
 	}
-	if s.Members != MembersSticky {
+	if s.Members != MembersSticky && !s.SharedDraw {
 		for _, k := range []struct {
 			key string
 			set bool
 		}{{"sticky_prefix_v4", doc.StickyPrefixV4.set}, {"sticky_prefix_v6", doc.StickyPrefixV6.set}} {
 			if k.set {
-				l.e.warn(at(k.key), "does nothing with members = %q: it applies to members = \"sticky\"", s.Members)
+				l.e.warn(at(k.key), "does nothing with members = %q: it applies to members = \"sticky\" and to draw = \"shared\"", s.Members)
 			}
 		}
 	}
@@ -661,4 +666,32 @@ func (s *Service) hasFamily(v6 bool) bool {
 		return s.has6
 	}
 	return s.has4
+}
+
+// Draw values.
+const (
+	DrawRandom = "random"
+	DrawShared = "shared"
+)
+
+// draw reads how a service draws weighted members: "shared" by default
+// in a cluster (every instance answers a client alike), else "random".
+func (l *zoneLoader) draw(s *Service, doc *serviceDoc, path []string) {
+	s.SharedDraw = l.cfg.Cluster != nil
+	if !doc.Draw.ok() {
+		return
+	}
+	at := append(path[:len(path):len(path)], "draw")
+	switch doc.Draw.v {
+	case DrawShared:
+		s.SharedDraw = true
+	case DrawRandom:
+		s.SharedDraw = false
+	default:
+		l.e.key(at, "%q: want %q or %q", doc.Draw.v, DrawRandom, DrawShared)
+		return
+	}
+	if !drawsByWeight(s.Members) {
+		l.e.warn(at, "does nothing with members = %q: it applies to the members that draw by weight (weighted and the control laws)", s.Members)
+	}
 }

@@ -63,7 +63,7 @@ func TestWarnings(t *testing.T) {
 		{"weight with weighted", base + "members = \"weighted\"\n" + two, nil},
 		{"standby with all", base + "backends = [{ name = \"a\", address = \"192.0.2.1\", weight = 0 }, { name = \"b\", address = \"192.0.2.2\" }]\n", nil},
 		{"sticky prefix without sticky", base + "members = \"weighted\"\nsticky_prefix_v4 = 20\n" + two,
-			[]string{`z.toml:9:1: warning: services.www.sticky_prefix_v4: does nothing with members = "weighted": it applies to members = "sticky"`}},
+			[]string{`z.toml:9:1: warning: services.www.sticky_prefix_v4: does nothing with members = "weighted": it applies to members = "sticky" and to draw = "shared"`}},
 		{"sticky prefix with sticky", base + "members = \"sticky\"\nsticky_prefix_v4 = 20\n" + two, nil},
 		{"bias without nearest", base + "members = \"weighted\"\n" + two + "pools = [{ name = \"p\", backends = [\"a\", \"b\"], bias = 5, coordinates = [1.0, 2.0] }]\n",
 			[]string{

@@ -456,6 +456,7 @@ func TestFleetNetns(t *testing.T) {
 	t.Run("sticky and weighted", func(t *testing.T) {
 		const subnets, queries = 2000, 30000
 		sticky := make([][3]map[string]int, subnets)
+		weighted := make([]map[string]bool, subnets)
 		counts := [3]map[string]int{{}, {}, {}}
 		perInstance := [3]int{}
 		var mu sync.Mutex
@@ -468,7 +469,7 @@ func TestFleetNetns(t *testing.T) {
 				defer wg.Done()
 				c := &dns.Client{Timeout: time.Second}
 				for k := range work {
-					sub := k % subnets
+					sub := k / (queries / subnets) // a subnet's queries one after the other
 					inst := k % 3
 					ip := netip.AddrFrom4([4]byte{100, byte(64 + sub/256), byte(sub % 256), 0})
 					for _, svc := range []string{"sticky", "weighted"} {
@@ -493,6 +494,10 @@ func TestFleetNetns(t *testing.T) {
 						} else {
 							counts[inst][a]++
 							perInstance[inst]++
+							if weighted[sub] == nil {
+								weighted[sub] = map[string]bool{}
+							}
+							weighted[sub][a] = true
 						}
 						mu.Unlock()
 					}
@@ -523,7 +528,21 @@ func TestFleetNetns(t *testing.T) {
 		if same != subnets {
 			t.Errorf("sticky: %d of %d subnets got different answers from different instances", subnets-same, subnets)
 		}
-		// Weighted: each instance's share of each backend, and whether the
+		// Weighted, with the shared draw a cluster defaults to: one answer
+		// per subnet from every instance within a TTL window (a subnet's
+		// queries follow each other: only one whose queries straddle a
+		// window's end may get two).
+		agree := 0
+		for _, m := range weighted {
+			if len(m) == 1 {
+				agree++
+			}
+		}
+		fmt.Printf("netns: weighted (draw = \"shared\"), %d subnets, %d queries round-robin: %d subnets (%.1f %%) got one answer from every instance\n", subnets, queries, agree, 100*float64(agree)/subnets)
+		if agree < subnets*99/100 {
+			t.Errorf("weighted: only %d of %d subnets got one answer from every instance", agree, subnets)
+		}
+		// Each instance's share of each backend, and whether the
 		// three instances' counts differ by more than sampling noise: a
 		// chi-squared test of homogeneity of the 3 × 5 table (8 degrees of
 		// freedom; 26.12 is its 0.1 % critical value). The largest pairwise
