@@ -27,6 +27,10 @@ big = { TXT = [
 [services.weighted]
 members = "weighted"
 backends = [{ name = "a", address = "192.0.2.10", weight = 3 }, { name = "b", address = "192.0.2.11" }, { name = "c", address = "192.0.2.12" }]
+[services.shared]
+members = "weighted"
+draw = "shared"
+backends = [{ name = "a", address = "192.0.2.40", weight = 3 }, { name = "b", address = "192.0.2.41" }, { name = "c", address = "192.0.2.42" }]
 [services.adaptive]
 members = "adaptive"
 backends = [{ name = "a", address = "192.0.2.20" }, { name = "b", address = "192.0.2.21" }, { name = "c", address = "192.0.2.22" }]
@@ -63,6 +67,8 @@ type benchCase struct {
 var benchCases = []benchCase{
 	{"static A", "static.example.com.", dns.TypeA, nil, false, 2},
 	{"service weighted A", "weighted.example.com.", dns.TypeA, nil, true, 3},
+	{"service weighted A with ECS", "weighted.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), true, 3},
+	{"service weighted A with ECS, shared draw (a fleet's default)", "shared.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), true, 3},
 	{"geo service with ECS", "geo.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), true, 4},
 	{"adaptive service", "adaptive.example.com.", dns.TypeA, nil, true, 3},
 	{"NXDOMAIN", "nope.example.com.", dns.TypeA, nil, true, 1},
