@@ -600,6 +600,78 @@ func TestFleetNetns(t *testing.T) {
 		}
 	})
 
+	t.Run("garbage on the gossip port", func(t *testing.T) {
+		// Random datagrams and streams at ns1's gossip port, from a host
+		// without the key, in ten rounds: each is dropped; ns1 stays a
+		// member, keeps answering and does not grow from round to round
+		// (ns2, which gets none, is the control).
+		rss := func(m *labMember) int {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.s.cmd.Process.Pid))
+			for _, line := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+					var kb int
+					fmt.Sscan(f[1], &kb)
+					return kb
+				}
+			}
+			return 0
+		}
+		m := fleet[0]
+		target := m.ip + ":7946"
+		round := func() {
+			buf := make([]byte, 1400)
+			uc, err := net.Dial("udp", target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2000 {
+				rand.Read(buf)
+				buf[0] = byte(i) // every message type byte memberlist knows, and others
+				uc.Write(buf[:1+i%len(buf)])
+			}
+			uc.Close()
+			var wg sync.WaitGroup
+			for i := range 50 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := net.DialTimeout("tcp", target, time.Second)
+					if err != nil {
+						return
+					}
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(3 * time.Second))
+					b := make([]byte, 64<<10)
+					rand.Read(b)
+					b[0] = byte(i)
+					c.Write(b[:1+i*1000])
+					io.Copy(io.Discard, c) // until ns1 closes it or the deadline
+				}()
+			}
+			wg.Wait()
+			time.Sleep(500 * time.Millisecond)
+		}
+		var rounds []string
+		first := 0
+		for r := range 10 {
+			round()
+			a, c := rss(m), rss(fleet[1])
+			if r == 0 {
+				first = a
+			}
+			rounds = append(rounds, fmt.Sprintf("%d/%d", a>>10, c>>10))
+		}
+		alive := m.alive(t)
+		got := m.answers("www.example.test.")
+		fmt.Printf("netns: 10 rounds of 2,000 random datagrams and 50 random streams at ns1's gossip port: ns1 sees %d members alive, answers %q; RSS after each round, ns1/ns2 (MiB): %s\n", alive, got, strings.Join(rounds, ", "))
+		if alive != 3 || got != all {
+			t.Errorf("after garbage on its gossip port ns1 sees %d members and answers %q", alive, got)
+		}
+		if last := rss(m); last > first+32<<10 {
+			t.Errorf("ns1 grew from %d to %d KiB over rounds of garbage", first, last)
+		}
+	})
+
 	t.Run("partition", func(t *testing.T) {
 		// A client on the test's host asks every instance every 50 ms
 		// for the whole partition and its heal.
