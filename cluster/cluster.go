@@ -80,6 +80,11 @@ type Cluster struct {
 	seq     uint64
 	remote  map[string]*table
 	joined  bool // a join has succeeded once
+
+	steering  map[string]*steerView // by member: its latest steering frames
+	steerKick chan struct{}
+	coord     atomic.Pointer[coordAt]
+	reports   atomic.Pointer[health.Reports] // nil: reports are not shared
 }
 
 // localVote is this instance's latest result of a check.
@@ -131,6 +136,8 @@ func New(cfg Config, admin *health.Admin, logger *slog.Logger, reg prometheus.Re
 		local:       map[uint64]*localVote{},
 		changed:     map[uint64]byte{},
 		remote:      map[string]*table{},
+		steering:    map[string]*steerView{},
+		steerKick:   make(chan struct{}, 1),
 	}
 	empty := ""
 	c.configHash.Store(&empty)

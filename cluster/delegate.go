@@ -52,6 +52,24 @@ func (d delegate) NotifyMsg(b []byte) {
 		if n := c.admin.Merge(changes, "cluster"); n > 0 {
 			c.notifyAdmin()
 		}
+	case kindReports:
+		changes, err := parseReports(b)
+		if err != nil {
+			c.metrics.dropped("malformed")
+			c.log.Debug("report message dropped", "err", err)
+			return
+		}
+		c.metrics.received("reports", len(b))
+		c.mergeReports(changes)
+	case kindSteer:
+		f, err := parseSteerFrame(b)
+		if err != nil {
+			c.metrics.dropped("malformed")
+			c.log.Debug("steering frame dropped", "err", err)
+			return
+		}
+		c.metrics.received("steering", len(b))
+		c.receiveSteer(f)
 	default:
 		c.metrics.dropped("unknown kind")
 	}

@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"bytes"
+	"math"
 	"testing"
+	"time"
 
 	"github.com/gslb/gslb/health"
 	"github.com/gslb/gslb/internal/hlc"
@@ -17,6 +19,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(adminMessage([]health.Change{{ID: "www.example.test/one", Override: &health.Override{State: "drain"}, Stamp: hlc.Stamp{Wall: 1, Node: "a"}}}))
 	f.Add([]byte{kindVotes, frameVersion, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add([]byte{kindAdmin, '[', '{'})
+	f.Add(appendSteerFrame(nil, &steerFrame{Origin: "a", Incarnation: 7, Tick: 1764770000000, ConfigHash: "abc", Entries: []steerEntry{{Key: 1, Multiplier: 1.5, Share: 0.25, Unsettled: true}}}))
+	f.Add(reportMessage(health.ReportChange{ID: "www.example.test/one", Report: &health.Report{Utilization: 0.5, Connections: math.NaN(), RequestRate: math.NaN(), At: time.UnixMilli(1764770000000), Expires: time.UnixMilli(1764770060000)}, At: time.UnixMilli(1764770000000)}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) == 0 {
 			return
@@ -39,6 +43,29 @@ func FuzzDecode(f *testing.F) {
 			}
 		case kindAdmin:
 			_, _ = parseAdmin(b)
+		case kindSteer:
+			fr, err := parseSteerFrame(b)
+			if err != nil {
+				return
+			}
+			if len(fr.Entries)*steerEntrySize > len(b) {
+				t.Fatalf("%d entries from %d bytes", len(fr.Entries), len(b))
+			}
+			for _, e := range fr.Entries {
+				if !(e.Multiplier >= 0 && e.Multiplier <= maxMultiplier && e.Share >= 0 && e.Share <= 1) {
+					t.Fatalf("entry out of bounds: %+v", e)
+				}
+			}
+		case kindReports:
+			changes, err := parseReports(b)
+			if err != nil {
+				return
+			}
+			for _, c := range changes {
+				if r := c.Report; r != nil && (!r.Expires.After(r.At) || r.Utilization < 0 || r.Capacity < 0) {
+					t.Fatalf("a report out of bounds: %+v", r)
+				}
+			}
 		}
 	})
 }

@@ -19,6 +19,8 @@ type metrics struct {
 	skew, configDiffer *prometheus.Desc
 	votes, disagree    *prometheus.Desc
 	fallback           *prometheus.Desc
+	coordinator        *prometheus.Desc
+	steerAlone         *prometheus.Desc
 }
 
 func newMetrics(c *Cluster, reg prometheus.Registerer) *metrics {
@@ -54,9 +56,15 @@ func newMetrics(c *Cluster, reg prometheus.Registerer) *metrics {
 		fallback: prometheus.NewDesc("gslb_cluster_checks_alone",
 			"Checks decided by this instance alone at their last probe: fewer than a majority of the voters were fresh (a partition, peers down).",
 			nil, nil),
+		coordinator: prometheus.NewDesc("gslb_cluster_steering_coordinator",
+			"1 while this member is the coordinator whose steering (the control laws' effective weights) the fleet follows.",
+			nil, nil),
+		steerAlone: prometheus.NewDesc("gslb_cluster_steering_alone",
+			"1 while this member follows a coordinator it has no fresh steering from, and steers from its own signals.",
+			nil, nil),
 	}
 	// Every series that can exist exists from the start, at 0.
-	for _, kind := range []string{"votes", "full votes", "want votes", "admin", "push"} {
+	for _, kind := range []string{"votes", "full votes", "want votes", "admin", "push", "steering", "reports"} {
 		for _, dir := range []string{"sent", "received"} {
 			m.messages.WithLabelValues(kind, dir)
 			m.bytes.WithLabelValues(kind, dir)
@@ -85,7 +93,7 @@ func (m *metrics) dropped(reason string) { m.drops.WithLabelValues(reason).Inc()
 
 // Describe sends the computed series' descriptions.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.members, m.skew, m.configDiffer, m.votes, m.disagree, m.fallback} {
+	for _, d := range []*prometheus.Desc{m.members, m.skew, m.configDiffer, m.votes, m.disagree, m.fallback, m.coordinator, m.steerAlone} {
 		ch <- d
 	}
 }
@@ -111,6 +119,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.votes, prometheus.GaugeValue, float64(s.FreshVoters))
 	ch <- prometheus.MustNewConstMetric(m.disagree, prometheus.GaugeValue, float64(s.Disagreeing))
 	ch <- prometheus.MustNewConstMetric(m.fallback, prometheus.GaugeValue, float64(s.Alone))
+	ch <- prometheus.MustNewConstMetric(m.coordinator, prometheus.GaugeValue, b2f(s.Coordinator == c.cfg.Name))
+	ch <- prometheus.MustNewConstMetric(m.steerAlone, prometheus.GaugeValue, b2f(s.SteeringAlone))
 }
 
 func b2f(b bool) float64 {
@@ -128,6 +138,11 @@ type Status struct {
 	FreshVoters int      `json:"fresh_voters"`
 	Disagreeing int      `json:"checks_disagreeing"`
 	Alone       int      `json:"checks_alone"`
+	// Coordinator is the member whose steering the fleet follows;
+	// SteeringAlone is true when this member has nothing fresh from it
+	// and steers from its own signals.
+	Coordinator   string `json:"coordinator"`
+	SteeringAlone bool   `json:"steering_alone"`
 }
 
 // Member is one member of the fleet as this instance sees it.
@@ -149,7 +164,7 @@ type Member struct {
 func (c *Cluster) Status() Status {
 	now := time.Now()
 	own := *c.configHash.Load()
-	s := Status{Name: c.cfg.Name, Addr: c.Addr().String()}
+	s := Status{Name: c.cfg.Name, Addr: c.Addr().String(), Coordinator: c.Coordinator()}
 	s.Members = append(s.Members, Member{Name: c.cfg.Name, Addr: s.Addr, State: "alive", Fresh: true, ConfigHash: own})
 	alive := map[string]*memberlist.Node{}
 	for _, n := range c.ml.Members() {
@@ -170,6 +185,10 @@ func (c *Cluster) Status() Status {
 		if lv.fallback {
 			s.Alone++
 		}
+	}
+	if s.Coordinator != c.cfg.Name {
+		v := c.steering[s.Coordinator]
+		s.SteeringAlone = v == nil || v.configHash != own || now.Sub(v.seen) > c.freshFor()
 	}
 	s.FreshVoters = 1
 	seen := map[string]bool{c.cfg.Name: true}

@@ -126,6 +126,7 @@ func (c *Cluster) housekeep(now time.Time) {
 			delete(c.remote, name) // its per-member series go with it (Collect)
 		}
 	}
+	c.pruneSteering(now)
 }
 
 // sendFrame sends the changes since the last frame to every member.

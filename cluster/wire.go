@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/gslb/gslb/health"
 )
@@ -194,4 +196,175 @@ func parseAdmin(b []byte) ([]health.Change, error) {
 // member that was away catches up.
 type pushState struct {
 	Admin []health.Change `json:"admin"`
+}
+
+// kindSteer is a steering frame: the coordinator's effective weights at
+// one of its ticks (binary, below).
+const kindSteer byte = 4
+
+// steerVersion is the layout of steering frames.
+const steerVersion = 1
+
+// steerEntrySize is a steering entry: key (8 bytes), multiplier and share
+// (float32 each), flags.
+const steerEntrySize = 17
+
+// steerFrame is part of the coordinator's steering at one tick: as many
+// entries as fit a packet. Each frame stands alone (no sequence): a lost
+// one leaves its entries at the previous tick's values until they go
+// stale.
+type steerFrame struct {
+	Origin      string
+	Incarnation uint64
+	Tick        int64 // the coordinator's tick, Unix milliseconds
+	ConfigHash  string
+	Entries     []steerEntry
+}
+
+// steerEntry is one backend's steering.
+type steerEntry struct {
+	Key               uint64
+	Multiplier, Share float32
+	Unsettled         bool
+}
+
+func appendSteerFrame(b []byte, f *steerFrame) []byte {
+	b = append(b, kindSteer, steerVersion)
+	b = appendString(b, f.Origin)
+	b = binary.AppendUvarint(b, f.Incarnation)
+	b = binary.AppendUvarint(b, uint64(f.Tick))
+	b = appendString(b, f.ConfigHash)
+	b = binary.AppendUvarint(b, uint64(len(f.Entries)))
+	for _, e := range f.Entries {
+		b = binary.BigEndian.AppendUint64(b, e.Key)
+		b = binary.BigEndian.AppendUint32(b, math.Float32bits(e.Multiplier))
+		b = binary.BigEndian.AppendUint32(b, math.Float32bits(e.Share))
+		flags := byte(0)
+		if e.Unsettled {
+			flags = 1
+		}
+		b = append(b, flags)
+	}
+	return b
+}
+
+// maxMultiplier bounds what a steering entry may say: a law's multiplier
+// is a member's share over its configured share, far below this.
+const maxMultiplier = 1e6
+
+// parseSteerFrame decodes a steering frame (b starts with kindSteer).
+func parseSteerFrame(b []byte) (*steerFrame, error) {
+	r := &reader{b: b}
+	if r.byte() != kindSteer {
+		return nil, errors.New("not a steering frame")
+	}
+	if v := r.byte(); r.err == nil && v != steerVersion {
+		return nil, fmt.Errorf("steering frame version %d (this gslb reads %d)", v, steerVersion)
+	}
+	f := &steerFrame{}
+	f.Origin = r.string(maxName)
+	f.Incarnation = r.uvarint()
+	f.Tick = int64(r.uvarint())
+	f.ConfigHash = r.string(maxHash)
+	n := r.uvarint()
+	if r.err != nil {
+		return nil, r.err
+	}
+	if f.Origin == "" {
+		return nil, errors.New("steering frame without an origin")
+	}
+	if n > maxEntries || n*steerEntrySize != uint64(len(r.b)) {
+		return nil, fmt.Errorf("steering frame: %d entries in %d bytes", n, len(r.b))
+	}
+	f.Entries = make([]steerEntry, n)
+	for i := range f.Entries {
+		e := r.b[i*steerEntrySize:]
+		se := steerEntry{
+			Key:        binary.BigEndian.Uint64(e),
+			Multiplier: math.Float32frombits(binary.BigEndian.Uint32(e[8:])),
+			Share:      math.Float32frombits(binary.BigEndian.Uint32(e[12:])),
+			Unsettled:  e[16] == 1,
+		}
+		if !(se.Multiplier >= 0 && se.Multiplier <= maxMultiplier) || !(se.Share >= 0 && se.Share <= 1) || e[16] > 1 {
+			return nil, fmt.Errorf("steering frame: entry %d out of bounds (multiplier %g, share %g, flags %#x)", i, se.Multiplier, se.Share, e[16])
+		}
+		f.Entries[i] = se
+	}
+	return f, nil
+}
+
+// kindReports carries load reports pushed through a member's API:
+// JSON []reportWire.
+const kindReports byte = 5
+
+// reportWire is a load report as the fleet sends it; NaN fields (not
+// reported) travel as nulls.
+type reportWire struct {
+	ID          string    `json:"id"`
+	Removed     bool      `json:"removed,omitempty"`
+	Utilization *float64  `json:"utilization,omitempty"`
+	Connections *float64  `json:"connections,omitempty"`
+	RequestRate *float64  `json:"request_rate,omitempty"`
+	Capacity    float64   `json:"capacity,omitempty"`
+	At          time.Time `json:"at"`
+	Expires     time.Time `json:"expires,omitzero"`
+	Source      string    `json:"source,omitempty"`
+}
+
+// maxReportID bounds a backend ID in a report message.
+const maxReportID = 512
+
+func reportMessage(c health.ReportChange) []byte {
+	w := reportWire{ID: c.ID, At: c.At, Removed: c.Report == nil}
+	if r := c.Report; r != nil {
+		num := func(v float64) *float64 {
+			if math.IsNaN(v) {
+				return nil
+			}
+			return &v
+		}
+		w.Utilization, w.Connections, w.RequestRate = num(r.Utilization), num(r.Connections), num(r.RequestRate)
+		w.Capacity, w.Expires, w.Source = r.Capacity, r.Expires, r.Source
+	}
+	b, _ := json.Marshal([]reportWire{w}) // plain data: cannot fail
+	return append([]byte{kindReports}, b...)
+}
+
+// parseReports decodes a report message (b starts with kindReports) and
+// checks every report: a member never stores what its own API would
+// refuse.
+func parseReports(b []byte) ([]health.ReportChange, error) {
+	if len(b) == 0 || b[0] != kindReports {
+		return nil, errors.New("not a report message")
+	}
+	var ws []reportWire
+	if err := json.Unmarshal(b[1:], &ws); err != nil {
+		return nil, fmt.Errorf("report message: %w", err)
+	}
+	out := make([]health.ReportChange, 0, len(ws))
+	for i, w := range ws {
+		if w.ID == "" || len(w.ID) > maxReportID || len(w.Source) > maxReportID || w.At.IsZero() {
+			return nil, fmt.Errorf("report %d: bad id, source or time", i)
+		}
+		c := health.ReportChange{ID: w.ID, At: w.At}
+		if !w.Removed {
+			val := func(p *float64) (float64, bool) {
+				if p == nil {
+					return math.NaN(), true
+				}
+				return *p, *p >= 0 && !math.IsInf(*p, 0)
+			}
+			r := &health.Report{Capacity: w.Capacity, At: w.At, Expires: w.Expires, Source: w.Source}
+			var ok1, ok2, ok3 bool
+			r.Utilization, ok1 = val(w.Utilization)
+			r.Connections, ok2 = val(w.Connections)
+			r.RequestRate, ok3 = val(w.RequestRate)
+			if !ok1 || !ok2 || !ok3 || !(w.Capacity >= 0) || math.IsInf(w.Capacity, 0) || !w.Expires.After(w.At) {
+				return nil, fmt.Errorf("report %d for %s: values out of bounds or expiry not after its time", i, w.ID)
+			}
+			c.Report = r
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

@@ -61,7 +61,8 @@ var ErrReportsFull = errors.New("too many load reports")
 // (zones.Backend.ID, e.g. "www.example.test/one"). It is safe for
 // concurrent use; Get neither blocks on other readers nor allocates.
 type Reports struct {
-	limit int
+	limit     int
+	replicate func(ReportChange)
 
 	mu    sync.RWMutex // writers of the map; readers of a slot hold it shared
 	slots map[string]*atomic.Pointer[Report]
@@ -80,6 +81,16 @@ func NewReports(limit int) *Reports {
 // a backend without a report in a full store it first drops the reports
 // expired at r.At; if none was, it returns ErrReportsFull.
 func (s *Reports) Set(id string, r Report) error {
+	if err := s.set(id, r); err != nil {
+		return err
+	}
+	if s.replicate != nil {
+		s.replicate(ReportChange{ID: id, Report: &r, At: r.At})
+	}
+	return nil
+}
+
+func (s *Reports) set(id string, r Report) error {
 	s.mu.RLock()
 	slot := s.slots[id]
 	if slot != nil {
@@ -125,9 +136,12 @@ func (s *Reports) Get(id string, now time.Time) (Report, bool) {
 // one (expired or not).
 func (s *Reports) Delete(id string) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	_, ok := s.slots[id]
 	delete(s.slots, id)
+	s.mu.Unlock()
+	if ok && s.replicate != nil {
+		s.replicate(ReportChange{ID: id, At: time.Now()})
+	}
 	return ok
 }
 
@@ -155,4 +169,49 @@ func (s *Reports) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return len(s.slots)
+}
+
+// ReportChange is a report set or removed, as the members of a fleet
+// share it: Report nil is a removal, made at At.
+type ReportChange struct {
+	ID     string
+	Report *Report
+	At     time.Time
+}
+
+// Replicate has f called, outside the store's lock, with every report
+// set or removed through Set or Delete (not Merge): a fleet sends them to
+// its other members. Call it before the store is used.
+func (s *Reports) Replicate(f func(ReportChange)) { s.replicate = f }
+
+// Merge applies a change from another member when it is newer than what
+// the store has of the backend (by the time each was received: a report
+// is a measurement, and the newest one counts). It reports whether the
+// change was applied.
+func (s *Reports) Merge(c ReportChange) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	slot := s.slots[c.ID]
+	if slot != nil {
+		if cur := slot.Load(); cur != nil && cur.At.After(c.At) {
+			return false, nil
+		}
+	}
+	if c.Report == nil {
+		delete(s.slots, c.ID)
+		return slot != nil, nil
+	}
+	if slot == nil {
+		if len(s.slots) >= s.limit {
+			s.prune(c.At)
+		}
+		if len(s.slots) >= s.limit {
+			return false, fmt.Errorf("load report for %s: %w (at most %d)", c.ID, ErrReportsFull, s.limit)
+		}
+		slot = new(atomic.Pointer[Report])
+		s.slots[c.ID] = slot
+	}
+	r := *c.Report
+	slot.Store(&r)
+	return true, nil
 }

@@ -22,6 +22,10 @@ type SignalSource func(b *Backend, now time.Time) steer.Signals
 type Steering struct {
 	// Signals gives each backend's signals (nil: ProbeSignals).
 	Signals SignalSource
+	// Fleet gives the steering the coordinator of this instance's fleet
+	// computed (nil: this instance steers alone). Set it before the first
+	// Step.
+	Fleet FleetSteering
 
 	mu    sync.Mutex
 	slots map[string]*steerSlot
@@ -31,6 +35,7 @@ type Steering struct {
 // steerSlot is one backend's steering state. eff is read by the query
 // path; the rest belongs to Step (under Steering.mu).
 type steerSlot struct {
+	id  string
 	eff atomic.Uint64 // weight multiplier, float64 bits
 	// unsettled tells that the weight is still moving: ramping up, or
 	// its law's share more than settleGap from its target (adaptive TTL).
@@ -66,7 +71,34 @@ type Factors struct {
 	Multiplier float64
 	// At is when the step ran.
 	At time.Time
+	// Fleet names the member of the fleet whose steering this instance
+	// follows (its coordinator), FleetAt the tick that member computed it
+	// at; "" when this instance computed Multiplier itself.
+	Fleet   string
+	FleetAt time.Time
 }
+
+// FleetWeight is a backend's steering as the coordinator of a fleet
+// computed it at one of its ticks: every member that follows it answers
+// with the same effective weights.
+type FleetWeight struct {
+	// ID is the backend's ID (Backend.ID).
+	ID string
+	// Multiplier is what the configured weight is multiplied by; Share the
+	// law's share, which a follower adopts so that its own law carries on
+	// from there should it become the coordinator.
+	Multiplier, Share float64
+	// Unsettled: ramping, or its share still moving (adaptive TTL).
+	Unsettled bool
+	// From is the member that computed it, At its tick.
+	From string
+	At   time.Time
+}
+
+// FleetSteering returns the fleet's steering of backend id, false when
+// this instance steers alone: it is the coordinator, or it has nothing
+// fresh from the coordinator for that backend.
+type FleetSteering func(id string) (FleetWeight, bool)
 
 // settleGap is how far (in share) a law's share may be from its target
 // for the backend to count as settled.
@@ -94,7 +126,7 @@ func (st *Steering) slot(id string) *steerSlot {
 	defer st.mu.Unlock()
 	s, ok := st.slots[id]
 	if !ok {
-		s = &steerSlot{atStart: !st.bound}
+		s = &steerSlot{id: id, atStart: !st.bound}
 		s.eff.Store(math.Float64bits(1))
 		st.slots[id] = s
 	}
@@ -192,16 +224,83 @@ func (st *Steering) stepGroup(svc *Service, g *group, src SignalSource, now time
 		}
 		ramp := svc.SlowStart.Factor(now.Sub(sl.since))
 		m *= ramp
-		sl.eff.Store(math.Float64bits(m))
-		sl.unsettled.Store(ramp < 1 || svc.Law.Law != "" && math.Abs(sl.law.Target-sl.law.Share) > settleGap)
+		unsettled := ramp < 1 || svc.Law.Law != "" && math.Abs(sl.law.Target-sl.law.Share) > settleGap
 		f := Factors{Law: svc.Law.Law, Signals: in[i].Signals, Smoothed: sl.law, Ramp: ramp, Multiplier: m, At: now}
 		if ramp < 1 {
 			f.RampLeft = svc.SlowStart.Window - now.Sub(sl.since)
 		}
+		if st.Fleet != nil {
+			if w, ok := st.Fleet(sl.id); ok {
+				sl.follow(&f, w)
+				sl.lastMu.Lock()
+				sl.last = f
+				sl.lastMu.Unlock()
+				continue
+			}
+		}
+		sl.eff.Store(math.Float64bits(m))
+		sl.unsettled.Store(unsettled)
 		sl.lastMu.Lock()
 		sl.last = f
 		sl.lastMu.Unlock()
 	}
+}
+
+// follow makes the slot answer with the fleet's weight w and adopt its
+// share; f, the slot's factors, says so.
+func (sl *steerSlot) follow(f *Factors, w FleetWeight) {
+	sl.eff.Store(math.Float64bits(w.Multiplier))
+	sl.unsettled.Store(w.Unsettled)
+	sl.law.Share = w.Share
+	f.Smoothed.Share = w.Share
+	f.Multiplier, f.Fleet, f.FleetAt = w.Multiplier, w.From, w.At
+}
+
+// Follow applies the fleet's latest steering at once, between steps: a
+// member that follows its fleet's coordinator answers with the weights of
+// the coordinator's tick as soon as they arrive, rather than at its own
+// next step.
+func (st *Steering) Follow() {
+	if st.Fleet == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, sl := range st.slots {
+		if sl.since.IsZero() {
+			continue // not serving here
+		}
+		w, ok := st.Fleet(sl.id)
+		if !ok {
+			continue
+		}
+		sl.lastMu.Lock()
+		f := sl.last
+		sl.follow(&f, w)
+		sl.last = f
+		sl.lastMu.Unlock()
+	}
+}
+
+// Weights is what this instance's last step gave every serving steered
+// backend, for the members of its fleet that follow it.
+func (st *Steering) Weights() []FleetWeight {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]FleetWeight, 0, len(st.slots))
+	for _, sl := range st.slots {
+		if sl.since.IsZero() {
+			continue
+		}
+		sl.lastMu.Lock()
+		f := sl.last
+		sl.lastMu.Unlock()
+		if f.At.IsZero() || f.Fleet != "" {
+			continue // not stepped yet, or not its own
+		}
+		out = append(out, FleetWeight{ID: sl.id, Multiplier: f.Multiplier, Share: f.Smoothed.Share, Unsettled: sl.unsettled.Load(), At: f.At})
+	}
+	return out
 }
 
 // Factors returns what shaped the backend's effective weight at the last

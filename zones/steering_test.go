@@ -379,3 +379,81 @@ func TestLiveSignalsReports(t *testing.T) {
 		t.Errorf("after the report expired: %+v, want no load", s)
 	}
 }
+
+// TestSteeringFollowsFleet: a member that follows its fleet's coordinator
+// answers with the coordinator's weights (at once through Follow, and at
+// its steps), publishes none of its own, and when the coordinator goes
+// it carries on from the adopted shares: its first own step moves no
+// share by more than the law's MaxChange.
+func TestSteeringFollowsFleet(t *testing.T) {
+	lead := newSteeringFixture(t, steeringZone)
+	follow := newSteeringFixture(t, steeringZone)
+	ids := []string{"api.example.com/a", "api.example.com/b", "api.example.com/c"}
+	var shared map[string]FleetWeight
+	follow.st.Fleet = func(id string) (FleetWeight, bool) {
+		w, ok := shared[id]
+		return w, ok
+	}
+	now := time.Unix(1_000_000, 0)
+	for i := range 30 {
+		for j, id := range ids {
+			// The leader sees c loaded; the follower sees nothing.
+			lead.sig[id] = steer.Signals{Load: 0.3 + 0.3*float64(j), HasLoad: true}
+		}
+		lead.st.Step(lead.snap, now, time.Second)
+		shared = map[string]FleetWeight{}
+		for _, w := range lead.st.Weights() {
+			w.From, w.At = "ns1", now
+			shared[w.ID] = w
+		}
+		if i == 29 {
+			follow.st.Follow() // as a frame arrives, before the follower's step
+			for _, id := range ids {
+				if got, want := follow.backend(t, id).EffectiveWeight(), lead.backend(t, id).EffectiveWeight(); got != want {
+					t.Errorf("after Follow, %s: weight %v, the coordinator's %v", id, got, want)
+				}
+			}
+		}
+		follow.st.Step(follow.snap, now, time.Second)
+		now = now.Add(time.Second)
+	}
+	if got := len(lead.st.Weights()); got != 5 {
+		t.Errorf("the coordinator publishes %d weights, want 5 (3 least_load, 2 slow start)", got)
+	}
+	if got := follow.st.Weights(); len(got) != 0 {
+		t.Errorf("a follower publishes %v", got)
+	}
+	before := map[string]float64{}
+	for _, id := range ids {
+		lb, fb := lead.backend(t, id), follow.backend(t, id)
+		if lb.EffectiveWeight() != fb.EffectiveWeight() {
+			t.Errorf("%s: weight %v, the coordinator's %v", id, fb.EffectiveWeight(), lb.EffectiveWeight())
+		}
+		f, ok := fb.Factors()
+		if !ok || f.Fleet != "ns1" || !f.FleetAt.Equal(now.Add(-time.Second)) {
+			t.Errorf("%s: factors %+v", id, f)
+		}
+		before[id] = f.Smoothed.Share
+	}
+	if lead.backend(t, "api.example.com/c").EffectiveWeight() >= lead.backend(t, "api.example.com/a").EffectiveWeight() {
+		t.Fatal("the coordinator's law did not move c below a")
+	}
+	// The coordinator goes: the follower steers from the adopted shares.
+	shared = nil
+	follow.st.Step(follow.snap, now, time.Second)
+	maxChange := follow.snap.Services()[0].Law.MaxChange
+	for _, svc := range follow.snap.Services() {
+		if svc.Law.Law != "" {
+			maxChange = svc.Law.MaxChange
+		}
+	}
+	for _, id := range ids {
+		f, _ := follow.backend(t, id).Factors()
+		if f.Fleet != "" {
+			t.Errorf("%s still follows the fleet: %+v", id, f)
+		}
+		if d := math.Abs(f.Smoothed.Share - before[id]); d > maxChange+1e-9 {
+			t.Errorf("%s: share %.4f after %.4f, a jump of %.4f (max change %.4f)", id, f.Smoothed.Share, before[id], d, maxChange)
+		}
+	}
+}

@@ -142,6 +142,9 @@ func factorsText(b *Backend) string {
 	if f.Ramp < 1 {
 		parts = append(parts, fmt.Sprintf("slow start %.0f%%, %v left", 100*f.Ramp, f.RampLeft.Round(time.Second)))
 	}
+	if f.Fleet != "" {
+		parts = append(parts, fmt.Sprintf("multiplier %.3f of fleet coordinator %s (its tick %s)", f.Multiplier, f.Fleet, f.FleetAt.UTC().Format("15:04:05")))
+	}
 	if len(parts) == 0 {
 		return ""
 	}

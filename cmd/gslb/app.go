@@ -115,6 +115,10 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 	a.reports = health.NewReports(health.MaxReports)
 	a.steering = zones.NewSteering()
 	a.steering.Signals = zones.LiveSignals(a.reports)
+	if a.cluster != nil {
+		a.steering.Fleet = a.cluster.FleetWeight
+		a.cluster.ShareReports(a.reports)
+	}
 	a.warmStart(snap.Config.StateFileMax)
 
 	a.h = dnsserver.NewHandler(snap, opt.identity, a.locator(), log)
@@ -608,19 +612,27 @@ func (a *app) background(ctx context.Context) {
 			defer close(a.clusterDone)
 			a.cluster.Run(ctx)
 		}()
+		go a.followFleet(ctx)
 	}
 	go func() {
-		t := time.NewTicker(time.Second)
+		// The control laws and slow start move the weights once a
+		// second, the default probe interval, on the second of the wall
+		// clock: the members of a fleet step at the same instants.
+		t := time.NewTimer(untilNextSecond(time.Now()))
 		defer t.Stop()
 		saved := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case now := <-t.C:
-				// The control laws and slow start move the weights once
-				// a second, the default probe interval.
-				a.steering.Step(a.h.Snapshot(), now, time.Second)
+			case <-t.C:
+				now := time.Now()
+				t.Reset(untilNextSecond(now))
+				tick := now.Truncate(time.Second)
+				a.steering.Step(a.h.Snapshot(), tick, time.Second)
+				if a.cluster != nil {
+					a.cluster.PublishSteering(tick, a.steering.Weights())
+				}
 				a.reports.Prune(now)
 				if now.Sub(saved) >= warmStartEvery {
 					a.saveSteering()
@@ -629,6 +641,26 @@ func (a *app) background(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// untilNextSecond is the time from now to the next whole second of the
+// wall clock.
+func untilNextSecond(now time.Time) time.Duration {
+	return now.Truncate(time.Second).Add(time.Second).Sub(now)
+}
+
+// followFleet applies the steering of the fleet's coordinator as it
+// arrives (at most every 20 ms: a tick's frames arrive together).
+func (a *app) followFleet(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.cluster.SteeringArrived():
+		}
+		time.Sleep(20 * time.Millisecond)
+		a.steering.Follow()
+	}
 }
 
 // expireOverrides clears each timed override at its expiry, to the

@@ -263,6 +263,11 @@ type steeringJSON struct {
 	RampLeftSeconds float64   `json:"ramp_left_seconds"`
 	Multiplier      float64   `json:"multiplier"`
 	At              time.Time `json:"at"`
+	// Coordinator is the fleet member whose weights this instance
+	// answers with, CoordinatorTick its tick; "" and null when this
+	// instance computed them.
+	Coordinator     string     `json:"coordinator"`
+	CoordinatorTick *time.Time `json:"coordinator_tick"`
 }
 
 // steeringView is the backend's steering factors, nil without any.
@@ -290,6 +295,8 @@ func steeringView(b *zones.Backend) *steeringJSON {
 		RampLeftSeconds: f.RampLeft.Seconds(),
 		Multiplier:      f.Multiplier,
 		At:              f.At.UTC(),
+		Coordinator:     f.Fleet,
+		CoordinatorTick: timePtr(f.FleetAt),
 	}
 	if f.Law != "" {
 		out.Share, out.Target = f.Smoothed.Share, f.Smoothed.Target

@@ -1,0 +1,113 @@
+package cluster
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones"
+)
+
+// TestSteeringFollowsCoordinator: the member with the lowest name steers;
+// the others answer with its weights (several packets of them), a member
+// serving another configuration steers alone, and when the coordinator
+// leaves the next one takes over.
+func TestSteeringFollowsCoordinator(t *testing.T) {
+	f := fleet(t, 3, testKey)
+	a, b, c := f[0], f[1], f[2]
+	waitFor(t, "every member to follow a", func() bool {
+		return a.Coordinator() == "a" && b.Coordinator() == "a" && c.Coordinator() == "a"
+	})
+	var weights []zones.FleetWeight
+	for i := range 3 * maxSteerEntries {
+		weights = append(weights, zones.FleetWeight{ID: fmt.Sprintf("www.example.test/b%d", i), Multiplier: 1 + float64(i)/1000, Share: 1 / float64(3*maxSteerEntries), Unsettled: i%2 == 0})
+	}
+	tick := time.Now().Truncate(time.Millisecond)
+	b.PublishSteering(tick, weights) // not the coordinator: sends nothing
+	a.PublishSteering(tick, weights)
+	last := weights[len(weights)-1]
+	waitFor(t, "b and c to have a's weights", func() bool {
+		_, okb := b.FleetWeight(last.ID)
+		_, okc := c.FleetWeight(last.ID)
+		return okb && okc
+	})
+	for _, w := range weights {
+		got, ok := c.FleetWeight(w.ID)
+		if !ok || got.From != "a" || !got.At.Equal(tick) || got.Unsettled != w.Unsettled ||
+			math.Abs(got.Multiplier-w.Multiplier) > 1e-6 || math.Abs(got.Share-w.Share) > 1e-9 {
+			t.Fatalf("c has %+v %v for %+v", got, ok, w)
+		}
+	}
+	if _, ok := a.FleetWeight(last.ID); ok {
+		t.Error("the coordinator follows itself")
+	}
+	if _, ok := c.FleetWeight("www.example.test/unknown"); ok {
+		t.Error("a weight for a backend the coordinator did not send")
+	}
+	if s := c.Status(); s.Coordinator != "a" || s.SteeringAlone {
+		t.Errorf("c's status: coordinator %q, alone %v", s.Coordinator, s.SteeringAlone)
+	}
+
+	// Stale: a tick older than three heartbeats is not followed.
+	time.Sleep(3*200*time.Millisecond + 50*time.Millisecond)
+	if _, ok := b.FleetWeight(last.ID); ok {
+		t.Error("b follows a stale tick")
+	}
+	if s := b.Status(); !s.SteeringAlone {
+		t.Error("b's status does not say it steers alone")
+	}
+
+	// Another configuration: c steers alone, the others still follow a.
+	c.SetConfigHash("other")
+	waitFor(t, "c to be its own coordinator", func() bool { return c.Coordinator() == "c" })
+	a.PublishSteering(time.Now(), weights[:1])
+	waitFor(t, "b to follow a again", func() bool { _, ok := b.FleetWeight(weights[0].ID); return ok })
+	if _, ok := c.FleetWeight(weights[0].ID); ok {
+		t.Error("c, serving another configuration, follows a")
+	}
+
+	// a leaves: b takes over, and sends to c once c serves its
+	// configuration again.
+	c.SetConfigHash("")
+	a.shutdown()
+	waitFor(t, "b to be the coordinator", func() bool { return b.Coordinator() == "b" && c.Coordinator() == "b" })
+	b.PublishSteering(time.Now(), weights[:1])
+	waitFor(t, "c to follow b", func() bool { w, ok := c.FleetWeight(weights[0].ID); return ok && w.From == "b" })
+}
+
+// TestSharedReports: a report pushed to one member is on every member; a
+// removal too; an older report arriving late loses.
+func TestSharedReports(t *testing.T) {
+	f := fleet(t, 3, testKey)
+	stores := make([]*health.Reports, len(f))
+	for i, c := range f {
+		stores[i] = health.NewReports(10)
+		c.ShareReports(stores[i])
+	}
+	now := time.Now()
+	rep := health.Report{Utilization: 0.7, Connections: math.NaN(), RequestRate: 120, Capacity: 0, At: now, Expires: now.Add(time.Minute), Source: "agent"}
+	if err := stores[1].Set("www.example.test/one", rep); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the report on a and c", func() bool {
+		ra, oka := stores[0].Get("www.example.test/one", now)
+		rc, okc := stores[2].Get("www.example.test/one", now)
+		return oka && okc && ra.Utilization == 0.7 && rc.RequestRate == 120 && math.IsNaN(rc.Connections) && rc.Source == "agent"
+	})
+	// A late copy of an older report changes nothing.
+	old := rep
+	old.Utilization, old.At = 0.1, now.Add(-time.Second)
+	if ok, err := stores[0].Merge(health.ReportChange{ID: "www.example.test/one", Report: &old, At: old.At}); ok || err != nil {
+		t.Errorf("an older report merged: %v %v", ok, err)
+	}
+	if !stores[2].Delete("www.example.test/one") {
+		t.Fatal("no report to delete")
+	}
+	waitFor(t, "the removal on a and b", func() bool {
+		_, oka := stores[0].Get("www.example.test/one", now)
+		_, okb := stores[1].Get("www.example.test/one", now)
+		return !oka && !okb
+	})
+}
