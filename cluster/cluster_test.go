@@ -28,28 +28,11 @@ func fleetWith(t *testing.T, n int, key []byte, heartbeat time.Duration, logw io
 	t.Helper()
 	var out []*Cluster
 	for i := range n {
-		name := string(rune('a' + i))
-		admin := health.NewAdmin(filepath.Join(t.TempDir(), "admin-overrides.toml"), 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		cfg := Config{Name: name, Bind: netip.MustParseAddrPort("127.0.0.1:0"), Profile: "local", Rejoin: 200 * time.Millisecond, Heartbeat: heartbeat}
-		if key != nil {
-			cfg.Keys = [][]byte{key}
-		}
+		var join []string
 		if i > 0 {
-			cfg.Join = []string{out[0].Addr().String()}
+			join = []string{out[0].Addr().String()}
 		}
-		c, err := New(cfg, admin, slog.New(slog.NewTextHandler(logw, nil)), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := admin.LoadFile(); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); c.Run(ctx) }()
-		t.Cleanup(func() { cancel(); wg.Wait() })
-		out = append(out, c)
+		out = append(out, startMember(t, string(rune('a'+i)), join, key, heartbeat, logw))
 	}
 	waitFor(t, "every member to see every other", func() bool {
 		for _, c := range out {
@@ -60,6 +43,30 @@ func fleetWith(t *testing.T, n int, key []byte, heartbeat time.Duration, logw io
 		return true
 	})
 	return out
+}
+
+// startMember starts one member on loopback that joins join, and stops
+// it at the test's end.
+func startMember(t *testing.T, name string, join []string, key []byte, heartbeat time.Duration, logw io.Writer) *Cluster {
+	t.Helper()
+	admin := health.NewAdmin(filepath.Join(t.TempDir(), "admin-overrides.toml"), 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := Config{Name: name, Bind: netip.MustParseAddrPort("127.0.0.1:0"), Profile: "local", Rejoin: 200 * time.Millisecond, Heartbeat: heartbeat, Join: join}
+	if key != nil {
+		cfg.Keys = [][]byte{key}
+	}
+	c, err := New(cfg, admin, slog.New(slog.NewTextHandler(logw, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.LoadFile(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return c
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

@@ -44,8 +44,9 @@ func backendKey(id string) uint64 {
 const maxSteerEntries = (maxPacket - 220) / steerEntrySize
 
 // Coordinator is the member whose steering the fleet follows, as this
-// member sees the fleet: the lowest name among itself and the members
-// whose vote frames are fresh and carry this member's configuration hash.
+// member sees the fleet: among itself and the members whose vote frames
+// are fresh and carry this member's configuration hash, the lowest name
+// of those that have run for settleFor (of all of them when none has).
 // During a partition each side has its own.
 func (c *Cluster) Coordinator() string {
 	now := time.Now()
@@ -74,16 +75,30 @@ func (c *Cluster) coordinator(now time.Time) string {
 			alive[n.Name] = true
 		}
 	}
+	settled := func(incarnation uint64) bool {
+		return now.Sub(time.Unix(0, int64(incarnation))) >= c.settleFor()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	best := c.cfg.Name
+	// The lowest name among the settled members, else among all.
+	best, bestSettled := c.cfg.Name, settled(c.incarnation)
 	for name, t := range c.remote {
-		if name < best && alive[name] && t.configHash == hash && now.Sub(t.seen) <= c.freshFor() {
-			best = name
+		if !alive[name] || t.configHash != hash || now.Sub(t.seen) > c.freshFor() {
+			continue
+		}
+		s := settled(t.incarnation)
+		if s && !bestSettled || s == bestSettled && name < best {
+			best, bestSettled = name, s
 		}
 	}
 	return best
 }
+
+// settleFor is how long a member must have run before it can be the
+// coordinator while a member that has run longer is there: a restarted
+// member first follows, adopting the fleet's shares, so that when it
+// takes over its laws carry on from them rather than from its start.
+func (c *Cluster) settleFor() time.Duration { return 10 * c.cfg.Heartbeat }
 
 // PublishSteering sends this member's steering of tick at to the others
 // when it is the coordinator, and does nothing otherwise.

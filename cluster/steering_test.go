@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"testing"
 	"time"
@@ -110,4 +111,30 @@ func TestSharedReports(t *testing.T) {
 		_, okb := stores[1].Get("www.example.test/one", now)
 		return !oka && !okb
 	})
+}
+
+// TestCoordinatorSettles: a member that joins a settled fleet follows the
+// coordinator until it has run for ten heartbeats, even with a lower
+// name, and then takes over.
+func TestCoordinatorSettles(t *testing.T) {
+	f := fleet(t, 2, testKey)
+	time.Sleep(10 * 200 * time.Millisecond) // a and b settle
+	start := time.Now()
+	z := startMember(t, "0", []string{f[0].Addr().String()}, testKey, 200*time.Millisecond, io.Discard)
+	// Until 0 has the others' frames it is alone, and its own coordinator.
+	waitFor(t, "0 to follow a", func() bool { return z.Coordinator() == "a" })
+	for time.Since(start) < 10*200*time.Millisecond-100*time.Millisecond {
+		for _, c := range []*Cluster{z, f[0], f[1]} {
+			if got := c.Coordinator(); got != "a" {
+				t.Fatalf("%s: coordinator %q %v after 0 started, before it settles; want a", c.Name(), got, time.Since(start))
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitFor(t, "0 to take over", func() bool {
+		return z.Coordinator() == "0" && f[0].Coordinator() == "0" && f[1].Coordinator() == "0"
+	})
+	if d := time.Since(start); d < 10*200*time.Millisecond {
+		t.Errorf("0 took over after %v, before it settled", d)
+	}
 }
