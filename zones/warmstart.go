@@ -57,7 +57,7 @@ func (st *Steering) Restore(s SteeringState, now time.Time, maxAge time.Duration
 		if b.Since.IsZero() || b.Multiplier < 0 || math.IsNaN(b.Multiplier) || math.IsInf(b.Multiplier, 0) || b.Law.Share < 0 || b.Law.Share > 1 {
 			continue
 		}
-		sl := &steerSlot{since: b.Since, law: b.Law}
+		sl := &steerSlot{id: id, since: b.Since, law: b.Law}
 		sl.law.Resume()
 		sl.eff.Store(math.Float64bits(b.Multiplier))
 		st.slots[id] = sl

@@ -2,6 +2,7 @@ package zones
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,12 @@ func TestWarmStartKeepsTheLaw(t *testing.T) {
 	n, err := st2.Restore(saved, now.Add(310*time.Second), 10*time.Minute)
 	if err != nil || n != 2 {
 		t.Fatalf("restored %d: %v", n, err)
+	}
+	// What a fleet's coordinator publishes names the restored backends.
+	for _, sl := range st2.slots {
+		if !strings.HasPrefix(sl.id, "www.example.com/") {
+			t.Errorf("a restored slot has ID %q", sl.id)
+		}
 	}
 	s2.BindEach(func(b *Backend) *health.State { return health.StartState(b.Check) }, nil, st2, nil) // pending
 	a := s2.Services()[0].Backends[0]
