@@ -31,6 +31,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	mrand "math/rand/v2"
 	"time"
 
 	"github.com/miekg/dns"
@@ -144,6 +145,10 @@ func (l *netLab) heal(i int, addrs ...string) {
 type labBackend struct {
 	addr string
 	down atomic.Bool
+	// util is the utilisation its /metrics gives (float64 bits), with
+	// ±0.1 of noise at every scrape: instances that scrape at other
+	// moments see other values.
+	util atomic.Uint64
 }
 
 func newLabBackend(t *testing.T, ip string) *labBackend {
@@ -153,7 +158,13 @@ func newLabBackend(t *testing.T, ip string) *labBackend {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.util.Store(math.Float64bits(0.5))
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			u := math.Float64frombits(b.util.Load()) + 0.2*(mrand.Float64()-0.5)
+			fmt.Fprintf(w, "# TYPE app_utilization_ratio gauge\napp_utilization_ratio %.4f\n", u)
+			return
+		}
 		if b.down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -169,13 +180,17 @@ func newLabBackend(t *testing.T, ip string) *labBackend {
 type labMember struct {
 	name, ip, ns, config string
 	s                    *server
+	owner                *testing.T // the test whose end stops it
 }
 
 func (m *labMember) dns() string { return m.ip + ":53" }
 
 func (m *labMember) start(t *testing.T) {
 	t.Helper()
-	m.s = startServer(t, exec.Command("ip", "netns", "exec", m.ns, binary, "serve", "-config", m.config))
+	if m.owner == nil {
+		m.owner = t
+	}
+	m.s = startServerOwned(t, m.owner, exec.Command("ip", "netns", "exec", m.ns, binary, "serve", "-config", m.config))
 }
 
 // stop sends SIGTERM (ip netns exec execs gslb: the process is gslb) and
@@ -236,6 +251,39 @@ func (m *labMember) adminState(t *testing.T, backend string) string {
 		return ""
 	}
 	return v.Admin.State
+}
+
+// labSteering is a backend's steering as a member's API gives it.
+type labSteering struct {
+	Multiplier      float64    `json:"multiplier"`
+	Load            *float64   `json:"load"`
+	At              time.Time  `json:"at"`
+	Coordinator     string     `json:"coordinator"`
+	CoordinatorTick *time.Time `json:"coordinator_tick"`
+}
+
+// tick is the tick the weights are of: the coordinator's, or m's own.
+func (s labSteering) tick() time.Time {
+	if s.CoordinatorTick != nil {
+		return *s.CoordinatorTick
+	}
+	return s.At
+}
+
+// steering is the steering of the lb service's backends l1-l3 on m.
+func (m *labMember) steering(t *testing.T) [3]labSteering {
+	var out [3]labSteering
+	for i := range out {
+		_, b := m.api(t, "GET", fmt.Sprintf("/api/v1/backends/lb.example.test/l%d", i+1), "")
+		var v struct {
+			Steering *labSteering `json:"steering"`
+		}
+		json.Unmarshal(b, &v)
+		if v.Steering != nil {
+			out[i] = *v.Steering
+		}
+	}
+	return out
 }
 
 // answers is the set of A records m gives for name ("" on failure).
@@ -304,8 +352,18 @@ answers = 1
 backends = [
 %s
 ]
+[services.lb]
+ttl = 5
+members = "least_load"
+answers = 1
+metrics = { interval = "1s", utilization = "app_utilization_ratio" }
+backends = [
+  { name = "l1", address = "192.0.2.11", check = %[3]s, metrics = { address = "%[8]s201:8080" } },
+  { name = "l2", address = "192.0.2.12", check = %[4]s, metrics = { address = "%[8]s202:8080" } },
+  { name = "l3", address = "192.0.2.13", check = %[5]s, metrics = { address = "%[8]s203:8080" } },
+]
 `, strings.Join(ns, ", "), strings.Join(glue, "\n"), check(labNet+"201"), check(labNet+"202"), check(labNet+"203"),
-		strings.Join(sticky, "\n"), strings.Join(weighted, "\n"))
+		strings.Join(sticky, "\n"), strings.Join(weighted, "\n"), labNet)
 	writeFile(t, filepath.Join(dir, "zones", "example.test.toml"), zone, 0o644)
 	var join []string
 	for i := range l.hosts {
@@ -413,6 +471,74 @@ func TestFleetNetns(t *testing.T) {
 		if lat[19] > time.Second {
 			t.Errorf("a drain took %v to reach every instance, want within 1 s", lat[19])
 		}
+	})
+
+	t.Run("expiry and fleet restart", func(t *testing.T) {
+		// A drain that expires, set on ns2: when does each instance
+		// clear it? Each is polled every few milliseconds.
+		exp := time.Now().Add(3 * time.Second).Truncate(time.Second).Add(time.Second)
+		body := fmt.Sprintf(`{"state":"drain","reason":"expiry","expires":%q}`, exp.Format(time.RFC3339))
+		if code, b := fleet[1].api(t, "PUT", "/api/v1/backends/www.example.test/b2/admin", body); code != 200 {
+			t.Fatalf("%d %s", code, b)
+		}
+		waitAll(t, fleet, 2*time.Second, "the timed drain everywhere", func(m *labMember) bool { return m.adminState(t, "b2") == "drain" })
+		cleared := make([]time.Time, len(fleet))
+		var wg sync.WaitGroup
+		for i, m := range fleet {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Since(exp) < 3*time.Second {
+					if m.adminState(t, "b2") == "" {
+						cleared[i] = time.Now()
+						return
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+			}()
+		}
+		wg.Wait()
+		var offs []string
+		worst := time.Duration(0)
+		for i, c := range cleared {
+			if c.IsZero() {
+				t.Fatalf("%s did not clear the expired drain", fleet[i].name)
+			}
+			off := c.Sub(exp)
+			worst = max(worst, off.Abs())
+			offs = append(offs, fmt.Sprintf("%s %+v", fleet[i].name, off.Round(time.Millisecond)))
+		}
+		fmt.Printf("netns: a drain expiring at a set instant cleared on each instance at (seen by polling its API every 2 ms): %s\n", strings.Join(offs, ", "))
+		if worst > time.Second {
+			t.Errorf("an instance cleared the expired drain %v from the instant, want within 1 s", worst)
+		}
+
+		// The whole fleet stopped and started: a drain set before is
+		// still in effect on every instance.
+		if code, b := fleet[2].api(t, "PUT", "/api/v1/backends/www.example.test/b3/admin", `{"state":"drain","reason":"kept across a fleet restart"}`); code != 200 {
+			t.Fatalf("%d %s", code, b)
+		}
+		waitAll(t, fleet, 2*time.Second, "the drain everywhere", func(m *labMember) bool { return m.adminState(t, "b3") == "drain" })
+		for _, m := range fleet {
+			m.stop(t)
+		}
+		for _, m := range fleet {
+			m.start(t)
+		}
+		waitAll(t, fleet, 20*time.Second, "every member sees 3 alive", func(m *labMember) bool { return m.alive(t) == 3 })
+		for _, m := range fleet {
+			if st := m.adminState(t, "b3"); st != "drain" {
+				t.Errorf("after the fleet's restart %s has b3 %q, want drain", m.name, st)
+			}
+			if got := m.answers("www.example.test."); got != "192.0.2.1 192.0.2.2" {
+				t.Errorf("after the fleet's restart %s answers %q, want b3 drained", m.name, got)
+			}
+		}
+		fmt.Println("netns: the whole fleet stopped and started: the drain set before is in effect on all three")
+		if code, b := fleet[0].api(t, "DELETE", "/api/v1/backends/www.example.test/b3/admin", ""); code != 200 {
+			t.Fatalf("DELETE: %d %s", code, b)
+		}
+		waitAll(t, fleet, 10*time.Second, "all three backends answered", func(m *labMember) bool { return m.answers("www.example.test.") == all })
 	})
 
 	t.Run("path cut", func(t *testing.T) {
@@ -598,6 +724,119 @@ func TestFleetNetns(t *testing.T) {
 		if ws[0] == "" || ws[0] != ws[1] || ws[1] != ws[2] {
 			t.Errorf("effective weights differ: %q", ws)
 		}
+	})
+
+	t.Run("steering", func(t *testing.T) {
+		// least_load over l1-l3, whose loads are 0.2, 0.5 and 0.8 with
+		// ±0.1 of noise at each scrape: each instance scrapes at its own
+		// moments, and alone their laws would differ by that noise.
+		for i, u := range []float64{0.2, 0.5, 0.8} {
+			backends[i].util.Store(math.Float64bits(u))
+		}
+		follows := func(coord string) func(m *labMember) bool {
+			return func(m *labMember) bool {
+				st := m.steering(t)
+				for _, s := range st {
+					want := coord
+					if m.name == coord {
+						want = ""
+					}
+					if s.At.IsZero() || s.Coordinator != want {
+						return false
+					}
+				}
+				return true
+			}
+		}
+		waitAll(t, fleet, 15*time.Second, "ns2 and ns3 follow ns1", follows("ns1"))
+		// Twenty samples of the three instances' weights at the same tick.
+		same, samples := 0, 0
+		var last [3]labSteering
+		for samples < 20 {
+			var st [3][3]labSteering
+			for i, m := range fleet {
+				st[i] = m.steering(t)
+			}
+			tick := st[0][0].tick()
+			ok := true
+			for i := range st {
+				for j := range st[i] {
+					if !st[i][j].tick().Equal(tick) {
+						ok = false
+					}
+				}
+			}
+			if !ok {
+				time.Sleep(100 * time.Millisecond)
+				continue // asked across a tick
+			}
+			samples++
+			equal := true
+			for i := 1; i < 3; i++ {
+				for j := range 3 {
+					if math.Abs(st[i][j].Multiplier-st[0][j].Multiplier) >= 0.0005 {
+						equal = false
+						t.Errorf("tick %v, l%d: %s has %.4f, ns1 %.4f", tick, j+1, fleet[i].name, st[i][j].Multiplier, st[0][j].Multiplier)
+					}
+				}
+			}
+			if equal {
+				same++
+			}
+			last = st[0]
+			time.Sleep(time.Second)
+		}
+		fmt.Printf("netns: least_load effective weight multipliers equal to 3 decimals on the three instances at %d of %d ticks sampled (l1-l3: %.3f %.3f %.3f)\n",
+			same, samples, last[0].Multiplier, last[1].Multiplier, last[2].Multiplier)
+		if !(last[0].Multiplier > last[2].Multiplier) {
+			t.Errorf("the law gives l1 (load 0.2) %.3f and l3 (load 0.8) %.3f", last[0].Multiplier, last[2].Multiplier)
+		}
+
+		// A load report pushed to ns3 steers on ns1, the coordinator.
+		if code, b := fleet[2].api(t, "POST", "/api/v1/backends/lb.example.test/l2/report", `{"utilization":0.95,"ttl":"20s"}`); code/100 != 2 {
+			t.Fatalf("report to ns3: %d %s", code, b)
+		}
+		d := waitAll(t, fleet[:1], 5*time.Second, "ns1 steers by the report pushed to ns3", func(m *labMember) bool {
+			l := m.steering(t)[1].Load
+			return l != nil && *l == 0.95
+		})
+		fmt.Printf("netns: a load report pushed to ns3 in ns1's (the coordinator's) law after %v\n", d.Round(time.Millisecond))
+
+		// The coordinator stops: ns2 takes over, carrying on from the
+		// shares it followed.
+		// A takeover moves no weight by more than the law may in the
+		// two steps around it (max_change 0.25 of a share a step).
+		jump := func(a, b [3]labSteering) float64 {
+			m, top := 0.0, 0.0
+			for j := range a {
+				m = max(m, math.Abs(a[j].Multiplier-b[j].Multiplier))
+				top = max(top, a[j].Multiplier)
+			}
+			if m > 2*0.25*top {
+				t.Errorf("a multiplier moved by %.3f across a takeover, more than two steps of the law (%.3f)", m, 2*0.25*top)
+			}
+			return m
+		}
+		before := fleet[2].steering(t)
+		fleet[0].stop(t)
+		took := waitAll(t, fleet[1:], 15*time.Second, "ns3 follows ns2", follows("ns2"))
+		after := fleet[2].steering(t)
+		fmt.Printf("netns: coordinator ns1 stopped: ns3 follows ns2 after %v; largest change of a multiplier on ns3 across it %.3f\n", took.Round(time.Millisecond), jump(before, after))
+		// ns1 comes back: it follows ns2 until it has run 10 s, then
+		// steers again from the shares it adopted.
+		start := time.Now()
+		fleet[0].start(t)
+		waitAll(t, fleet, 20*time.Second, "every member sees 3 alive", func(m *labMember) bool { return m.alive(t) == 3 })
+		waitAll(t, fleet, 10*time.Second, "ns1 follows ns2", follows("ns2"))
+		before = fleet[2].steering(t)
+		took = waitAll(t, fleet, 20*time.Second, "the fleet follows ns1 again", follows("ns1"))
+		after = fleet[2].steering(t)
+		back := time.Since(start)
+		fmt.Printf("netns: ns1 restarted: coordinator again %v after its start; largest change of a multiplier on ns3 across it %.3f\n", back.Round(time.Millisecond), jump(before, after))
+		if back < 10*time.Second {
+			t.Errorf("ns1 took over %v after its start, before it settled (10 s)", back)
+		}
+		fmt.Printf("netns: (the fleet followed ns1 %v after ns1 followed ns2)\n", took.Round(time.Millisecond))
 	})
 
 	t.Run("garbage on the gossip port", func(t *testing.T) {

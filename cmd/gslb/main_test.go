@@ -191,6 +191,13 @@ func startGSLB(t *testing.T, args ...string) *server {
 // ip netns exec), and waits for the line that says where it listens.
 func startServer(t *testing.T, cmd *exec.Cmd) *server {
 	t.Helper()
+	return startServerOwned(t, t, cmd)
+}
+
+// startServerOwned is startServer for a server that outlives the subtest
+// t that starts it: owner's end stops it.
+func startServerOwned(t, owner *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
 	s := &server{cmd: cmd}
 	stdout, _ := s.cmd.StdoutPipe()
 	stderr, _ := s.cmd.StderrPipe()
@@ -209,7 +216,7 @@ func startServer(t *testing.T, cmd *exec.Cmd) *server {
 			}
 		}
 	}()
-	t.Cleanup(func() {
+	owner.Cleanup(func() {
 		s.cmd.Process.Kill()
 		s.cmd.Wait()
 	})
