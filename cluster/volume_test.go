@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones"
 )
 
 // TestGossipVolume measures what one member sends to the others (gslb's
@@ -63,5 +64,37 @@ func TestGossipVolume(t *testing.T) {
 		if flip == 0 && rate/2 > 1024 {
 			t.Errorf("%.0f bytes/s per peer with nothing changing, want under 1 KB/s", rate/2)
 		}
+	}
+}
+
+// TestSteeringVolume measures what the coordinator sends for 10,000
+// steered backends at one tick a second: every weight every tick (a
+// frame stands alone, so nothing is saved when weights hold still).
+func TestSteeringVolume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a measurement")
+	}
+	const backends = 10000
+	f := fleetWith(t, 3, testKey, DefaultHeartbeat, io.Discard)
+	a := f[0]
+	waitFor(t, "a to be the coordinator", func() bool {
+		return a.Coordinator() == "a" && f[1].Coordinator() == "a" && f[2].Coordinator() == "a"
+	})
+	weights := make([]zones.FleetWeight, backends)
+	for i := range weights {
+		weights[i] = zones.FleetWeight{ID: fmt.Sprintf("svc%d.example.test/b%d", i/10, i%10), Multiplier: 1, Share: 0.1}
+	}
+	sent := func() float64 { return testutil.ToFloat64(a.metrics.bytes.WithLabelValues("steering", "sent")) }
+	before := sent()
+	const ticks = 5
+	start := time.Now()
+	for i := range ticks {
+		a.PublishSteering(start.Add(time.Duration(i)*time.Second), weights)
+	}
+	perTick := (sent() - before) / ticks
+	waitFor(t, "b to have the last weight", func() bool { _, ok := f[1].FleetWeight(weights[backends-1].ID); return ok })
+	fmt.Printf("steering of %d backends, one tick a second: %.0f bytes/s sent by the coordinator to its 2 peers, %.0f per peer (%.1f bytes a backend)\n", backends, perTick, perTick/2, perTick/2/backends)
+	if perTick/2/backends > 20 {
+		t.Errorf("%.1f bytes a backend a tick per peer, want at most 20", perTick/2/backends)
 	}
 }
