@@ -792,6 +792,15 @@ func TestFleetNetns(t *testing.T) {
 			t.Errorf("the law gives l1 (load 0.2) %.3f and l3 (load 0.8) %.3f", last[0].Multiplier, last[2].Multiplier)
 		}
 
+		// explain and the status page of a follower say whose weights.
+		_, ex := fleet[1].api(t, "GET", "/api/v1/explain?name=lb.example.test&client="+labNet+"254", "")
+		if !strings.Contains(string(ex), "of fleet coordinator ns1 (its tick ") {
+			t.Errorf("explain on ns2 does not say it follows ns1:\n%s", ex)
+		}
+		if _, page := fleet[1].api(t, "GET", "/", ""); !strings.Contains(string(page), "by ns1") || !strings.Contains(string(page), "of fleet coordinator ns1") {
+			t.Error("the status page of ns2 does not say its weights are ns1's")
+		}
+
 		// A load report pushed to ns3 steers on ns1, the coordinator.
 		if code, b := fleet[2].api(t, "POST", "/api/v1/backends/lb.example.test/l2/report", `{"utilization":0.95,"ttl":"20s"}`); code/100 != 2 {
 			t.Fatalf("report to ns3: %d %s", code, b)

@@ -129,6 +129,7 @@ type rowView struct {
 	RTT               string
 	Errors, Load      string
 	Weight, WeightTip string
+	WeightFleet       string // "by ns1": the fleet coordinator's weights
 	Answers           string
 	AnswersTip        string
 	AnswersMuted      bool
@@ -445,6 +446,13 @@ func rowOf(svc *zones.Service, b *zones.Backend, shares map[string]float64, now 
 	}
 	if f := bj.Steering; f != nil {
 		r.WeightTip += "; " + factorsTip(f)
+		if f.Coordinator != "" {
+			r.WeightFleet = "by " + f.Coordinator
+			r.WeightTip += fmt.Sprintf("; multiplier %.3f of fleet coordinator %s", f.Multiplier, f.Coordinator)
+			if f.CoordinatorTick != nil {
+				r.WeightTip += " (its tick " + f.CoordinatorTick.UTC().Format("15:04:05") + ")"
+			}
+		}
 	}
 	share := shareOf(shares, b.ID)
 	switch {
