@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -31,7 +32,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	mrand "math/rand/v2"
 	"time"
 
 	"github.com/miekg/dns"
