@@ -353,6 +353,10 @@ func effectiveService(w *tomlWriter, z *Zone, s *Service) {
 		w.kv("sticky_prefix_v6", tomlIntText(int64(s.StickyV6)))
 	}
 	w.kv("when_all_down", tomlQuote(s.WhenAllDown))
+	if s.Registration {
+		w.kv("registration", tomlBoolText(true))
+		w.kv("max_registered", tomlIntText(int64(s.MaxRegistered)))
+	}
 	if s.WhenAllDown == AllDownFallback {
 		if s.FallbackCNAME != "" {
 			w.kv("fallback_cname", tomlQuote(s.FallbackCNAME))
@@ -449,6 +453,9 @@ func effectiveService(w *tomlWriter, z *Zone, s *Service) {
 
 	for _, b := range s.Backends {
 		w.array(at("backends")...)
+		if b.Source == SourceRegistered {
+			w.comment("# registered through the API, not in the zone file\n")
+		}
 		w.kv("name", tomlQuote(b.Name))
 		w.kv("address", tomlQuote(b.Addr.String()))
 		w.kv("weight", tomlFloat(b.Weight))

@@ -68,6 +68,10 @@ type Service struct {
 	// SlowStart ramps the weight of a backend that comes into service
 	// (weighted, sticky and the laws; zero Window: off).
 	SlowStart steer.SlowStart
+	// Registration: agents may register backends into the service's
+	// pools through the API, at most MaxRegistered of them.
+	Registration  bool
+	MaxRegistered int
 	// Fallback and FallbackCNAME are answered with AllDownFallback.
 	Fallback      []netip.Addr
 	FallbackCNAME string
@@ -135,7 +139,11 @@ type Backend struct {
 	// Metrics, if not nil, is where the backend's own Prometheus metrics
 	// are scraped for its load and latency.
 	Metrics *Metrics
+	// Source is where the backend comes from: SourceConfig (a zone
+	// file) or SourceRegistered (the registration API).
+	Source string
 
+	held    bool   // registered, not answered before its lease's first renewal
 	seed    uint64 // hash of ID, for rendezvous hashing
 	state   *health.State
 	scraped *health.Scraped // of Metrics; nil before BindScrapes
@@ -147,6 +155,9 @@ type Backend struct {
 // up) and neither drained nor forced down. A backend not bound to a health
 // state is serving.
 func (b *Backend) Serving() bool {
+	if b.held {
+		return false
+	}
 	if b.admin != nil {
 		if o := b.admin.Load(); o != nil {
 			return o.State == health.AdminUp
@@ -157,7 +168,7 @@ func (b *Backend) Serving() bool {
 
 // Pending tells whether the backend waits for its first probe result: it
 // is in no answer until then, not even with when_all_down = serve_all.
-func (b *Backend) Pending() bool { return b.state != nil && b.state.Pending() }
+func (b *Backend) Pending() bool { return b.held || b.state != nil && b.state.Pending() }
 
 // State returns the backend's health state, nil before Bind.
 func (b *Backend) State() *health.State { return b.state }

@@ -38,6 +38,8 @@ type serviceDoc struct {
 	Metrics        *metricsDoc    `toml:"metrics"`
 	Steering       *steeringDoc   `toml:"steering"`
 	SlowStart      *slowStartDoc  `toml:"slow_start"`
+	Registration   tomlBool       `toml:"registration"`
+	MaxRegistered  tomlInt        `toml:"max_registered" range:"1..10000"`
 }
 
 // steeringDoc holds the parameters of a service's control law; every key
@@ -243,7 +245,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 		b.Weight.to(&weight)
 		id := strings.ToLower(strings.TrimSuffix(name, ".")) + "/" + bn
 		probe := l.probe(svcProbe, l.probeTable(b.Check, isWritten(b.Check), append(bpath, "check")), ip)
-		be := &Backend{ID: id, Name: bn, Addr: ip, Weight: weight, seed: hashString(id), Check: probe}
+		be := &Backend{ID: id, Name: bn, Addr: ip, Weight: weight, seed: hashString(id), Check: probe, Source: SourceConfig}
 		if m, ok := l.metrics(doc.Metrics, b.Metrics, ip, at("metrics"), append(bpath, "metrics")); ok {
 			be.Metrics = &m
 		}
@@ -252,6 +254,13 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	}
 
 	l.pools(s, doc, path, byName)
+	doc.Registration.to(&s.Registration)
+	s.MaxRegistered = maxRegisteredDefault
+	toInt(&doc.MaxRegistered, &s.MaxRegistered)
+	if doc.MaxRegistered.set && !s.Registration {
+		l.e.key(at("max_registered"), "max_registered applies with registration = true only")
+	}
+	l.registered(s, doc, svcProbe, byName, names)
 	for _, p := range s.Pools {
 		p.drawSeed = hashString(strings.ToLower(name) + "/" + p.Name)
 	}

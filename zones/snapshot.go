@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -33,14 +34,24 @@ type Snapshot struct {
 	Warnings ErrorList
 	// LoadedAt is when the snapshot was built.
 	LoadedAt time.Time
+	// Dropped are the registered backends left out (LoadWith).
+	Dropped []DroppedRegistration
 
-	byName map[string]*Zone
+	byName  map[string]*Zone
+	sources *recordedFiles // what was read, for WithRegistered
 }
 
 // Load reads the main configuration file and every zone file it names,
 // checks them and compiles a snapshot. On failure the error is an ErrorList
 // holding every problem found, each with its file and position.
 func Load(files Files, configFile string) (*Snapshot, error) {
+	return LoadWith(files, configFile, LoadOptions{})
+}
+
+// LoadWith is Load with the registered backends of opts.
+func LoadWith(files Files, configFile string, opts LoadOptions) (*Snapshot, error) {
+	rec := &recordedFiles{files: map[string][]byte{}, dirs: map[string][]fs.DirEntry{}, globs: map[string][]string{}}
+	files = recorder{files, rec}
 	var list ErrorList
 	src, err := files.ReadFile(configFile, DefaultFileMax)
 	if err != nil {
@@ -52,7 +63,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 	if cfg == nil {
 		return nil, list
 	}
-	s := &Snapshot{Config: cfg, Files: []string{configFile}, byName: map[string]*Zone{}}
+	s := &Snapshot{Config: cfg, Files: []string{configFile}, byName: map[string]*Zone{}, sources: rec}
 	for _, f := range cfg.ZoneFiles {
 		s.Files = append(s.Files, f)
 		zsrc, err := files.ReadFile(f, cfg.ZoneFileMax)
@@ -64,7 +75,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 		// other paths report the same hash.
 		hash.Write(zsrc)
 		zonesHash.Write(zsrc)
-		z := parseZone(cfg, f, zsrc, &list, &s.Warnings)
+		z := parseZone(cfg, f, zsrc, &list, &s.Warnings, opts, &s.Dropped)
 		if z == nil {
 			continue
 		}

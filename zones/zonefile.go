@@ -73,11 +73,13 @@ type zoneLoader struct {
 	z           *Zone
 	ttl         uint32
 	owners      map[string][]string // lower-case owner -> key path of its first definition
+	reg         Registrations
+	dropped     *[]DroppedRegistration
 }
 
 // parseZone decodes, checks and compiles one zone file. Problems are
 // appended to list; the zone is usable only when none were added.
-func parseZone(cfg *Config, file string, src []byte, list, warnings *ErrorList) *Zone {
+func parseZone(cfg *Config, file string, src []byte, list, warnings *ErrorList, opts LoadOptions, dropped *[]DroppedRegistration) *Zone {
 	before := len(*list)
 	var doc zoneDoc
 	e, md, ok := decodeFile(file, src, &doc, list)
@@ -86,7 +88,7 @@ func parseZone(cfg *Config, file string, src []byte, list, warnings *ErrorList) 
 	}
 	e.warnings = warnings
 	markSuspects(e, md, zoneSchema)
-	l := &zoneLoader{e: e, md: md, cfg: cfg, owners: map[string][]string{}}
+	l := &zoneLoader{e: e, md: md, cfg: cfg, owners: map[string][]string{}, reg: opts.Registered, dropped: dropped}
 
 	if !doc.Origin.ok() || doc.Origin.v == "" {
 		if doc.Origin.ok() || !doc.Origin.set {
