@@ -38,9 +38,10 @@ type RegisteredBackend struct {
 	// https) the path of the service's check for this backend.
 	CheckPort uint16
 	CheckPath string
-	// Held: no answer names it yet (a backend without a check, whose
-	// lease is its health, before its first renewal).
-	Held bool
+	// Renewed: its lease has been renewed since it registered. A
+	// backend without a check, whose lease is its health, is in no
+	// answer until then (starting).
+	Renewed bool
 }
 
 // Registrations returns the registered backends of a service (by its
@@ -178,7 +179,7 @@ func (l *zoneLoader) registered(s *Service, doc *serviceDoc, svcProbe *probeTabl
 				continue
 			}
 		}
-		be := &Backend{ID: id, Name: r.Name, Addr: ip, Weight: r.Weight, seed: hashString(id), Check: probe, Source: SourceRegistered, held: r.Held}
+		be := &Backend{ID: id, Name: r.Name, Addr: ip, Weight: r.Weight, seed: hashString(id), Check: probe, Source: SourceRegistered, held: probe.Kind == health.KindNone && !r.Renewed}
 		if hasMetrics {
 			be.Metrics = &m
 		}

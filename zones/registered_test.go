@@ -56,7 +56,7 @@ func TestRegisteredBackends(t *testing.T) {
 			reg("mars", "10.1.0.4", func(r *RegisteredBackend) { r.Pool = "mars" }),
 		},
 		"closed.example.com": {reg("sneaky", "10.3.0.2")},
-		"lease.example.com":  {reg("held", "10.4.0.2", func(r *RegisteredBackend) { r.Held = true })},
+		"lease.example.com":  {reg("held", "10.4.0.2"), reg("renewed", "10.4.0.3", func(r *RegisteredBackend) { r.Renewed = true })},
 	}
 	fsys := fstest.MapFS{"gslb.toml": {Data: []byte(mainConf)}, "z.toml": {Data: []byte(registeredZone)}}
 	s, err := LoadWith(FSFiles(fsys), "gslb.toml", LoadOptions{Registered: func(svc string) []RegisteredBackend { return regs[svc] }})
@@ -97,9 +97,15 @@ func TestRegisteredBackends(t *testing.T) {
 	if got := len(svc("closed.example.com.").Backends); got != 1 {
 		t.Errorf("a service without registration = true took a registration: %d backends", got)
 	}
-	held := svc("lease.example.com.").Backends[1]
-	if held.Serving() || !held.Pending() {
-		t.Errorf("a held registration: serving %v pending %v", held.Serving(), held.Pending())
+	lease := svc("lease.example.com.")
+	if held := lease.Backends[1]; held.Serving() || !held.Pending() {
+		t.Errorf("a registration without a check, never renewed: serving %v pending %v", held.Serving(), held.Pending())
+	}
+	if renewed := lease.Backends[2]; !renewed.Serving() || renewed.Pending() {
+		t.Errorf("a registration without a check, renewed: serving %v pending %v", renewed.Serving(), renewed.Pending())
+	}
+	if b := api.Backends[1]; b.held {
+		t.Error("a registration with a check is held until its renewal: its probe decides")
 	}
 	want := map[string]string{
 		"api.example.com/a":      `name "a" is a configured backend of the service`,

@@ -1,0 +1,268 @@
+package health
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gslb/gslb/internal/safefile"
+)
+
+// Lease bounds of registrations.
+const (
+	MinLease     = 5 * time.Second
+	MaxLease     = time.Hour
+	DefaultLease = 30 * time.Second
+)
+
+// Registration is a backend that an agent registered through the API, with
+// its lease: unless renewed before Expires it is removed.
+type Registration struct {
+	// ID is "service/backend", the service lower case without its dot.
+	ID      string  `json:"id"`
+	Service string  `json:"service"`
+	Name    string  `json:"name"`
+	Address string  `json:"address"`
+	Pool    string  `json:"pool,omitempty"`
+	Weight  float64 `json:"weight"`
+	// Capacity, CheckPort and CheckPath as zones.RegisteredBackend.
+	Capacity  float64 `json:"capacity,omitempty"`
+	CheckPort uint16  `json:"check_port,omitempty"`
+	CheckPath string  `json:"check_path,omitempty"`
+	// Lease is the time a renewal is good for.
+	Lease time.Duration `json:"lease_ns"`
+	// Registered is the first registration, Renewed the last one (or the
+	// registration), Renewals how many renewals came after it.
+	Registered time.Time `json:"registered"`
+	Renewed    time.Time `json:"renewed"`
+	Renewals   int       `json:"renewals"`
+	Expires    time.Time `json:"expires"`
+	// Source is who registered it: the token's name and the remote
+	// address.
+	Source string `json:"source"`
+}
+
+// Registry keeps the registrations and their leases, persisted in a file
+// of the state directory (a restart keeps them until their leases run
+// out). It is safe for concurrent use; nothing on the query path reads it
+// (registered backends are compiled into snapshots).
+type Registry struct {
+	log  *slog.Logger
+	file string // "" for none
+
+	mu       sync.Mutex
+	regs     map[string]*Registration
+	dirty    bool // renewals not yet written
+	onChange func()
+}
+
+// NewRegistry returns an empty registry kept in file ("" for none).
+func NewRegistry(file string, log *slog.Logger) *Registry {
+	return &Registry{log: log, file: file, regs: map[string]*Registration{}}
+}
+
+// OnChange has f called (outside the lock) after a registration is added,
+// changed in what is compiled, or removed: the server compiles its
+// snapshot again. Renewals that change nothing else do not call it,
+// except the first one (a backend whose lease is its health check is
+// answered from its first renewal).
+func (r *Registry) OnChange(f func()) { r.onChange = f }
+
+// ErrRegistryFull is Put's error when a service has as many registered
+// backends as it takes.
+var ErrRegistryFull = errors.New("too many registered backends")
+
+// Put registers reg (ID, Service, Name and what is compiled set), or, for
+// a backend registered already, renews its lease with reg's settings. A
+// new registration beyond max of its service fails with ErrRegistryFull.
+// It returns the registration as kept and whether it is new.
+func (r *Registry) Put(reg Registration, max int, now time.Time) (Registration, bool, error) {
+	if reg.Lease < MinLease || reg.Lease > MaxLease {
+		return Registration{}, false, fmt.Errorf("lease_ttl %v: want %v..%v", reg.Lease, MinLease, MaxLease)
+	}
+	r.mu.Lock()
+	cur, ok := r.regs[reg.ID]
+	changed := true
+	if ok {
+		changed = cur.Address != reg.Address || cur.Pool != reg.Pool || cur.Weight != reg.Weight ||
+			cur.Capacity != reg.Capacity || cur.CheckPort != reg.CheckPort || cur.CheckPath != reg.CheckPath || cur.Renewals == 0
+		reg.Registered, reg.Renewals = cur.Registered, cur.Renewals+1
+	} else {
+		n := 0
+		for _, x := range r.regs {
+			if x.Service == reg.Service && now.Before(x.Expires) {
+				n++
+			}
+		}
+		if n >= max {
+			r.mu.Unlock()
+			return Registration{}, false, fmt.Errorf("service %s: %w (max_registered %d)", reg.Service, ErrRegistryFull, max)
+		}
+		reg.Registered, reg.Renewals = now, 0
+	}
+	reg.Renewed, reg.Expires = now, now.Add(reg.Lease)
+	kept := reg
+	r.regs[reg.ID] = &kept
+	var err error
+	if changed {
+		err = r.saveLocked()
+	} else {
+		r.dirty = true
+	}
+	r.mu.Unlock()
+	if changed {
+		r.changed()
+	}
+	return reg, !ok, err
+}
+
+// Remove deregisters a backend, and tells whether it was registered.
+func (r *Registry) Remove(id string) (bool, error) {
+	r.mu.Lock()
+	_, ok := r.regs[id]
+	delete(r.regs, id)
+	var err error
+	if ok {
+		err = r.saveLocked()
+	}
+	r.mu.Unlock()
+	if ok {
+		r.changed()
+	}
+	return ok, err
+}
+
+// Expire removes the registrations whose leases ran out at now and
+// returns them; it writes renewals not yet written.
+func (r *Registry) Expire(now time.Time) []Registration {
+	r.mu.Lock()
+	var gone []Registration
+	for id, x := range r.regs {
+		if !now.Before(x.Expires) {
+			gone = append(gone, *x)
+			delete(r.regs, id)
+		}
+	}
+	if len(gone) > 0 || r.dirty {
+		if err := r.saveLocked(); err != nil {
+			r.log.Error("cannot write the registrations", "err", err)
+		}
+	}
+	r.mu.Unlock()
+	if len(gone) > 0 {
+		r.changed()
+	}
+	return gone
+}
+
+// Get returns a registration.
+func (r *Registry) Get(id string) (Registration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if x, ok := r.regs[id]; ok {
+		return *x, true
+	}
+	return Registration{}, false
+}
+
+// All returns every registration, by ID.
+func (r *Registry) All() []Registration {
+	r.mu.Lock()
+	out := make([]Registration, 0, len(r.regs))
+	for _, x := range r.regs {
+		out = append(out, *x)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b Registration) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Of returns the registrations of a service, by ID.
+func (r *Registry) Of(service string) []Registration {
+	var out []Registration
+	for _, x := range r.All() {
+		if x.Service == service {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (r *Registry) changed() {
+	if r.onChange != nil {
+		r.onChange()
+	}
+}
+
+// registryFile is the state file's layout.
+type registryFile struct {
+	Registrations []Registration `json:"registrations"`
+}
+
+// saveLocked writes the registry (r.mu held).
+func (r *Registry) saveLocked() error {
+	r.dirty = false
+	if r.file == "" {
+		return nil
+	}
+	f := registryFile{Registrations: make([]Registration, 0, len(r.regs))}
+	for _, x := range r.regs {
+		f.Registrations = append(f.Registrations, *x)
+	}
+	slices.SortFunc(f.Registrations, func(a, b Registration) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return safefile.Write(r.file, append(b, '\n'), 0o600)
+}
+
+// Load reads the registry's file, keeping the registrations whose leases
+// have not run out at now; a missing file is an empty registry.
+func (r *Registry) Load(now time.Time, max int64) error {
+	if r.file == "" {
+		return nil
+	}
+	src, err := safefile.Read(r.file, max)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.file, err)
+	}
+	var f registryFile
+	if err := json.Unmarshal(src, &f); err != nil {
+		return fmt.Errorf("%s: %w", r.file, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range f.Registrations {
+		if x.ID == "" || x.ID != x.Service+"/"+x.Name || !now.Before(x.Expires) {
+			continue
+		}
+		kept := x
+		r.regs[x.ID] = &kept
+	}
+	return nil
+}
