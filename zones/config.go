@@ -104,6 +104,9 @@ type Config struct {
 	// turns the write API off). Both resolved relative to File.
 	AdminStateFile string
 	AdminTokenFile string
+	// RegistrationTokensFile holds the registration tokens, each scoped
+	// to one service ("" for none: no service takes registrations).
+	RegistrationTokensFile string
 	// StatusAuth makes the status page and the read API require a token:
 	// the one in StatusTokenFile, or the admin token. TLSCert and TLSKey
 	// (PEM files) make the HTTP side HTTPS. All resolved relative to File.
@@ -234,8 +237,9 @@ type configDoc struct {
 		ServiceTTL seconds `toml:"service_ttl"`
 	} `toml:"defaults"`
 	Admin struct {
-		StateFile tomlString `toml:"state_file"`
-		TokenFile tomlString `toml:"token_file"`
+		StateFile              tomlString `toml:"state_file"`
+		TokenFile              tomlString `toml:"token_file"`
+		RegistrationTokensFile tomlString `toml:"registration_tokens_file"`
 	} `toml:"admin"`
 	HTTP struct {
 		StatusAuth      tomlBool   `toml:"status_auth"`
@@ -445,6 +449,7 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 	}
 	c.AdminStateFile = rel(doc.Admin.StateFile)
 	c.AdminTokenFile = rel(doc.Admin.TokenFile)
+	c.RegistrationTokensFile = rel(doc.Admin.RegistrationTokensFile)
 	c.StateDir = rel(doc.State.Dir)
 	h := &doc.HTTP
 	h.StatusAuth.to(&c.StatusAuth)

@@ -150,6 +150,7 @@ func effectiveConfig(c *Config, zoneFiles []string, path func(string) string) []
 	w.table("admin")
 	w.kv("state_file", tomlQuote(path(c.AdminStateFile)))
 	w.kv("token_file", tomlQuote(path(c.AdminTokenFile)))
+	w.kv("registration_tokens_file", tomlQuote(path(c.RegistrationTokensFile)))
 
 	w.table("http")
 	w.kv("status_auth", tomlBoolText(c.StatusAuth))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -42,6 +43,9 @@ type app struct {
 	cluster     *cluster.Cluster
 	clusterDone chan struct{}
 	reports     *health.Reports
+	registry    *health.Registry
+	regTokens   atomic.Pointer[registrationTokens]
+	rebuildKick chan struct{}
 	scraper     *health.Scraper
 	geo         *geo.Locator // nil without a GeoIP database
 	steering    *zones.Steering
@@ -99,6 +103,10 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 		return nil, err
 	}
 	if err := a.initState(opt.stateDir, snap.Config, opt.identity); err != nil {
+		return nil, err
+	}
+	var err error
+	if snap, err = a.initRegistry(snap); err != nil {
 		return nil, err
 	}
 	a.checker = health.NewChecker(log, a.reg, snap.Config.MaxProbesInFlight)
@@ -245,10 +253,14 @@ func (a *app) newWeb(token string, statusTokens []string) *web.Server {
 		fleet = a.cluster
 	}
 	return web.New(web.Deps{
-		Handler:         a.h,
-		Cluster:         fleet,
-		Admin:           a.admin,
-		Reports:         a.reports,
+		Handler:  a.h,
+		Cluster:  fleet,
+		Admin:    a.admin,
+		Reports:  a.reports,
+		Registry: a.registry,
+		RegistrationToken: func(service, tok string) (string, bool) {
+			return a.regTokens.Load().check(service, tok)
+		},
 		Token:           token,
 		Answers:         a.answers,
 		Geo:             a.geo,
@@ -409,7 +421,11 @@ func (a *app) reload(why string) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
 	old := a.h.Snapshot()
-	next, err := loadConfig(a.configPath)
+	next, err := loadConfigWith(a.configPath, a.registered)
+	var toks registrationTokens
+	if err == nil {
+		toks, err = readRegistrationTokens(next.Config.RegistrationTokensFile)
+	}
 	if a.gc != nil {
 		// Whatever becomes of it, the load left garbage, and a swap
 		// leaves the old snapshot: give both back to the system.
@@ -423,6 +439,7 @@ func (a *app) reload(why string) error {
 		return err
 	}
 	a.reloads.WithLabelValues("success").Inc()
+	a.regTokens.Store(&toks) // the file is not in the hash: read at every reload
 	if next.Hash == old.Hash {
 		// The files are the configuration in use again (an edit undone
 		// after a rejected reload, or a SIGHUP with nothing changed): no
@@ -614,6 +631,7 @@ func (a *app) background(ctx context.Context) {
 		}()
 		go a.followFleet(ctx)
 	}
+	go a.rebuildRegistered(ctx)
 	go func() {
 		// The control laws and slow start move the weights once a
 		// second, the default probe interval, on the second of the wall
@@ -634,6 +652,9 @@ func (a *app) background(ctx context.Context) {
 					a.cluster.PublishSteering(tick, a.steering.Weights())
 				}
 				a.reports.Prune(now)
+				for _, g := range a.registry.Expire(now) {
+					a.log.Warn("registered backend removed: its lease ran out", "backend", g.ID, "renewed", g.Renewed.UTC().Format(time.RFC3339Nano), "lease", g.Lease)
+				}
 				if now.Sub(saved) >= warmStartEvery {
 					a.saveSteering()
 					saved = now
@@ -641,6 +662,93 @@ func (a *app) background(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// registrationsFile is the registry's file in the state directory.
+const registrationsFile = "registrations.json"
+
+// initRegistry reads the registration tokens and the registrations kept
+// in the state directory, and returns snap compiled with them.
+func (a *app) initRegistry(snap *zones.Snapshot) (*zones.Snapshot, error) {
+	toks, err := readRegistrationTokens(snap.Config.RegistrationTokensFile)
+	if err != nil {
+		return nil, err
+	}
+	a.regTokens.Store(&toks)
+	file := ""
+	if a.state.Dir != "" {
+		file = filepath.Join(a.state.Dir, registrationsFile)
+	}
+	a.registry = health.NewRegistry(file, a.log)
+	if err := a.registry.Load(time.Now(), snap.Config.StateFileMax); err != nil {
+		return nil, fmt.Errorf("registrations: %w", err)
+	}
+	a.rebuildKick = make(chan struct{}, 1)
+	a.registry.OnChange(func() {
+		select {
+		case a.rebuildKick <- struct{}{}:
+		default:
+		}
+	})
+	if n := len(a.registry.All()); n > 0 {
+		next, err := snap.WithRegistered(a.registered)
+		if err != nil {
+			return nil, err
+		}
+		a.log.Info("registered backends restored", "backends", n, "file", file)
+		a.logDropped(next)
+		snap = next
+	}
+	return snap, nil
+}
+
+// registered gives the compiler the registered backends of a service.
+func (a *app) registered(service string) []zones.RegisteredBackend {
+	regs := a.registry.Of(service)
+	out := make([]zones.RegisteredBackend, 0, len(regs))
+	for _, r := range regs {
+		addr, err := netip.ParseAddr(r.Address)
+		if err != nil {
+			continue
+		}
+		out = append(out, zones.RegisteredBackend{Name: r.Name, Address: addr, Pool: r.Pool, Weight: r.Weight,
+			Capacity: r.Capacity, CheckPort: r.CheckPort, CheckPath: r.CheckPath, Renewed: r.Renewals > 0})
+	}
+	return out
+}
+
+// logDropped logs the registrations a snapshot left out.
+func (a *app) logDropped(s *zones.Snapshot) {
+	for _, d := range s.Dropped {
+		a.log.Warn("registered backend not answered", "backend", d.ID, "reason", d.Reason)
+	}
+}
+
+// rebuildRegistered compiles the snapshot in use again with the current
+// registrations and swaps it in, after the changes of 100 ms have been
+// gathered.
+func (a *app) rebuildRegistered(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.rebuildKick:
+		}
+		time.Sleep(100 * time.Millisecond)
+		a.reloadMu.Lock()
+		next, err := a.h.Snapshot().WithRegistered(a.registered)
+		if err != nil {
+			// The bytes compiled before: only a bug gets here.
+			a.log.Error("cannot compile the registered backends", "err", err)
+			a.reloadMu.Unlock()
+			continue
+		}
+		a.prepare(next)
+		a.h.Swap(next)
+		a.reloadMu.Unlock()
+		a.logDropped(next)
+		a.checkAllDown()
+	}
 }
 
 // untilNextSecond is the time from now to the next whole second of the

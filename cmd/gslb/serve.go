@@ -33,11 +33,15 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // loadConfig loads the configuration file, or the bundled example when
 // path is empty.
-func loadConfig(path string) (*zones.Snapshot, error) {
+func loadConfig(path string) (*zones.Snapshot, error) { return loadConfigWith(path, nil) }
+
+// loadConfigWith is loadConfig with the registered backends of reg.
+func loadConfigWith(path string, reg zones.Registrations) (*zones.Snapshot, error) {
+	opts := zones.LoadOptions{Registered: reg}
 	if path == "" {
-		return zones.Load(zones.FSFiles(example.FS), example.ConfigFile)
+		return zones.LoadWith(zones.FSFiles(example.FS), example.ConfigFile, opts)
 	}
-	return zones.Load(zones.OSFiles(), path)
+	return zones.LoadWith(zones.OSFiles(), path, opts)
 }
 
 // newLogger builds the process logger.

@@ -43,6 +43,12 @@ func (s *Server) getBackend(w http.ResponseWriter, r *http.Request) {
 	}
 	bj := backendView(svc, b)
 	bj.Fleet = s.fleetView(b)
+	if b.Source == zones.SourceRegistered && s.deps.Registry != nil {
+		if reg, ok := s.deps.Registry.Get(b.ID); ok {
+			v := registrationView(reg, lifecycle(b))
+			bj.Registration = &v
+		}
+	}
 	writeJSON(w, http.StatusOK, bj)
 }
 
@@ -134,6 +140,9 @@ func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, bj)
 }
 
+// constantEqual compares two secrets in constant time.
+func constantEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
 // writeAPIOff is the error of a write without a token configured.
 const writeAPIOff = "the admin write API is off: set [admin] token_file in the configuration"
 
@@ -146,7 +155,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.deps.Token)) != 1 {
+	if !ok || !constantEqual(got, s.deps.Token) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gslb"`)
 		writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong bearer token"})
 		return false
@@ -242,7 +251,12 @@ type backendJSON struct {
 	Steering             *steeringJSON `json:"steering"`
 	Admin                *adminJSON    `json:"admin"`
 	Fleet                *fleetJSON    `json:"fleet,omitempty"`
-	History              []historyJSON `json:"history"`
+	// Source is "config" (a zone file) or "registered" (the registration
+	// API); Registration, for a registered backend, its registration and
+	// lease.
+	Source       string            `json:"source"`
+	Registration *registrationJSON `json:"registration,omitempty"`
+	History      []historyJSON     `json:"history"`
 }
 
 // steeringJSON shows what shaped a backend's effective weight at the last
@@ -342,6 +356,7 @@ func backendView(svc *zones.Service, b *zones.Backend) backendJSON {
 		Serving: b.Serving(),
 		Healthy: true,
 		Weight:  b.Weight,
+		Source:  b.Source,
 		History: []historyJSON{},
 
 		EffectiveWeight: b.EffectiveWeight(),

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"math"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones"
 )
 
 // FuzzParseOverride: any request body of PUT .../admin is an error or a
@@ -78,5 +80,36 @@ func FuzzReportBody(f *testing.F) {
 		if ttl := rep.Expires.Sub(now); !rep.At.Equal(now) || ttl < time.Second || ttl > time.Hour {
 			t.Fatalf("accepted at %v, expiring %v later", rep.At, ttl)
 		}
+	})
+}
+
+// FuzzParseRegistration: any body is a registration within its bounds or
+// an error, never a panic; what parses passes or fails CheckRegistration
+// without a panic either.
+func FuzzParseRegistration(f *testing.F) {
+	f.Add([]byte(`{"address": "10.0.0.7", "pool": "eu", "weight": 2, "capacity": 200, "check": {"port": 8080, "path": "/ready"}, "lease_ttl": "30s"}`))
+	f.Add([]byte(`{"address": "2001:db8::7"}`))
+	f.Add([]byte(`{"address": "10.0.0.7", "lease_ttl": "1s"}`))
+	f.Add([]byte(`{"address": "10.0.0.7", "check": {"port": -1}}`))
+	f.Add([]byte(`{"address": "10.0.0.7", "policy": "geo"}`))
+	f.Add([]byte(`{"address": "10.0.0.7"} {}`))
+	f.Add([]byte(`[]`))
+	s, err := zones.Load(zones.FSFiles(fstest.MapFS{
+		"gslb.toml": {Data: []byte("zones = [\"z.toml\"]\n")},
+		"z.toml":    {Data: []byte("origin = \"example.com.\"\nns = [\"ns1\"]\n[soa]\nrname = \"h\"\n[records]\nns1 = { A = \"192.0.2.1\" }\n[services.api]\nregistration = true\nbackends = [{ name = \"a\", address = \"192.0.2.10\" }]\n")},
+	}), "gslb.toml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	svc := s.Services()[0]
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rb, lease, err := ParseRegistration(bytes.NewReader(body), "web-1")
+		if err != nil {
+			return
+		}
+		if !rb.Address.IsValid() || lease < health.MinLease || lease > health.MaxLease {
+			t.Fatalf("parsed out of bounds: %+v %v", rb, lease)
+		}
+		_ = zones.CheckRegistration(svc, rb)
 	})
 }

@@ -43,6 +43,13 @@ type Deps struct {
 	// Token is the bearer token of the admin write API ("": the write API
 	// is off).
 	Token string
+	// Registry keeps the backends agents register (nil: the registration
+	// API answers 501).
+	Registry *health.Registry
+	// RegistrationToken tells whether token is a registration token of
+	// service (lower case, without the final dot), and its name (nil:
+	// none is).
+	RegistrationToken func(service, token string) (string, bool)
 	// Answers counts answers per backend, for each backend's share of its
 	// service's answers over the last minute (nil: every share is null).
 	// Until a minute has passed since New, a share is of every answer
@@ -144,6 +151,9 @@ func (s *Server) routes() {
 	}))
 	s.mux.HandleFunc("GET /api/v1/backends", s.reader(s.listBackends))
 	s.mux.HandleFunc("GET /api/v1/backends/{service}/{backend}", s.reader(s.getBackend))
+	s.mux.HandleFunc("PUT /api/v1/backends/{service}/{backend}", s.register)
+	s.mux.HandleFunc("DELETE /api/v1/backends/{service}/{backend}", s.deregister)
+	s.mux.HandleFunc("POST /api/v1/backends/{service}/{backend}/drain", s.drain)
 	s.mux.HandleFunc("PUT /api/v1/backends/{service}/{backend}/admin", s.setAdmin)
 	s.mux.HandleFunc("DELETE /api/v1/backends/{service}/{backend}/admin", s.setAdmin)
 	for _, m := range []string{"POST", "PUT", "GET", "DELETE"} {
