@@ -84,7 +84,8 @@ type Cluster struct {
 	steering  map[string]*steerView // by member: its latest steering frames
 	steerKick chan struct{}
 	coord     atomic.Pointer[coordAt]
-	reports   atomic.Pointer[health.Reports] // nil: reports are not shared
+	reports   atomic.Pointer[health.Reports]  // nil: reports are not shared
+	registry  atomic.Pointer[health.Registry] // nil: registrations are not shared
 }
 
 // localVote is this instance's latest result of a check.

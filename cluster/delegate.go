@@ -61,6 +61,15 @@ func (d delegate) NotifyMsg(b []byte) {
 		}
 		c.metrics.received("reports", len(b))
 		c.mergeReports(changes)
+	case kindRegistrations:
+		changes, err := parseRegistrations(b)
+		if err != nil {
+			c.metrics.dropped("malformed")
+			c.log.Debug("registration message dropped", "err", err)
+			return
+		}
+		c.metrics.received("registrations", len(b))
+		c.mergeRegistrations(changes)
 	case kindSteer:
 		f, err := parseSteerFrame(b)
 		if err != nil {
@@ -82,7 +91,11 @@ func (d delegate) GetBroadcasts(overhead, limit int) [][]byte {
 
 // LocalState is every admin write this member has, for push/pull.
 func (d delegate) LocalState(bool) []byte {
-	b, _ := json.Marshal(pushState{Admin: d.c.admin.Changes()})
+	s := pushState{Admin: d.c.admin.Changes()}
+	if r := d.c.registry.Load(); r != nil {
+		s.Registrations = r.All()
+	}
+	b, _ := json.Marshal(s)
 	d.c.metrics.sent("push", len(b))
 	return b
 }
@@ -100,6 +113,16 @@ func (d delegate) MergeRemoteState(buf []byte, _ bool) {
 	if n := c.admin.Merge(s.Admin, "cluster"); n > 0 {
 		c.notifyAdmin()
 	}
+	var regs []health.RegistrationChange
+	for i := range s.Registrations {
+		r := s.Registrations[i]
+		if err := checkRegistration(r.ID, &r); err != nil {
+			c.metrics.dropped("malformed")
+			continue
+		}
+		regs = append(regs, health.RegistrationChange{ID: r.ID, Registration: &r, At: r.Renewed})
+	}
+	c.mergeRegistrations(regs)
 }
 
 // events follows members coming and going.

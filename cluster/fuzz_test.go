@@ -21,6 +21,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{kindAdmin, '[', '{'})
 	f.Add(appendSteerFrame(nil, &steerFrame{Origin: "a", Incarnation: 7, Tick: 1764770000000, ConfigHash: "abc", Entries: []steerEntry{{Key: 1, Multiplier: 1.5, Share: 0.25, Unsettled: true}}}))
 	f.Add(reportMessage(health.ReportChange{ID: "www.example.test/one", Report: &health.Report{Utilization: 0.5, Connections: math.NaN(), RequestRate: math.NaN(), At: time.UnixMilli(1764770000000), Expires: time.UnixMilli(1764770060000)}, At: time.UnixMilli(1764770000000)}))
+	f.Add(registrationMessage(health.RegistrationChange{ID: "api.example.test/web-1", Registration: &health.Registration{ID: "api.example.test/web-1", Service: "api.example.test", Name: "web-1", Address: "10.0.0.7", Weight: 1, Lease: 30 * time.Second, Renewed: time.UnixMilli(1764770000000), Expires: time.UnixMilli(1764770030000)}, At: time.UnixMilli(1764770000000)}))
+	f.Add(registrationMessage(health.RegistrationChange{ID: "api.example.test/web-1", At: time.UnixMilli(1764770000000)}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) == 0 {
 			return
@@ -54,6 +56,16 @@ func FuzzDecode(f *testing.F) {
 			for _, e := range fr.Entries {
 				if !(e.Multiplier >= 0 && e.Multiplier <= maxMultiplier && e.Share >= 0 && e.Share <= 1) {
 					t.Fatalf("entry out of bounds: %+v", e)
+				}
+			}
+		case kindRegistrations:
+			changes, err := parseRegistrations(b)
+			if err != nil {
+				return
+			}
+			for _, c := range changes {
+				if r := c.Registration; r != nil && (r.ID != c.ID || r.Lease < health.MinLease || r.Lease > health.MaxLease) {
+					t.Fatalf("a registration out of bounds: %+v", r)
 				}
 			}
 		case kindReports:

@@ -64,7 +64,7 @@ func newMetrics(c *Cluster, reg prometheus.Registerer) *metrics {
 			nil, nil),
 	}
 	// Every series that can exist exists from the start, at 0.
-	for _, kind := range []string{"votes", "full votes", "want votes", "admin", "push", "steering", "reports"} {
+	for _, kind := range []string{"votes", "full votes", "want votes", "admin", "push", "steering", "reports", "registrations"} {
 		for _, dir := range []string{"sent", "received"} {
 			m.messages.WithLabelValues(kind, dir)
 			m.bytes.WithLabelValues(kind, dir)

@@ -240,3 +240,36 @@ func (c *Cluster) mergeReports(changes []health.ReportChange) {
 		}
 	}
 }
+
+// ShareRegistrations sends the registrations, renewals and
+// deregistrations made through this member's API to the others, and
+// merges theirs into r; push/pull exchanges carry every registration, so
+// that a member that was away catches up. Call it before Run.
+func (c *Cluster) ShareRegistrations(r *health.Registry) {
+	c.registry.Store(r)
+	r.Replicate(func(ch health.RegistrationChange) {
+		msg := registrationMessage(ch)
+		if c.ml != nil {
+			for _, m := range c.ml.Members() {
+				if m.Name != c.cfg.Name {
+					c.send(m, msg, "registrations")
+				}
+			}
+		}
+		c.queue.QueueBroadcast(adminBroadcast(msg))
+	})
+}
+
+// mergeRegistrations applies registration changes from another member.
+func (c *Cluster) mergeRegistrations(changes []health.RegistrationChange) {
+	r := c.registry.Load()
+	if r == nil {
+		return
+	}
+	now := time.Now()
+	for _, ch := range changes {
+		if _, err := r.Merge(ch, now); err != nil {
+			c.log.Warn("registration from the fleet not written", "id", ch.ID, "err", err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"testing"
 	"time"
@@ -136,5 +137,61 @@ func TestCoordinatorSettles(t *testing.T) {
 	})
 	if d := time.Since(start); d < 10*200*time.Millisecond {
 		t.Errorf("0 took over after %v, before it settled", d)
+	}
+}
+
+// TestSharedRegistrations: a registration on one member is on every
+// member, its renewals too; a deregistration removes it everywhere, and a
+// late copy of the registration from before does not bring it back; a
+// member that joins later gets the registrations in its push/pull.
+func TestSharedRegistrations(t *testing.T) {
+	f := fleet(t, 3, testKey)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	regs := make([]*health.Registry, len(f))
+	for i, c := range f {
+		regs[i] = health.NewRegistry("", log)
+		c.ShareRegistrations(regs[i])
+	}
+	now := time.Now()
+	r := health.Registration{ID: "api.example.test/web-1", Service: "api.example.test", Name: "web-1", Address: "10.0.0.7", Weight: 1, Lease: 10 * time.Second, Source: "test"}
+	if _, _, err := regs[1].Put(r, 10, now); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "web-1 on a and c", func() bool {
+		_, oka := regs[0].Get(r.ID)
+		_, okc := regs[2].Get(r.ID)
+		return oka && okc
+	})
+	// Renewed on c: a and b have the new expiry.
+	time.Sleep(10 * time.Millisecond)
+	renewedAt := time.Now()
+	if _, _, err := regs[2].Put(r, 10, renewedAt); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the renewal on a and b", func() bool {
+		x, _ := regs[0].Get(r.ID)
+		y, _ := regs[1].Get(r.ID)
+		return x.Expires.Equal(renewedAt.Add(10*time.Second)) && y.Expires.Equal(renewedAt.Add(10*time.Second)) && x.Renewals == 1
+	})
+	// A member joining later catches up in its push/pull.
+	late := startMember(t, "d", []string{f[0].Addr().String()}, testKey, 200*time.Millisecond, io.Discard)
+	lateReg := health.NewRegistry("", log)
+	late.ShareRegistrations(lateReg)
+	waitFor(t, "d to have web-1", func() bool { _, ok := lateReg.Get(r.ID); return ok })
+
+	old, _ := regs[0].Get(r.ID)
+	if ok, err := regs[0].Remove(r.ID); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	waitFor(t, "the deregistration everywhere", func() bool {
+		for _, x := range append(regs[1:], lateReg) {
+			if _, ok := x.Get(r.ID); ok {
+				return false
+			}
+		}
+		return true
+	})
+	if ok, _ := regs[1].Merge(health.RegistrationChange{ID: r.ID, Registration: &old, At: old.Renewed}, time.Now()); ok {
+		t.Error("a late copy of the registration from before its deregistration brought it back")
 	}
 }

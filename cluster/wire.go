@@ -195,7 +195,8 @@ func parseAdmin(b []byte) ([]health.Change, error) {
 // (at join and then periodically): every admin write it has, so that a
 // member that was away catches up.
 type pushState struct {
-	Admin []health.Change `json:"admin"`
+	Admin         []health.Change       `json:"admin"`
+	Registrations []health.Registration `json:"registrations,omitempty"`
 }
 
 // kindSteer is a steering frame: the coordinator's effective weights at
@@ -367,4 +368,65 @@ func parseReports(b []byte) ([]health.ReportChange, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// kindRegistrations carries registrations, renewals and deregistrations
+// made through a member's API: JSON []registrationWire.
+const kindRegistrations byte = 6
+
+// registrationWire is a registration change as the fleet sends it.
+type registrationWire struct {
+	ID           string               `json:"id"`
+	Registration *health.Registration `json:"registration,omitempty"`
+	At           time.Time            `json:"at"`
+}
+
+func registrationMessage(c health.RegistrationChange) []byte {
+	b, _ := json.Marshal([]registrationWire{{ID: c.ID, Registration: c.Registration, At: c.At}}) // plain data: cannot fail
+	return append([]byte{kindRegistrations}, b...)
+}
+
+// parseRegistrations decodes a registration message (b starts with
+// kindRegistrations) and checks each change's shape; the compiler checks
+// what it compiles again.
+func parseRegistrations(b []byte) ([]health.RegistrationChange, error) {
+	if len(b) == 0 || b[0] != kindRegistrations {
+		return nil, errors.New("not a registration message")
+	}
+	var ws []registrationWire
+	if err := json.Unmarshal(b[1:], &ws); err != nil {
+		return nil, fmt.Errorf("registration message: %w", err)
+	}
+	out := make([]health.RegistrationChange, 0, len(ws))
+	for i, w := range ws {
+		if err := checkRegistration(w.ID, w.Registration); err != nil {
+			return nil, fmt.Errorf("registration %d: %w", i, err)
+		}
+		out = append(out, health.RegistrationChange{ID: w.ID, Registration: w.Registration, At: w.At})
+	}
+	return out, nil
+}
+
+// checkRegistration checks the shape of a registration from the fleet (nil
+// for a deregistration of id).
+func checkRegistration(id string, r *health.Registration) error {
+	if id == "" || len(id) > maxReportID {
+		return errors.New("bad id")
+	}
+	if r == nil {
+		return nil
+	}
+	switch {
+	case r.ID != id || r.ID != r.Service+"/"+r.Name:
+		return fmt.Errorf("id %q does not match service %q and name %q", id, r.Service, r.Name)
+	case r.Lease < health.MinLease || r.Lease > health.MaxLease:
+		return fmt.Errorf("lease %v out of bounds", r.Lease)
+	case !r.Expires.After(r.Renewed) || r.Expires.Sub(r.Renewed) > health.MaxLease:
+		return errors.New("expiry not within a lease of the renewal")
+	case len(r.Address) > 64 || len(r.Pool) > 128 || len(r.CheckPath) > 1024 || len(r.Source) > 512:
+		return errors.New("a field is too long")
+	case !(r.Weight >= 0 && r.Weight <= 1e6) || !(r.Capacity >= 0 && r.Capacity <= 1e9):
+		return errors.New("weight or capacity out of bounds")
+	}
+	return nil
 }

@@ -55,15 +55,31 @@ type Registry struct {
 	log  *slog.Logger
 	file string // "" for none
 
-	mu       sync.Mutex
-	regs     map[string]*Registration
-	dirty    bool // renewals not yet written
-	onChange func()
+	mu        sync.Mutex
+	regs      map[string]*Registration
+	removed   map[string]time.Time // deregistrations, kept for removedKeep
+	dirty     bool                 // renewals not yet written
+	onChange  func()
+	replicate func(RegistrationChange)
+}
+
+// removedKeep is how long a deregistration is remembered, so that a copy
+// of the registration from before it, arriving late from the fleet, does
+// not bring the backend back.
+const removedKeep = 10 * time.Minute
+
+// RegistrationChange is a registration, renewal or deregistration as the
+// members of a fleet share it: Registration nil is a deregistration of ID
+// made at At.
+type RegistrationChange struct {
+	ID           string
+	Registration *Registration
+	At           time.Time
 }
 
 // NewRegistry returns an empty registry kept in file ("" for none).
 func NewRegistry(file string, log *slog.Logger) *Registry {
-	return &Registry{log: log, file: file, regs: map[string]*Registration{}}
+	return &Registry{log: log, file: file, regs: map[string]*Registration{}, removed: map[string]time.Time{}}
 }
 
 // OnChange has f called (outside the lock) after a registration is added,
@@ -72,6 +88,61 @@ func NewRegistry(file string, log *slog.Logger) *Registry {
 // except the first one (a backend whose lease is its health check is
 // answered from its first renewal).
 func (r *Registry) OnChange(f func()) { r.onChange = f }
+
+// Replicate has f called, outside the lock, with every registration,
+// renewal and deregistration made through Put and Remove (not Merge): a
+// fleet sends them to its other members. Call it before the registry is
+// used.
+func (r *Registry) Replicate(f func(RegistrationChange)) { r.replicate = f }
+
+// Merge applies a change from another member: a registration or renewal
+// newer (by its renewal time) than what the registry has of the backend
+// and than its last deregistration; a deregistration always (a renewal
+// made after it, by a clock ahead, would have to arrive after it to
+// count). It reports whether the change was applied.
+func (r *Registry) Merge(c RegistrationChange, now time.Time) (bool, error) {
+	r.mu.Lock()
+	cur := r.regs[c.ID]
+	if c.Registration == nil {
+		if c.At.After(r.removed[c.ID]) {
+			r.removed[c.ID] = c.At
+		}
+		if cur == nil {
+			r.mu.Unlock()
+			return false, nil
+		}
+		delete(r.regs, c.ID)
+		err := r.saveLocked()
+		r.mu.Unlock()
+		r.changed()
+		return true, err
+	}
+	in := *c.Registration
+	if (cur != nil && !in.Renewed.After(cur.Renewed)) || !in.Renewed.After(r.removed[c.ID]) || !now.Before(in.Expires) {
+		r.mu.Unlock()
+		return false, nil
+	}
+	changed := cur == nil || compiledDiffers(cur, &in)
+	r.regs[c.ID] = &in
+	var err error
+	if changed {
+		err = r.saveLocked()
+	} else {
+		r.dirty = true
+	}
+	r.mu.Unlock()
+	if changed {
+		r.changed()
+	}
+	return true, err
+}
+
+// compiledDiffers tells whether b changes what a compiled snapshot has of
+// a: the settings, or the first renewal.
+func compiledDiffers(a, b *Registration) bool {
+	return a.Address != b.Address || a.Pool != b.Pool || a.Weight != b.Weight || a.Capacity != b.Capacity ||
+		a.CheckPort != b.CheckPort || a.CheckPath != b.CheckPath || (a.Renewals == 0) != (b.Renewals == 0)
+}
 
 // ErrRegistryFull is Put's error when a service has as many registered
 // backends as it takes.
@@ -89,9 +160,8 @@ func (r *Registry) Put(reg Registration, max int, now time.Time) (Registration, 
 	cur, ok := r.regs[reg.ID]
 	changed := true
 	if ok {
-		changed = cur.Address != reg.Address || cur.Pool != reg.Pool || cur.Weight != reg.Weight ||
-			cur.Capacity != reg.Capacity || cur.CheckPort != reg.CheckPort || cur.CheckPath != reg.CheckPath || cur.Renewals == 0
 		reg.Registered, reg.Renewals = cur.Registered, cur.Renewals+1
+		changed = compiledDiffers(cur, &reg)
 	} else {
 		n := 0
 		for _, x := range r.regs {
@@ -118,21 +188,30 @@ func (r *Registry) Put(reg Registration, max int, now time.Time) (Registration, 
 	if changed {
 		r.changed()
 	}
+	if r.replicate != nil {
+		c := reg
+		r.replicate(RegistrationChange{ID: reg.ID, Registration: &c, At: now})
+	}
 	return reg, !ok, err
 }
 
 // Remove deregisters a backend, and tells whether it was registered.
 func (r *Registry) Remove(id string) (bool, error) {
+	now := time.Now()
 	r.mu.Lock()
 	_, ok := r.regs[id]
 	delete(r.regs, id)
 	var err error
 	if ok {
+		r.removed[id] = now
 		err = r.saveLocked()
 	}
 	r.mu.Unlock()
 	if ok {
 		r.changed()
+		if r.replicate != nil {
+			r.replicate(RegistrationChange{ID: id, At: now})
+		}
 	}
 	return ok, err
 }
@@ -146,6 +225,11 @@ func (r *Registry) Expire(now time.Time) []Registration {
 		if !now.Before(x.Expires) {
 			gone = append(gone, *x)
 			delete(r.regs, id)
+		}
+	}
+	for id, at := range r.removed {
+		if now.Sub(at) > removedKeep {
+			delete(r.removed, id)
 		}
 	}
 	if len(gone) > 0 || r.dirty {

@@ -126,6 +126,7 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 	if a.cluster != nil {
 		a.steering.Fleet = a.cluster.FleetWeight
 		a.cluster.ShareReports(a.reports)
+		a.cluster.ShareRegistrations(a.registry)
 	}
 	a.warmStart(snap.Config.StateFileMax)
 
