@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gslb/gslb/internal/safefile"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Lease bounds of registrations.
@@ -61,6 +63,7 @@ type Registry struct {
 	dirty     bool                 // renewals not yet written
 	onChange  func()
 	replicate func(RegistrationChange)
+	metrics   *registryMetrics // nil until Register
 }
 
 // removedKeep is how long a deregistration is remembered, so that a copy
@@ -112,6 +115,7 @@ func (r *Registry) Merge(c RegistrationChange, now time.Time) (bool, error) {
 			return false, nil
 		}
 		delete(r.regs, c.ID)
+		r.count(EventFromFleet, 1)
 		err := r.saveLocked()
 		r.mu.Unlock()
 		r.changed()
@@ -124,6 +128,7 @@ func (r *Registry) Merge(c RegistrationChange, now time.Time) (bool, error) {
 	}
 	changed := cur == nil || compiledDiffers(cur, &in)
 	r.regs[c.ID] = &in
+	r.count(EventFromFleet, 1)
 	var err error
 	if changed {
 		err = r.saveLocked()
@@ -176,6 +181,11 @@ func (r *Registry) Put(reg Registration, max int, now time.Time) (Registration, 
 		reg.Registered, reg.Renewals = now, 0
 	}
 	reg.Renewed, reg.Expires = now, now.Add(reg.Lease)
+	if ok {
+		r.count(EventRenewed, 1)
+	} else {
+		r.count(EventRegistered, 1)
+	}
 	kept := reg
 	r.regs[reg.ID] = &kept
 	var err error
@@ -204,6 +214,7 @@ func (r *Registry) Remove(id string) (bool, error) {
 	var err error
 	if ok {
 		r.removed[id] = now
+		r.count(EventDeregistered, 1)
 		err = r.saveLocked()
 	}
 	r.mu.Unlock()
@@ -227,6 +238,7 @@ func (r *Registry) Expire(now time.Time) []Registration {
 			delete(r.regs, id)
 		}
 	}
+	r.count(EventExpired, len(gone))
 	for id, at := range r.removed {
 		if now.Sub(at) > removedKeep {
 			delete(r.removed, id)
@@ -349,4 +361,73 @@ func (r *Registry) Load(now time.Time, max int64) error {
 		r.regs[x.ID] = &kept
 	}
 	return nil
+}
+
+// registryMetrics are the registry's series.
+type registryMetrics struct {
+	events   *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	backends *prometheus.Desc
+}
+
+// Registration events counted in gslb_registration_events_total.
+const (
+	EventRegistered   = "registered"
+	EventRenewed      = "renewed"
+	EventDeregistered = "deregistered"
+	EventExpired      = "expired"
+	EventFromFleet    = "from_fleet"
+)
+
+// Register adds the registry's series to reg: registered backends per
+// service, events, and rejected requests (counted by Rejected).
+func (r *Registry) Register(reg prometheus.Registerer) {
+	m := &registryMetrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gslb_registration_events_total",
+			Help: "Registration events: registered, renewed, deregistered, expired (the lease ran out: the agent stopped renewing), from_fleet (a change made on another member).",
+		}, []string{"event"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gslb_registration_rejected_total",
+			Help: "Registration requests refused, by HTTP status (400 bad body or field, 401 token, 403 not allowed, 404 no such service or backend, 409 a configured backend's name, 413 too large, 429 the service's max_registered).",
+		}, []string{"code"}),
+		backends: prometheus.NewDesc("gslb_registered_backends",
+			"Backends registered through the API with a lease that has not run out, by service.",
+			[]string{"service"}, nil),
+	}
+	for _, e := range []string{EventRegistered, EventRenewed, EventDeregistered, EventExpired, EventFromFleet} {
+		m.events.WithLabelValues(e)
+	}
+	r.mu.Lock()
+	r.metrics = m
+	r.mu.Unlock()
+	reg.MustRegister(m.events, m.rejected, registryCollector{r})
+}
+
+// count counts an event (without metrics: nothing).
+func (r *Registry) count(event string, n int) {
+	if r.metrics != nil && n > 0 {
+		r.metrics.events.WithLabelValues(event).Add(float64(n))
+	}
+}
+
+// Rejected counts a refused registration request by its HTTP status.
+func (r *Registry) Rejected(code int) {
+	if r.metrics != nil {
+		r.metrics.rejected.WithLabelValues(strconv.Itoa(code)).Inc()
+	}
+}
+
+type registryCollector struct{ r *Registry }
+
+func (c registryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.r.metrics.backends }
+
+func (c registryCollector) Collect(ch chan<- prometheus.Metric) {
+	n := map[string]int{}
+	for _, x := range c.r.All() {
+		n[x.Service]++
+	}
+	for svc, k := range n {
+		ch <- prometheus.MustNewConstMetric(c.r.metrics.backends, prometheus.GaugeValue, float64(k), svc)
+	}
 }

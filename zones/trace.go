@@ -74,6 +74,12 @@ func asText(asn uint32, org string) string {
 
 func memberState(b *Backend) string {
 	var parts []string
+	if b.Source == SourceRegistered {
+		parts = append(parts, "registered through the API")
+		if b.held {
+			parts = append(parts, "starting (its lease is its health: answered from its first renewal)")
+		}
+	}
 	if st := b.State(); st != nil {
 		if st.Pending() {
 			parts = append(parts, "pending (no probe result yet)")

@@ -681,6 +681,7 @@ func (a *app) initRegistry(snap *zones.Snapshot) (*zones.Snapshot, error) {
 		file = filepath.Join(a.state.Dir, registrationsFile)
 	}
 	a.registry = health.NewRegistry(file, a.log)
+	a.registry.Register(a.reg)
 	if err := a.registry.Load(time.Now(), snap.Config.StateFileMax); err != nil {
 		return nil, fmt.Errorf("registrations: %w", err)
 	}

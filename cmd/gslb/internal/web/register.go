@@ -164,12 +164,12 @@ func (s *Server) registrant(w http.ResponseWriter, r *http.Request, service stri
 			if admin {
 				return "admin token from " + r.RemoteAddr, true
 			}
-			writeJSON(w, http.StatusForbidden, apiError{"the admin token cannot register backends: send a registration token of the service ([admin] registration_tokens_file)"})
+			s.regError(w, http.StatusForbidden, apiError{"the admin token cannot register backends: send a registration token of the service ([admin] registration_tokens_file)"})
 			return "", false
 		}
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="gslb registration"`)
-	writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong bearer token: want a registration token of service " + service})
+	s.regError(w, http.StatusUnauthorized, apiError{"missing or wrong bearer token: want a registration token of service " + service})
 	return "", false
 }
 
@@ -177,17 +177,17 @@ func (s *Server) registrant(w http.ResponseWriter, r *http.Request, service stri
 // checks that it takes registrations; if not, it has answered.
 func (s *Server) registrationService(w http.ResponseWriter, r *http.Request) (*zones.Service, string, bool) {
 	if s.deps.Registry == nil {
-		writeJSON(w, http.StatusNotImplemented, apiError{"the registration API is off: this server keeps no registrations"})
+		s.regError(w, http.StatusNotImplemented, apiError{"the registration API is off: this server keeps no registrations"})
 		return nil, "", false
 	}
 	svc := s.findService(r.PathValue("service"))
 	if svc == nil {
-		writeJSON(w, http.StatusNotFound, apiError{"no such service"})
+		s.regError(w, http.StatusNotFound, apiError{"no such service"})
 		return nil, "", false
 	}
 	name := strings.ToLower(strings.TrimSuffix(svc.Name, "."))
 	if !svc.Registration {
-		writeJSON(w, http.StatusForbidden, apiError{"service " + name + " does not take registrations (registration = true in its zone file)"})
+		s.regError(w, http.StatusForbidden, apiError{"service " + name + " does not take registrations (registration = true in its zone file)"})
 		return nil, "", false
 	}
 	return svc, name, true
@@ -207,12 +207,12 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("backend")
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRegistrationBody))
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{fmt.Sprintf("request body larger than %d KiB", maxRegistrationBody>>10)})
+		s.regError(w, http.StatusRequestEntityTooLarge, apiError{fmt.Sprintf("request body larger than %d KiB", maxRegistrationBody>>10)})
 		return
 	}
 	rb, lease, err := ParseRegistration(bytes.NewReader(body), name)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		s.regError(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
 	if err := zones.CheckRegistration(svc, rb); err != nil {
@@ -260,9 +260,9 @@ func (s *Server) deregister(w http.ResponseWriter, r *http.Request) {
 	gone, err := s.deps.Registry.Remove(id)
 	switch {
 	case err != nil:
-		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		s.regError(w, http.StatusInternalServerError, apiError{err.Error()})
 	case !gone:
-		writeJSON(w, http.StatusNotFound, apiError{"no such registered backend"})
+		s.regError(w, http.StatusNotFound, apiError{"no such registered backend"})
 	default:
 		s.deps.Log.Info("backend deregistered", "backend", id, "source", who)
 		w.Header().Set("Cache-Control", "no-store")
@@ -295,18 +295,26 @@ func (s *Server) drain(w http.ResponseWriter, r *http.Request) {
 	}
 	id := service + "/" + r.PathValue("backend")
 	if _, ok := s.deps.Registry.Get(id); !ok {
-		writeJSON(w, http.StatusNotFound, apiError{"no such registered backend"})
+		s.regError(w, http.StatusNotFound, apiError{"no such registered backend"})
 		return
 	}
 	if s.deps.Admin == nil {
-		writeJSON(w, http.StatusNotImplemented, apiError{"no admin store: cannot drain"})
+		s.regError(w, http.StatusNotImplemented, apiError{"no admin store: cannot drain"})
 		return
 	}
 	now := s.now()
 	if err := s.deps.Admin.Set(id, &health.Override{State: health.AdminDrain, Reason: "scale-in (registration)"}, who); err != nil {
-		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		s.regError(w, http.StatusInternalServerError, apiError{err.Error()})
 		return
 	}
 	s.deps.Log.Info("registered backend draining", "backend", id, "source", who)
 	writeJSON(w, http.StatusOK, drainJSON{ID: id, State: "draining", CachesExpire: now.Add(time.Duration(svc.TTL) * time.Second).UTC()})
+}
+
+// regError answers a refused registration request and counts it.
+func (s *Server) regError(w http.ResponseWriter, code int, e apiError) {
+	if s.deps.Registry != nil {
+		s.deps.Registry.Rejected(code)
+	}
+	writeJSON(w, code, e)
 }

@@ -130,6 +130,9 @@ type rowView struct {
 	Errors, Load      string
 	Weight, WeightTip string
 	WeightFleet       string // "by ns1": the fleet coordinator's weights
+	// Registered, RegisteredFull: a registered backend's lifecycle and
+	// lease, short and for the tooltip; "" for a configured one.
+	Registered, RegisteredFull string
 	Answers           string
 	AnswersTip        string
 	AnswersMuted      bool
@@ -353,6 +356,15 @@ func (s *Server) serviceView(svc *zones.Service, shares map[string]float64, live
 	for _, b := range svc.Backends {
 		r := rowOf(svc, b, shares, now)
 		r.Fleet, r.FleetFull = fleetText(s.fleetView(b))
+		if b.Source == zones.SourceRegistered && s.deps.Registry != nil {
+			r.Registered, r.RegisteredFull = "registered", "registered through the API"
+			if reg, ok := s.deps.Registry.Get(b.ID); ok {
+				left := max(reg.Expires.Sub(now), 0).Round(time.Second)
+				r.Registered = fmt.Sprintf("registered, %s · lease %v left", lifecycle(b), left)
+				r.RegisteredFull = fmt.Sprintf("registered by %s at %s; renewed %d times, last at %s; lease %v, expires %s",
+					reg.Source, reg.Registered.UTC().Format(time.RFC3339), reg.Renewals, reg.Renewed.UTC().Format(time.RFC3339), reg.Lease, reg.Expires.UTC().Format(time.RFC3339))
+			}
+		}
 		rows[b] = r
 	}
 	for _, p := range svc.Pools {
