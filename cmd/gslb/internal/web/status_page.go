@@ -133,13 +133,13 @@ type rowView struct {
 	// Registered, RegisteredFull: a registered backend's lifecycle and
 	// lease, short and for the tooltip; "" for a configured one.
 	Registered, RegisteredFull string
-	Answers           string
-	AnswersTip        string
-	AnswersMuted      bool
-	LastError         string
-	LastErrorFull     string
-	LastErrorAge      string
-	LastErrorClass    string // "err" (red, the backend is down) or "old"
+	Answers                    string
+	AnswersTip                 string
+	AnswersMuted               bool
+	LastError                  string
+	LastErrorFull              string
+	LastErrorAge               string
+	LastErrorClass             string // "err" (red, the backend is down) or "old"
 }
 
 //go:embed status.html
