@@ -368,6 +368,7 @@ type registryMetrics struct {
 	events   *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	backends *prometheus.Desc
+	services func() []string
 }
 
 // Registration events counted in gslb_registration_events_total.
@@ -380,8 +381,9 @@ const (
 )
 
 // Register adds the registry's series to reg: registered backends per
-// service, events, and rejected requests (counted by Rejected).
-func (r *Registry) Register(reg prometheus.Registerer) {
+// service (every service services names, 0 for one without any), events,
+// and rejected requests (counted by Rejected).
+func (r *Registry) Register(reg prometheus.Registerer, services func() []string) {
 	m := &registryMetrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gslb_registration_events_total",
@@ -398,6 +400,10 @@ func (r *Registry) Register(reg prometheus.Registerer) {
 	for _, e := range []string{EventRegistered, EventRenewed, EventDeregistered, EventExpired, EventFromFleet} {
 		m.events.WithLabelValues(e)
 	}
+	for _, code := range []string{"400", "401", "403", "404", "409", "413", "429"} {
+		m.rejected.WithLabelValues(code)
+	}
+	m.services = services
 	r.mu.Lock()
 	r.metrics = m
 	r.mu.Unlock()
@@ -424,6 +430,11 @@ func (c registryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.r.metr
 
 func (c registryCollector) Collect(ch chan<- prometheus.Metric) {
 	n := map[string]int{}
+	if c.r.metrics.services != nil {
+		for _, s := range c.r.metrics.services() {
+			n[s] = 0
+		}
+	}
 	for _, x := range c.r.All() {
 		n[x.Service]++
 	}

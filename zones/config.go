@@ -107,6 +107,10 @@ type Config struct {
 	// RegistrationTokensFile holds the registration tokens, each scoped
 	// to one service ("" for none: no service takes registrations).
 	RegistrationTokensFile string
+	// WebhookSecretFile holds the shared secret that signs the scaling
+	// webhooks ([webhooks] secret_file; "" for none: no service may name
+	// webhooks).
+	WebhookSecretFile string
 	// StatusAuth makes the status page and the read API require a token:
 	// the one in StatusTokenFile, or the admin token. TLSCert and TLSKey
 	// (PEM files) make the HTTP side HTTPS. All resolved relative to File.
@@ -241,6 +245,9 @@ type configDoc struct {
 		TokenFile              tomlString `toml:"token_file"`
 		RegistrationTokensFile tomlString `toml:"registration_tokens_file"`
 	} `toml:"admin"`
+	Webhooks struct {
+		SecretFile tomlString `toml:"secret_file"`
+	} `toml:"webhooks"`
 	HTTP struct {
 		StatusAuth      tomlBool   `toml:"status_auth"`
 		StatusTokenFile tomlString `toml:"status_token_file"`
@@ -450,6 +457,7 @@ func parseConfig(files Files, file string, src []byte, list *ErrorList) *Config 
 	c.AdminStateFile = rel(doc.Admin.StateFile)
 	c.AdminTokenFile = rel(doc.Admin.TokenFile)
 	c.RegistrationTokensFile = rel(doc.Admin.RegistrationTokensFile)
+	c.WebhookSecretFile = rel(doc.Webhooks.SecretFile)
 	c.StateDir = rel(doc.State.Dir)
 	h := &doc.HTTP
 	h.StatusAuth.to(&c.StatusAuth)

@@ -152,6 +152,9 @@ func effectiveConfig(c *Config, zoneFiles []string, path func(string) string) []
 	w.kv("token_file", tomlQuote(path(c.AdminTokenFile)))
 	w.kv("registration_tokens_file", tomlQuote(path(c.RegistrationTokensFile)))
 
+	w.table("webhooks")
+	w.kv("secret_file", tomlQuote(path(c.WebhookSecretFile)))
+
 	w.table("http")
 	w.kv("status_auth", tomlBoolText(c.StatusAuth))
 	w.kv("max_connections", tomlIntText(int64(c.HTTPMaxConns)))
@@ -388,6 +391,17 @@ func effectiveService(w *tomlWriter, z *Zone, s *Service) {
 		w.kv("high", tomlFloat(p.High))
 		w.kv("idle", tomlFloat(p.Idle))
 		w.kv("load_tolerance", tomlFloat(p.LoadTolerance))
+	}
+	if sp := s.Scale; sp != nil {
+		w.table(at("scale")...)
+		w.kv("low", tomlFloat(sp.Low))
+		w.kv("high", tomlFloat(sp.High))
+		w.kv("min", tomlIntText(int64(sp.Min)))
+		w.kv("max", tomlIntText(int64(sp.Max)))
+		w.kv("cooldown", tomlDuration(sp.Cooldown))
+		w.kv("stabilization", tomlDuration(sp.Stabilization))
+		w.kv("warmup", tomlDuration(sp.Warmup))
+		w.kv("webhooks", tomlStrings(s.Webhooks))
 	}
 	if ss := s.SlowStart; ss.Aggression != 0 {
 		w.table(at("slow_start")...)

@@ -378,7 +378,7 @@ func TestEffectiveEveryKey(t *testing.T) {
 // TestEffectiveFields fails when a compiled service or check gains a
 // field: write it in effectiveService or effectiveCheck, then count it.
 func TestEffectiveFields(t *testing.T) {
-	if n := countFields(Service{}); n != 28 {
+	if n := countFields(Service{}); n != 30 {
 		t.Errorf("Service has %d fields: is the new one in effectiveService?", n)
 	}
 	if n := countFields(health.Spec{}); n != 11 {

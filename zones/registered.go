@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones/scale"
 )
 
 // Backends an agent registered through the API (health.Registry) join a
@@ -267,4 +269,57 @@ func (f *recordedFiles) Glob(pattern string) ([]string, error) { return f.globs[
 // of registrations swaps in.
 func (s *Snapshot) WithRegistered(reg Registrations) (*Snapshot, error) {
 	return LoadWith(s.sources, s.Files[0], LoadOptions{Registered: reg})
+}
+
+// scaleDoc is a service's [scale] table: the scaling rule of its pools.
+type scaleDoc struct {
+	Low           tomlNumber  `toml:"low" range:"0.01..10"`
+	High          tomlNumber  `toml:"high" range:"0.01..10"`
+	Min           tomlInt     `toml:"min" range:"1..10000"`
+	Max           tomlInt     `toml:"max" range:"1..10000"`
+	Cooldown      duration    `toml:"cooldown"`
+	Stabilization duration    `toml:"stabilization"`
+	Warmup        duration    `toml:"warmup"`
+	Webhooks      stringArray `toml:"webhooks"`
+}
+
+// scaling reads the service's scale table.
+func (l *zoneLoader) scaling(s *Service, doc *serviceDoc, path []string) {
+	d := doc.Scale
+	if d == nil {
+		return
+	}
+	at := append(path[:len(path):len(path)], "scale")
+	var sp scale.Spec
+	d.Low.to(&sp.Low)
+	d.High.to(&sp.High)
+	toInt(&d.Min, &sp.Min)
+	toInt(&d.Max, &sp.Max)
+	if d.Cooldown.ok() {
+		sp.Cooldown = d.Cooldown.v
+	}
+	if d.Stabilization.ok() {
+		sp.Stabilization = d.Stabilization.v
+	}
+	if d.Warmup.ok() {
+		sp.Warmup = d.Warmup.v
+	}
+	sp = sp.WithDefaults()
+	if err := sp.Check(); err != nil {
+		l.e.key(at, "%v", err)
+		return
+	}
+	for _, u := range d.Webhooks.v {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			l.e.key(append(at, "webhooks"), "%q: want an http or https URL", u)
+			return
+		}
+	}
+	if len(d.Webhooks.v) > 0 && l.cfg.WebhookSecretFile == "" {
+		l.e.key(append(at, "webhooks"), "webhooks are signed: set [webhooks] secret_file in the main file")
+		return
+	}
+	s.Scale = &sp
+	s.Webhooks = d.Webhooks.v
 }

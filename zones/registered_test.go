@@ -182,3 +182,32 @@ func TestMaxRegisteredNeedsRegistration(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+// TestScaleConfig: the scale table's mistakes, each with its position.
+func TestScaleConfig(t *testing.T) {
+	base := "origin = \"example.com.\"\nns = [\"ns1\"]\n[soa]\nrname = \"h\"\n[records]\nns1 = { A = \"192.0.2.1\" }\n[services.api]\nbackends = [{ name = \"a\", address = \"192.0.2.10\" }]\n"
+	cases := []struct{ scale, err string }{
+		{`scale = { low = 0.8, high = 0.5 }`, "z.toml:9:1: services.api.scale: low 0.8 and high 0.5: want 0 < low < high <= 10"},
+		{`scale = { min = 5, max = 2 }`, "z.toml:9:1: services.api.scale: min 5 and max 2: want 1 <= min <= max <= 10000"},
+		{`scale = { cooldown = "10ms" }`, "z.toml:9:1: services.api.scale: cooldown 10ms: want 1s..24h"},
+		{`scale = { webhooks = ["ftp://x/y"] }`, `z.toml:9:11: services.api.scale.webhooks: "ftp://x/y": want an http or https URL`},
+		{`scale = { webhooks = ["https://autoscaler.example/hook"] }`, "z.toml:9:11: services.api.scale.webhooks: webhooks are signed: set [webhooks] secret_file in the main file"},
+		{`scale = { low = 0.4, high = 0.8, min = 2, max = 20, cooldown = "2m", stabilization = "10m", warmup = "30s" }`, ""},
+	}
+	for _, c := range cases {
+		s, err := loadText(t, base+c.scale+"\n")
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.HasPrefix(got, c.err) || (c.err == "" && got != "") {
+			t.Errorf("%s: %q, want %q", c.scale, got, c.err)
+		}
+		if c.err == "" {
+			sp := s.Services()[0].Scale
+			if sp == nil || sp.Low != 0.4 || sp.Min != 2 || sp.Stabilization.Minutes() != 10 {
+				t.Errorf("%s: %+v", c.scale, sp)
+			}
+		}
+	}
+}

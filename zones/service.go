@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/zones/scale"
 	"github.com/gslb/gslb/zones/steer"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,6 +73,10 @@ type Service struct {
 	// pools through the API, at most MaxRegistered of them.
 	Registration  bool
 	MaxRegistered int
+	// Scale, if set, is the scaling rule of each of its pools, whose
+	// events go to Webhooks (docs/registration.md).
+	Scale    *scale.Spec
+	Webhooks []string
 	// Fallback and FallbackCNAME are answered with AllDownFallback.
 	Fallback      []netip.Addr
 	FallbackCNAME string

@@ -40,6 +40,7 @@ type serviceDoc struct {
 	SlowStart      *slowStartDoc  `toml:"slow_start"`
 	Registration   tomlBool       `toml:"registration"`
 	MaxRegistered  tomlInt        `toml:"max_registered" range:"1..10000"`
+	Scale          *scaleDoc      `toml:"scale"`
 }
 
 // steeringDoc holds the parameters of a service's control law; every key
@@ -267,6 +268,7 @@ func (l *zoneLoader) service(name string, doc *serviceDoc, path []string) *Servi
 	l.draw(s, doc, path)
 	l.policy(s, doc, path)
 	l.steering(s, doc, path)
+	l.scaling(s, doc, path)
 	l.inert(s, doc, path)
 	return s
 }

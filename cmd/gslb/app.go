@@ -44,6 +44,8 @@ type app struct {
 	clusterDone chan struct{}
 	reports     *health.Reports
 	registry    *health.Registry
+	scaling     *zones.Scaling
+	webhooks    *webhooks
 	regTokens   atomic.Pointer[registrationTokens]
 	rebuildKick chan struct{}
 	scraper     *health.Scraper
@@ -123,6 +125,13 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 	a.reports = health.NewReports(health.MaxReports)
 	a.steering = zones.NewSteering()
 	a.steering.Signals = zones.LiveSignals(a.reports)
+	a.scaling = zones.NewScaling()
+	a.scaling.Signals = a.steering.Signals
+	a.reg.MustRegister(a.scaling)
+	a.webhooks = newWebhooks(log, a.reg)
+	if err := a.readWebhookSecret(snap.Config); err != nil {
+		return nil, err
+	}
 	if a.cluster != nil {
 		a.steering.Fleet = a.cluster.FleetWeight
 		a.cluster.ShareReports(a.reports)
@@ -441,6 +450,9 @@ func (a *app) reload(why string) error {
 	}
 	a.reloads.WithLabelValues("success").Inc()
 	a.regTokens.Store(&toks) // the file is not in the hash: read at every reload
+	if err := a.readWebhookSecret(next.Config); err != nil {
+		a.log.Error("webhook secret not read again; the last one stays in use", "err", err)
+	}
 	if next.Hash == old.Hash {
 		// The files are the configuration in use again (an edit undone
 		// after a rejected reload, or a SIGHUP with nothing changed): no
@@ -633,6 +645,7 @@ func (a *app) background(ctx context.Context) {
 		go a.followFleet(ctx)
 	}
 	go a.rebuildRegistered(ctx)
+	go a.webhooks.Run(ctx)
 	go func() {
 		// The control laws and slow start move the weights once a
 		// second, the default probe interval, on the second of the wall
@@ -648,10 +661,12 @@ func (a *app) background(ctx context.Context) {
 				now := time.Now()
 				t.Reset(untilNextSecond(now))
 				tick := now.Truncate(time.Second)
-				a.steering.Step(a.h.Snapshot(), tick, time.Second)
+				snap := a.h.Snapshot()
+				a.steering.Step(snap, tick, time.Second)
 				if a.cluster != nil {
 					a.cluster.PublishSteering(tick, a.steering.Weights())
 				}
+				a.scale(snap, tick)
 				a.reports.Prune(now)
 				for _, g := range a.registry.Expire(now) {
 					a.log.Warn("registered backend removed: its lease ran out", "backend", g.ID, "renewed", g.Renewed.UTC().Format(time.RFC3339Nano), "lease", g.Lease)
@@ -663,6 +678,34 @@ func (a *app) background(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// readWebhookSecret reads [webhooks] secret_file, which signs the
+// scaling webhooks.
+func (a *app) readWebhookSecret(c *zones.Config) error {
+	s, err := readTokenFile("webhook secret file", c.WebhookSecretFile)
+	if err != nil {
+		return err
+	}
+	a.webhooks.setSecret(s)
+	return nil
+}
+
+// scale steps the pools' scalers and sends their events: in a fleet the
+// steering coordinator sends them (every member decides, and the events'
+// keys agree; one sends).
+func (a *app) scale(snap *zones.Snapshot, tick time.Time) {
+	member, send := "", true
+	if a.cluster != nil {
+		member = a.cluster.Name()
+		send = a.cluster.Coordinator() == member
+	}
+	for _, ev := range a.scaling.Step(snap, tick) {
+		a.log.Info("scale event", "service", ev.Service, "pool", ev.Pool, "action", ev.Action, "from", ev.From, "to", ev.To, "utilization", ev.Utilization, "id", ev.Key, "sent", send && len(ev.Webhooks) > 0)
+		if send && len(ev.Webhooks) > 0 {
+			a.webhooks.Send(ev, member, ev.Webhooks)
+		}
+	}
 }
 
 // registrationsFile is the registry's file in the state directory.
@@ -681,7 +724,18 @@ func (a *app) initRegistry(snap *zones.Snapshot) (*zones.Snapshot, error) {
 		file = filepath.Join(a.state.Dir, registrationsFile)
 	}
 	a.registry = health.NewRegistry(file, a.log)
-	a.registry.Register(a.reg)
+	a.registry.Register(a.reg, func() []string {
+		var out []string
+		if a.h == nil {
+			return nil
+		}
+		for _, svc := range a.h.Snapshot().Services() {
+			if svc.Registration {
+				out = append(out, strings.ToLower(strings.TrimSuffix(svc.Name, ".")))
+			}
+		}
+		return out
+	})
 	if err := a.registry.Load(time.Now(), snap.Config.StateFileMax); err != nil {
 		return nil, fmt.Errorf("registrations: %w", err)
 	}

@@ -173,7 +173,7 @@ func mustAbs(t *testing.T, p string) string {
 // exports, so that a rename cannot leave them silently empty.
 func TestDeployMetricNames(t *testing.T) {
 	b := newBackend(t)
-	conf := healthConfig(t, fmt.Sprintf("[services.www]\nwhen_all_down = \"nodata\"\nmembers = \"least_load\"\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = %s }]\n", checkTOML("http", b.addr)),
+	conf := healthConfig(t, fmt.Sprintf("[services.www]\nwhen_all_down = \"nodata\"\nmembers = \"least_load\"\nregistration = true\nscale = { min = 1, max = 3 }\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = %s }]\n", checkTOML("http", b.addr)),
 		fmt.Sprintf("[geo]\ndatabase = %q\n[cluster]\ninsecure = true\nbind = \"127.0.0.1:0\"\n", mustAbs(t, "../../testdata/geoip/GeoIP2-City-Test.mmdb")))
 	ta := startApp(t, conf, "")
 	waitFor(t, "a probe", 2*time.Second, func() bool { return ta.notReady() == "" })
@@ -201,7 +201,9 @@ func TestDeployMetricNames(t *testing.T) {
 	// And the per-member series of the cluster, which need another member
 	// (cluster's own tests have them).
 	for _, lazy := range []string{"gslb_health_reported_load_ratio", "gslb_health_transitions_total", "gslb_http_connections_refused_total",
-		"gslb_cluster_clock_skew_seconds", "gslb_cluster_config_differs"} {
+		"gslb_cluster_clock_skew_seconds", "gslb_cluster_config_differs",
+		// A pool's utilisation, which needs a load signal.
+		"gslb_pool_utilization"} {
 		exported[lazy] = true
 	}
 	names := regexp.MustCompile(`gslb_[a-z0-9_]+`)
