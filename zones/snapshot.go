@@ -183,7 +183,7 @@ func (s *Snapshot) BindEach(state func(*Backend) *health.State, admin *health.Ad
 				b.admin = admin.Slot(b.ID)
 			}
 			if steering != nil && svc.steered() {
-				b.steer = steering.slot(b.ID)
+				b.steer = steering.slot(b.ID, svc.SlowStart)
 			}
 		}
 	}

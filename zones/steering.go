@@ -121,13 +121,21 @@ func (st *Steering) MarkRunning() {
 	st.bound = true
 }
 
-func (st *Steering) slot(id string) *steerSlot {
+// slot is the steering slot of backend id, made on first use. A backend
+// new to a running server (a reload, a registration) starts at its slow
+// start's first factor, not at its full weight: it would otherwise get
+// its whole share until the next step.
+func (st *Steering) slot(id string, ss steer.SlowStart) *steerSlot {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s, ok := st.slots[id]
 	if !ok {
 		s = &steerSlot{id: id, atStart: !st.bound}
-		s.eff.Store(math.Float64bits(1))
+		m := 1.0
+		if st.bound {
+			m = ss.Factor(0)
+		}
+		s.eff.Store(math.Float64bits(m))
 		st.slots[id] = s
 	}
 	return s

@@ -155,6 +155,14 @@ func TestSteeringNoRampAtStart(t *testing.T) {
 	next := load(strings.Replace(steeringZone, `{ name = "b", address = "192.0.2.12" },`, `{ name = "b", address = "192.0.2.12" },
   { name = "n", address = "192.0.2.13" },`, 1))
 	bind(next, st)
+	// Before its first step too: not its full weight for a second.
+	for _, svc := range next.Services() {
+		for _, b := range svc.Backends {
+			if b.ID == "web.example.com/n" && b.EffectiveWeight() != 0.1 {
+				t.Errorf("a backend a reload added: weight %v before its first step, want 0.1 (the ramp's start)", b.EffectiveWeight())
+			}
+		}
+	}
 	st.Step(next, now.Add(time.Second), time.Second)
 	for _, svc := range next.Services() {
 		for _, b := range svc.Backends {

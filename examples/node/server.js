@@ -15,12 +15,22 @@ const http = require('node:http');
 const { parseArgs } = require('node:util');
 const { performance } = require('node:perf_hooks');
 const client = require('prom-client');
+const { Agent } = require('./agent');
+
+// served counts the requests of /work answered 200, for the agent's
+// reports.
+const served = { n: 0 };
 
 const USAGE = `usage: node server.js [--host 127.0.0.1] [--port 8080] [--capacity 40]
                       [--max-queue 200] [--shutdown-timeout 10] [--cpu-share 1]
+                      [--gslb URL --gslb-service NAME --gslb-name NAME
+                       --gslb-token-file FILE [--gslb-lease 15]]
   --port defaults to $PORT, then 8080; 0 picks a free port.
   --cpu-share F (0 < F <= 1): below 1, /work takes 1000/capacity ms of wall
-  time, of which the first F is spent burning CPU; 1 is pure CPU cost.`;
+  time, of which the first F is spent burning CPU; 1 is pure CPU cost.
+  --gslb URL: register with gslb's HTTP side (agent.js) as --gslb-name in
+  --gslb-service, answered at --host, with a lease of --gslb-lease seconds;
+  on SIGTERM drain, wait for cached answers to expire, deregister, exit.`;
 
 // parseConfig turns argv and env into a validated config, or throws an
 // Error whose message names the flag.
@@ -35,6 +45,11 @@ function parseConfig(argv, env) {
       'shutdown-timeout': { type: 'string', default: '10' },
       // No default here, so that we can tell whether it was given.
       'cpu-share': { type: 'string' },
+      gslb: { type: 'string' },
+      'gslb-service': { type: 'string' },
+      'gslb-name': { type: 'string' },
+      'gslb-token-file': { type: 'string' },
+      'gslb-lease': { type: 'string', default: '15' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -58,6 +73,7 @@ function parseConfig(argv, env) {
     cpuShare: num('cpu-share', values['cpu-share'] ?? '1', (v) => v > 0 && v <= 1, 'a fraction, 0 < F <= 1'),
     // cpuShareSet: --cpu-share was given; the start-up line then shows it.
     cpuShareSet: values['cpu-share'] !== undefined,
+    gslb: gslbConfig(values, num),
   };
 }
 
@@ -298,6 +314,7 @@ class WorkQueue {
         this.shift();
         reply(job.res, 200, 'done\n', this.draining);
         this.metrics.requests.inc({ code: '200' });
+        served.n++;
         this.metrics.duration.observe((performance.now() - job.t0) / 1000);
       }
     }
@@ -368,6 +385,7 @@ class WorkQueue {
         this.shift();
         reply(job.res, 200, 'done\n', this.draining);
         this.metrics.requests.inc({ code: '200' });
+        served.n++;
         this.metrics.duration.observe((performance.now() - job.t0) / 1000);
         // The next service starts at this one's end, so that a timer that
         // fires late (by up to a few ms) costs no throughput. If the burn
@@ -395,6 +413,27 @@ class WorkQueue {
     this.waiting = null;
     setImmediate(this.run); // this.scheduled stays true
   }
+}
+
+// gslbConfig is the agent's settings, null without --gslb.
+function gslbConfig(values, num) {
+  if (values.gslb === undefined) return null;
+  for (const k of ['gslb-service', 'gslb-name', 'gslb-token-file']) {
+    if (!values[k]) throw new Error(`--gslb needs --${k}`);
+  }
+  let url;
+  try {
+    url = new URL(values.gslb);
+  } catch {
+    throw new Error(`--gslb ${JSON.stringify(values.gslb)}: want gslb's HTTP URL, http://host:port`);
+  }
+  return {
+    url: url.href,
+    service: values['gslb-service'],
+    name: values['gslb-name'],
+    tokenFile: values['gslb-token-file'],
+    lease: num('gslb-lease', values['gslb-lease'], (v) => v >= 5 && v <= 3600, 'seconds, 5..3600'),
+  };
 }
 
 function reply(res, code, body, close, headers = {}) {
@@ -458,7 +497,23 @@ function main() {
     process.exit(1);
   });
 
+  let agent = null;
   server.listen(cfg.port, cfg.host, () => {
+    if (cfg.gslb) {
+      const token = require('node:fs').readFileSync(cfg.gslb.tokenFile, 'utf8').trim();
+      agent = new Agent({
+        ...cfg.gslb,
+        token,
+        address: cfg.host,
+        capacity: cfg.capacity,
+        served: () => served.n,
+        log: (line) => process.stderr.write(`server.js: gslb: ${line}\n`),
+      });
+      agent.start().catch((err) => {
+        process.stderr.write(`server.js: gslb: ${err.message}\n`);
+        process.exit(1);
+      });
+    }
     const { address, port } = server.address();
     const host = address.includes(':') ? `[${address}]` : address;
     process.stdout.write(
@@ -490,8 +545,23 @@ function main() {
     // after its response; close those too.
     queue.onIdle = () => server.closeIdleConnections();
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  // With an agent, SIGTERM first drains the instance in gslb and keeps
+  // serving until the last cached answer naming it has expired.
+  let stopping = false;
+  const stop = (signal) => {
+    if (!agent) return shutdown(signal);
+    if (stopping) return;
+    stopping = true;
+    agent.drain().then(
+      () => shutdown(signal),
+      (err) => {
+        process.stderr.write(`server.js: gslb: ${err.message}\n`);
+        shutdown(signal);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 if (require.main === module) main();

@@ -165,6 +165,7 @@ test('parseConfig', async (t) => {
     [[], { PORT: '9000' }, { port: 9000 }],
     [['--port', '0'], { PORT: '9000' }, { port: 0 }],
     [['--port=8081', '--capacity=12.5', '--max-queue', '3', '--host', '::1'], {}, { port: 8081, capacity: 12.5, maxQueue: 3, host: '::1' }],
+    [[], {}, { gslb: null }],
   ];
   for (const [argv, env, want] of ok) {
     await t.test(argv.join(' ') || `env ${JSON.stringify(env)}`, () => {
@@ -180,11 +181,19 @@ test('parseConfig', async (t) => {
     [['--max-queue', '0'], '--max-queue "0": want an integer >= 1'],
     [['--max-queue', '1.5'], '--max-queue "1.5": want an integer >= 1'],
     [['--shutdown-timeout=-1'], '--shutdown-timeout "-1": want seconds, > 0'],
+    [['--gslb', 'http://127.0.0.1:9153'], '--gslb needs --gslb-service'],
+    [['--gslb', 'http://127.0.0.1:9153', '--gslb-service', 'api.example.com'], '--gslb needs --gslb-name'],
+    [['--gslb', 'nowhere', '--gslb-service', 'a', '--gslb-name', 'b', '--gslb-token-file', 't'], '--gslb "nowhere": want gslb\'s HTTP URL, http://host:port'],
+    [['--gslb', 'http://x:1', '--gslb-service', 'a', '--gslb-name', 'b', '--gslb-token-file', 't', '--gslb-lease', '1'], '--gslb-lease "1": want seconds, 5..3600'],
   ];
   for (const [argv, msg] of bad) {
     await t.test(argv.join(' '), () => assert.throws(() => parseConfig(argv, {}), { message: msg }));
   }
   await t.test('unknown flag', () => assert.throws(() => parseConfig(['--cap', '3'], {}), /Unknown option '--cap'/));
+  await t.test('--gslb', () => {
+    const got = parseConfig(['--gslb', 'http://127.0.0.1:9153', '--gslb-service', 'api.example.com', '--gslb-name', 'web-1', '--gslb-token-file', 'api.token'], {});
+    assert.deepEqual(got.gslb, { url: 'http://127.0.0.1:9153/', service: 'api.example.com', name: 'web-1', tokenFile: 'api.token', lease: 15 });
+  });
 });
 
 test('UtilizationWindow counts CPU time inside the last window, pro rata at its start', () => {

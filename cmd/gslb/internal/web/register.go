@@ -173,6 +173,23 @@ func (s *Server) registrant(w http.ResponseWriter, r *http.Request, service stri
 	return "", false
 }
 
+// registrationTokenOf tells whether r carries a registration token of
+// svc's (a service that takes registrations), and who sent it.
+func (s *Server) registrationTokenOf(r *http.Request, svc *zones.Service) (string, bool) {
+	if svc == nil || !svc.Registration || s.deps.RegistrationToken == nil {
+		return "", false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || got == "" {
+		return "", false
+	}
+	name, ok := s.deps.RegistrationToken(strings.ToLower(strings.TrimSuffix(svc.Name, ".")), got)
+	if !ok {
+		return "", false
+	}
+	return "registration token " + name + " from " + r.RemoteAddr, true
+}
+
 // registrationService finds the service of a registration request and
 // checks that it takes registrations; if not, it has answered.
 func (s *Server) registrationService(w http.ResponseWriter, r *http.Request) (*zones.Service, string, bool) {

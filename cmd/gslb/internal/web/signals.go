@@ -35,16 +35,22 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotImplemented, apiError{"the load report API is off: this server keeps no load reports"})
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && !s.authorized(w, r) {
-		return
+	svc, b := s.findBackend(r.PathValue("service"), r.PathValue("backend"))
+	source := "api " + r.RemoteAddr
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// The agent of a registered backend reports with its service's
+		// registration token; anyone else needs the admin token.
+		if who, ok := s.registrationTokenOf(r, svc); ok {
+			source = who
+		} else if !s.authorized(w, r) {
+			return
+		}
 	}
-	_, b := s.findBackend(r.PathValue("service"), r.PathValue("backend"))
 	if b == nil {
 		writeJSON(w, http.StatusNotFound, apiError{"no such backend"})
 		return
 	}
 	now := s.now()
-	source := "api " + r.RemoteAddr
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		rep, ok := s.deps.Reports.Get(b.ID, now)
