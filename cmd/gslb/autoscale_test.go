@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -137,7 +138,24 @@ dir = "state"
 		}
 		return 0.3
 	}
-	const total = 240 * time.Second
+	total := 240 * time.Second
+	// GSLB_AUTOSCALE=oscillate (by hand, docs/registration.md): demand
+	// grows to the scale-out threshold of two instances (1.5), then
+	// oscillates ±10 % around it with a 20 s period for two minutes.
+	oscillate := os.Getenv("GSLB_AUTOSCALE") == "oscillate"
+	const oscFrom = 50
+	if oscillate {
+		demand = func(s float64) float64 {
+			switch {
+			case s < 20:
+				return 0.3
+			case s < oscFrom:
+				return 0.3 + 1.2*(s-20)/(oscFrom-20)
+			}
+			return 1.5 * (1 + 0.1*math.Sin(2*math.Pi*(s-oscFrom)/20))
+		}
+		total = (oscFrom + 120) * time.Second
+	}
 	type cache struct {
 		mu      sync.Mutex
 		addrs   []string
@@ -297,6 +315,38 @@ dir = "state"
 		t.Errorf("%d registered backends seen in the API, want at least 3", len(backends))
 	}
 	fmt.Printf("autoscale: longest time the pool's utilisation stayed above the band (0.75), sampled each second: %v (warm-up + cooldown: 30s)\n", worstAbove)
+	if oscillate {
+		evMu.Lock()
+		defer evMu.Unlock()
+		type ev struct {
+			at  float64
+			out bool
+		}
+		var evs []ev
+		for _, e := range events {
+			var at float64
+			fmt.Sscanf(strings.TrimPrefix(e, "+"), "%fs", &at)
+			if at >= oscFrom && (strings.Contains(e, "scale_out") || strings.Contains(e, "scale_in")) {
+				evs = append(evs, ev{at, strings.Contains(e, "scale_out")})
+			}
+			fmt.Println("autoscale: " + e)
+		}
+		reversed := 0
+		for i := 1; i < len(evs); i++ {
+			if evs[i].at-evs[i-1].at < 20 {
+				t.Errorf("events %.1f s apart, within the cooldown", evs[i].at-evs[i-1].at)
+			}
+			if evs[i].out != evs[i-1].out && evs[i].at-evs[i-1].at < 60 {
+				reversed++
+			}
+		}
+		fmt.Printf("autoscale: oscillation ±10 %% around the threshold, 20 s period, 120 s: %d events, %d reversed within the 60 s window; %d requests, %d failed\n",
+			len(evs), reversed, sent.Load(), refused.Load()+overloaded.Load())
+		if reversed > 0 {
+			t.Errorf("%d events reversed within the stabilisation window", reversed)
+		}
+		return
+	}
 	if worstAbove > 30*time.Second {
 		t.Errorf("the pool stayed above the band for %v, more than warm-up + cooldown", worstAbove)
 	}
