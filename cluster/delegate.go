@@ -164,17 +164,22 @@ const maxAdminChanges = 2
 func (c *Cluster) adminChanged(changes []health.Change) {
 	for len(changes) > 0 {
 		n := min(len(changes), maxAdminChanges)
-		msg := adminMessage(changes[:n])
+		c.broadcast(adminMessage(changes[:n]), "admin")
 		changes = changes[n:]
-		if c.ml != nil {
-			for _, m := range c.ml.Members() {
-				if m.Name != c.cfg.Name {
-					c.send(m, msg, "admin")
-				}
+	}
+}
+
+// broadcast sends a change made here to every member at once, and queues
+// it for gossip too (which reaches members this one cannot).
+func (c *Cluster) broadcast(msg []byte, kind string) {
+	if c.ml != nil {
+		for _, m := range c.ml.Members() {
+			if m.Name != c.cfg.Name {
+				c.send(m, msg, kind)
 			}
 		}
-		c.queue.QueueBroadcast(adminBroadcast(msg))
 	}
+	c.queue.QueueBroadcast(adminBroadcast(msg))
 }
 
 // notifyAdmin calls the OnAdminMerged function.

@@ -215,17 +215,7 @@ func (c *Cluster) pruneSteering(now time.Time) {
 // too. Call it before Run.
 func (c *Cluster) ShareReports(r *health.Reports) {
 	c.reports.Store(r)
-	r.Replicate(func(ch health.ReportChange) {
-		msg := reportMessage(ch)
-		if c.ml != nil {
-			for _, m := range c.ml.Members() {
-				if m.Name != c.cfg.Name {
-					c.send(m, msg, "reports")
-				}
-			}
-		}
-		c.queue.QueueBroadcast(adminBroadcast(msg))
-	})
+	r.Replicate(func(ch health.ReportChange) { c.broadcast(reportMessage(ch), "reports") })
 }
 
 // mergeReports applies reports from another member.
@@ -247,17 +237,7 @@ func (c *Cluster) mergeReports(changes []health.ReportChange) {
 // that a member that was away catches up. Call it before Run.
 func (c *Cluster) ShareRegistrations(r *health.Registry) {
 	c.registry.Store(r)
-	r.Replicate(func(ch health.RegistrationChange) {
-		msg := registrationMessage(ch)
-		if c.ml != nil {
-			for _, m := range c.ml.Members() {
-				if m.Name != c.cfg.Name {
-					c.send(m, msg, "registrations")
-				}
-			}
-		}
-		c.queue.QueueBroadcast(adminBroadcast(msg))
-	})
+	r.Replicate(func(ch health.RegistrationChange) { c.broadcast(registrationMessage(ch), "registrations") })
 }
 
 // mergeRegistrations applies registration changes from another member.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -274,16 +275,12 @@ func (r *Registry) All() []Registration {
 		out = append(out, *x)
 	}
 	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b Registration) int {
-		if a.ID < b.ID {
-			return -1
-		}
-		if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
+	sortByID(out)
 	return out
+}
+
+func sortByID(regs []Registration) {
+	slices.SortFunc(regs, func(a, b Registration) int { return strings.Compare(a.ID, b.ID) })
 }
 
 // Of returns the registrations of a service, by ID.
@@ -318,15 +315,7 @@ func (r *Registry) saveLocked() error {
 	for _, x := range r.regs {
 		f.Registrations = append(f.Registrations, *x)
 	}
-	slices.SortFunc(f.Registrations, func(a, b Registration) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	sortByID(f.Registrations)
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return err

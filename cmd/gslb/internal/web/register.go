@@ -152,14 +152,12 @@ func (s *Server) findService(service string) *zones.Service {
 // registration tokens, or (when admin is true) the admin token. It
 // returns who sent it, for the log and the registration's source; if
 // not, it has answered.
-func (s *Server) registrant(w http.ResponseWriter, r *http.Request, service string, admin bool) (string, bool) {
+func (s *Server) registrant(w http.ResponseWriter, r *http.Request, svc *zones.Service, service string, admin bool) (string, bool) {
+	if who, ok := s.registrationTokenOf(r, svc); ok {
+		return who, true
+	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if ok && got != "" {
-		if s.deps.RegistrationToken != nil {
-			if name, ok := s.deps.RegistrationToken(service, got); ok {
-				return "registration token " + name + " from " + r.RemoteAddr, true
-			}
-		}
 		if s.deps.Token != "" && constantEqual(got, s.deps.Token) {
 			if admin {
 				return "admin token from " + r.RemoteAddr, true
@@ -190,6 +188,19 @@ func (s *Server) registrationTokenOf(r *http.Request, svc *zones.Service) (strin
 	return "registration token " + name + " from " + r.RemoteAddr, true
 }
 
+// registrationRequest checks a registration request: its service, which
+// must take registrations, and its token (the admin token too when admin
+// is true). It returns the service, its name and who sent the request;
+// if not ok, it has answered.
+func (s *Server) registrationRequest(w http.ResponseWriter, r *http.Request, admin bool) (*zones.Service, string, string, bool) {
+	svc, service, ok := s.registrationService(w, r)
+	if !ok {
+		return nil, "", "", false
+	}
+	who, ok := s.registrant(w, r, svc, service, admin)
+	return svc, service, who, ok
+}
+
 // registrationService finds the service of a registration request and
 // checks that it takes registrations; if not, it has answered.
 func (s *Server) registrationService(w http.ResponseWriter, r *http.Request) (*zones.Service, string, bool) {
@@ -213,11 +224,7 @@ func (s *Server) registrationService(w http.ResponseWriter, r *http.Request) (*z
 // register serves PUT /api/v1/backends/{service}/{backend}: a new
 // registration (201) or a renewal (200).
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
-	svc, service, ok := s.registrationService(w, r)
-	if !ok {
-		return
-	}
-	who, ok := s.registrant(w, r, service, false)
+	svc, service, who, ok := s.registrationRequest(w, r, false)
 	if !ok {
 		return
 	}
@@ -265,11 +272,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 
 // deregister serves DELETE /api/v1/backends/{service}/{backend}.
 func (s *Server) deregister(w http.ResponseWriter, r *http.Request) {
-	_, service, ok := s.registrationService(w, r)
-	if !ok {
-		return
-	}
-	who, ok := s.registrant(w, r, service, true)
+	_, service, who, ok := s.registrationRequest(w, r, true)
 	if !ok {
 		return
 	}
@@ -302,11 +305,7 @@ type drainJSON struct {
 // last cached answer naming it expires, which its agent waits for before
 // it exits.
 func (s *Server) drain(w http.ResponseWriter, r *http.Request) {
-	svc, service, ok := s.registrationService(w, r)
-	if !ok {
-		return
-	}
-	who, ok := s.registrant(w, r, service, true)
+	svc, service, who, ok := s.registrationRequest(w, r, true)
 	if !ok {
 		return
 	}
