@@ -870,6 +870,12 @@ func TestFleetNetns(t *testing.T) {
 		if code := reg(fleet[1], "PUT", "/api/v1/backends/reg.example.test/agent-1", body); code != 201 {
 			t.Fatalf("register on ns2: %d", code)
 		}
+		// Until the registration reaches ns3 by gossip, a PUT there is a
+		// new registration (201); once it has, it is a renewal (200).
+		seen := waitAll(t, fleet[2:], 5*time.Second, "ns3 knows agent-1", func(m *labMember) bool {
+			return reg(m, "GET", "/api/v1/backends/reg.example.test/agent-1", "") == 200
+		})
+		fmt.Printf("netns: a registration made on ns2 known to ns3 after %v\n", seen.Round(time.Millisecond))
 		if code := reg(fleet[2], "PUT", "/api/v1/backends/reg.example.test/agent-1", body); code != 200 {
 			t.Fatalf("renew on ns3: %d", code)
 		}
