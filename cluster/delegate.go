@@ -91,7 +91,7 @@ func (d delegate) GetBroadcasts(overhead, limit int) [][]byte {
 
 // LocalState is every admin write this member has, for push/pull.
 func (d delegate) LocalState(bool) []byte {
-	s := pushState{Admin: d.c.admin.Changes()}
+	s := pushState{Admin: d.c.admin.Changes(), Node: d.c.cfg.Name}
 	if r := d.c.registry.Load(); r != nil {
 		s.Registrations = r.All()
 	}
@@ -120,7 +120,7 @@ func (d delegate) MergeRemoteState(buf []byte, _ bool) {
 			c.metrics.dropped("malformed")
 			continue
 		}
-		regs = append(regs, health.RegistrationChange{ID: r.ID, Registration: &r, At: r.Renewed})
+		regs = append(regs, health.RegistrationChange{ID: r.ID, Registration: &r, At: r.Renewed, Node: s.Node})
 	}
 	c.mergeRegistrations(regs)
 }

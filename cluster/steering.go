@@ -237,7 +237,10 @@ func (c *Cluster) mergeReports(changes []health.ReportChange) {
 // that a member that was away catches up. Call it before Run.
 func (c *Cluster) ShareRegistrations(r *health.Registry) {
 	c.registry.Store(r)
-	r.Replicate(func(ch health.RegistrationChange) { c.broadcast(registrationMessage(ch), "registrations") })
+	r.Replicate(func(ch health.RegistrationChange) {
+		ch.Node = c.cfg.Name
+		c.broadcast(registrationMessage(ch), "registrations")
+	})
 }
 
 // mergeRegistrations applies registration changes from another member.

@@ -180,7 +180,7 @@ func TestSharedRegistrations(t *testing.T) {
 	waitFor(t, "d to have web-1", func() bool { _, ok := lateReg.Get(r.ID); return ok })
 
 	old, _ := regs[0].Get(r.ID)
-	if ok, err := regs[0].Remove(r.ID); !ok || err != nil {
+	if ok, err := regs[0].Remove(r.ID, "test"); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	waitFor(t, "the deregistration everywhere", func() bool {

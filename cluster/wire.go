@@ -197,6 +197,8 @@ func parseAdmin(b []byte) ([]health.Change, error) {
 type pushState struct {
 	Admin         []health.Change       `json:"admin"`
 	Registrations []health.Registration `json:"registrations,omitempty"`
+	// Node is the sender, for the audit trail of what it brings.
+	Node string `json:"node,omitempty"`
 }
 
 // kindSteer is a steering frame: the coordinator's effective weights at
@@ -379,10 +381,14 @@ type registrationWire struct {
 	ID           string               `json:"id"`
 	Registration *health.Registration `json:"registration,omitempty"`
 	At           time.Time            `json:"at"`
+	// By is who deregistered (a registration has its Source), Node the
+	// member the change was made on: for the audit trail.
+	By   string `json:"by,omitempty"`
+	Node string `json:"node,omitempty"`
 }
 
 func registrationMessage(c health.RegistrationChange) []byte {
-	b, _ := json.Marshal([]registrationWire{{ID: c.ID, Registration: c.Registration, At: c.At}}) // plain data: cannot fail
+	b, _ := json.Marshal([]registrationWire{{ID: c.ID, Registration: c.Registration, At: c.At, By: c.By, Node: c.Node}}) // plain data: cannot fail
 	return append([]byte{kindRegistrations}, b...)
 }
 
@@ -402,7 +408,10 @@ func parseRegistrations(b []byte) ([]health.RegistrationChange, error) {
 		if err := checkRegistration(w.ID, w.Registration); err != nil {
 			return nil, fmt.Errorf("registration %d: %w", i, err)
 		}
-		out = append(out, health.RegistrationChange{ID: w.ID, Registration: w.Registration, At: w.At})
+		if len(w.By) > 512 || len(w.Node) > 256 {
+			return nil, fmt.Errorf("registration %d: by or node too long", i)
+		}
+		out = append(out, health.RegistrationChange{ID: w.ID, Registration: w.Registration, At: w.At, By: w.By, Node: w.Node})
 	}
 	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/gslb/gslb/internal/audit"
 	"github.com/gslb/gslb/internal/hlc"
 	"github.com/gslb/gslb/internal/safefile"
 )
@@ -59,6 +60,10 @@ type Change struct {
 	ID       string    `json:"id"`
 	Override *Override `json:"override,omitempty"`
 	Stamp    hlc.Stamp `json:"stamp"`
+	// Source is who made the change, as Override.Source (which a
+	// cleared override has not), for the audit trail of the members it
+	// reaches.
+	Source string `json:"source,omitempty"`
 }
 
 // Slot holds a backend's override; the query path loads it atomically.
@@ -92,7 +97,8 @@ type Admin struct {
 	last     map[string]Change
 	clock    *hlc.Clock
 	onChange func([]Change)
-	next     time.Time // the earliest expiry of an override in effect
+	next     time.Time    // the earliest expiry of an override in effect
+	trail    *audit.Trail // nil: no audit trail
 }
 
 // clearedKeep is how long the last write of a backend whose override is
@@ -107,6 +113,15 @@ func (a *Admin) Replicate(clock *hlc.Clock, onChange func([]Change)) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.clock, a.onChange = clock, onChange
+}
+
+// Audit has every change of an override recorded in t: made here (the
+// API, the state file, an expiry) or merged from the fleet. Call it before
+// LoadFile.
+func (a *Admin) Audit(t *audit.Trail) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.trail = t
 }
 
 // NewAdmin returns an override store persisted in file ("" for none): the
@@ -195,7 +210,7 @@ func (a *Admin) Set(id string, o *Override, source string) error {
 	if o != nil {
 		o.Stamp = stamp
 	}
-	ch := Change{ID: id, Override: o, Stamp: stamp}
+	ch := Change{ID: id, Override: o, Stamp: stamp, Source: source}
 	prev, had := a.last[id]
 	old := a.slot(id).Swap(o)
 	a.last[id] = ch
@@ -211,7 +226,7 @@ func (a *Admin) Set(id string, o *Override, source string) error {
 		a.log.Error("admin override not applied: the state file cannot be written", "backend", id, "err", err)
 		return &SaveError{File: a.file, Err: err}
 	}
-	a.logChange(id, old, o, source)
+	a.logChange(id, old, o, source, "")
 	a.rearm()
 	if a.onChange != nil {
 		a.onChange([]Change{ch})
@@ -244,7 +259,14 @@ func (a *Admin) Merge(changes []Change, source string) int {
 			continue
 		}
 		a.clock.Observe(ch.Stamp, time.Hour)
-		a.apply(ch, now, source)
+		by := ch.Source
+		if ch.Override != nil && ch.Override.Source != "" {
+			by = ch.Override.Source
+		}
+		if by == "" {
+			by = source
+		}
+		a.apply(ch, now, by, ch.Stamp.Node)
 		n++
 	}
 	if n > 0 {
@@ -317,26 +339,33 @@ func (o *Override) check() error {
 // apply makes ch the backend's last write and puts its override in
 // effect if it is active at now (an expired one is kept as the last write
 // only). a.mu is held.
-func (a *Admin) apply(ch Change, now time.Time, source string) {
+func (a *Admin) apply(ch Change, now time.Time, source, via string) {
 	a.last[ch.ID] = ch
 	o := ch.Override
 	if !o.active(now) {
 		o = nil
 	}
-	a.swap(ch.ID, o, source)
+	a.swap(ch.ID, o, source, via)
 }
 
 // swap installs o and logs the change. a.mu is held.
-func (a *Admin) swap(id string, o *Override, source string) {
-	a.logChange(id, a.slot(id).Swap(o), o, source)
+func (a *Admin) swap(id string, o *Override, source, via string) {
+	a.logChange(id, a.slot(id).Swap(o), o, source, via)
 }
 
-// logChange logs the change of a backend's override from old to o.
-func (a *Admin) logChange(id string, old, o *Override, source string) {
+// logChange logs the change of a backend's override from old to o, and
+// records it in the audit trail; via is the fleet member it was made on,
+// "" for here.
+func (a *Admin) logChange(id string, old, o *Override, source, via string) {
 	switch {
 	case o == nil && old == nil:
 	case o == nil:
 		a.log.Info("admin override cleared", "backend", id, "was", old.State, "source", source)
+		action := audit.OverrideCleared
+		if source == "expiry" {
+			action = audit.OverrideExpired
+		}
+		a.record(action, id, old, source, via)
 	case old != nil && old.State == o.State && old.Reason == o.Reason && old.Expires.Equal(o.Expires):
 	default:
 		args := []any{"backend", id, "state", o.State, "reason", o.Reason, "source", source}
@@ -344,7 +373,28 @@ func (a *Admin) logChange(id string, old, o *Override, source string) {
 			args = append(args, "expires", o.Expires.Format(time.RFC3339))
 		}
 		a.log.Info("admin override set", args...)
+		a.record(audit.OverrideSet, id, o, source, via)
 	}
+}
+
+// record adds an override's change to the audit trail: o is the override
+// set, or for a clearing the one that was in effect. a.mu is held.
+func (a *Admin) record(action, id string, o *Override, source, via string) {
+	if a.trail == nil {
+		return
+	}
+	by, from := audit.SplitSource(source)
+	d := map[string]string{"state": o.State}
+	if action != audit.OverrideSet {
+		d = map[string]string{"was": o.State}
+	}
+	if o.Reason != "" {
+		d["reason"] = o.Reason
+	}
+	if !o.Expires.IsZero() {
+		d["expires"] = o.Expires.UTC().Format(time.RFC3339)
+	}
+	a.trail.Record(audit.Entry{Action: action, Backend: id, By: by, From: from, Via: via, Detail: d})
 }
 
 // stateFile is the admin state file's layout: the overrides in effect,
@@ -423,7 +473,8 @@ func (a *Admin) LoadFile() error {
 	now := time.Now()
 	var made []Change
 	write := func(ch Change) {
-		a.apply(ch, now, "state file")
+		ch.Source = "state file"
+		a.apply(ch, now, "state file", "")
 		made = append(made, ch)
 	}
 	for id, o := range f.Backends {
@@ -506,7 +557,7 @@ func (a *Admin) Expire(now time.Time) int {
 	n := 0
 	for id, s := range a.slots {
 		if o := s.Load(); o != nil && !o.Expires.IsZero() && !o.Expires.After(now) {
-			a.swap(id, nil, "expiry")
+			a.swap(id, nil, "expiry", "")
 			n++
 		}
 	}

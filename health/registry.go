@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gslb/gslb/internal/audit"
 	"github.com/gslb/gslb/internal/safefile"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -48,6 +49,11 @@ type Registration struct {
 	// Source is who registered it: the token's name and the remote
 	// address.
 	Source string `json:"source"`
+	// Retire, when set, is when a backend deregistered with drain is
+	// removed: it is out of new answers (an admin drain) until the last
+	// answer that named it expires from caches, and takes no renewal.
+	// Expires is Retire then.
+	Retire time.Time `json:"retire,omitzero"`
 }
 
 // Registry keeps the registrations and their leases, persisted in a file
@@ -63,8 +69,10 @@ type Registry struct {
 	removed   map[string]time.Time // deregistrations, kept for removedKeep
 	dirty     bool                 // renewals not yet written
 	onChange  func()
+	onGone    func(id string)
 	replicate func(RegistrationChange)
 	metrics   *registryMetrics // nil until Register
+	trail     *audit.Trail     // nil: no audit trail
 }
 
 // removedKeep is how long a deregistration is remembered, so that a copy
@@ -79,6 +87,10 @@ type RegistrationChange struct {
 	ID           string
 	Registration *Registration
 	At           time.Time
+	// By is who deregistered (a registration carries its Source); Node
+	// is the member the change was made on: for the audit trail.
+	By   string
+	Node string
 }
 
 // NewRegistry returns an empty registry kept in file ("" for none).
@@ -93,11 +105,62 @@ func NewRegistry(file string, log *slog.Logger) *Registry {
 // answered from its first renewal).
 func (r *Registry) OnChange(f func()) { r.onChange = f }
 
+// OnGone has f called (outside the lock) with the ID of each backend
+// deregistered here or whose lease ran out: the server clears its admin
+// override (a drain), so that a later registration under the same name
+// starts afresh.
+func (r *Registry) OnGone(f func(id string)) { r.onGone = f }
+
+func (r *Registry) gone(ids ...string) {
+	if r.onGone != nil {
+		for _, id := range ids {
+			r.onGone(id)
+		}
+	}
+}
+
 // Replicate has f called, outside the lock, with every registration,
 // renewal and deregistration made through Put and Remove (not Merge): a
 // fleet sends them to its other members. Call it before the registry is
 // used.
 func (r *Registry) Replicate(f func(RegistrationChange)) { r.replicate = f }
+
+// Audit has the registry's changes recorded in t: registrations,
+// changes of what is answered, deregistrations, drains and leases run
+// out, made here or merged from the fleet (renewals are not recorded).
+// Call it before the registry is used.
+func (r *Registry) Audit(t *audit.Trail) { r.trail = t }
+
+// record adds a change of x to the audit trail: by (default x.Source) and
+// via as audit.Entry has them.
+func (r *Registry) record(action string, x *Registration, by, via string) {
+	if r.trail == nil {
+		return
+	}
+	if by == "" {
+		by = x.Source
+	}
+	who, from := audit.SplitSource(by)
+	e := audit.Entry{Action: action, Backend: x.ID, By: who, From: from, Via: via}
+	switch action {
+	case audit.Registered, audit.Reregistered:
+		e.Detail = map[string]string{"address": x.Address, "weight": strconv.FormatFloat(x.Weight, 'g', -1, 64), "lease": x.Lease.String()}
+		if x.Pool != "" {
+			e.Detail["pool"] = x.Pool
+		}
+		if x.Capacity != 0 {
+			e.Detail["capacity"] = strconv.FormatFloat(x.Capacity, 'g', -1, 64)
+		}
+		if x.CheckPort != 0 || x.CheckPath != "" {
+			e.Detail["check"] = fmt.Sprintf("port %d path %q", x.CheckPort, x.CheckPath)
+		}
+	case audit.Retiring:
+		e.Detail = map[string]string{"address": x.Address, "removed_at": x.Retire.UTC().Format(time.RFC3339)}
+	default:
+		e.Detail = map[string]string{"address": x.Address}
+	}
+	r.trail.Record(e)
+}
 
 // Merge applies a change from another member: a registration or renewal
 // newer (by its renewal time) than what the registry has of the backend
@@ -117,6 +180,11 @@ func (r *Registry) Merge(c RegistrationChange, now time.Time) (bool, error) {
 		}
 		delete(r.regs, c.ID)
 		r.count(EventFromFleet, 1)
+		by := c.By
+		if by == "" {
+			by = "another member"
+		}
+		r.record(audit.Deregistered, cur, by, c.Node)
 		err := r.saveLocked()
 		r.mu.Unlock()
 		r.changed()
@@ -130,6 +198,14 @@ func (r *Registry) Merge(c RegistrationChange, now time.Time) (bool, error) {
 	changed := cur == nil || compiledDiffers(cur, &in)
 	r.regs[c.ID] = &in
 	r.count(EventFromFleet, 1)
+	switch {
+	case cur == nil:
+		r.record(audit.Registered, &in, "", c.Node)
+	case !in.Retire.IsZero() && cur.Retire.IsZero():
+		r.record(audit.Retiring, &in, c.By, c.Node)
+	case settingsDiffer(cur, &in):
+		r.record(audit.Reregistered, &in, "", c.Node)
+	}
 	var err error
 	if changed {
 		err = r.saveLocked()
@@ -146,13 +222,22 @@ func (r *Registry) Merge(c RegistrationChange, now time.Time) (bool, error) {
 // compiledDiffers tells whether b changes what a compiled snapshot has of
 // a: the settings, or the first renewal.
 func compiledDiffers(a, b *Registration) bool {
+	return settingsDiffer(a, b) || (a.Renewals == 0) != (b.Renewals == 0)
+}
+
+// settingsDiffer tells whether b's settings differ from a's.
+func settingsDiffer(a, b *Registration) bool {
 	return a.Address != b.Address || a.Pool != b.Pool || a.Weight != b.Weight || a.Capacity != b.Capacity ||
-		a.CheckPort != b.CheckPort || a.CheckPath != b.CheckPath || (a.Renewals == 0) != (b.Renewals == 0)
+		a.CheckPort != b.CheckPort || a.CheckPath != b.CheckPath
 }
 
 // ErrRegistryFull is Put's error when a service has as many registered
 // backends as it takes.
 var ErrRegistryFull = errors.New("too many registered backends")
+
+// ErrRetiring is Put's error for a backend deregistered with drain: it
+// takes no renewal until it is gone.
+var ErrRetiring = errors.New("deregistered with drain")
 
 // Put registers reg (ID, Service, Name and what is compiled set), or, for
 // a backend registered already, renews its lease with reg's settings. A
@@ -165,6 +250,10 @@ func (r *Registry) Put(reg Registration, max int, now time.Time) (Registration, 
 	r.mu.Lock()
 	cur, ok := r.regs[reg.ID]
 	changed := true
+	if ok && !cur.Retire.IsZero() {
+		r.mu.Unlock()
+		return Registration{}, false, fmt.Errorf("%s: %w: out of the answers, removed at %s; register again after that", reg.ID, ErrRetiring, cur.Retire.UTC().Format(time.RFC3339))
+	}
 	if ok {
 		reg.Registered, reg.Renewals = cur.Registered, cur.Renewals+1
 		changed = compiledDiffers(cur, &reg)
@@ -189,6 +278,12 @@ func (r *Registry) Put(reg Registration, max int, now time.Time) (Registration, 
 	}
 	kept := reg
 	r.regs[reg.ID] = &kept
+	switch {
+	case !ok:
+		r.record(audit.Registered, &kept, "", "")
+	case settingsDiffer(cur, &kept):
+		r.record(audit.Reregistered, &kept, "", "")
+	}
 	var err error
 	if changed {
 		err = r.saveLocked()
@@ -206,26 +301,63 @@ func (r *Registry) Put(reg Registration, max int, now time.Time) (Registration, 
 	return reg, !ok, err
 }
 
-// Remove deregisters a backend, and tells whether it was registered.
-func (r *Registry) Remove(id string) (bool, error) {
+// Remove deregisters a backend at the request of by, and tells whether
+// it was registered.
+func (r *Registry) Remove(id, by string) (bool, error) {
 	now := time.Now()
 	r.mu.Lock()
-	_, ok := r.regs[id]
+	cur, ok := r.regs[id]
 	delete(r.regs, id)
 	var err error
 	if ok {
 		r.removed[id] = now
 		r.count(EventDeregistered, 1)
+		r.record(audit.Deregistered, cur, by, "")
 		err = r.saveLocked()
 	}
 	r.mu.Unlock()
 	if ok {
 		r.changed()
+		r.gone(id)
 		if r.replicate != nil {
-			r.replicate(RegistrationChange{ID: id, At: now})
+			r.replicate(RegistrationChange{ID: id, At: now, By: by})
 		}
 	}
 	return ok, err
+}
+
+// Retire deregisters a backend with drain at the request of by: it stays
+// registered (and takes no renewal) until at, the moment the last answer
+// that named it expires from caches, and is removed then, as a lease
+// that ran out. It returns the registration as kept, and false if there
+// is none. A backend retiring already keeps its earlier time.
+func (r *Registry) Retire(id string, at time.Time, by string, now time.Time) (Registration, bool, error) {
+	r.mu.Lock()
+	cur, ok := r.regs[id]
+	if !ok {
+		r.mu.Unlock()
+		return Registration{}, false, nil
+	}
+	if !cur.Retire.IsZero() {
+		kept := *cur
+		r.mu.Unlock()
+		return kept, true, nil
+	}
+	if !at.After(now) {
+		at = now.Add(time.Millisecond)
+	}
+	next := *cur
+	next.Retire, next.Renewed, next.Expires = at, now, at
+	r.regs[id] = &next
+	r.count(EventDeregistered, 1)
+	r.record(audit.Retiring, &next, by, "")
+	err := r.saveLocked()
+	r.mu.Unlock()
+	if r.replicate != nil {
+		c := next
+		r.replicate(RegistrationChange{ID: id, Registration: &c, At: now, By: by})
+	}
+	return next, true, err
 }
 
 // Expire removes the registrations whose leases ran out at now and
@@ -237,6 +369,11 @@ func (r *Registry) Expire(now time.Time) []Registration {
 		if !now.Before(x.Expires) {
 			gone = append(gone, *x)
 			delete(r.regs, id)
+			if x.Retire.IsZero() {
+				r.record(audit.LeaseExpired, x, "lease", "")
+			} else {
+				r.record(audit.Deregistered, x, "drain end", "")
+			}
 		}
 	}
 	r.count(EventExpired, len(gone))
@@ -253,6 +390,9 @@ func (r *Registry) Expire(now time.Time) []Registration {
 	r.mu.Unlock()
 	if len(gone) > 0 {
 		r.changed()
+		for _, g := range gone {
+			r.gone(g.ID)
+		}
 	}
 	return gone
 }

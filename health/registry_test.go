@@ -60,7 +60,7 @@ func TestRegistry(t *testing.T) {
 	if gone := r.Expire(now.Add(16 * time.Second)); len(gone) != 0 {
 		t.Errorf("expired early: %+v", gone)
 	}
-	if ok, err := r.Remove("api.example.com/web-8"); !ok || err != nil {
+	if ok, err := r.Remove("api.example.com/web-8", "test"); !ok || err != nil {
 		t.Errorf("remove: %v %v", ok, err)
 	}
 	if gone := r.Expire(now.Add(17 * time.Second)); len(gone) != 1 || gone[0].Name != "web-7" {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/gslb/gslb/dnsserver"
 	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/internal/audit"
 	"github.com/gslb/gslb/zones"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -38,6 +40,7 @@ type app struct {
 	h          *dnsserver.Handler
 	checker    *health.Checker
 	admin      *health.Admin
+	audit      *audit.Trail // the audit trail: overrides, registrations, reloads
 	// cluster is this instance's membership of its fleet (nil without
 	// [cluster]); clusterDone closes when it has left.
 	cluster     *cluster.Cluster
@@ -237,9 +240,18 @@ func (a *app) initState(stateFlag string, c *zones.Config, id dnsserver.Identity
 	if a.state.AdminFile == "" {
 		a.log.Info("admin overrides are not persisted: no state directory", "state_dir", a.state.From)
 	}
+	file := ""
+	if a.state.Dir != "" {
+		file = filepath.Join(a.state.Dir, auditFile)
+	}
+	var err error
+	if a.audit, err = audit.Open(file, 0, a.log); err != nil {
+		return err
+	}
+	a.audit.Register(a.reg)
 	a.admin = health.NewAdmin(a.state.AdminFile, c.StateFileMax, a.log)
+	a.admin.Audit(a.audit)
 	if c.Cluster != nil {
-		var err error
 		if a.cluster, err = newCluster(c.Cluster, memberName(c, id), a.admin, a.log, a.reg); err != nil {
 			return err
 		}
@@ -285,6 +297,7 @@ func (a *app) newWeb(token string, statusTokens []string) *web.Server {
 		Version:      version,
 		ConfigFile:   file,
 		Log:          a.log,
+		Audit:        a.audit,
 	})
 }
 
@@ -473,6 +486,8 @@ func (a *app) reload(why string) error {
 	a.lastReloadErr.Store(nil)
 	a.configLoaded(next)
 	a.log.Info("configuration reloaded", "trigger", why, "zones", len(next.Zones), "services", len(next.Services()), "probes", a.checker.Running(), "config_hash", next.Hash)
+	by, from := audit.SplitSource(why)
+	a.audit.Record(audit.Entry{Action: audit.Reload, By: by, From: from, Detail: map[string]string{"result": "applied", "config_hash": next.Hash, "was": old.Hash}})
 	a.logWarnings(next)
 	a.checkAllDown()
 	return nil
@@ -510,6 +525,12 @@ func (a *app) reject(why string, err error) {
 	msg := err.Error()
 	a.lastReloadErr.Store(&msg)
 	a.log.Error("reload failed; still serving the previous configuration", "trigger", why, "err_count", max(1, len(list)), "config_hash", a.h.Snapshot().Hash)
+	by, from := audit.SplitSource(why)
+	first := msg
+	if len(list) > 0 {
+		first = list[0].Error()
+	}
+	a.audit.Record(audit.Entry{Action: audit.Reload, By: by, From: from, Detail: map[string]string{"result": "rejected", "errors": strconv.Itoa(max(1, len(list))), "first_error": first}})
 }
 
 // warnRestartOnly logs the settings that changed but take effect only on
@@ -724,6 +745,16 @@ func (a *app) initRegistry(snap *zones.Snapshot) (*zones.Snapshot, error) {
 		file = filepath.Join(a.state.Dir, registrationsFile)
 	}
 	a.registry = health.NewRegistry(file, a.log)
+	a.registry.Audit(a.audit)
+	a.registry.OnGone(func(id string) {
+		// A drain (or any override) of a backend that is gone would
+		// apply to the next one registered under its name.
+		if a.admin.Get(id) != nil {
+			if err := a.admin.Set(id, nil, "deregistration"); err != nil {
+				a.log.Error("admin override of a deregistered backend not cleared", "backend", id, "err", err)
+			}
+		}
+	})
 	a.registry.Register(a.reg, func() []string {
 		var out []string
 		if a.h == nil {

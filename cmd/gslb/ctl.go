@@ -9,14 +9,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/gslb/gslb/internal/audit"
 	"github.com/gslb/gslb/zones"
 )
 
@@ -58,7 +62,7 @@ func ctlCommand() *command {
 			"HTTP address of the configuration; the admin token is read from\n" +
 			"-token-file, else $GSLB_TOKEN, else the configuration's [admin] token_file.",
 		exit:  "0  done\n1  the server refused or could not be reached (the reason is on stderr)\n2  bad command line or unknown target",
-		words: []string{"status", "backends", "drain", "undrain", "force-up", "force-down", "reload", "explain"},
+		words: []string{"status", "backends", "drain", "undrain", "force-up", "force-down", "reload", "explain", "audit"},
 		flags: func(fs *flag.FlagSet) any {
 			return &ctlOpts{
 				config:    configFlag(fs),
@@ -85,7 +89,7 @@ type ctlClient struct {
 // ctl is gslb ctl.
 func ctl(e *env, o *ctlOpts, args []string) int {
 	if len(args) == 0 {
-		return usageError(e, "ctl", "a subcommand is needed: status, backends, drain, undrain, force-up, force-down, reload or explain")
+		return usageError(e, "ctl", "a subcommand is needed: status, backends, drain, undrain, force-up, force-down, reload, explain or audit")
 	}
 	sub, args := args[0], args[1:]
 	c, err := newCtlClient(e, o)
@@ -114,10 +118,15 @@ func ctl(e *env, o *ctlOpts, args []string) int {
 			return usageError(e, "ctl", "explain takes NAME [TYPE]")
 		}
 		return c.explain(e, o, args)
+	case "audit":
+		if len(args) > 1 {
+			return usageError(e, "ctl", "audit takes one SERVICE/BACKEND at most")
+		}
+		return c.audit(e, args)
 	}
 	state, ok := ctlActions[sub]
 	if !ok {
-		return usageError(e, "ctl", "unknown subcommand %q: want status, backends, drain, undrain, force-up, force-down, reload or explain", sub)
+		return usageError(e, "ctl", "unknown subcommand %q: want status, backends, drain, undrain, force-up, force-down, reload, explain or audit", sub)
 	}
 	if len(args) != 1 {
 		return usageError(e, "ctl", "%s takes one TARGET: SERVICE, SERVICE/BACKEND or SERVICE/POOL", sub)
@@ -303,6 +312,50 @@ type ctlBackend struct {
 		Reason  string     `json:"reason"`
 		Expires *time.Time `json:"expires"`
 	} `json:"admin"`
+}
+
+// audit prints the latest records of the audit trail (of one backend
+// when args names it), oldest first.
+func (c *ctlClient) audit(e *env, args []string) int {
+	path := "/api/v1/audit?limit=1000"
+	if len(args) == 1 {
+		path += "&backend=" + url.QueryEscape(args[0])
+	}
+	var out struct {
+		File    string        `json:"file"`
+		Records []audit.Entry `json:"records"`
+	}
+	if _, _, err := c.do("GET", path, nil, &out); err != nil {
+		fmt.Fprintln(e.stderr, "gslb ctl:", err)
+		return 1
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tACTION\tBACKEND\tBY\tFROM\tDETAIL")
+	for _, r := range out.Records {
+		from := r.From
+		if r.Via != "" {
+			from = strings.TrimSpace(from + " via " + r.Via)
+		}
+		keys := slices.Sorted(maps.Keys(r.Detail))
+		detail := make([]string, 0, len(keys))
+		for _, k := range keys {
+			detail = append(detail, k+"="+strconv.Quote(r.Detail[k]))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Action, dash(r.Backend), r.By, dash(from), strings.Join(detail, " "))
+	}
+	tw.Flush()
+	if out.File == "" {
+		fmt.Fprintln(e.stderr, "gslb ctl: the server keeps no audit file (no state directory): these are the records in its memory")
+	}
+	return 0
+}
+
+// dash is s, or "-" for nothing.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func (c *ctlClient) getStatus() (*ctlStatus, error) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/internal/audit"
 )
 
 const (
@@ -267,6 +271,75 @@ func TestRegistrationLifecycle(t *testing.T) {
 	}
 	waitFor(t, "agent-2 gone from the API", 2*time.Second, func() bool { return l.backends(t, "lease.example.test") == 2 })
 
+	// Deregistered with drain: out of new answers at once, removed when
+	// the caches expire (the service's 5 s TTL), no renewal meanwhile.
+	b4 := `{"address": "127.0.0.25", "lease_ttl": "30s"}`
+	for range 2 {
+		if code, resp := l.do(t, "PUT", "/api/v1/backends/lease.example.test/agent-4", otherToken, b4); code/100 != 2 {
+			t.Fatalf("agent-4: %d %s", code, resp)
+		}
+	}
+	waitFor(t, "agent-4 answered", 2*time.Second, func() bool { return strings.Contains(l.answers(t, "lease.example.test."), "127.0.0.25") })
+	before = time.Now()
+	code, resp = l.do(t, "DELETE", "/api/v1/backends/lease.example.test/agent-4", otherToken, `{"drain": true}`)
+	var rd struct {
+		State        string    `json:"state"`
+		CachesExpire time.Time `json:"caches_expire"`
+		RemovedAt    time.Time `json:"removed_at"`
+	}
+	json.Unmarshal([]byte(resp), &rd)
+	if code != 202 || rd.State != "draining" || !rd.RemovedAt.Equal(rd.CachesExpire) || rd.RemovedAt.Before(before.Add(4*time.Second)) || rd.RemovedAt.After(time.Now().Add(5*time.Second)) {
+		t.Errorf("deregister with drain: %d %s", code, resp)
+	}
+	if a := l.answers(t, "lease.example.test."); strings.Contains(a, "127.0.0.25") {
+		t.Errorf("agent-4 still answered after its deregistration with drain: %s", a)
+	}
+	if code, resp := l.do(t, "PUT", "/api/v1/backends/lease.example.test/agent-4", otherToken, b4); code != 409 || !strings.Contains(resp, "deregistered with drain") {
+		t.Errorf("renewal while it drains: %d %s, want 409", code, resp)
+	}
+	if _, got := l.do(t, "GET", "/api/v1/backends/lease.example.test/agent-4", "", ""); !strings.Contains(got, `"state": "draining"`) {
+		t.Errorf("agent-4 while it drains:\n%s", got)
+	}
+	for _, q := range []string{"?drain=maybe", ""} {
+		body := ""
+		if q == "" {
+			body = `{"drain": true, "now": 1}`
+		}
+		if code, resp := l.do(t, "DELETE", "/api/v1/backends/lease.example.test/agent-3"+q, otherToken, body); code != 400 {
+			t.Errorf("DELETE%s %s: %d %s, want 400", q, body, code, resp)
+		}
+	}
+	waitFor(t, "agent-4 removed", 8*time.Second, func() bool { return l.backends(t, "lease.example.test") == 2 })
+	late := time.Since(rd.RemovedAt)
+	fmt.Printf("registration: deregistered with drain: removed %v after the caches expired (removed_at)\n", late.Round(time.Millisecond))
+	if late < 0 || late > 1500*time.Millisecond {
+		t.Errorf("agent-4 removed %v after removed_at, want within 1.5 s after it", late)
+	}
+
+	// The drains of agent-2 and agent-4 went with them: registered again
+	// under its name, agent-2 is answered.
+	adm, err := os.ReadFile(filepath.Join(l.dir, "state", "admin-overrides.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ov, err := health.ParseStateFile("admin-overrides.toml", adm); err != nil || len(ov) != 0 {
+		t.Errorf("admin overrides left after the deregistrations: %v %v\n%s", ov, err, adm)
+	}
+	b2 := `{"address": "127.0.0.23", "lease_ttl": "30s"}`
+	for range 2 {
+		if code, resp := l.do(t, "PUT", "/api/v1/backends/lease.example.test/agent-2", otherToken, b2); code/100 != 2 {
+			t.Fatalf("agent-2 again: %d %s", code, resp)
+		}
+	}
+	waitFor(t, "agent-2 answered again", 2*time.Second, func() bool { return strings.Contains(l.answers(t, "lease.example.test."), "127.0.0.23") })
+	if code, _ := l.do(t, "DELETE", "/api/v1/backends/lease.example.test/agent-2?drain=false", regAdmin, ""); code != 204 {
+		t.Errorf("deregister agent-2 with the admin token: %d", code)
+	}
+
+	// The audit trail: who, what, when, from where; in the API and in
+	// the state directory.
+	checkRegistrationAudit(t, l)
+
 	// A restart keeps agent-3, whose lease has 25 s left.
 	l.s.cmd.Process.Signal(syscall.SIGTERM)
 	l.s.cmd.Wait()
@@ -277,4 +350,65 @@ func TestRegistrationLifecycle(t *testing.T) {
 	waitFor(t, "agent-3 answered after the restart", 3*time.Second, func() bool {
 		return l.answers(t, "lease.example.test.") == "192.0.2.2 127.0.0.24"
 	})
+}
+
+// checkRegistrationAudit checks the audit trail of TestRegistrationLifecycle
+// for agent-2 and agent-4: the API's, the file's and gslb ctl audit's.
+func checkRegistrationAudit(t *testing.T, l *regLab) {
+	t.Helper()
+	type rec struct{ action, by string }
+	want := map[string][]rec{
+		"lease.example.test/agent-2": {
+			{audit.Registered, "registration token"}, {audit.OverrideSet, "registration token"},
+			{audit.Deregistered, "registration token"}, {audit.OverrideCleared, "deregistration"},
+			{audit.Registered, "registration token"}, {audit.Deregistered, "admin token"},
+		},
+		"lease.example.test/agent-4": {
+			{audit.Registered, "registration token"}, {audit.OverrideSet, "registration token"},
+			{audit.Retiring, "registration token"}, {audit.Deregistered, "drain end"}, {audit.OverrideCleared, "deregistration"},
+		},
+	}
+	for id, w := range want {
+		_, body := l.do(t, "GET", "/api/v1/audit?backend="+id, "", "")
+		var got struct {
+			File    string        `json:"file"`
+			Records []audit.Entry `json:"records"`
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("audit of %s: %v\n%s", id, err, body)
+		}
+		var have []string
+		for _, r := range got.Records {
+			have = append(have, r.Action+" by "+r.By+" from "+r.From)
+		}
+		if len(got.Records) != len(w) {
+			t.Errorf("audit of %s:\n%s\nwant %v", id, strings.Join(have, "\n"), w)
+			continue
+		}
+		for i, r := range got.Records {
+			remote := r.By == "deregistration" || r.By == "drain end"
+			if r.Action != w[i].action || !strings.HasPrefix(r.By, w[i].by) || remote == strings.HasPrefix(r.From, "127.0.0.1:") || r.Time.IsZero() {
+				t.Errorf("audit of %s, record %d: %s, want %s by %s", id, i, have[i], w[i].action, w[i].by)
+			}
+		}
+		if r := got.Records[0]; r.By != "registration token registration.tokens:3" || r.Detail["address"] == "" || r.Detail["lease"] != "30s" {
+			t.Errorf("audit of %s: the registration: %+v", id, r)
+		}
+		if got.File != filepath.Join(l.dir, "state", "audit.log") {
+			t.Errorf("audit file %q", got.File)
+		}
+	}
+	src, err := os.ReadFile(filepath.Join(l.dir, "state", "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"lease.example.test/agent-2", "lease.example.test/agent-4"} {
+		if n := strings.Count(string(src), `"backend":"`+id+`"`); n != len(want[id]) {
+			t.Errorf("audit.log has %d records of %s, want %d", n, id, len(want[id]))
+		}
+	}
+	out, err := exec.Command(binary, "ctl", "-server", l.s.http, "-token-file", filepath.Join(l.dir, "token"), "audit", "lease.example.test/agent-4").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "retiring") || !strings.Contains(string(out), "removed_at=") || strings.Count(string(out), "\n") != 1+len(want["lease.example.test/agent-4"]) {
+		t.Errorf("gslb ctl audit: %v\n%s", err, out)
+	}
 }

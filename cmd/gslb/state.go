@@ -17,10 +17,13 @@ const (
 	// adminOverridesFile holds the admin overrides (TOML, as the
 	// deprecated [admin] state_file).
 	adminOverridesFile = "admin-overrides.toml"
+	// auditFile is the audit trail (internal/audit), rotated to
+	// auditFile + ".1".
+	auditFile = "audit.log"
 )
 
 // stateFiles are the names gslb writes in the state directory.
-var stateFiles = []string{adminOverridesFile}
+var stateFiles = []string{adminOverridesFile, auditFile, auditFile + ".1", registrationsFile, steeringFile}
 
 // defaultStateDir is the state directory's name beside the main file when
 // neither [state] dir nor -state-dir names one.

@@ -111,7 +111,7 @@ func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{"no such backend"})
 		return
 	}
-	source := "api " + r.RemoteAddr
+	source := "admin token from " + r.RemoteAddr
 	if r.Method == http.MethodDelete {
 		if err := s.deps.Admin.Set(b.ID, nil, source); err != nil {
 			writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})

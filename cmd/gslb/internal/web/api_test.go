@@ -46,7 +46,7 @@ func TestAdminAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if view.Serving || !view.Healthy || view.Admin == nil || view.Admin.State != "drain" || view.Admin.Reason != "kernel upgrade" ||
-		view.Admin.Expires == nil || !strings.HasPrefix(view.Admin.Source, "api 127.0.0.1:") {
+		view.Admin.Expires == nil || !strings.HasPrefix(view.Admin.Source, "admin token from 127.0.0.1:") {
 		t.Errorf("after drain: %+v %+v", view, view.Admin)
 	}
 	if b := f.snap.Services()[0].Backends[0]; b.Serving() {

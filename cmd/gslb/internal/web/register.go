@@ -20,7 +20,7 @@ import (
 // service, and renews it within its lease:
 //
 //	PUT    /api/v1/backends/{service}/{backend}        register or renew
-//	DELETE /api/v1/backends/{service}/{backend}        deregister
+//	DELETE /api/v1/backends/{service}/{backend}        deregister (?drain=true: drain first)
 //	POST   /api/v1/backends/{service}/{backend}/drain  out of new answers; when caches expire
 //
 // The admin token may deregister and drain (an operator cleans up), never
@@ -105,6 +105,8 @@ type registrationJSON struct {
 	Renewals        int       `json:"renewals"`
 	Expires         time.Time `json:"expires"`
 	Source          string    `json:"source"`
+	// RemovedAt is when a backend deregistered with drain is removed.
+	RemovedAt time.Time `json:"removed_at,omitzero"`
 	// State is the backend's lifecycle: starting (not answered yet: its
 	// first probe, or with no check its lease's first renewal, is
 	// pending), ramping (slow start), serving, draining, down.
@@ -116,7 +118,7 @@ func registrationView(reg health.Registration, state string) registrationJSON {
 		ID: reg.ID, Service: reg.Service, Name: reg.Name, Address: reg.Address, Pool: reg.Pool,
 		Weight: reg.Weight, Capacity: reg.Capacity, CheckPort: reg.CheckPort, CheckPath: reg.CheckPath,
 		LeaseTTLSeconds: reg.Lease.Seconds(), Registered: reg.Registered.UTC(), Renewed: reg.Renewed.UTC(),
-		Renewals: reg.Renewals, Expires: reg.Expires.UTC(), Source: reg.Source, State: state,
+		Renewals: reg.Renewals, Expires: reg.Expires.UTC(), Source: reg.Source, RemovedAt: reg.Retire.UTC(), State: state,
 	}
 }
 
@@ -244,7 +246,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(err.Error(), "is a configured backend") {
 			code = http.StatusConflict
 		}
-		writeJSON(w, code, apiError{err.Error()})
+		s.regError(w, code, apiError{err.Error()})
 		return
 	}
 	reg := health.Registration{
@@ -255,10 +257,13 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	kept, created, err := s.deps.Registry.Put(reg, svc.MaxRegistered, s.now())
 	if err != nil {
 		code := http.StatusInternalServerError
-		if errors.Is(err, health.ErrRegistryFull) {
+		switch {
+		case errors.Is(err, health.ErrRegistryFull):
 			code = http.StatusTooManyRequests
+		case errors.Is(err, health.ErrRetiring):
+			code = http.StatusConflict
 		}
-		writeJSON(w, code, apiError{err.Error()})
+		s.regError(w, code, apiError{err.Error()})
 		return
 	}
 	_, b := s.findBackend(service, name)
@@ -270,14 +275,66 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, registrationView(kept, lifecycle(b)))
 }
 
-// deregister serves DELETE /api/v1/backends/{service}/{backend}.
+// deregisterRequest is the optional body of DELETE: {"drain": true}
+// (or ?drain=true) deregisters with drain.
+type deregisterRequest struct {
+	Drain bool `json:"drain"`
+}
+
+// parseDeregister reads whether a DELETE asks for a drain: ?drain=true
+// or a body {"drain": true}; an empty body is none.
+func parseDeregister(r *http.Request) (bool, error) {
+	drain := false
+	if v := r.URL.Query().Get("drain"); v != "" {
+		switch v {
+		case "true", "1":
+			drain = true
+		case "false", "0":
+		default:
+			return false, fmt.Errorf("drain %q: want true or false", v)
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRegistrationBody+1))
+	if err != nil {
+		return false, fmt.Errorf("body: %v", err)
+	}
+	if len(body) > maxRegistrationBody {
+		return false, fmt.Errorf("request body larger than %d KiB", maxRegistrationBody>>10)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return drain, nil
+	}
+	var req deregisterRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return false, fmt.Errorf("body: %v", err)
+	}
+	if dec.More() {
+		return false, errors.New("body: one JSON object, not several")
+	}
+	return drain || req.Drain, nil
+}
+
+// deregister serves DELETE /api/v1/backends/{service}/{backend}: at once
+// (204), or with drain (202): out of new answers now, removed when the
+// last answer that named it expires from caches, which the answer says.
 func (s *Server) deregister(w http.ResponseWriter, r *http.Request) {
-	_, service, who, ok := s.registrationRequest(w, r, true)
+	svc, service, who, ok := s.registrationRequest(w, r, true)
 	if !ok {
 		return
 	}
+	drain, err := parseDeregister(r)
+	if err != nil {
+		s.regError(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
 	id := service + "/" + r.PathValue("backend")
-	gone, err := s.deps.Registry.Remove(id)
+	if drain {
+		s.retire(w, svc, id, who)
+		return
+	}
+	gone, err := s.deps.Registry.Remove(id, who)
 	switch {
 	case err != nil:
 		s.regError(w, http.StatusInternalServerError, apiError{err.Error()})
@@ -298,6 +355,40 @@ type drainJSON struct {
 	// expires from caches that honour TTLs: now plus the service's TTL,
 	// the longest any answer had.
 	CachesExpire time.Time `json:"caches_expire"`
+	// RemovedAt is when a backend deregistered with drain is removed
+	// (CachesExpire, or the time of an earlier such deregistration).
+	RemovedAt time.Time `json:"removed_at,omitzero"`
+}
+
+// retire deregisters a registered backend with drain: an admin drain at
+// once, and the registration removed when the caches expire.
+func (s *Server) retire(w http.ResponseWriter, svc *zones.Service, id, who string) {
+	if _, ok := s.deps.Registry.Get(id); !ok {
+		s.regError(w, http.StatusNotFound, apiError{"no such registered backend"})
+		return
+	}
+	if s.deps.Admin == nil {
+		s.regError(w, http.StatusNotImplemented, apiError{"no admin store: cannot drain"})
+		return
+	}
+	now := s.now()
+	expire := now.Add(time.Duration(svc.TTL) * time.Second).UTC()
+	if err := s.deps.Admin.Set(id, &health.Override{State: health.AdminDrain, Reason: "scale-in (deregistration with drain)"}, who); err != nil {
+		s.regError(w, http.StatusInternalServerError, apiError{err.Error()})
+		return
+	}
+	kept, ok, err := s.deps.Registry.Retire(id, expire, who, now)
+	switch {
+	case err != nil:
+		s.regError(w, http.StatusInternalServerError, apiError{err.Error()})
+		return
+	case !ok: // gone between the two: nothing left to drain
+		s.regError(w, http.StatusNotFound, apiError{"no such registered backend"})
+		return
+	}
+	s.deps.Log.Info("registered backend deregistered with drain", "backend", id, "removed_at", kept.Retire.Format(time.RFC3339Nano), "source", who)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusAccepted, drainJSON{ID: id, State: "draining", CachesExpire: expire, RemovedAt: kept.Retire.UTC()})
 }
 
 // drain serves POST /api/v1/backends/{service}/{backend}/drain: the
@@ -327,9 +418,10 @@ func (s *Server) drain(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, drainJSON{ID: id, State: "draining", CachesExpire: now.Add(time.Duration(svc.TTL) * time.Second).UTC()})
 }
 
-// regError answers a refused registration request and counts it.
+// regError answers a registration request that failed, and counts it as
+// refused when the fault is the request's (4xx).
 func (s *Server) regError(w http.ResponseWriter, code int, e apiError) {
-	if s.deps.Registry != nil {
+	if s.deps.Registry != nil && code < 500 {
 		s.deps.Registry.Rejected(code)
 	}
 	writeJSON(w, code, e)

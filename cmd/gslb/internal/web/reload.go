@@ -28,7 +28,7 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(w, r) {
 		return
 	}
-	err := s.deps.Reload("api " + r.RemoteAddr)
+	err := s.deps.Reload("admin token from " + r.RemoteAddr)
 	out := reloadJSON{Status: "reloaded", ConfigHash: s.deps.Handler.Snapshot().Hash}
 	if err == nil {
 		writeJSON(w, http.StatusOK, out)

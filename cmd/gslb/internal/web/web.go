@@ -22,6 +22,7 @@ import (
 	"github.com/gslb/gslb/dnsserver"
 	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/health"
+	"github.com/gslb/gslb/internal/audit"
 	"github.com/gslb/gslb/zones"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -83,6 +84,8 @@ type Deps struct {
 	ConfigFile string
 	// Log receives the errors of the status page (nil: discarded).
 	Log *slog.Logger
+	// Audit is the audit trail that GET /api/v1/audit serves (nil: none).
+	Audit *audit.Trail
 }
 
 // Server is the HTTP side. It is an http.Handler; Run keeps the answer
@@ -161,6 +164,7 @@ func (s *Server) routes() {
 	}
 	s.mux.HandleFunc("GET /api/v1/explain", s.reader(s.explain))
 	s.mux.HandleFunc("GET /api/v1/cluster", s.reader(s.clusterStatus))
+	s.mux.HandleFunc("GET /api/v1/audit", s.reader(s.auditTrail))
 	s.mux.HandleFunc("POST /api/v1/reload", s.reload)
 }
 
