@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"math"
+	"net/http"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -111,5 +112,24 @@ func FuzzParseRegistration(f *testing.F) {
 			t.Fatalf("parsed out of bounds: %+v %v", rb, lease)
 		}
 		_ = zones.CheckRegistration(svc, rb)
+	})
+}
+
+// FuzzParseDeregister: any query and body of a DELETE is a drain or not,
+// or an error, never a panic; a body over the bound is refused.
+func FuzzParseDeregister(f *testing.F) {
+	f.Add("drain=true", []byte(""))
+	f.Add("", []byte(`{"drain": true}`))
+	f.Add("drain=0", []byte(`{"drain": false} {}`))
+	f.Add("drain=yes", []byte(`{"now": 1}`))
+	f.Fuzz(func(t *testing.T, query string, body []byte) {
+		r, err := http.NewRequest("DELETE", "http://gslb/api/v1/backends/a/b?"+query, bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		drain, err := parseDeregister(r)
+		if err == nil && len(body) > maxRegistrationBody {
+			t.Fatalf("a body of %d bytes accepted (drain %v)", len(body), drain)
+		}
 	})
 }
