@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gslb/gslb/zones"
+	"github.com/gslb/gslb/zones/dnssec"
 	"github.com/miekg/dns"
 )
 
@@ -25,6 +26,7 @@ type response struct {
 	opt     bool
 	udpSize uint16 // ours
 	do      bool
+	co      bool   // CO echoed: a compact denial kept its NXDOMAIN (RFC 9824)
 	nsid    string // our NSID, in hex, if asked for and set
 	ecs     bool   // echo the client subnet, with scope
 	scope   uint8
@@ -138,9 +140,21 @@ func (h *Handler) decide(snap *zones.Snapshot, q *request, src netip.Addr, t Tra
 			r.mask, r.recordServing = r.svc.ServingMask()
 		}
 	}
+	sg := z.Signing()
+	if sg != nil && q.qtype == dns.TypeNXNAME {
+		// RFC 9824 3.5: a meta-type, never asked for.
+		r.rcode = dns.RcodeFormatError
+		return
+	}
 	zq := zones.Query{Name: q.name, Lower: q.lower, Type: q.qtype, Geo: h.geo, Client: c, Trace: trace, Rand: h.rand}
 	r.a = z.Lookup(&zq)
 	fill(r, z)
+	if sg != nil && r.do {
+		h.sign(q, r, z, sg)
+		if trace != nil {
+			trace.Add("signed (DO): %s, signatures valid to %s", sg.SigningSummary(), dnssec.WindowAt(time.Now(), sg.Validity).Expires().Format(time.RFC3339))
+		}
+	}
 	if q.hasECS {
 		// RFC 7871 7.2.1: echo family, source prefix and address; SCOPE is
 		// the prefix length the answer depended on.

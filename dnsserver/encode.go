@@ -158,6 +158,9 @@ func appendOPT(out []byte, q *request, r *response) []byte {
 	if r.do {
 		flags = 0x8000
 	}
+	if r.co {
+		flags |= 0x4000
+	}
 	out = append(out, 0, 0) // extended rcode, version 0
 	out = binary.BigEndian.AppendUint16(out, flags)
 	if !r.ecs {
@@ -259,6 +262,9 @@ func (r *response) msg(q *request) *dns.Msg {
 		o.SetUDPSize(r.udpSize)
 		if r.do {
 			o.SetDo()
+		}
+		if r.co {
+			o.SetCo()
 		}
 		if r.nsid != "" {
 			o.Option = append(o.Option, &dns.EDNS0_NSID{Code: optNSID, Nsid: r.nsid})

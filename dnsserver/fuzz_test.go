@@ -30,6 +30,10 @@ func FuzzServe(f *testing.F) {
 	f.Cleanup(loc.Close)
 	h := NewHandler(snap, Identity{Hostname: "fuzz"}, loc, discard())
 	reader := h.NewReader()
+	// The same zone signed: every input goes to it too (signing with DO,
+	// compact denial, CO).
+	signed, _ := signedZoneOf(f, dns.ECDSAP256SHA256, testConfig+fuzzGeoConfig, testZone+fuzzZone)
+	hs := NewHandler(signed, Identity{Hostname: "fuzz"}, loc, discard())
 	for _, q := range []struct {
 		name  string
 		qtype uint16
@@ -68,6 +72,10 @@ func FuzzServe(f *testing.F) {
 			f.Add(rawQuery(uint16(id), 0, 1, name, dns.TypeA, rawOPT(1232, 0, 0, opt), 1), false)
 		}
 	}
+	for _, name := range []string{"nope.example.com.", "www.example.com.", "geo.example.com.", "example.com."} {
+		f.Add(rawQuery(7, 0, 1, name, dns.TypeA, rawOPT(1232, 0, 0xc000, nil), 1), false)
+		f.Add(rawQuery(8, 0, 1, name, dns.TypeDNSKEY, rawOPT(1232, 0, 0x8000, nil), 1), true)
+	}
 	f.Fuzz(func(t *testing.T, req []byte, tcp bool) {
 		tr := UDP
 		if tcp {
@@ -89,6 +97,21 @@ func FuzzServe(f *testing.F) {
 			}
 			if !bytes.Equal(fast, out) {
 				t.Fatalf("the handler's reply to %x is not the fast path's:\n%x\n%x", req, out, fast)
+			}
+		}
+		if so := hs.Serve(req, src, tr, nil); hs.Panics() > 0 {
+			t.Fatalf("the signing handler panicked on %x", req)
+		} else if so != nil {
+			if err := new(dns.Msg).Unpack(so); err != nil {
+				t.Fatalf("signed reply %x to %x does not unpack: %v", so, req, err)
+			}
+			if tr == UDP && len(so) > 1232 {
+				t.Fatalf("signed UDP reply of %d bytes", len(so))
+			}
+		}
+		if fast, ok := fastReply(hs, req, src.Addr(), tr); ok {
+			if general := generalReply(hs, req, src.Addr(), tr); !bytes.Equal(fast, general) {
+				t.Fatalf("signed zone: fast and general replies to %x differ:\n%s", req, diffReplies(fast, general))
 			}
 		}
 		if tr == UDP {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gslb/gslb/zones"
+	"github.com/gslb/gslb/zones/dnssec"
 	"github.com/miekg/dns"
 )
 
@@ -57,7 +58,16 @@ type Handler struct {
 	rand func() uint64 // random numbers of weighted choices; nil: math/rand/v2
 
 	cookies cookieSecret // the secret of server cookies (cookie.go)
+
+	sigs *dnssec.Cache // the signatures of signed zones (sign.go)
 }
+
+// SetSignatureCache makes the handler keep signatures in c, which a
+// server keeps across reloads. Call it before serving.
+func (h *Handler) SetSignatureCache(c *dnssec.Cache) { h.sigs = c }
+
+// SignatureCache is the cache of signatures the handler uses.
+func (h *Handler) SignatureCache() *dnssec.Cache { return h.sigs }
 
 // SetCookieSecret makes server cookies with secret rather than the random
 // one the handler drew: instances answering for one address share it, so
@@ -99,7 +109,7 @@ type outcome struct {
 // NewHandler returns a handler answering from snap, locating clients with
 // geo (nil without a GeoIP database).
 func NewHandler(snap *zones.Snapshot, ident Identity, geo zones.Locator, log *slog.Logger) *Handler {
-	h := &Handler{ident: ident, geo: geo, log: log, cookies: newCookieSecret()}
+	h := &Handler{ident: ident, geo: geo, log: log, cookies: newCookieSecret(), sigs: dnssec.NewCache(0)}
 	h.geoGen, _ = geo.(reloader)
 	h.snap.Store(snap)
 	return h

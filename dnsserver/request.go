@@ -39,6 +39,7 @@ type request struct {
 	edns    bool // an OPT record
 	udpSize int  // the client's advertised UDP size, with edns
 	do      bool
+	co      bool // compact answers OK (RFC 9824): NXDOMAIN rcodes wanted
 	nsid    bool // the client asked for our NSID
 	subnet  ecs  // the client subnet option, with hasECS
 	hasECS  bool
@@ -140,6 +141,7 @@ func readFastOPT(b []byte, q *request) bool {
 	q.edns = true
 	q.udpSize = int(binary.BigEndian.Uint16(b[3:]))
 	q.do = b[7]&0x80 != 0
+	q.co = b[7]&0x40 != 0
 	for o := 0; o < len(rdata); {
 		if o+4 > len(rdata) {
 			return false
@@ -229,6 +231,7 @@ func readMsg(req []byte, q *request) {
 		q.edns = true
 		q.udpSize = int(opt.UDPSize())
 		q.do = opt.Do()
+		q.co = opt.Co()
 		for _, e := range opt.Option {
 			if e.Option() == optNSID {
 				q.nsid = true

@@ -313,7 +313,17 @@ func (osFiles) ReadFile(name string, limit int64) ([]byte, error) {
 	return safefile.Read(name, limit)
 }
 func (osFiles) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
-func (osFiles) Glob(pattern string) ([]string, error)      { return filepath.Glob(pattern) }
+
+// Mode tells a file's permission bits (private keys must be its owner's
+// alone).
+func (osFiles) Mode(name string) (fs.FileMode, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Mode().Perm(), nil
+}
+func (osFiles) Glob(pattern string) ([]string, error) { return filepath.Glob(pattern) }
 
 // OSFiles reads configuration from the file system.
 func OSFiles() Files { return osFiles{} }
@@ -328,7 +338,14 @@ func (f fsFiles) ReadFile(name string, limit int64) ([]byte, error) {
 	return b, err
 }
 func (f fsFiles) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(f.fsys, name) }
-func (f fsFiles) Glob(pattern string) ([]string, error)      { return fs.Glob(f.fsys, pattern) }
+func (f fsFiles) Mode(name string) (fs.FileMode, error) {
+	fi, err := fs.Stat(f.fsys, name)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Mode().Perm(), nil
+}
+func (f fsFiles) Glob(pattern string) ([]string, error) { return fs.Glob(f.fsys, pattern) }
 
 // FSFiles reads configuration from fsys, with paths relative to its root.
 func FSFiles(fsys fs.FS) Files { return fsFiles{fsys} }

@@ -213,6 +213,7 @@ func (l *zoneLoader) registered(s *Service, doc *serviceDoc, svcProbe *probeTabl
 // compiled again with other registrations from the same configuration,
 // whatever the files hold by then.
 type recordedFiles struct {
+	modes map[string]fs.FileMode
 	files map[string][]byte
 	dirs  map[string][]fs.DirEntry
 	globs map[string][]string
@@ -230,6 +231,12 @@ func (r recorder) ReadFile(name string, limit int64) ([]byte, error) {
 		r.rec.files[name] = b
 	}
 	return b, err
+}
+
+func (r recorder) Mode(name string) (fs.FileMode, error) {
+	m := fileMode(r.Files, name)
+	r.rec.modes[name] = m
+	return m, nil
 }
 
 func (r recorder) ReadDir(name string) ([]fs.DirEntry, error) {
@@ -263,6 +270,8 @@ func (f *recordedFiles) ReadDir(name string) ([]fs.DirEntry, error) {
 }
 
 func (f *recordedFiles) Glob(pattern string) ([]string, error) { return f.globs[pattern], nil }
+
+func (f *recordedFiles) Mode(name string) (fs.FileMode, error) { return f.modes[name], nil }
 
 // WithRegistered compiles the snapshot's configuration again, from the
 // files as they were read, with reg's registered backends: what a change

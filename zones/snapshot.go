@@ -50,7 +50,7 @@ func Load(files Files, configFile string) (*Snapshot, error) {
 
 // LoadWith is Load with the registered backends of opts.
 func LoadWith(files Files, configFile string, opts LoadOptions) (*Snapshot, error) {
-	rec := &recordedFiles{files: map[string][]byte{}, dirs: map[string][]fs.DirEntry{}, globs: map[string][]string{}}
+	rec := &recordedFiles{modes: map[string]fs.FileMode{}, files: map[string][]byte{}, dirs: map[string][]fs.DirEntry{}, globs: map[string][]string{}}
 	files = recorder{files, rec}
 	var list ErrorList
 	src, err := files.ReadFile(configFile, DefaultFileMax)
@@ -75,9 +75,17 @@ func LoadWith(files Files, configFile string, opts LoadOptions) (*Snapshot, erro
 		// other paths report the same hash.
 		hash.Write(zsrc)
 		zonesHash.Write(zsrc)
-		z := parseZone(cfg, f, zsrc, &list, &s.Warnings, opts, &s.Dropped)
+		z := parseZone(cfg, files, f, zsrc, &list, &s.Warnings, opts, &s.Dropped)
 		if z == nil {
 			continue
+		}
+		if sg := z.signing; sg != nil {
+			// The keys are part of the configuration: another key is
+			// another configuration, the same keys elsewhere the same.
+			for _, k := range sg.Keys {
+				hash.Write([]byte(k.DNSKEY.String()))
+				zonesHash.Write([]byte(k.DNSKEY.String()))
+			}
 		}
 		if other, dup := s.byName[z.origin]; dup {
 			list = append(list, &Error{File: f, Line: 1, Msg: fmt.Sprintf("zone %s is already loaded from %s", z.Origin, other.File)})

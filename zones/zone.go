@@ -27,6 +27,8 @@ type Zone struct {
 	Services []*Service
 
 	nodes map[string]*node
+	// signing is how the zone is signed, nil when it is not ([dnssec]).
+	signing *Signing
 	// maxChain bounds the CNAME chain an answer follows inside the zone.
 	maxChain int
 }

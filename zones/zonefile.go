@@ -24,6 +24,7 @@ type zoneDoc struct {
 	NS       stringList                            `toml:"ns"`
 	Records  valueTable[recordTable, *recordTable] `toml:"records"`
 	Services map[string]toml.Primitive             `toml:"services"`
+	DNSSEC   *dnssecDoc                            `toml:"dnssec"`
 }
 
 // recordTable is the table of one name under [records]: record types
@@ -79,7 +80,7 @@ type zoneLoader struct {
 
 // parseZone decodes, checks and compiles one zone file. Problems are
 // appended to list; the zone is usable only when none were added.
-func parseZone(cfg *Config, file string, src []byte, list, warnings *ErrorList, opts LoadOptions, dropped *[]DroppedRegistration) *Zone {
+func parseZone(cfg *Config, files Files, file string, src []byte, list, warnings *ErrorList, opts LoadOptions, dropped *[]DroppedRegistration) *Zone {
 	before := len(*list)
 	var doc zoneDoc
 	e, md, ok := decodeFile(file, src, &doc, list)
@@ -117,6 +118,7 @@ func parseZone(cfg *Config, file string, src []byte, list, warnings *ErrorList, 
 		return isProbeKey(k) || len(k) > 1 && k[0] == "services" && l.undecodable[k[1]]
 	})
 	l.apex(doc.SOA, &doc.NS, src)
+	l.signing(doc.DNSSEC, files)
 	l.checkCuts()
 	l.checkNSTargets()
 	l.checkCNAMEs(cfg.MaxCNAMEChain)
@@ -127,6 +129,7 @@ func parseZone(cfg *Config, file string, src []byte, list, warnings *ErrorList, 
 	for _, s := range l.z.Services {
 		s.compile()
 	}
+	l.z.finishSigning()
 	return l.z
 }
 
