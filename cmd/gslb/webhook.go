@@ -7,11 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +35,20 @@ type webhooks struct {
 	backoff []time.Duration // waits before the second, third… try
 	workers int
 	results *prometheus.CounterVec
+
+	// receivers holds each URL's state (*receiver): a URL whose last try
+	// failed is tried at most once per failFast and one try at a time;
+	// the other deliveries meanwhile fail at once and keep their
+	// schedule, so that a receiver that is down or hangs costs one try a
+	// second however many events wait for it.
+	receivers sync.Map
+	failFast  time.Duration
+}
+
+// receiver is what the deliveries know of one URL.
+type receiver struct {
+	failed   atomic.Int64 // when its last try failed (unix ns), 0 if it did not
+	inflight atomic.Int32 // tries under way
 }
 
 // delivery is one event on its way to one URL.
@@ -66,11 +82,12 @@ const (
 
 func newWebhooks(log *slog.Logger, reg prometheus.Registerer) *webhooks {
 	w := &webhooks{
-		log:     log.With("component", "webhooks"),
-		client:  &http.Client{Timeout: webhookTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		queue:   make(chan delivery, webhookQueue),
-		backoff: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second},
-		workers: webhookWorkers,
+		log:      log.With("component", "webhooks"),
+		client:   &http.Client{Timeout: webhookTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		queue:    make(chan delivery, webhookQueue),
+		backoff:  []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second},
+		workers:  webhookWorkers,
+		failFast: time.Second,
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gslb_webhook_deliveries_total",
 			Help: "Webhook deliveries of scaling events, by result: delivered (2xx), retried (a try failed, another follows), dropped (the last try failed, or the queue was full).",
@@ -137,7 +154,27 @@ func (w *webhooks) Run(ctx context.Context) {
 
 // deliver makes one try of d, and schedules the next on failure.
 func (w *webhooks) deliver(ctx context.Context, d delivery) {
-	err := w.post(ctx, d)
+	var err error
+	v, _ := w.receivers.LoadOrStore(d.url, new(receiver))
+	rc := v.(*receiver)
+	at := rc.failed.Load()
+	switch {
+	case at != 0 && time.Since(time.Unix(0, at)) < w.failFast:
+		err = fmt.Errorf("not tried: the receiver failed %v ago", time.Since(time.Unix(0, at)).Round(time.Millisecond))
+	case at != 0 && !rc.inflight.CompareAndSwap(0, 1):
+		err = errors.New("not tried: the receiver failed, and a try is under way")
+	default:
+		if at == 0 {
+			rc.inflight.Add(1)
+		}
+		err = w.post(ctx, d)
+		rc.inflight.Add(-1)
+		if err != nil {
+			rc.failed.Store(time.Now().UnixNano())
+		} else {
+			rc.failed.Store(0)
+		}
+	}
 	if err == nil {
 		w.results.WithLabelValues("delivered").Inc()
 		w.log.Info("webhook delivered", "url", d.url, "event", d.event, "id", d.key, "try", d.try+1)
