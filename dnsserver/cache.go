@@ -16,7 +16,9 @@ import (
 // (the subnet's address is in the request bytes), and which of the
 // answering service's backends serve. It is consulted before the request
 // is parsed: a hit is byte for byte a request the fast path has read.
-// Answers with members chosen at random or in turn are never kept. A cache
+// Answers with members chosen at random or in turn are never kept. Signed
+// replies (written by miekg/dns) are kept too, until their signatures'
+// window moves on (the next answer would carry new signatures). A cache
 // belongs to one reader goroutine, so it needs no locks; a health change,
 // a reload or a new database makes its entries miss rather than lie.
 
@@ -49,6 +51,7 @@ type cacheEntry struct {
 	mask    uint64 // svc's serving backends when the reply was made
 	tally   zones.Tally
 	rcode   uint8
+	until   int64   // unix seconds from which the reply is stale (0: never): signatures renewed
 	outcome outcome // for the metrics and the query log
 	key     []byte  // request bytes after the ID
 	reply   []byte  // with the ID of the request that made it
@@ -76,7 +79,7 @@ func (c *answerCache) hashKey(req []byte, src netip.Addr) uint64 {
 
 // find returns the entry answering req from src, or nil and the slot
 // where its reply may be stored (nil if it must not be).
-func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, src netip.Addr) (hit, slot *cacheEntry) {
+func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, src netip.Addr, now int64) (hit, slot *cacheEntry) {
 	if len(req) < 12 || len(req)-2 > cacheKeyMax {
 		return nil, nil
 	}
@@ -84,7 +87,7 @@ func (c *answerCache) find(req []byte, snap *zones.Snapshot, geoGen uint64, src 
 	c.geoGen = geoGen
 	h := c.hashKey(req, src)
 	e := &c.entries[h&(cacheEntries-1)]
-	if e.snap == snap && e.hash == h && e.geoGen == geoGen && string(e.key) == string(req[2:]) && e.valid(snap, src) {
+	if e.snap == snap && e.hash == h && e.geoGen == geoGen && (e.until == 0 || now < e.until) && string(e.key) == string(req[2:]) && e.valid(snap, src) {
 		return e, nil
 	}
 	c.pending = h
@@ -146,6 +149,7 @@ func (c *answerCache) store(e *cacheEntry, req, reply []byte, q *request, r *res
 	e.anyone = r.a.Scope == 0
 	e.client = netip.PrefixFrom(r.addr, r.a.Scope).Masked()
 	e.rcode = uint8(r.rcode)
+	e.until = r.until
 	e.hasECS, e.ecsSrc = q.hasECS, q.ecsSource()
 	e.outcome = *o
 	e.key = append(e.keyBuf[:0], req[2:]...)

@@ -26,10 +26,13 @@ type response struct {
 	opt     bool
 	udpSize uint16 // ours
 	do      bool
-	co      bool   // CO echoed: a compact denial kept its NXDOMAIN (RFC 9824)
-	nsid    string // our NSID, in hex, if asked for and set
-	ecs     bool   // echo the client subnet, with scope
-	scope   uint8
+	co      bool // CO echoed: a compact denial kept its NXDOMAIN (RFC 9824)
+	// until is, for a signed reply, when its signatures' window moves on
+	// (unix seconds): the answer cache keeps it until then. 0: unsigned.
+	until int64
+	nsid  string // our NSID, in hex, if asked for and set
+	ecs   bool   // echo the client subnet, with scope
+	scope uint8
 	// cookie is the COOKIE option to send, client and server cookie (nil:
 	// none); cookieOK tells that the request's server cookie was valid.
 	cookie   []byte

@@ -227,7 +227,7 @@ func (h *Handler) serve(c *answerCache, req []byte, src netip.AddrPort, t Transp
 	var slot *cacheEntry
 	if c != nil && t == UDP && snap.Config.AnswerCache {
 		var e *cacheEntry
-		if e, slot = c.find(req, snap, h.geoGeneration(), src.Addr().Unmap()); e != nil {
+		if e, slot = c.find(req, snap, h.geoGeneration(), src.Addr().Unmap(), start.Unix()); e != nil {
 			reply, rcode = e.answer(req, buf, &o, h.metrics)
 		}
 	}
@@ -303,6 +303,14 @@ func (h *Handler) answerWire(snap *zones.Snapshot, req []byte, src netip.Addr, t
 		}
 	}
 	out, truncated = h.encodeMsg(&q, &r, buf)
+	if r.until != 0 && read && slot != nil && !truncated && r.cookie == nil && r.nsid == "" && r.keepable() {
+		// A signed reply: kept until its signatures' window moves on.
+		if h.metrics != nil {
+			h.metrics.cacheMisses.Add(1)
+			o.stats = h.metrics.zone(o.zone)
+		}
+		c.store(slot, req, out, &q, &r, o)
+	}
 	return out, r.rcode, truncated, false
 }
 

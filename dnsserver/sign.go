@@ -34,6 +34,7 @@ import (
 // sign adds the DNSSEC records to r, the reply to q from the signed zone z.
 func (h *Handler) sign(q *request, r *response, z *zones.Zone, sg *zones.Signing) {
 	w := dnssec.WindowAt(time.Now(), sg.Validity)
+	r.until = w.Renewed(sg.Validity).Unix()
 	switch r.a.Result {
 	case zones.NXDomain:
 		owner := chainEnd(q.name, r.answer)
@@ -124,7 +125,7 @@ func (h *Handler) signSection(rrs []dns.RR, z *zones.Zone, sg *zones.Signing, w 
 // signFailed turns a reply that could not be signed into SERVFAIL: a
 // validating resolver would reject it unsigned.
 func (h *Handler) signFailed(r *response) {
-	r.rcode = dns.RcodeServerFailure
+	r.rcode, r.until = dns.RcodeServerFailure, 0
 	r.answer, r.ns, r.extra = nil, nil, nil
 	r.aa = false
 }

@@ -1,14 +1,18 @@
 package dnsserver
 
 import (
+	"bytes"
 	"crypto"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/zones"
 	"github.com/gslb/gslb/zones/dnssec"
 )
@@ -199,7 +203,7 @@ func testSigned(t *testing.T, alg uint8) {
 	q.SetQuestion("www.example.com.", dns.TypeA)
 	q.SetEdns0(1232, true)
 	exchange(t, "udp", addr, q)
-	if after := srv.h.SignatureCache().Stats(); after.Signed != before.Signed || after.Hits == before.Hits {
+	if after := srv.h.SignatureCache().Stats(); after.Signed != before.Signed {
 		t.Errorf("a second query signed again: %+v, then %+v", before, after)
 	}
 	// Without DO: nothing of DNSSEC.
@@ -213,5 +217,138 @@ func testSigned(t *testing.T, alg uint8) {
 	q.SetQuestion("www.example.com.", dns.TypeA)
 	if r := exchange(t, "udp", addr, q); len(r.Answer) != 2 {
 		t.Errorf("service without DO: %v", r)
+	}
+}
+
+// TestSignedAnswerCache: a reader keeps a signed reply and gives it again,
+// byte for byte with the new ID, until its signatures' window moves on;
+// then it signs again (here, from the signature cache).
+func TestSignedAnswerCache(t *testing.T) {
+	snap, key := signedZone(t, dns.ECDSAP256SHA256)
+	h := NewHandler(snap, Identity{}, nil, discard())
+	h.SetMetrics(NewMetrics())
+	rd := h.NewReader()
+	src := netip.MustParseAddrPort("192.0.2.200:5353")
+	q := new(dns.Msg)
+	q.SetQuestion("mail.example.com.", dns.TypeA)
+	q.SetEdns0(1232, true)
+	q.Id = 1
+	req, _ := q.Pack()
+	first := slices.Clone(rd.Serve(req, src, nil, time.Now()))
+	q.Id = 2
+	req2, _ := q.Pack()
+	second := rd.Serve(req2, src, nil, time.Now())
+	if h.metrics.cacheHits.Load() != 1 {
+		t.Fatalf("the signed reply was not kept: %d hits", h.metrics.cacheHits.Load())
+	}
+	if !bytes.Equal(first[2:], second[2:]) || second[1] != 2 {
+		t.Errorf("the kept reply differs from the first:\n%x\n%x", first, second)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(second); err != nil {
+		t.Fatal(err)
+	}
+	verifySigned(t, key, r)
+	// The window moves on: the entry is stale.
+	e := &rd.cache.entries[rd.cache.hashKey(req2, src.Addr())&(cacheEntries-1)]
+	if e.until == 0 || e.until > time.Now().Add(dnssec.DefaultValidity).Unix() {
+		t.Fatalf("entry kept until %d", e.until)
+	}
+	e.until = time.Now().Unix()
+	rd.Serve(req2, src, nil, time.Now())
+	if h.metrics.cacheHits.Load() != 1 {
+		t.Error("a reply past its signatures' window was given from the cache")
+	}
+}
+
+// signedCases are whole queries with DO of the signed benchmark zone:
+// allocs is the budget of a query after the first (the signature cache
+// warm), through the handler; cached tells the reader's answer cache
+// keeps the reply.
+var signedCases = []struct {
+	name   string
+	qname  string
+	qtype  uint16
+	ecs    []byte
+	allocs float64
+	cached bool
+}{
+	{"static A, signed", "static.example.com.", dns.TypeA, nil, 14, true},
+	{"geo service (members weighted) with ECS, signed, never cached", "geo.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), 24, false},
+	{"geo service (members all) with ECS, signed", "geoall.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), 22, true},
+	{"NXDOMAIN, compact denial, signed", "nope.example.com.", dns.TypeA, nil, 22, true},
+}
+
+func signedWire(qname string, qtype uint16, ecs []byte) []byte {
+	return rawQuery(1, 0x0100, 1, qname, qtype, rawOPT(1232, 0, 0x8000, ecs), 1)
+}
+
+// signedBenchHandler is benchHandler's zone, signed.
+func signedBenchHandler(tb testing.TB) *Handler {
+	snap, _ := signedZoneOf(tb, dns.ECDSAP256SHA256, "zones = [\"example.com.toml\"]\n[geo]\ndatabase = \"../testdata/geoip/GeoIP2-City-Test.mmdb\"\n", benchZone)
+	loc, err := geo.NewLocator(geo.Source{Path: "../testdata/geoip/GeoIP2-City-Test.mmdb"}, geo.Source{}, discard())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(loc.Close)
+	return NewHandler(snap, Identity{}, loc, discard())
+}
+
+// BenchmarkServeSigned runs whole signed queries through the handler (no
+// answer cache), the signature cache warm; BenchmarkReaderSigned through
+// a UDP reader, whose answer cache keeps signed replies.
+func BenchmarkServeSigned(b *testing.B) {
+	h := signedBenchHandler(b)
+	for _, c := range signedCases {
+		b.Run(c.name, func(b *testing.B) {
+			req, buf := signedWire(c.qname, c.qtype, c.ecs), make([]byte, 0, 65535)
+			b.ReportAllocs()
+			for b.Loop() {
+				h.Serve(req, benchSrc, UDP, buf)
+			}
+		})
+	}
+}
+
+func BenchmarkReaderSigned(b *testing.B) {
+	h := signedBenchHandler(b)
+	for _, c := range signedCases {
+		b.Run(c.name, func(b *testing.B) {
+			r := h.NewReader()
+			now := time.Now()
+			req, buf := signedWire(c.qname, c.qtype, c.ecs), make([]byte, 0, 65535)
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Serve(req, benchSrc, buf, now)
+			}
+		})
+	}
+}
+
+// TestSignedAllocations holds signed queries to their allocation budgets,
+// with a warm signature cache, and checks that the reader's answer cache
+// answers them (no allocation at all).
+func TestSignedAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation budgets are not checked under the race detector")
+	}
+	h := signedBenchHandler(t)
+	h.SetMetrics(NewMetrics())
+	for _, c := range signedCases {
+		req, buf := signedWire(c.qname, c.qtype, c.ecs), make([]byte, 0, 65535)
+		h.Serve(req, benchSrc, UDP, buf)
+		allocs := testing.AllocsPerRun(200, func() { h.Serve(req, benchSrc, UDP, buf) })
+		t.Logf("%s: %.0f allocs per query (budget %.0f)", c.name, allocs, c.allocs)
+		if allocs > c.allocs {
+			t.Errorf("%s: %.0f allocs per query, budget %.0f", c.name, allocs, c.allocs)
+		}
+		r := h.NewReader()
+		now := time.Now()
+		r.Serve(req, benchSrc, buf, now)
+		hits := h.metrics.cacheHits.Load()
+		cached := testing.AllocsPerRun(200, func() { r.Serve(req, benchSrc, buf, now) })
+		if got := h.metrics.cacheHits.Load() - hits; (got > 0) != c.cached || c.cached && cached > 0 {
+			t.Errorf("%s: %d answer cache hits, %.0f allocs per cached query", c.name, got, cached)
+		}
 	}
 }

@@ -144,6 +144,7 @@ func newApp(log *slog.Logger, configPath string, snap *zones.Snapshot, opt appOp
 
 	a.h = dnsserver.NewHandler(snap, opt.identity, a.locator(), log)
 	a.h.SetMetrics(a.dnsMetrics)
+	a.h.SignatureCache().Register(a.reg)
 	a.h.SetQueryLog(snap.Config.QueryLogSample)
 	a.h.SetRRL(a.rrl)
 	a.web = a.newWeb(opt.token, opt.statusTokens)

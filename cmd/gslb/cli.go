@@ -44,7 +44,7 @@ type command struct {
 
 // commands lists gslb's commands in the order usage shows them.
 func commands() []*command {
-	return []*command{serveCommand(), checkCommand(), explainCommand(), testCommand(), ctlCommand(), configCommand(), clusterCommand(), versionCommand(), helpCommand()}
+	return []*command{serveCommand(), checkCommand(), explainCommand(), testCommand(), ctlCommand(), configCommand(), clusterCommand(), dnssecCommand(), versionCommand(), helpCommand()}
 }
 
 // findCommand returns the command of that name, nil if none.

@@ -8,6 +8,8 @@ import (
 	"weak"
 
 	"github.com/gslb/gslb/zones"
+	"github.com/gslb/gslb/zones/dnssec"
+	"github.com/miekg/dns"
 )
 
 // statusJSON is the document GET /api/v1/status returns. Its field names
@@ -42,6 +44,43 @@ type zoneJSON struct {
 	Serial   uint32    `json:"serial"`
 	File     string    `json:"file"`
 	LoadedAt time.Time `json:"loaded_at"`
+	// DNSSEC is how the zone is signed, absent when it is not.
+	DNSSEC *dnssecJSON `json:"dnssec,omitempty"`
+}
+
+// dnssecJSON is a signed zone's signing.
+type dnssecJSON struct {
+	Keys                     []signingKeyJSON `json:"keys"`
+	NSEC                     string           `json:"nsec"`
+	SignatureValiditySeconds float64          `json:"signature_validity_seconds"`
+	// SignaturesExpire is when the signatures made now expire;
+	// NextSigning when the next window starts, from which answers carry
+	// new signatures (the old ones are valid until they expire).
+	SignaturesExpire time.Time `json:"signatures_expire"`
+	NextSigning      time.Time `json:"next_signing"`
+}
+
+// signingKeyJSON is one key of a signed zone, with the DS its parent
+// must have.
+type signingKeyJSON struct {
+	Tag       uint16 `json:"tag"`
+	Algorithm string `json:"algorithm"`
+	DS        string `json:"ds"`
+	File      string `json:"file"`
+}
+
+// signingView describes a zone's signing at now (nil when unsigned).
+func signingView(z *zones.Zone, now time.Time) *dnssecJSON {
+	sg := z.Signing()
+	if sg == nil {
+		return nil
+	}
+	w := dnssec.WindowAt(now, sg.Validity)
+	d := &dnssecJSON{NSEC: "compact", SignatureValiditySeconds: sg.Validity.Seconds(), SignaturesExpire: w.Expires(), NextSigning: w.Renewed(sg.Validity)}
+	for _, k := range sg.Keys {
+		d.Keys = append(d.Keys, signingKeyJSON{Tag: k.Tag, Algorithm: dnssec.AlgorithmName(k.DNSKEY.Algorithm), DS: k.DNSKEY.ToDS(dns.SHA256).String(), File: k.File})
+	}
+	return d
 }
 
 // serviceJSON is one service with its pools and backends.
@@ -337,7 +376,7 @@ func (s *Server) status() statusJSON {
 		st.GeoIP = &geoJSON{Type: t, BuildTime: built.UTC(), ASNType: asn}
 	}
 	for _, z := range snap.Zones {
-		st.Zones = append(st.Zones, zoneJSON{Origin: z.Origin, Serial: z.SOA.Serial, File: z.File, LoadedAt: snap.LoadedAt.UTC()})
+		st.Zones = append(st.Zones, zoneJSON{Origin: z.Origin, Serial: z.SOA.Serial, File: z.File, LoadedAt: snap.LoadedAt.UTC(), DNSSEC: signingView(z, st.Now)})
 	}
 	shares := s.shares(snap)
 	for _, svc := range snap.Services() {

@@ -188,7 +188,7 @@ func (s *Server) pageView(page int) pageView {
 			v.MoreZones = len(snap.Zones) - maxZones
 			break
 		}
-		v.Zones = append(v.Zones, zoneJSON{Origin: z.Origin, Serial: z.SOA.Serial})
+		v.Zones = append(v.Zones, zoneJSON{Origin: z.Origin, Serial: z.SOA.Serial, DNSSEC: signingView(z, now)})
 	}
 
 	svcs := snap.Services()

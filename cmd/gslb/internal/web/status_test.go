@@ -25,6 +25,8 @@ import (
 	"github.com/gslb/gslb/geo"
 	"github.com/gslb/gslb/health"
 	"github.com/gslb/gslb/zones"
+	"github.com/gslb/gslb/zones/dnssec"
+	"github.com/miekg/dns"
 )
 
 const geoDB = "../../../../testdata/geoip/GeoIP2-City-Test.mmdb"
@@ -78,8 +80,17 @@ func TestStatusSchema(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer backend.Close()
 	addr := strings.TrimPrefix(backend.URL, "http://")
+	// The zone signed: its status has the dnssec part.
+	key, err := dnssec.Generate("example.test.", dns.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile, err := key.WriteBIND(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := newFixture(t, fmt.Sprintf("[geo]\ndatabase = %q\n", mustAbs(t, geoDB)),
-		fmt.Sprintf("[services.www]\nmembers = \"least_load\"\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = { type = \"http\", address = %q, interval = \"200ms\", timeout = \"100ms\" } }]\n", addr),
+		fmt.Sprintf("[services.www]\nmembers = \"least_load\"\nbackends = [{ name = \"one\", address = \"192.0.2.1\", check = { type = \"http\", address = %q, interval = \"200ms\", timeout = \"100ms\" } }]\n[dnssec]\nkey = %q\n", addr, keyFile),
 		func(d *Deps) {
 			d.Geo = openGeo(t)
 			d.LastReloadError = func() string { return "zones/x.toml:1:1: test" }

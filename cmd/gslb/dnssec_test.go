@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// TestDNSSECCommands: gslb dnssec keygen writes a key that gslb check and
+// serve take; gslb dnssec ds prints the DS of the DNSKEY that the server
+// answers; dig +dnssec gets signed answers and compact denial; a private
+// key others can read fails the check; bad command lines are usage
+// errors.
+func TestDNSSECCommands(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"gslb.toml": mainTOML})
+	zdir := filepath.Join(dir, "zones")
+	os.MkdirAll(zdir, 0o755)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"dnssec", "keygen", "-dir", zdir, "-algorithm", "ed25519", "Example.Test"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("keygen: exit %d: %s", code, stderr.String())
+	}
+	m := regexp.MustCompile(`(?m)^key = "(Kexample\.test\.\+015\+\d{5})"$`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("keygen printed no key line:\n%s", stdout.String())
+	}
+	base := m[1]
+	if fi, err := os.Stat(filepath.Join(zdir, base+".private")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("private key: %v %v", fi, err)
+	}
+	zone := zoneTOML + "[services.www6]\nbackends = [{ address = \"2001:db8::1\" }]\n[dnssec]\nkey = \"" + base + "\"\n"
+	os.WriteFile(filepath.Join(zdir, "example.test.toml"), []byte(zone), 0o644)
+	config := filepath.Join(dir, "gslb.toml")
+	stdout.Reset()
+	if code := run([]string{"check", "-config", config}, &stdout, &stderr); code != 0 {
+		t.Fatalf("check: exit %d: %s", code, stderr.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"dnssec", "ds", "-config", config, "example.test"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("ds: exit %d: %s", code, stderr.String())
+	}
+	var ds *dns.DS
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if rr, err := dns.NewRR(line); err == nil && rr != nil {
+			if d, ok := rr.(*dns.DS); ok {
+				ds = d
+			}
+		}
+	}
+	if ds == nil || ds.DigestType != dns.SHA256 || ds.Algorithm != dns.ED25519 {
+		t.Fatalf("ds printed no SHA-256 DS:\n%s", stdout.String())
+	}
+
+	s := startGSLB(t, "-config", config)
+	host, port, err := net.SplitHostPort(s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dig := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("dig", append([]string{"@" + host, "-p", port, "+dnssec", "+norec", "+time=2", "+tries=1"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("dig %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	// The DNSKEY the server answers is the one the DS stands for.
+	q := new(dns.Msg)
+	q.SetQuestion("example.test.", dns.TypeDNSKEY)
+	q.SetEdns0(1232, true)
+	r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(q, s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []dns.RR
+	var key *dns.DNSKEY
+	var sig *dns.RRSIG
+	for _, rr := range r.Answer {
+		switch x := rr.(type) {
+		case *dns.DNSKEY:
+			keys, key = append(keys, x), x
+		case *dns.RRSIG:
+			sig = x
+		}
+	}
+	if key == nil || sig == nil || !strings.EqualFold(key.ToDS(dns.SHA256).Digest, ds.Digest) || sig.Verify(key, keys) != nil {
+		t.Logf("DS %v; served %v; verify %v", ds, key.ToDS(dns.SHA256), sig.Verify(key, keys))
+		t.Fatalf("DNSKEY answer does not match the DS or does not verify:\n%v", r)
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"www.example.test", "A"}, []string{"status: NOERROR", "flags: qr aa;", "IN\tA\t192.0.2.1", "IN\tRRSIG\tA 15 3 "}},
+		{[]string{"nope.example.test", "A"}, []string{"status: NOERROR", "IN\tNSEC\t\\000.nope.example.test. RRSIG NSEC TYPE128", "IN\tRRSIG\tNSEC 15 3 ", "IN\tRRSIG\tSOA 15 2 "}},
+		{[]string{"+coflag", "nope.example.test", "A"}, []string{"status: NXDOMAIN", "; EDNS: version: 0, flags: do co;", "TYPE128"}},
+		{[]string{"www6.example.test", "A"}, []string{"status: NOERROR", "IN\tNSEC\t\\000.www6.example.test. AAAA RRSIG NSEC"}},
+		{[]string{"www.example.test", "A", "+nodnssec"}, []string{"IN\tA\t192.0.2.1"}},
+	} {
+		out := dig(c.args...)
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("dig %v lacks %q:\n%s", c.args, w, out)
+			}
+		}
+		if strings.Contains(out, " ad;") || strings.Contains(out, " ad ") {
+			t.Errorf("dig %v: AD set:\n%s", c.args, out)
+		}
+		if slices.Contains(c.args, "+nodnssec") && strings.Contains(out, "RRSIG") {
+			t.Errorf("dig %v: signed without DO:\n%s", c.args, out)
+		}
+	}
+
+	// A private key others can read: check and reload refuse it.
+	os.Chmod(filepath.Join(zdir, base+".private"), 0o644)
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"check", "-config", config}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "dnssec.key: ") || !strings.Contains(stderr.String(), "the private key is readable by others (mode 0644): chmod 600 it") {
+		t.Errorf("check with a readable key: exit %d\n%s", code, stderr.String())
+	}
+	for _, args := range [][]string{{"dnssec"}, {"dnssec", "sign", "example.test"}, {"dnssec", "keygen", "-algorithm", "rsa", "example.test"}, {"dnssec", "ds", "a..b"}} {
+		stderr.Reset()
+		if code := run(args, &stdout, &stderr); code != 2 {
+			t.Errorf("%v: exit %d, want 2: %s", args, code, stderr.String())
+		}
+	}
+	stderr.Reset()
+	if code := run([]string{"dnssec", "ds", "-config", config, "other.test"}, &stdout, &stderr); code != 1 {
+		t.Errorf("ds of a zone not configured: exit %d: %s", code, stderr.String())
+	}
+}
