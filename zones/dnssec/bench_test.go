@@ -1,6 +1,10 @@
 package dnssec
 
 import (
+	"fmt"
+	"net"
+	"os"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -41,5 +45,39 @@ func BenchmarkSign(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestCacheMemory measures the heap the signature cache holds for n
+// services (an A RRset of two records and an AAAA RRset each, ECDSA P-256):
+// GSLB_DNSSEC_MEM=1 go test -run TestCacheMemory -v ./zones/dnssec/
+func TestCacheMemory(t *testing.T) {
+	if os.Getenv("GSLB_DNSSEC_MEM") == "" {
+		t.Skip("a measurement: GSLB_DNSSEC_MEM=1 runs it")
+	}
+	k, _ := Generate("example.com.", dns.ECDSAP256SHA256)
+	w := WindowAt(time.Now(), DefaultValidity)
+	for _, n := range []int{8, 1000, 10000} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		c := NewCache(0)
+		for i := range n {
+			name := "svc" + strconv.Itoa(i) + ".example.com."
+			a := []dns.RR{
+				&dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 30}, A: []byte{192, 0, 2, byte(i)}},
+				&dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 30}, A: []byte{198, 51, 100, byte(i)}},
+			}
+			aaaa := []dns.RR{&dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: 30}, AAAA: net.ParseIP("2001:db8::1")}}
+			c.Sign(k, "example.com.", a, 300, w)
+			c.Sign(k, "example.com.", aaaa, 300, w)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		s := c.Stats()
+		heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		fmt.Printf("signature cache: %d services, %d signatures held (of %d slots): %.2f MiB of heap, %.0f bytes a signature beyond the table\n",
+			n, s.Entries, len(c.slots), float64(heap)/(1<<20), float64(heap-int64(len(c.slots))*8)/float64(s.Entries))
+		runtime.KeepAlive(c)
 	}
 }

@@ -14,14 +14,15 @@ import (
 )
 
 // DefaultCacheSize is the number of signatures a cache holds at most.
-const DefaultCacheSize = 1 << 16
+const DefaultCacheSize = 1 << 17
 
 // Cache holds signatures by what they sign: the RRset in canonical form
 // (owner in lower case, records sorted, the original TTL), the key and
-// the validity window. A lookup is lock-free: a direct-mapped table of
-// atomic pointers whose entries keep their whole key, so that two RRsets
-// never share a signature; a newer entry replaces an older one in its
-// slot, which bounds the memory. A miss signs, once at a time per key:
+// the validity window. A lookup is lock-free: a table of atomic pointers
+// whose entries keep their whole key, so that two RRsets never share a
+// signature; each key has two slots (two-choice hashing), and a new entry
+// takes an empty one, else the one of the older window, which bounds the
+// memory and keeps collisions rare. A miss signs, once at a time per key:
 // callers missing the same key meanwhile wait for that signature.
 //
 // Keys in the cache survive reloads (the server keeps one cache), and a
@@ -40,8 +41,9 @@ type Cache struct {
 }
 
 type entry struct {
-	key string
-	sig *dns.RRSIG
+	key   string
+	sig   *dns.RRSIG
+	start int64 // the window's step
 }
 
 type call struct {
@@ -83,10 +85,11 @@ func (c *Cache) Sign(k *Key, signer string, rrset []dns.RR, ttl uint32, w Window
 		c.misses.Add(1)
 		return c.sign(k, signer, rrset, ttl, w)
 	}
-	slot := &c.slots[maphash.Bytes(c.seed, key)&c.mask]
-	if e := slot.Load(); e != nil && e.key == string(key) {
+	h := maphash.Bytes(c.seed, key)
+	s1, s2 := &c.slots[h&c.mask], &c.slots[(h>>32|h<<32)&c.mask]
+	if sig := lookup(s1, s2, key); sig != nil {
 		c.hits.Add(1)
-		return e.sig, nil
+		return sig, nil
 	}
 	c.misses.Add(1)
 	ks := string(key)
@@ -96,17 +99,23 @@ func (c *Cache) Sign(k *Key, signer string, rrset []dns.RR, ttl uint32, w Window
 		<-cl.done
 		return cl.sig, cl.err
 	}
-	if e := slot.Load(); e != nil && e.key == ks {
+	if sig := lookup(s1, s2, key); sig != nil {
 		// Stored between the first look and the lock.
 		c.mu.Unlock()
-		return e.sig, nil
+		return sig, nil
 	}
 	cl := &call{done: make(chan struct{})}
 	c.calls[ks] = cl
 	c.mu.Unlock()
 	cl.sig, cl.err = c.sign(k, signer, rrset, ttl, w)
 	if cl.err == nil {
-		if old := slot.Swap(&entry{key: ks, sig: cl.sig}); old == nil {
+		// The empty slot, else the one of the older window, else the
+		// first.
+		slot := s1
+		if e1, e2 := s1.Load(), s2.Load(); e1 != nil && (e2 == nil || e2.start < e1.start) {
+			slot = s2
+		}
+		if old := slot.Swap(&entry{key: ks, sig: cl.sig, start: w.Start}); old == nil {
 			c.entries.Add(1)
 		} else {
 			c.evicted.Add(1)
@@ -117,6 +126,17 @@ func (c *Cache) Sign(k *Key, signer string, rrset []dns.RR, ttl uint32, w Window
 	c.mu.Unlock()
 	close(cl.done)
 	return cl.sig, cl.err
+}
+
+// lookup returns the signature of key in either slot, nil if neither has it.
+func lookup(s1, s2 *atomic.Pointer[entry], key []byte) *dns.RRSIG {
+	if e := s1.Load(); e != nil && e.key == string(key) {
+		return e.sig
+	}
+	if e := s2.Load(); e != nil && e.key == string(key) {
+		return e.sig
+	}
+	return nil
 }
 
 // sign makes a signature.
