@@ -51,14 +51,18 @@ type app struct {
 	webhooks    *webhooks
 	regTokens   atomic.Pointer[registrationTokens]
 	rebuildKick chan struct{}
-	scraper     *health.Scraper
-	geo         *geo.Locator // nil without a GeoIP database
-	steering    *zones.Steering
-	answers     *zones.AnswerCounts
-	rrl         *dnsserver.RRL
-	dnsMetrics  *dnsserver.Metrics
-	allDown     *prometheus.CounterVec
-	reloads     *prometheus.CounterVec
+	// gone holds when registered backends were deregistered or ran out of
+	// lease, for clearGoneOverrides.
+	goneMu     sync.Mutex
+	gone       map[string]time.Time
+	scraper    *health.Scraper
+	geo        *geo.Locator // nil without a GeoIP database
+	steering   *zones.Steering
+	answers    *zones.AnswerCounts
+	rrl        *dnsserver.RRL
+	dnsMetrics *dnsserver.Metrics
+	allDown    *prometheus.CounterVec
+	reloads    *prometheus.CounterVec
 	// reloadRequests counts what asked for a reload (sighup, api), merged
 	// or not.
 	reloadRequests *prometheus.CounterVec
@@ -693,6 +697,7 @@ func (a *app) background(ctx context.Context) {
 				for _, g := range a.registry.Expire(now) {
 					a.log.Warn("registered backend removed: its lease ran out", "backend", g.ID, "renewed", g.Renewed.UTC().Format(time.RFC3339Nano), "lease", g.Lease)
 				}
+				a.clearGoneOverrides(now)
 				if now.Sub(saved) >= warmStartEvery {
 					a.saveSteering()
 					saved = now
@@ -747,14 +752,11 @@ func (a *app) initRegistry(snap *zones.Snapshot) (*zones.Snapshot, error) {
 	}
 	a.registry = health.NewRegistry(file, a.log)
 	a.registry.Audit(a.audit)
+	a.gone = map[string]time.Time{}
 	a.registry.OnGone(func(id string) {
-		// A drain (or any override) of a backend that is gone would
-		// apply to the next one registered under its name.
-		if a.admin.Get(id) != nil {
-			if err := a.admin.Set(id, nil, "deregistration"); err != nil {
-				a.log.Error("admin override of a deregistered backend not cleared", "backend", id, "err", err)
-			}
-		}
+		a.goneMu.Lock()
+		a.gone[id] = time.Now()
+		a.goneMu.Unlock()
 	})
 	a.registry.Register(a.reg, func() []string {
 		var out []string
@@ -787,7 +789,53 @@ func (a *app) initRegistry(snap *zones.Snapshot) (*zones.Snapshot, error) {
 		a.logDropped(next)
 		snap = next
 	}
+	// Overrides of registered backends that went while the server was
+	// down (a restart keeps the overrides, not the deregistrations).
+	known := map[string]bool{}
+	registering := map[string]bool{}
+	for _, svc := range snap.Services() {
+		registering[strings.ToLower(strings.TrimSuffix(svc.Name, "."))] = svc.Registration
+		for _, b := range svc.Backends {
+			known[b.ID] = true
+		}
+	}
+	now := time.Now()
+	for id := range a.admin.List() {
+		service, _, _ := strings.Cut(id, "/")
+		if _, ok := a.registry.Get(id); !ok && !known[id] && registering[service] {
+			a.gone[id] = now
+		}
+	}
 	return snap, nil
+}
+
+// goneKeep is how long the admin override (the drain) of a registered
+// backend that is gone stays: until every member has compiled it out of
+// its answers (clearing it earlier would answer the backend again for
+// the moments before), then it is cleared, so that neither the state
+// file fills with the drains of instances long gone nor a backend
+// registered later under the name is drained.
+const goneKeep = 30 * time.Second
+
+// clearGoneOverrides clears the overrides of registered backends gone for
+// goneKeep that were set before they went.
+func (a *app) clearGoneOverrides(now time.Time) {
+	a.goneMu.Lock()
+	var due []string
+	for id, at := range a.gone {
+		if now.Sub(at) >= goneKeep {
+			if o := a.admin.Get(id); o != nil && !o.Set.After(at) {
+				due = append(due, id)
+			}
+			delete(a.gone, id)
+		}
+	}
+	a.goneMu.Unlock()
+	for _, id := range due {
+		if err := a.admin.Set(id, nil, "deregistration"); err != nil {
+			a.log.Error("admin override of a deregistered backend not cleared", "backend", id, "err", err)
+		}
+	}
 }
 
 // registered gives the compiler the registered backends of a service.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -316,14 +317,16 @@ func TestRegistrationLifecycle(t *testing.T) {
 		t.Errorf("agent-4 removed %v after removed_at, want within 1.5 s after it", late)
 	}
 
-	// The drains of agent-2 and agent-4 went with them: registered again
-	// under its name, agent-2 is answered.
+	// The drains of agent-2 and agent-4 stay for goneKeep after them
+	// (until every member has compiled them out: clearing them at once
+	// would answer them again meanwhile): agent-2 registered again under
+	// its name is still drained (clearGoneOverrides is tested alone).
 	adm, err := os.ReadFile(filepath.Join(l.dir, "state", "admin-overrides.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ov, err := health.ParseStateFile("admin-overrides.toml", adm); err != nil || len(ov) != 0 {
-		t.Errorf("admin overrides left after the deregistrations: %v %v\n%s", ov, err, adm)
+	if ov, err := health.ParseStateFile("admin-overrides.toml", adm); err != nil || len(ov) != 2 {
+		t.Errorf("admin overrides just after the deregistrations: %v %v\n%s", ov, err, adm)
 	}
 	b2 := `{"address": "127.0.0.23", "lease_ttl": "30s"}`
 	for range 2 {
@@ -331,7 +334,10 @@ func TestRegistrationLifecycle(t *testing.T) {
 			t.Fatalf("agent-2 again: %d %s", code, resp)
 		}
 	}
-	waitFor(t, "agent-2 answered again", 2*time.Second, func() bool { return strings.Contains(l.answers(t, "lease.example.test."), "127.0.0.23") })
+	time.Sleep(300 * time.Millisecond)
+	if a := l.answers(t, "lease.example.test."); strings.Contains(a, "127.0.0.23") {
+		t.Errorf("agent-2, registered again within %v of its drain, answered: %s", goneKeep, a)
+	}
 	if code, _ := l.do(t, "DELETE", "/api/v1/backends/lease.example.test/agent-2?drain=false", regAdmin, ""); code != 204 {
 		t.Errorf("deregister agent-2 with the admin token: %d", code)
 	}
@@ -360,12 +366,12 @@ func checkRegistrationAudit(t *testing.T, l *regLab) {
 	want := map[string][]rec{
 		"lease.example.test/agent-2": {
 			{audit.Registered, "registration token"}, {audit.OverrideSet, "registration token"},
-			{audit.Deregistered, "registration token"}, {audit.OverrideCleared, "deregistration"},
+			{audit.Deregistered, "registration token"},
 			{audit.Registered, "registration token"}, {audit.Deregistered, "admin token"},
 		},
 		"lease.example.test/agent-4": {
 			{audit.Registered, "registration token"}, {audit.OverrideSet, "registration token"},
-			{audit.Retiring, "registration token"}, {audit.Deregistered, "drain end"}, {audit.OverrideCleared, "deregistration"},
+			{audit.Retiring, "registration token"}, {audit.Deregistered, "drain end"},
 		},
 	}
 	for id, w := range want {
@@ -410,5 +416,32 @@ func checkRegistrationAudit(t *testing.T, l *regLab) {
 	out, err := exec.Command(binary, "ctl", "-server", l.s.http, "-token-file", filepath.Join(l.dir, "token"), "audit", "lease.example.test/agent-4").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "retiring") || !strings.Contains(string(out), "removed_at=") || strings.Count(string(out), "\n") != 1+len(want["lease.example.test/agent-4"]) {
 		t.Errorf("gslb ctl audit: %v\n%s", err, out)
+	}
+}
+
+// TestClearGoneOverrides: the override of a registered backend gone for
+// goneKeep is cleared if it was set before it went; one set later (an
+// operator's, for a backend registered again) stays; none goes early.
+func TestClearGoneOverrides(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a := &app{admin: health.NewAdmin("", 0, log), log: log, gone: map[string]time.Time{}}
+	at := time.Now()
+	for _, id := range []string{"api/old", "api/later", "api/young"} {
+		if err := a.admin.Set(id, &health.Override{State: health.AdminDrain}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.gone["api/old"] = at
+	a.gone["api/later"] = at.Add(-2 * time.Second) // went before its override was set
+	a.gone["api/young"] = at.Add(goneKeep / 2)
+	a.clearGoneOverrides(at.Add(goneKeep))
+	if a.admin.Get("api/old") != nil {
+		t.Error("the drain of a backend gone for goneKeep stays")
+	}
+	if a.admin.Get("api/later") == nil {
+		t.Error("an override set after the backend went was cleared")
+	}
+	if a.admin.Get("api/young") == nil || len(a.gone) != 1 {
+		t.Errorf("the drain of a backend gone for less than goneKeep was cleared (%d left to watch)", len(a.gone))
 	}
 }
