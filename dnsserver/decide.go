@@ -30,9 +30,12 @@ type response struct {
 	// until is, for a signed reply, when its signatures' window moves on
 	// (unix seconds): the answer cache keeps it until then. 0: unsigned.
 	until int64
-	nsid  string // our NSID, in hex, if asked for and set
-	ecs   bool   // echo the client subnet, with scope
-	scope uint8
+	// sigWire is the RDATA of each RRSIG of the answer section, in order,
+	// for the fast encoder.
+	sigWire [][]byte
+	nsid    string // our NSID, in hex, if asked for and set
+	ecs     bool   // echo the client subnet, with scope
+	scope   uint8
 	// cookie is the COOKIE option to send, client and server cookie (nil:
 	// none); cookieOK tells that the request's server cookie was valid.
 	cookie   []byte

@@ -41,7 +41,13 @@ func encodeFast(req []byte, q *request, r *response, buf []byte) (out []byte, ok
 	binary.BigEndian.PutUint16(out[6:], uint16(len(r.answer)))
 	binary.BigEndian.PutUint16(out[8:], 0)
 	binary.BigEndian.PutUint16(out[10:], 0)
+	sigs := 0
 	for _, rr := range r.answer {
+		if s, ok := rr.(*dns.RRSIG); ok {
+			out = appendRRSIG(out, s, r.sigWire[sigs])
+			sigs++
+			continue
+		}
 		out = appendAddr(out, rr)
 	}
 	if soa != nil {
@@ -80,13 +86,34 @@ func fastable(q *request, r *response) (soa *dns.SOA, ok bool) {
 	default:
 		return nil, false
 	}
+	sigs := 0
 	for _, rr := range r.answer {
 		h := rr.Header()
+		if h.Rrtype == dns.TypeRRSIG {
+			// A signature of the answer (sign.go), whose RDATA the
+			// signature cache keeps in wire form.
+			sigs++
+			if h.Name != q.name || h.Class != dns.ClassINET || sigs > len(r.sigWire) || soa != nil {
+				return nil, false
+			}
+			continue
+		}
 		if h.Name != q.name || h.Class != dns.ClassINET || h.Rrtype != dns.TypeA && h.Rrtype != dns.TypeAAAA {
 			return nil, false
 		}
 	}
 	return soa, true
+}
+
+// appendRRSIG appends an RRSIG record owned by the question name, its
+// RDATA rdata in wire form (the signer name uncompressed, RFC 4034 3.1.7).
+func appendRRSIG(out []byte, s *dns.RRSIG, rdata []byte) []byte {
+	out = append(out, 0xC0, 12) // owner: the question name
+	out = binary.BigEndian.AppendUint16(out, dns.TypeRRSIG)
+	out = binary.BigEndian.AppendUint16(out, dns.ClassINET)
+	out = binary.BigEndian.AppendUint32(out, s.Hdr.Ttl)
+	out = binary.BigEndian.AppendUint16(out, uint16(len(rdata)))
+	return append(out, rdata...)
 }
 
 // appendAddr appends an A or AAAA record owned by the question name.

@@ -67,12 +67,12 @@ func (h *Handler) sign(q *request, r *response, z *zones.Zone, sg *zones.Signing
 		}
 	}
 	var ok bool
-	if r.answer, ok = h.signSection(r.answer, z, sg, w, false); !ok {
+	if r.answer, ok = h.signSection(r.answer, z, sg, w, false, &r.sigWire); !ok {
 		h.signFailed(r)
 		return
 	}
 	delegation := r.a.Result == zones.Delegation
-	if r.ns, ok = h.signSection(r.ns, z, sg, w, delegation); !ok {
+	if r.ns, ok = h.signSection(r.ns, z, sg, w, delegation, nil); !ok {
 		h.signFailed(r)
 		return
 	}
@@ -80,7 +80,7 @@ func (h *Handler) sign(q *request, r *response, z *zones.Zone, sg *zones.Signing
 		// The additional records of an answer (the addresses of NS, MX
 		// and SRV targets in the zone) are the zone's own data, signed;
 		// a delegation's are glue.
-		if r.extra, ok = h.signSection(r.extra, z, sg, w, false); !ok {
+		if r.extra, ok = h.signSection(r.extra, z, sg, w, false, nil); !ok {
 			h.signFailed(r)
 		}
 	}
@@ -88,7 +88,9 @@ func (h *Handler) sign(q *request, r *response, z *zones.Zone, sg *zones.Signing
 
 // signSection returns rrs with the RRSIGs of each of its RRsets after it.
 // With delegation, NS RRsets are left unsigned (they are the child's).
-func (h *Handler) signSection(rrs []dns.RR, z *zones.Zone, sg *zones.Signing, w dnssec.Window, delegation bool) ([]dns.RR, bool) {
+// wires, if not nil, gets the RDATA of each RRSIG, in order, for the fast
+// encoder.
+func (h *Handler) signSection(rrs []dns.RR, z *zones.Zone, sg *zones.Signing, w dnssec.Window, delegation bool, wires *[][]byte) ([]dns.RR, bool) {
 	if len(rrs) == 0 {
 		return rrs, true
 	}
@@ -109,12 +111,15 @@ func (h *Handler) signSection(rrs []dns.RR, z *zones.Zone, sg *zones.Signing, w 
 			continue // glue
 		}
 		for _, k := range sg.Keys {
-			sig, err := h.sigs.Sign(k, z.Origin, set, sg.OrigTTL, w)
+			sig, err := h.sigs.SignWire(k, z.Origin, set, sg.OrigTTL, w)
 			if err != nil {
 				h.log.Error("cannot sign an answer", "err", err)
 				return nil, false
 			}
-			c := *sig
+			if wires != nil {
+				*wires = append(*wires, sig.Rdata)
+			}
+			c := *sig.RRSIG
 			c.Hdr.Name, c.Hdr.Ttl = h0.Name, h0.Ttl
 			out = append(out, &c)
 		}

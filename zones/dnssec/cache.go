@@ -3,6 +3,7 @@ package dnssec
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"sync"
@@ -42,14 +43,21 @@ type Cache struct {
 
 type entry struct {
 	key   string
-	sig   *dns.RRSIG
+	sig   Signature
 	start int64 // the window's step
 }
 
 type call struct {
 	done chan struct{}
-	sig  *dns.RRSIG
+	sig  Signature
 	err  error
+}
+
+// Signature is an RRSIG the cache made, and its RDATA in wire form, which
+// the server's fast encoder copies.
+type Signature struct {
+	RRSIG *dns.RRSIG
+	Rdata []byte
 }
 
 // NewCache returns a cache of size signatures at most (rounded up to a
@@ -77,6 +85,13 @@ var keyBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return 
 // zone's name. The RRSIG returned is shared: its owner is rrset's as first
 // signed and its TTL ttl; copy it to set another.
 func (c *Cache) Sign(k *Key, signer string, rrset []dns.RR, ttl uint32, w Window) (*dns.RRSIG, error) {
+	s, err := c.SignWire(k, signer, rrset, ttl, w)
+	return s.RRSIG, err
+}
+
+// SignWire is Sign with the RDATA of the signature in wire form (shared:
+// read only).
+func (c *Cache) SignWire(k *Key, signer string, rrset []dns.RR, ttl uint32, w Window) (Signature, error) {
 	bp := keyBufPool.Get().(*[]byte)
 	defer keyBufPool.Put(bp)
 	key, ok := canonicalKey((*bp)[:0], k, rrset, ttl, w)
@@ -87,7 +102,7 @@ func (c *Cache) Sign(k *Key, signer string, rrset []dns.RR, ttl uint32, w Window
 	}
 	h := maphash.Bytes(c.seed, key)
 	s1, s2 := &c.slots[h&c.mask], &c.slots[(h>>32|h<<32)&c.mask]
-	if sig := lookup(s1, s2, key); sig != nil {
+	if sig, ok := lookup(s1, s2, key); ok {
 		c.hits.Add(1)
 		return sig, nil
 	}
@@ -99,7 +114,7 @@ func (c *Cache) Sign(k *Key, signer string, rrset []dns.RR, ttl uint32, w Window
 		<-cl.done
 		return cl.sig, cl.err
 	}
-	if sig := lookup(s1, s2, key); sig != nil {
+	if sig, ok := lookup(s1, s2, key); ok {
 		// Stored between the first look and the lock.
 		c.mu.Unlock()
 		return sig, nil
@@ -128,19 +143,19 @@ func (c *Cache) Sign(k *Key, signer string, rrset []dns.RR, ttl uint32, w Window
 	return cl.sig, cl.err
 }
 
-// lookup returns the signature of key in either slot, nil if neither has it.
-func lookup(s1, s2 *atomic.Pointer[entry], key []byte) *dns.RRSIG {
+// lookup returns the signature of key in either slot.
+func lookup(s1, s2 *atomic.Pointer[entry], key []byte) (Signature, bool) {
 	if e := s1.Load(); e != nil && e.key == string(key) {
-		return e.sig
+		return e.sig, true
 	}
 	if e := s2.Load(); e != nil && e.key == string(key) {
-		return e.sig
+		return e.sig, true
 	}
-	return nil
+	return Signature{}, false
 }
 
 // sign makes a signature.
-func (c *Cache) sign(k *Key, signer string, rrset []dns.RR, ttl uint32, w Window) (*dns.RRSIG, error) {
+func (c *Cache) sign(k *Key, signer string, rrset []dns.RR, ttl uint32, w Window) (Signature, error) {
 	start := time.Now()
 	sig := &dns.RRSIG{
 		Hdr:       dns.RR_Header{Ttl: ttl},
@@ -148,13 +163,36 @@ func (c *Cache) sign(k *Key, signer string, rrset []dns.RR, ttl uint32, w Window
 		OrigTtl: ttl, Inception: w.Inception, Expiration: w.Expiration,
 	}
 	err := sig.Sign(k.Signer, rrset)
+	var rdata []byte
+	if err == nil {
+		rdata, err = rdataOf(sig)
+	}
 	c.signNanos.Add(uint64(time.Since(start)))
 	if err != nil {
 		c.failed.Add(1)
-		return nil, fmt.Errorf("signing %s %s: %w", rrset[0].Header().Name, dns.TypeToString[rrset[0].Header().Rrtype], err)
+		return Signature{}, fmt.Errorf("signing %s %s: %w", rrset[0].Header().Name, dns.TypeToString[rrset[0].Header().Rrtype], err)
 	}
 	c.signed.Add(1)
-	return sig, nil
+	return Signature{RRSIG: sig, Rdata: rdata}, nil
+}
+
+// rdataOf is an RR's RDATA in wire form, as miekg/dns packs it (RRSIG's
+// signer name is never compressed).
+func rdataOf(rr dns.RR) ([]byte, error) {
+	buf := make([]byte, dns.Len(rr)+16)
+	n, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	p := 0
+	for p < n && buf[p] != 0 {
+		p += int(buf[p]) + 1
+	}
+	p += 1 + 10 // the root label, type, class, TTL, RDLENGTH
+	if p > n {
+		return nil, errors.New("packed record too short")
+	}
+	return bytes.Clone(buf[p:n]), nil
 }
 
 // canonicalKey appends to b the cache key of rrset: the window's step,
