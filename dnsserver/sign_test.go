@@ -273,9 +273,9 @@ var signedCases = []struct {
 	allocs float64
 	cached bool
 }{
-	{"static A, signed", "static.example.com.", dns.TypeA, nil, 14, true},
-	{"geo service (members weighted) with ECS, signed, never cached", "geo.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), 24, false},
-	{"geo service (members all) with ECS, signed", "geoall.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), 22, true},
+	{"static A, signed", "static.example.com.", dns.TypeA, nil, 6, true},
+	{"geo service (members weighted) with ECS, signed, never cached", "geo.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), 8, false},
+	{"geo service (members all) with ECS, signed", "geoall.example.com.", dns.TypeA, ecsOption(1, 24, 0, []byte{175, 16, 199}), 7, true},
 	{"NXDOMAIN, compact denial, signed", "nope.example.com.", dns.TypeA, nil, 22, true},
 }
 
