@@ -155,27 +155,42 @@ func (l *zoneLoader) signing(d *dnssecDoc, files Files) {
 	l.z.signing = sg
 }
 
-// finishSigning sets what signing needs of the compiled zone: the
-// negative TTL, and the original TTL of signatures, the longest TTL of
-// the zone's records and services.
-func (z *Zone) finishSigning() {
+// finishSigning sets what signing needs of the zone: the negative TTL,
+// and the original TTL of signatures, the longest TTL of the zone's
+// records and services. Signatures always have two thirds of their
+// validity left (WindowAt): that must cover the longest TTL, or a cache
+// could keep a record past its signature's expiry.
+func (l *zoneLoader) finishSigning(validityGiven bool) {
+	z := l.z
 	sg := z.signing
-	if sg == nil {
+	if sg == nil || len(z.negSOA) == 0 {
 		return
 	}
 	sg.NegTTL = z.negSOA[0].Header().Ttl
-	longest := sg.NegTTL
+	// The longest TTL, and what has it (of equals, the first name in
+	// order, so that the message is the same at every load).
+	longest, what, at := sg.NegTTL, "the negative TTL", ""
 	for _, n := range z.nodes {
 		for _, s := range n.rrsets {
 			for _, rr := range s.rrs {
-				longest = max(longest, rr.Header().Ttl)
+				if t := rr.Header().Ttl; t > longest || t == longest && (at == "" || n.name < at) {
+					longest, what, at = t, "the "+dns.TypeToString[s.typ]+" records of "+n.name, n.name
+				}
 			}
 		}
-		if n.service != nil {
-			longest = max(longest, n.service.TTL)
+		if s := n.service; s != nil && (s.TTL > longest || s.TTL == longest && (at == "" || n.name < at)) {
+			longest, what, at = s.TTL, "service "+n.name, n.name
 		}
 	}
 	sg.OrigTTL = longest
+	if left := sg.Validity * 2 / 3; left < time.Duration(longest)*time.Second {
+		path := []string{"dnssec"}
+		if validityGiven {
+			path = append(path, "signature_validity")
+		}
+		l.e.key(path, "signatures valid %v have at least %v left, less than the zone's longest TTL (%d s, %s): a cache could keep a record past its signature; raise signature_validity to %v or more, or lower that TTL",
+			sg.Validity, left.Round(time.Second), longest, what, (time.Duration(longest) * time.Second * 3 / 2).Round(time.Second))
+	}
 }
 
 // TypesAt returns the types that exist at the name lower (lower case,

@@ -63,6 +63,8 @@ func TestSigningConfig(t *testing.T) {
 		{"unknown algorithm", "key = \"keys/Kexample.com.+013+00001\"\nalgorithm = \"rsasha1\"", []string{`z.toml:9:1: dnssec.algorithm: "rsasha1": want ecdsap256sha256 or ed25519`}, 0},
 		{"NSEC3", "key = \"keys/Kexample.com.+013+00001\"\nnsec = \"nsec3\"", []string{`z.toml:9:1: dnssec.nsec: "nsec3": gslb denies with compact NSEC (RFC 9824): write nsec = "compact" or leave it out`}, 0},
 		{"validity too short", "key = \"keys/Kexample.com.+013+00001\"\nsignature_validity = \"1m\"", []string{`z.toml:9:1: dnssec.signature_validity: 1m0s: want 5m0s..2160h0m0s`}, 0},
+		{"validity shorter than the TTLs", "key = \"keys/Kexample.com.+013+00001\"\nsignature_validity = \"10m\"", []string{`z.toml:9:1: dnssec.signature_validity: signatures valid 10m0s have at least 6m40s left, less than the zone's longest TTL (3600 s, the NS records of example.com.): a cache could keep a record past its signature; raise signature_validity to 1h30m0s or more, or lower that TTL`}, 0},
+		{"validity long enough for the TTLs", "key = \"keys/Kexample.com.+013+00001\"\nsignature_validity = \"2h\"", nil, 1},
 		{"a key twice", `keys = ["keys/Kexample.com.+013+00001", "keys/Kexample.com.+013+00001.private"]`, []string{`z.toml:8:41: dnssec.keys[1]: keys/Kexample.com.+013+00001.private is listed twice`}, 0},
 		{"unknown key", "key = \"keys/Kexample.com.+013+00001\"\nnsec3param = 1", []string{`z.toml:9:1: unknown key "dnssec.nsec3param"`}, 0},
 	} {

@@ -122,6 +122,7 @@ func parseZone(cfg *Config, files Files, file string, src []byte, list, warnings
 	l.checkCuts()
 	l.checkNSTargets()
 	l.checkCNAMEs(cfg.MaxCNAMEChain)
+	l.finishSigning(doc.DNSSEC != nil && doc.DNSSEC.Validity.set)
 
 	if len(*list) > before {
 		return nil
@@ -129,7 +130,6 @@ func parseZone(cfg *Config, files Files, file string, src []byte, list, warnings
 	for _, s := range l.z.Services {
 		s.compile()
 	}
-	l.z.finishSigning()
 	return l.z
 }
 
