@@ -119,6 +119,14 @@ func TestDNSSECCommands(t *testing.T) {
 		}
 	}
 
+	// gslb explain asks a signed zone with DO and says it is signed.
+	stdout.Reset()
+	if code := run([]string{"explain", "-config", config, "-client", "192.0.2.1", "www.example.test"}, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "with DO (the zone is signed)") || !strings.Contains(stdout.String(), "signed (DO): ed25519 tag ") ||
+		!strings.Contains(stdout.String(), " RRSIG A 15 3 ") {
+		t.Errorf("explain of a signed name: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+
 	// A private key others can read: check and reload refuse it.
 	os.Chmod(filepath.Join(zdir, base+".private"), 0o644)
 	stdout.Reset()

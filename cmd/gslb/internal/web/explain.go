@@ -140,6 +140,19 @@ func Explain(w io.Writer, h *dnsserver.Handler, r Question) error {
 		m.Extra = append(m.Extra, o)
 		desc += " with client subnet " + r.ecs.String()
 	}
+	if z := h.Snapshot().Zone(strings.ToLower(r.name)); z != nil && z.Signing() != nil {
+		// A signed zone is explained as a validating resolver asks it:
+		// DO, and CO so that a name that does not exist reads as such.
+		o := m.IsEdns0()
+		if o == nil {
+			o = &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+			o.SetUDPSize(1232)
+			m.Extra = append(m.Extra, o)
+		}
+		o.SetDo()
+		o.SetCo()
+		desc += " with DO (the zone is signed)"
+	}
 	reply, lines, err := h.Explain(m, r.client)
 	if err != nil {
 		return err
