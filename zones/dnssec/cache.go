@@ -77,6 +77,9 @@ func NewCache(size int) *Cache {
 // larger RRset (rare in answers) is signed without the cache.
 const maxSet = 64
 
+// packPool holds the buffers RRsets are packed in for their keys.
+var packPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
 // keyBufPool holds the buffers keys are built in.
 var keyBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
@@ -207,33 +210,48 @@ func canonicalKey(b []byte, k *Key, rrset []dns.RR, ttl uint32, w Window) ([]byt
 	b = binary.BigEndian.AppendUint32(b, ttl)
 	b = append(b, k.id...)
 	b = append(b, 0)
+	// The records packed as a message's answer, uncompressed: the
+	// records are the snapshot's, shared by every query, and dns.PackRR
+	// would write their headers' Rdlength.
+	pp := packPool.Get().(*[]byte)
+	defer packPool.Put(pp)
+	m := dns.Msg{Answer: rrset}
+	wire, err := m.PackBuffer((*pp)[:cap(*pp)])
+	if err != nil {
+		return b, false
+	}
+	*pp = wire[:0]
 	var offs [maxSet + 1]int
 	base := len(b)
-	for i, rr := range rrset {
+	off := 12
+	for i := range rrset {
 		offs[i] = len(b)
-		start := len(b)
-		b = append(b, make([]byte, dns.Len(rr)+2)...)
-		n, err := dns.PackRR(rr, b, start, nil, false)
-		if err != nil {
+		start := off
+		for off < len(wire) && wire[off] != 0 {
+			if wire[off]&0xC0 != 0 {
+				return b, false // a pointer: not packed as asked
+			}
+			off += int(wire[off]) + 1
+		}
+		off++ // the root label
+		if off+10 > len(wire) {
 			return b, false
 		}
-		b = b[:n]
+		name := off - start
+		end := off + 10 + int(binary.BigEndian.Uint16(wire[off+8:]))
+		if end > len(wire) {
+			return b, false
+		}
+		b = append(b, wire[start:end]...)
+		off = end
 		// Owner in lower case; the TTL zeroed (the key has the
 		// original TTL once).
-		p := start
-		for p < len(b) && b[p] != 0 {
-			l := int(b[p])
-			for j := p + 1; j <= p+l && j < len(b); j++ {
-				if c := b[j]; c >= 'A' && c <= 'Z' {
-					b[j] = c + 32
-				}
+		for j := offs[i]; j < offs[i]+name; j++ {
+			if c := b[j]; c >= 'A' && c <= 'Z' {
+				b[j] = c + 32
 			}
-			p += l + 1
 		}
-		if p+9 > len(b) {
-			return b, false
-		}
-		clear(b[p+5 : p+9])
+		clear(b[offs[i]+name+4 : offs[i]+name+8])
 	}
 	offs[len(rrset)] = len(b)
 	// Records in canonical order: insertion sort of the chunks, through a
