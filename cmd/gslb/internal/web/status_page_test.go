@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,8 @@ import (
 	"github.com/gslb/gslb/dnsserver"
 	"github.com/gslb/gslb/health"
 	"github.com/gslb/gslb/zones"
+	"github.com/gslb/gslb/zones/dnssec"
+	"github.com/miekg/dns"
 )
 
 // page fetches a page of the status page and fails on anything but 200.
@@ -439,5 +442,24 @@ func TestFactorsTip(t *testing.T) {
 		if got := factorsTip(&c.f); got != c.want {
 			t.Errorf("got  %q\nwant %q", got, c.want)
 		}
+	}
+}
+
+// TestStatusPageSigned: a signed zone's line names its keys, with the DS
+// for the parent in their tooltip, and when its signatures expire.
+func TestStatusPageSigned(t *testing.T) {
+	key, err := dnssec.Generate("example.test.", dns.ED25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile, err := key.WriteBIND(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, "", fmt.Sprintf("[services.www]\nbackends = [{ name = \"one\", address = \"192.0.2.1\" }]\n[dnssec]\nkey = %q\n", keyFile), nil)
+	code, page := f.do(t, "GET", "/", "", "")
+	ds := html.EscapeString(key.DNSKEY.ToDS(dns.SHA256).String())
+	if code != 200 || !strings.Contains(page, fmt.Sprintf(`signed: <span title="DS for the parent: %s">ed25519 key %d</span>, signatures to `, ds, key.Tag)) {
+		t.Errorf("the status page's zone line lacks the signing:\n%s", page)
 	}
 }
