@@ -156,7 +156,11 @@ func (h *Handler) decide(snap *zones.Snapshot, q *request, src netip.Addr, t Tra
 	r.a = z.Lookup(&zq)
 	fill(r, z)
 	if sg != nil && r.do {
-		h.sign(q, r, z, sg)
+		h.sign(q, r, z, sg, func(t uint16) zones.Answer {
+			tq := zq
+			tq.Type, tq.Trace = t, nil
+			return z.Lookup(&tq)
+		})
 		if trace != nil {
 			trace.Add("signed (DO): %s, signatures valid to %s", sg.SigningSummary(), dnssec.WindowAt(time.Now(), sg.Validity).Expires().Format(time.RFC3339))
 		}

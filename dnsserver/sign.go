@@ -31,10 +31,22 @@ import (
 //
 // AD is never set (we are not a validator) and CD is only copied.
 
-// sign adds the DNSSEC records to r, the reply to q from the signed zone z.
-func (h *Handler) sign(q *request, r *response, z *zones.Zone, sg *zones.Signing) {
+// sign adds the DNSSEC records to r, the reply to q from the signed zone z;
+// lookup answers the query name for another type (for queries of type
+// RRSIG).
+func (h *Handler) sign(q *request, r *response, z *zones.Zone, sg *zones.Signing, lookup func(uint16) zones.Answer) {
 	w := dnssec.WindowAt(time.Now(), sg.Validity)
 	r.until = w.Renewed(sg.Validity).Unix()
+	if q.qtype == dns.TypeRRSIG && r.a.Result == zones.NoData && len(r.answer) == 0 {
+		if sigs, ok := h.signaturesAt(q, z, sg, w, lookup); !ok {
+			h.signFailed(r)
+			return
+		} else if len(sigs) > 0 {
+			// Not kept by the answer cache: made of several lookups.
+			r.answer, r.ns, r.until = sigs, nil, 0
+			return
+		}
+	}
 	switch r.a.Result {
 	case zones.NXDomain:
 		owner := chainEnd(q.name, r.answer)
@@ -84,6 +96,39 @@ func (h *Handler) sign(q *request, r *response, z *zones.Zone, sg *zones.Signing
 			h.signFailed(r)
 		}
 	}
+}
+
+// signaturesAt answers a query of type RRSIG at a name that exists: the
+// signatures of each RRset there (those this client would get, for a
+// service), and of its NSEC.
+func (h *Handler) signaturesAt(q *request, z *zones.Zone, sg *zones.Signing, w dnssec.Window, lookup func(uint16) zones.Answer) ([]dns.RR, bool) {
+	types := z.TypesAt(q.lower)
+	if len(types) == 0 {
+		return nil, true
+	}
+	var sets []dns.RR
+	for _, t := range types {
+		if t == dns.TypeRRSIG || t == dns.TypeNSEC {
+			continue
+		}
+		for _, rr := range lookup(t).Answer {
+			if h := rr.Header(); h.Rrtype == t && strings.EqualFold(h.Name, q.name) {
+				sets = append(sets, rr)
+			}
+		}
+	}
+	sets = append(sets, dnssec.NSEC(q.name, sg.NegTTL, types))
+	signed, ok := h.signSection(sets, z, sg, w, false, nil)
+	if !ok {
+		return nil, false
+	}
+	var out []dns.RR
+	for _, rr := range signed {
+		if rr.Header().Rrtype == dns.TypeRRSIG {
+			out = append(out, rr)
+		}
+	}
+	return out, true
 }
 
 // signSection returns rrs with the RRSIGs of each of its RRsets after it.

@@ -352,3 +352,41 @@ func TestSignedAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedRRSIGQuery: a query of type RRSIG gets the signatures of each
+// RRset at the name (a service's as this client would get them) and of
+// its NSEC; at a name that does not exist, compact denial.
+func TestSignedRRSIGQuery(t *testing.T) {
+	snap, _ := signedZone(t, dns.ECDSAP256SHA256)
+	_, addr := startServer(t, snap)
+	for _, c := range []struct {
+		qname   string
+		covered string
+	}{
+		{"mail.example.com.", "A NSEC"},
+		{"www.example.com.", "A AAAA NSEC"},
+		{"example.com.", "NS SOA MX TXT DNSKEY NSEC"},
+		{"foo.wild.example.com.", "A NSEC"},
+		{"nope.example.com.", ""},
+	} {
+		q := new(dns.Msg)
+		q.SetQuestion(c.qname, dns.TypeRRSIG)
+		q.SetEdns0(1232, true)
+		r := exchange(t, "udp", addr, q)
+		var covered []string
+		for _, rr := range r.Answer {
+			s, ok := rr.(*dns.RRSIG)
+			if !ok || !strings.EqualFold(s.Hdr.Name, c.qname) {
+				t.Errorf("%s RRSIG: answer %v", c.qname, rr)
+				continue
+			}
+			covered = append(covered, dns.TypeToString[s.TypeCovered])
+		}
+		if got := strings.Join(covered, " "); got != c.covered || r.Rcode != dns.RcodeSuccess || !r.Authoritative {
+			t.Errorf("%s RRSIG: %s signatures of %q, want %q\n%v", c.qname, dns.RcodeToString[r.Rcode], got, c.covered, r)
+		}
+		if c.covered == "" && len(r.Ns) != 4 {
+			t.Errorf("%s RRSIG: want compact denial (SOA, NSEC and their RRSIGs)\n%v", c.qname, r)
+		}
+	}
+}
