@@ -360,21 +360,32 @@ type drainJSON struct {
 	RemovedAt time.Time `json:"removed_at,omitzero"`
 }
 
-// retire deregisters a registered backend with drain: an admin drain at
-// once, and the registration removed when the caches expire.
-func (s *Server) retire(w http.ResponseWriter, svc *zones.Service, id, who string) {
+// drainRegistered puts a registered backend in an admin drain, for the
+// reason given; it returns when it was done and when the caches expire
+// (now plus the service's TTL). If not ok, it has answered.
+func (s *Server) drainRegistered(w http.ResponseWriter, svc *zones.Service, id, who, reason string) (now, expire time.Time, ok bool) {
 	if _, ok := s.deps.Registry.Get(id); !ok {
 		s.regError(w, http.StatusNotFound, apiError{"no such registered backend"})
-		return
+		return now, expire, false
 	}
 	if s.deps.Admin == nil {
 		s.regError(w, http.StatusNotImplemented, apiError{"no admin store: cannot drain"})
-		return
+		return now, expire, false
 	}
-	now := s.now()
-	expire := now.Add(time.Duration(svc.TTL) * time.Second).UTC()
-	if err := s.deps.Admin.Set(id, &health.Override{State: health.AdminDrain, Reason: "scale-in (deregistration with drain)"}, who); err != nil {
+	now = s.now()
+	expire = now.Add(time.Duration(svc.TTL) * time.Second).UTC()
+	if err := s.deps.Admin.Set(id, &health.Override{State: health.AdminDrain, Reason: reason}, who); err != nil {
 		s.regError(w, http.StatusInternalServerError, apiError{err.Error()})
+		return now, expire, false
+	}
+	return now, expire, true
+}
+
+// retire deregisters a registered backend with drain: an admin drain at
+// once, and the registration removed when the caches expire.
+func (s *Server) retire(w http.ResponseWriter, svc *zones.Service, id, who string) {
+	now, expire, ok := s.drainRegistered(w, svc, id, who, "scale-in (deregistration with drain)")
+	if !ok {
 		return
 	}
 	kept, ok, err := s.deps.Registry.Retire(id, expire, who, now)
@@ -401,21 +412,12 @@ func (s *Server) drain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := service + "/" + r.PathValue("backend")
-	if _, ok := s.deps.Registry.Get(id); !ok {
-		s.regError(w, http.StatusNotFound, apiError{"no such registered backend"})
-		return
-	}
-	if s.deps.Admin == nil {
-		s.regError(w, http.StatusNotImplemented, apiError{"no admin store: cannot drain"})
-		return
-	}
-	now := s.now()
-	if err := s.deps.Admin.Set(id, &health.Override{State: health.AdminDrain, Reason: "scale-in (registration)"}, who); err != nil {
-		s.regError(w, http.StatusInternalServerError, apiError{err.Error()})
+	_, expire, ok := s.drainRegistered(w, svc, id, who, "scale-in (registration)")
+	if !ok {
 		return
 	}
 	s.deps.Log.Info("registered backend draining", "backend", id, "source", who)
-	writeJSON(w, http.StatusOK, drainJSON{ID: id, State: "draining", CachesExpire: now.Add(time.Duration(svc.TTL) * time.Second).UTC()})
+	writeJSON(w, http.StatusOK, drainJSON{ID: id, State: "draining", CachesExpire: expire})
 }
 
 // regError answers a registration request that failed, and counts it as
