@@ -2,9 +2,10 @@
 # DNSSEC with real validators (issue 19). A fake root and a parent zone,
 # both signed with ldns-signzone and served by NSD, delegate
 # gslb.example.test. (with the DS that `gslb dnssec ds` prints) to two gslb
-# instances sharing one key. Three validating resolvers, each a Debian
-# package, resolve through that chain from the root trust anchor: Unbound,
-# BIND 9 and Knot Resolver. Everything runs on the loopback interface, on
+# instances sharing one key, and held.example.test. to a third, a test
+# build whose signing clock is held (go build -tags heldclock). Three
+# validating resolvers, each a Debian package, resolve through that chain
+# from the root trust anchor: Unbound, BIND 9 and Knot Resolver. Everything runs on the loopback interface, on
 # addresses of TEST-NET-2 this script gives it (and takes back) standing in
 # for hosts, DNS on port 53: not 127.0.0.0/8, whose glue Knot Resolver
 # ignores and on which named listens only at 127.0.0.1.
@@ -13,6 +14,8 @@
 #   198.51.100.11  example.test. (NSD)      198.51.100.12  BIND 9 (named)
 #   198.51.100.21  gslb ns1                 198.51.100.13  Knot Resolver (kresd)
 #   198.51.100.22  gslb ns2                 198.51.100.14  Unbound, clock 6 min ahead
+#   198.51.100.23  gslb, clock held         198.51.100.31/32  gslb ns1/ns2 behind
+#                                           the tampering proxy (.ci/dnsflip.py)
 #
 # Checks, for each resolver:
 #   1. ad on a service's answer, on NODATA, on a name that does not exist
@@ -20,17 +23,22 @@
 #      DNSKEY RRset;
 #   2. the signatures renewed in real time (signature_validity 5 min: a new
 #      window every 100 s) without ad ever dropping, through Unbound;
-#   3. a resolver whose clock is past the signatures' expiry (Unbound under
-#      faketime, 6 min ahead) answers SERVFAIL: what a server that stopped
-#      signing turns into;
-#   4. both instances signing with a key the parent's DS does not name:
+#   3. a server stopped from re-signing (its signing clock held, 5 min
+#      signatures): ad until its signatures expire, SERVFAIL from then on,
+#      from every resolver; and a resolver whose clock is past the
+#      signatures' expiry (Unbound under faketime, 6 min ahead) answers
+#      SERVFAIL, the same seen from the other side;
+#   4. a proxy in front of both instances flipping a bit of each address in
+#      the answers: SERVFAIL from every resolver;
+#   5. both instances signing with a key the parent's DS does not name:
 #      SERVFAIL from every resolver;
 # and dnsviz (probe + grok) and zonemaster-cli on the signed zone.
 #
 # Usage: bash .ci/dnssec.sh      (as root: it binds port 53)
 # Needs: nsd, unbound, bind9, knot-resolver, ldnsutils, faketime, dig, Go
 #        (or GSLB_BIN).
-# Environment: GSLB_BIN, DS_DEADLINE (280 s), DS_KEEP (keep the directory).
+# Environment: GSLB_BIN, GSLB_HELD_BIN (the -tags heldclock build),
+#              DS_DEADLINE (400 s), DS_KEEP (keep the directory).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -45,11 +53,15 @@ KRESD=198.51.100.13
 AHEAD=198.51.100.14
 NS1=198.51.100.21
 NS2=198.51.100.22
-ADDRS="$ROOT_ADDR $UNBOUND $PARENT $BIND $KRESD $AHEAD $NS1 $NS2"
+HELD=198.51.100.23
+BEHIND1=198.51.100.31
+BEHIND2=198.51.100.32
+ADDRS="$ROOT_ADDR $UNBOUND $PARENT $BIND $KRESD $AHEAD $NS1 $NS2 $HELD $BEHIND1 $BEHIND2"
 ADDED=()
 ZONE=gslb.example.test
+HZONE=held.example.test
 VALIDITY=5m
-DEADLINE="${DS_DEADLINE:-280}"
+DEADLINE="${DS_DEADLINE:-400}"
 T0=${EPOCHREALTIME/./}
 PASSED=0
 PIDS=()
@@ -161,6 +173,10 @@ if [ -n "${GSLB_BIN:-}" ]; then BIN="$GSLB_BIN"; else
 	BIN="$WORK/gslb-bin"
 	go build -o "$BIN" ./cmd/gslb || fail "go build failed"
 fi
+if [ -n "${GSLB_HELD_BIN:-}" ]; then HBIN="$GSLB_HELD_BIN"; else
+	HBIN="$WORK/gslb-held"
+	go build -tags heldclock -o "$HBIN" ./cmd/gslb || fail "go build -tags heldclock failed"
+fi
 
 step "keys and zones"
 # gslb's key, made as an operator makes it.
@@ -199,6 +215,29 @@ for n in 1 2; do
 	sed "s/@ADDR@/${!a}/" "$WORK/gslb/gslb.toml" >"$WORK/ns$n/gslb.toml"
 	sed -i "s|zones = \\[\"zones\"\\]|zones = [\"$WORK/gslb/zones\"]|" "$WORK/ns$n/gslb.toml"
 done
+# The held server: its own zone and key, signatures valid 5 min; started
+# with the renewal check below.
+mkdir -p "$WORK/held/zones"
+"$BIN" dnssec keygen -dir "$WORK/held/zones" "$HZONE" >"$WORK/logs/keygen-held.log" || fail "gslb dnssec keygen $HZONE failed"
+HKEY=$(sed -n 's/^key = "\(.*\)"$/\1/p' "$WORK/logs/keygen-held.log")
+sed -e "s/@ADDR@/$HELD/" -e "s|zones = \\[\"zones\"\\]|zones = [\"$WORK/held/zones\"]|" "$WORK/gslb/gslb.toml" >"$WORK/held/gslb.toml"
+cat >"$WORK/held/zones/$HZONE.toml" <<EOF
+origin = "$HZONE."
+ttl = 60
+ns = ["ns"]
+[soa]
+rname = "hostmaster"
+negative_ttl = 30
+[records]
+ns = { A = "$HELD" }
+"*.w" = { A = "192.0.2.77" }
+[dnssec]
+key = "$HKEY"
+signature_validity = "5m"
+dnskey_ttl = 60
+EOF
+"$BIN" check -config "$WORK/held/gslb.toml" >/dev/null || fail "gslb check rejected $HZONE"
+HDS=$("$BIN" dnssec ds -config "$WORK/held/gslb.toml" "$HZONE" | grep -v '^;' | awk '$4 == "DS"')
 "$BIN" check -config "$WORK/ns1/gslb.toml" >/dev/null || fail "gslb check rejected the signed zone"
 GDS=$("$BIN" dnssec ds -config "$WORK/ns1/gslb.toml" "$ZONE" | grep -v '^;' | awk '$4 == "DS"')
 [ -n "$GDS" ] || fail "gslb dnssec ds printed no DS"
@@ -218,7 +257,10 @@ gslb    IN NS  ns1.gslb.example.test.
 gslb    IN NS  ns2.gslb.example.test.
 ns1.gslb IN A  $NS1
 ns2.gslb IN A  $NS2
+held    IN NS  ns.held.example.test.
+ns.held IN A   $HELD
 $GDS
+$HDS
 EOF
 cat "$PKEY.key" >>"$WORK/parent/example.test.zone"
 cat >"$WORK/root/root.zone" <<EOF
@@ -289,14 +331,15 @@ server:
 	prefetch: no
 	serve-expired: no
 	harden-referral-path: no
+	# Unbound accepts a signature up to a tenth of its validity (at least
+	# an hour by default) past its expiry: none here, so that expiry shows.
+	val-sig-skew-min: 0
+	val-sig-skew-max: 0
 EOF
 	unbound-checkconf "$2/unbound.conf" >/dev/null || fail "unbound-checkconf rejected $2/unbound.conf"
 }
 unbound_conf "$UNBOUND" "$WORK/unbound"
 unbound_conf "$AHEAD" "$WORK/ahead"
-# Unbound accepts a signature up to a tenth of its validity (at least an
-# hour by default) past its expiry: none here, so that expiry shows.
-printf '\tval-sig-skew-min: 0\n\tval-sig-skew-max: 0\n' >>"$WORK/ahead/unbound.conf"
 cat >"$WORK/bind/named.conf" <<EOF
 options {
 	directory "$WORK/bind";
@@ -420,12 +463,28 @@ for n in 1 2; do
 	start "gslb-ns$n" "$BIN" serve -config "$WORK/ns$n/gslb.toml" -id "ns$n"
 	wait_until 10 "gslb ns$n again" dig "@${!a}" +time=1 +tries=1 +norec "$ZONE" SOA
 done
+# The held server's signing clock is held at HELD_AT, so that its
+# signatures expire at HELD_EXPIRES, the next window boundary (a multiple
+# of 100 s, at least 3 s away): when the live servers' window moves on.
+HELD_EXPIRES=$((($(date +%s) + 3) / 100 * 100 + 100))
+HELD_AT=$((HELD_EXPIRES - 250))
+start gslb-held env GSLB_HELD_CLOCK="$HELD_AT" "$HBIN" serve -config "$WORK/held/gslb.toml" -id held
+wait_until 10 "gslb with its clock held" dig "@$HELD" +time=1 +tries=1 +norec "$HZONE" SOA
+for r in unbound bind kresd; do
+	ask "${RESOLVERS[$r]}" "h$RANDOM.w.$HZONE" A
+	[ "$(status_of "$OUT")" = NOERROR ] && has_ad "$OUT" || bad "$r: the held server's answer not validated before its signatures expire"
+done
+ok "unbound, bind, kresd: ad on the answers of the server whose clock is held, $((HELD_EXPIRES - $(date +%s))) s before its signatures expire"
 first=$(dig "@$NS1" +dnssec +norec +time=2 "www.$ZONE" A | awk '$4 == "RRSIG" { print $9; exit }')
 drops=0 n=0
 end=$(($(now_us) + 105 * 1000000))
 while [ "$(now_us)" -lt "$end" ]; do
 	ask "$UNBOUND" "r$n.wild.$ZONE" A
 	has_ad "$OUT" || drops=$((drops + 1))
+	if [ "$(date +%s)" -lt "$HELD_EXPIRES" ]; then
+		ask "$UNBOUND" "r$n.w.$HZONE" A
+		has_ad "$OUT" || bad "unbound: the held server's answer lost ad before its signatures expired"
+	fi
 	n=$((n + 1))
 	now=$(dig "@$NS1" +dnssec +norec +time=2 "www.$ZONE" A | awk '$4 == "RRSIG" { print $9; exit }')
 	[ "$now" = "$first" ] || break
@@ -443,6 +502,41 @@ ask "$AHEAD" "www.$ZONE" A
 ask "$AHEAD" "ns.example.test" A
 [ "$(status_of "$OUT")" = NOERROR ] && has_ad "$OUT" || bad "Unbound 6 min ahead: the parent (signed for weeks) should still validate"
 ok "Unbound 6 min ahead: SERVFAIL for gslb's answers (signatures valid $VALIDITY), ad for the parent's"
+
+step "a server stopped from re-signing (its clock held): SERVFAIL once its signatures expire"
+ask "$HELD" +norec "s.w.$HZONE" A
+hexp=$(awk '$4 == "RRSIG" { print $9; exit }' <<<"$OUT")
+[ "$hexp" = "$(date -u -d "@$HELD_EXPIRES" +%Y%m%d%H%M%S)" ] || bad "the held server's signatures expire at $hexp, want $(date -u -d "@$HELD_EXPIRES" +%Y%m%d%H%M%S)"
+while [ "$(date +%s)" -le "$HELD_EXPIRES" ]; do sleep 0.2; done
+for r in unbound bind kresd; do
+	s=${RESOLVERS[$r]}
+	ask "$s" "h$RANDOM.w.$HZONE" A
+	[ "$(status_of "$OUT")" = SERVFAIL ] || bad "$r: the held server's expired signatures were accepted"
+	ask "$s" "l$RANDOM.wild.$ZONE" A
+	[ "$(status_of "$OUT")" = NOERROR ] && has_ad "$OUT" || bad "$r: the live servers' answer not validated"
+done
+ok "unbound, bind, kresd: SERVFAIL for the held server's answers once its signatures expired ($hexp), ad for the live servers'"
+
+step "a proxy flipping a bit of the addresses in the answers"
+for n in 1 2; do
+	stop "gslb-ns$n"
+	a=NS$n b=BEHIND$n
+	sed "s/${!a}/${!b}/g" "$WORK/ns$n/gslb.toml" >"$WORK/ns$n/behind.toml"
+	start "gslb-behind$n" "$BIN" serve -config "$WORK/ns$n/behind.toml" -id "ns$n"
+	wait_until 10 "gslb ns$n on ${!b}" dig "@${!b}" +time=1 +tries=1 +norec "$ZONE" SOA
+	start "flip$n" /usr/bin/python3 .ci/dnsflip.py "${!a}" "${!b}" "$WORK/flip$n.count"
+	wait_until 10 "the proxy on ${!a}" dig "@${!a}" +time=1 +tries=1 +norec "$ZONE" SOA
+done
+ask "$NS1" +norec "p.wild.$ZONE" A
+grep -q $'IN\tA\t192.0.2.98' <<<"$OUT" || bad "the proxy did not change the address (192.0.2.99 to .98)"
+for r in unbound bind kresd; do
+	s=${RESOLVERS[$r]}
+	ask "$s" "t$RANDOM.wild.$ZONE" A
+	[ "$(status_of "$OUT")" = SERVFAIL ] || bad "$r: an answer changed on the way was not rejected"
+done
+flipped=$(($(cat "$WORK/flip1.count") + $(cat "$WORK/flip2.count")))
+for n in 1 2; do stop "flip$n"; stop "gslb-behind$n"; done
+ok "unbound, bind, kresd: SERVFAIL for answers whose address the proxy changed ($flipped replies changed)"
 
 step "a key the DS does not name"
 mkdir -p "$WORK/wrong/zones"

@@ -162,7 +162,7 @@ func (h *Handler) decide(snap *zones.Snapshot, q *request, src netip.Addr, t Tra
 			return z.Lookup(&tq)
 		})
 		if trace != nil {
-			trace.Add("signed (DO): %s, signatures valid to %s", sg.SigningSummary(), dnssec.WindowAt(time.Now(), sg.Validity).Expires().Format(time.RFC3339))
+			trace.Add("signed (DO): %s, signatures valid to %s", sg.SigningSummary(), dnssec.WindowAt(h.signingTime(), sg.Validity).Expires().Format(time.RFC3339))
 		}
 	}
 	if q.hasECS {

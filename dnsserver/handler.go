@@ -60,11 +60,27 @@ type Handler struct {
 	cookies cookieSecret // the secret of server cookies (cookie.go)
 
 	sigs *dnssec.Cache // the signatures of signed zones (sign.go)
+
+	signClock func() time.Time // the time signatures are made for; nil: time.Now
 }
 
 // SetSignatureCache makes the handler keep signatures in c, which a
 // server keeps across reloads. Call it before serving.
 func (h *Handler) SetSignatureCache(c *dnssec.Cache) { h.sigs = c }
+
+// SetSigningClock makes the handler choose signature windows for the
+// times now gives instead of the system clock (nil: the system clock).
+// Only a test build uses it: one whose clock is held, standing for a
+// server that stopped re-signing. Call it before serving.
+func (h *Handler) SetSigningClock(now func() time.Time) { h.signClock = now }
+
+// signingTime is the time the handler signs for.
+func (h *Handler) signingTime() time.Time {
+	if h.signClock != nil {
+		return h.signClock()
+	}
+	return time.Now()
+}
 
 // SignatureCache is the cache of signatures the handler uses.
 func (h *Handler) SignatureCache() *dnssec.Cache { return h.sigs }

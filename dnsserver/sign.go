@@ -2,7 +2,6 @@ package dnsserver
 
 import (
 	"strings"
-	"time"
 
 	"github.com/miekg/dns"
 
@@ -35,7 +34,7 @@ import (
 // lookup answers the query name for another type (for queries of type
 // RRSIG).
 func (h *Handler) sign(q *request, r *response, z *zones.Zone, sg *zones.Signing, lookup func(uint16) zones.Answer) {
-	w := dnssec.WindowAt(time.Now(), sg.Validity)
+	w := dnssec.WindowAt(h.signingTime(), sg.Validity)
 	r.until = w.Renewed(sg.Validity).Unix()
 	if q.qtype == dns.TypeRRSIG && r.a.Result == zones.NoData && len(r.answer) == 0 {
 		if sigs, ok := h.signaturesAt(q, z, sg, w, lookup); !ok {

@@ -390,3 +390,55 @@ func TestSignedRRSIGQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestSigningClock: a handler whose signing clock is held signs for the
+// held time's window, whatever the system clock says: signatures a
+// validator rejects once that window has passed (what the held-clock
+// build of .ci/dnssec.sh shows end to end).
+func TestSigningClock(t *testing.T) {
+	snap, key := signedZone(t, dns.ECDSAP256SHA256)
+	held := time.Now().Add(-30 * 24 * time.Hour)
+	tests := []struct {
+		name  string
+		clock func() time.Time
+		at    time.Time // the window's time
+		valid bool      // the signatures valid now
+	}{
+		{"system clock", nil, time.Now(), true},
+		{"held 30 days back", func() time.Time { return held }, held, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := NewHandler(snap, Identity{}, nil, discard())
+			h.SetSigningClock(tt.clock)
+			q := new(dns.Msg)
+			q.SetQuestion("mail.example.com.", dns.TypeA)
+			q.SetEdns0(1232, true)
+			req, err := q.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := new(dns.Msg)
+			if err := r.Unpack(h.NewReader().Serve(req, netip.MustParseAddrPort("192.0.2.200:5353"), nil, time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			verifySigned(t, key, r)
+			w := dnssec.WindowAt(tt.at, dnssec.DefaultValidity)
+			var sig *dns.RRSIG
+			for _, rr := range r.Answer {
+				if s, ok := rr.(*dns.RRSIG); ok {
+					sig = s
+				}
+			}
+			if sig == nil {
+				t.Fatal("no RRSIG in the answer")
+			}
+			if got, want := int64(sig.Expiration), w.Expires().Unix(); got != want {
+				t.Errorf("expiration %d, want %d (the window of %s)", got, want, tt.at.Format(time.RFC3339))
+			}
+			if got := sig.ValidityPeriod(time.Now()); got != tt.valid {
+				t.Errorf("valid now: %v, want %v", got, tt.valid)
+			}
+		})
+	}
+}
