@@ -18,9 +18,10 @@
 #                                           the tampering proxy (.ci/dnsflip.py)
 #
 # Checks, for each resolver:
-#   1. ad on a service's answer, on NODATA, on a name that does not exist
-#      (compact denial), on a wildcard answer, through a CNAME, and on the
-#      DNSKEY RRset;
+#   1. ad on the answers of a service of each policy (weighted, geo with
+#      A and AAAA, failover, nearest + roundrobin, sticky, least_load), on
+#      NODATA, on a name that does not exist (compact denial), on a
+#      wildcard answer, through a CNAME, and on the DNSKEY RRset;
 #   2. the signatures renewed in real time (signature_validity 5 min: a new
 #      window every 100 s) without ad ever dropping, through Unbound;
 #   3. a server stopped from re-signing (its signing clock held, 5 min
@@ -188,6 +189,8 @@ zones = ["zones"]
 [server]
 dns = ["@ADDR@:53"]
 http = "@ADDR@:9153"
+[geo]
+database = "$ROOT/testdata/geoip/GeoIP2-City-Test.mmdb"
 EOF
 cat >"$WORK/gslb/zones/$ZONE.toml" <<EOF
 origin = "$ZONE."
@@ -206,6 +209,54 @@ ttl = 20
 members = "weighted"
 answers = 1
 backends = [{ name = "a", address = "192.0.2.10" }, { name = "b", address = "192.0.2.11" }]
+# A service of each policy and member selection of the bundled example,
+# probed (ns1's DNS and HTTP ports stand in for backends).
+[services.geo]
+policy = "geo"
+members = "all"
+check = { type = "http", address = "$NS1:9153", path = "/healthz" }
+backends = [
+  { name = "eu-1", address = "192.0.2.20" },
+  { name = "us-1", address = "192.0.2.30" },
+  { name = "us-1-v6", address = "2001:db8:30::1" },
+  { name = "us-2", address = "192.0.2.31" },
+]
+pools = [{ name = "eu", backends = ["eu-1"] }, { name = "us", backends = ["us-1", "us-1-v6", "us-2"] }]
+[services.geo.geo]
+default = ["us", "eu"]
+continent = { EU = ["eu", "us"] }
+[services.api]
+policy = "failover"
+members = "weighted"
+answers = 1
+check = { type = "tcp", address = "$NS1:53" }
+when_all_down = "fallback"
+fallback = ["192.0.2.49"]
+backends = [
+  { name = "api-1", address = "192.0.2.40", weight = 3 },
+  { name = "api-2", address = "192.0.2.41", check = { address = "127.0.0.1:1" } },
+  { name = "api-dr", address = "192.0.2.48" },
+]
+pools = [{ name = "primary", backends = ["api-1", "api-2"] }, { name = "dr", backends = ["api-dr"] }]
+[services.edge]
+policy = "nearest"
+members = "roundrobin"
+answers = 1
+backends = [{ name = "fra", address = "192.0.2.50" }, { name = "nyc", address = "192.0.2.51" }]
+pools = [
+  { name = "frankfurt", backends = ["fra"], coordinates = [50.11, 8.68] },
+  { name = "new-york", backends = ["nyc"], coordinates = [40.71, -74.01] },
+]
+[services.app]
+members = "sticky"
+answers = 1
+check = { type = "tcp", address = "$NS1:53" }
+backends = [{ name = "app-1", address = "192.0.2.60" }, { name = "app-2", address = "192.0.2.61" }]
+[services.cdn]
+members = "least_load"
+answers = 1
+check = { type = "http", address = "$NS1:9153", path = "/healthz" }
+backends = [{ name = "cdn-1", address = "192.0.2.70" }, { name = "cdn-2", address = "192.0.2.71" }]
 [dnssec]
 key = "$GKEY"
 EOF
@@ -387,6 +438,12 @@ start kresd kresd -n -c "$WORK/kresd/config" "$WORK/kresd"
 for a in $UNBOUND $AHEAD $BIND $KRESD; do
 	wait_until 20 "a resolver on $a" dig "@$a" +time=1 +tries=1 a.root.test A
 done
+# Every service answered (its backends probed up) before the resolvers ask.
+for s in geo api edge app cdn; do
+	for a in $NS1 $NS2; do
+		wait_until 10 "$s.$ZONE answered by $a" bash -c "dig @$a +norec +short $s.$ZONE A | grep -q ."
+	done
+done
 ok "NSD (root, parent), gslb ns1 and ns2, Unbound (and one 6 min ahead), named, kresd"
 
 step "validation"
@@ -408,6 +465,12 @@ for r in unbound bind kresd; do
 	ask "$s" "$ZONE" DNSKEY
 	has_ad "$OUT" && grep -q $'IN\tDNSKEY\t257 3 13' <<<"$OUT" || bad "$r: DNSKEY not validated"
 	ok "$r: ad on www A, NODATA, a missing name ($nx to the client), a wildcard, a CNAME, the DNSKEY RRset"
+	for q in "geo A" "geo AAAA" "api A" "edge A" "app A" "cdn A"; do
+		# shellcheck disable=SC2086 # name and type
+		ask "$s" ${q% *}.$ZONE ${q#* }
+		[ "$(status_of "$OUT")" = NOERROR ] && has_ad "$OUT" && grep -q $'IN\t'"${q#* }"$'\t' <<<"$OUT" || bad "$r: ${q% *}.$ZONE ${q#* } not validated"
+	done
+	ok "$r: ad on the answers of a service of each policy: geo (A and AAAA), failover + weighted, nearest + roundrobin, sticky, least_load"
 done
 
 step "dnsviz and zonemaster-cli"
