@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,4 +147,150 @@ func TestDNSSECCommands(t *testing.T) {
 	if code := run([]string{"dnssec", "ds", "-config", config, "other.test"}, &stdout, &stderr); code != 1 {
 		t.Errorf("ds of a zone not configured: exit %d: %s", code, stderr.String())
 	}
+}
+
+// TestSigningReload: signing turned on, a second key added (a rollover's
+// double signatures), the first removed and signing turned off, each by
+// editing the zone file and a reload (SIGHUP), while a client asks with
+// DO without a pause: no query goes unanswered or fails, and every
+// signed answer verifies with the keys of its phase.
+func TestSigningReload(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"gslb.toml": mainTOML, "zones/example.test.toml": zoneTOML})
+	zdir := filepath.Join(dir, "zones")
+	keys := map[uint16]*dns.DNSKEY{}
+	var names []string
+	var tags []uint16
+	for range 2 {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"dnssec", "keygen", "-dir", zdir, "example.test"}, &stdout, &stderr); code != 0 {
+			t.Fatalf("keygen: exit %d: %s", code, stderr.String())
+		}
+		m := regexp.MustCompile(`(?m)^key = "(.*)"$`).FindStringSubmatch(stdout.String())
+		if m == nil {
+			t.Fatalf("keygen printed no key line:\n%s", stdout.String())
+		}
+		f, err := os.Open(filepath.Join(zdir, m[1]+".key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr, err := dns.ReadRR(f, m[1]+".key")
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := rr.(*dns.DNSKEY)
+		keys[k.KeyTag()] = k
+		names, tags = append(names, m[1]), append(tags, k.KeyTag())
+	}
+	s := startGSLB(t, "-config", filepath.Join(dir, "gslb.toml"))
+
+	type result struct {
+		err   error
+		rcode int
+		tags  []uint16 // of the A RRset's RRSIGs, sorted
+		bad   string   // a signature that does not verify
+	}
+	var mu sync.Mutex
+	var results []result
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := &dns.Client{Timeout: time.Second}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			q := new(dns.Msg)
+			q.SetQuestion("www.example.test.", dns.TypeA)
+			q.SetEdns0(1232, true)
+			r, _, err := c.Exchange(q, s.addr)
+			res := result{err: err}
+			if err == nil {
+				res.rcode = r.Rcode
+				var set []dns.RR
+				var sigs []*dns.RRSIG
+				for _, rr := range r.Answer {
+					switch x := rr.(type) {
+					case *dns.A:
+						set = append(set, x)
+					case *dns.RRSIG:
+						sigs = append(sigs, x)
+					}
+				}
+				for _, sig := range sigs {
+					res.tags = append(res.tags, sig.KeyTag)
+					if k := keys[sig.KeyTag]; k == nil || sig.Verify(k, set) != nil {
+						res.bad = sig.String()
+					}
+				}
+				slices.Sort(res.tags)
+			}
+			mu.Lock()
+			results = append(results, res)
+			mu.Unlock()
+		}
+	}()
+	last := func() result {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(results) == 0 {
+			return result{}
+		}
+		return results[len(results)-1]
+	}
+	t1, t2 := tags[0], tags[1]
+	phases := []struct {
+		name   string
+		dnssec string
+		want   []uint16
+	}{
+		{name: "unsigned"},
+		{name: "signing on, one key", dnssec: fmt.Sprintf("key = %q\n", names[0]), want: []uint16{t1}},
+		{name: "a second key (double signatures)", dnssec: fmt.Sprintf("keys = [%q, %q]\n", names[0], names[1]), want: sortedTags(t1, t2)},
+		{name: "the first key removed", dnssec: fmt.Sprintf("key = %q\n", names[1]), want: []uint16{t2}},
+		{name: "signing off", dnssec: fmt.Sprintf("enabled = false\nkey = %q\n", names[1])},
+	}
+	for i, p := range phases {
+		sent := time.Now()
+		if i > 0 {
+			zone := zoneTOML + "[dnssec]\n" + p.dnssec
+			if err := os.WriteFile(filepath.Join(zdir, "example.test.toml"), []byte(zone), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s.cmd.Process.Signal(syscall.SIGHUP)
+		}
+		waitFor(t, p.name+": answers signed by "+fmt.Sprint(p.want), 10*time.Second, func() bool {
+			r := last()
+			return r.err == nil && slices.Equal(r.tags, p.want)
+		})
+		if i > 0 {
+			t.Logf("%s: in effect %v after the SIGHUP", p.name, time.Since(sent).Round(time.Millisecond))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	close(stop)
+	<-done
+	var failed, bad int
+	for _, r := range results {
+		switch {
+		case r.err != nil || r.rcode != dns.RcodeSuccess:
+			failed++
+			t.Errorf("a query failed: %v, rcode %d", r.err, r.rcode)
+		case r.bad != "":
+			bad++
+			t.Errorf("a signature that does not verify: %s", r.bad)
+		}
+	}
+	t.Logf("%d queries with DO across four reloads: %d failed, %d signatures that do not verify", len(results), failed, bad)
+	if len(results) < 100 {
+		t.Errorf("only %d queries", len(results))
+	}
+}
+
+func sortedTags(tags ...uint16) []uint16 {
+	slices.Sort(tags)
+	return tags
 }
