@@ -133,6 +133,15 @@ func (h *Handler) decide(snap *zones.Snapshot, q *request, src netip.Addr, t Tra
 		return
 	}
 	z := snap.Zone(q.lower)
+	if z != nil && q.qtype == dns.TypeDS && q.lower == z.Name() {
+		// RFC 4035 3.1.4.1: the DS of a zone is its parent's, answered
+		// from the parent zone when we serve it too.
+		if off, end := dns.NextLabel(q.lower, 0); !end {
+			if p := snap.Zone(q.lower[off:]); p != nil {
+				z = p
+			}
+		}
+	}
 	if z == nil {
 		// Not ours: REFUSED, no referral upwards.
 		r.rcode = dns.RcodeRefused

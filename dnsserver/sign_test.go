@@ -442,3 +442,117 @@ func TestSigningClock(t *testing.T) {
 		})
 	}
 }
+
+// TestSignedEdges: the DS of a zone served beside its parent comes from
+// the parent (RFC 4035 3.1.4.1); the NSEC at a delegation lists NS (and
+// DS), never glue at the cut (RFC 4035 2.3); a missing name too long for
+// a "\000." in front still gets an NSEC whose next name fits (RFC 4471
+// 3.1.2), in a reply that unpacks and verifies.
+func TestSignedEdges(t *testing.T) {
+	k, err := dnssec.Generate("example.com.", dns.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ds = "12345 13 2 " + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	parent := `origin = "example.com."
+ns = ["ns1"]
+[soa]
+rname = "hostmaster"
+[records]
+ns1 = { A = "192.0.2.53" }
+sub = { NS = ["ns.sub"], DS = "` + ds + `" }
+"ns.sub" = { A = "192.0.2.54" }
+glued = { NS = "glued", A = "192.0.2.78" }
+[dnssec]
+key = "` + k.BaseName() + `"
+`
+	child := `origin = "sub.example.com."
+ns = ["ns"]
+[soa]
+rname = "hostmaster"
+[records]
+ns = { A = "192.0.2.54" }
+`
+	fsys := fstest.MapFS{
+		"gslb.toml":               {Data: []byte(`zones = ["example.com.toml", "sub.example.com.toml"]` + "\n")},
+		"example.com.toml":        {Data: []byte(parent)},
+		"sub.example.com.toml":    {Data: []byte(child)},
+		k.BaseName() + ".key":     {Data: []byte(k.DNSKEY.String() + "\n"), Mode: 0o644},
+		k.BaseName() + ".private": {Data: []byte(k.DNSKEY.PrivateKeyString(k.Signer.(crypto.PrivateKey))), Mode: 0o600},
+	}
+	snap, err := zones.Load(zones.FSFiles(fsys), "gslb.toml")
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	rd := NewHandler(snap, Identity{}, nil, discard()).NewReader()
+	ask := func(t *testing.T, name string, qtype uint16) *dns.Msg {
+		t.Helper()
+		q := new(dns.Msg)
+		q.SetQuestion(name, qtype)
+		q.SetEdns0(1232, true)
+		req, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(rd.Serve(req, netip.MustParseAddrPort("192.0.2.200:5353"), nil, time.Now())); err != nil {
+			t.Fatalf("%s %s: the reply does not unpack: %v", name, dns.TypeToString[qtype], err)
+		}
+		return r
+	}
+	nsecOf := func(r *dns.Msg) string {
+		for _, rr := range r.Ns {
+			if n, ok := rr.(*dns.NSEC); ok {
+				var b strings.Builder
+				b.WriteString(n.Hdr.Name)
+				for _, ty := range n.TypeBitMap {
+					b.WriteString(" " + dns.TypeToString[ty])
+				}
+				return b.String()
+			}
+		}
+		return ""
+	}
+
+	t.Run("DS of a served child from the parent", func(t *testing.T) {
+		r := ask(t, "sub.example.com.", dns.TypeDS)
+		if !r.Authoritative || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 2 {
+			t.Fatalf("want the parent's DS, signed:\n%v", r)
+		}
+		if d, ok := r.Answer[0].(*dns.DS); !ok || d.KeyTag != 12345 {
+			t.Errorf("answer %v", r.Answer[0])
+		}
+		verifySigned(t, k.DNSKEY, r)
+		// The child's own data stays the child's.
+		if r := ask(t, "sub.example.com.", dns.TypeSOA); len(r.Answer) == 0 || r.Answer[0].Header().Name != "sub.example.com." {
+			t.Errorf("SOA of the child:\n%v", r)
+		}
+	})
+	for _, c := range []struct {
+		name, qname string
+		qtype       uint16
+	}{
+		{"no DS at a cut with glue", "glued.example.com.", dns.TypeDS},
+		{"a referral to a cut with glue", "x.glued.example.com.", dns.TypeA},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := ask(t, c.qname, c.qtype)
+			if got, want := nsecOf(r), "glued.example.com. NS RRSIG NSEC"; got != want {
+				t.Errorf("NSEC %q, want %q:\n%v", got, want, r)
+			}
+			verifySigned(t, k.DNSKEY, r)
+		})
+	}
+	t.Run("a missing name of 254 octets", func(t *testing.T) {
+		name := "example.com."
+		for len(name) < 254-64 {
+			name = strings.Repeat("a", 63) + "." + name
+		}
+		name = strings.Repeat("b", 254-2-len(name)) + "." + name
+		r := ask(t, name, dns.TypeA)
+		nsecs := verifySigned(t, k.DNSKEY, r)
+		if len(nsecs) != 1 || nsecs[0].NextDomain != dnssec.Successor(name) || strings.HasPrefix(nsecs[0].NextDomain, `\000.`) {
+			t.Errorf("NSEC %v", nsecs)
+		}
+	})
+}

@@ -196,8 +196,9 @@ func (l *zoneLoader) finishSigning(validityGiven bool) {
 // TypesAt returns the types that exist at the name lower (lower case,
 // within the zone) as a lookup answers it, sorted: those of its node, or
 // of the wildcard that stands for it, a service's families among them;
-// none for an empty non-terminal or a name that does not exist. For
-// compact denial's NSEC bitmaps.
+// none for an empty non-terminal or a name that does not exist; at a
+// delegation only NS and DS, the types the parent is authoritative for.
+// For compact denial's NSEC bitmaps.
 func (z *Zone) TypesAt(lower string) []uint16 {
 	n, encloser, cut := z.find(lower)
 	if n == nil && cut == nil {
@@ -219,7 +220,13 @@ func (z *Zone) TypesAt(lower string) []uint16 {
 		}
 	}
 	slices.Sort(types)
-	return slices.Compact(types)
+	types = slices.Compact(types)
+	if lower != z.origin && slices.Contains(types, dns.TypeNS) {
+		// A delegation: the parent's NSEC lists only what the parent is
+		// authoritative for there, never glue (RFC 4035 2.3).
+		types = slices.DeleteFunc(types, func(t uint16) bool { return t != dns.TypeNS && t != dns.TypeDS })
+	}
+	return types
 }
 
 // Occluded tells whether the name lower is at or below a delegation

@@ -198,8 +198,8 @@ func rdataOf(rr dns.RR) ([]byte, error) {
 	return bytes.Clone(buf[p:n]), nil
 }
 
-// canonicalKey appends to b the cache key of rrset: the window's step,
-// the original TTL, the key's identity, and each record without its TTL,
+// canonicalKey appends to b the cache key of rrset: the window (its step
+// and its ends), the original TTL, the key's identity, and each record without its TTL,
 // in wire form with the owner in lower case, sorted. ok is false for an
 // RRset the cache does not take.
 func canonicalKey(b []byte, k *Key, rrset []dns.RR, ttl uint32, w Window) ([]byte, bool) {
@@ -207,6 +207,10 @@ func canonicalKey(b []byte, k *Key, rrset []dns.RR, ttl uint32, w Window) ([]byt
 		return b, false
 	}
 	b = binary.BigEndian.AppendUint64(b, uint64(w.Start))
+	// The window's ends too: validities whose steps start at the same
+	// instant (14 and 7 days) differ in their expiration.
+	b = binary.BigEndian.AppendUint32(b, w.Inception)
+	b = binary.BigEndian.AppendUint32(b, w.Expiration)
 	b = binary.BigEndian.AppendUint32(b, ttl)
 	b = append(b, k.id...)
 	b = append(b, 0)

@@ -1,6 +1,8 @@
 package dnssec
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
@@ -186,6 +188,10 @@ func TestCache(t *testing.T) {
 		"window": func() (*dns.RRSIG, error) {
 			return c.Sign(k, "example.test.", set, 300, WindowAt(now.Add(DefaultValidity), DefaultValidity))
 		},
+		"validity": func() (*dns.RRSIG, error) {
+			// Same step start, another validity: another expiration.
+			return c.Sign(k, "example.test.", set, 300, Window{Inception: w.Inception, Expiration: w.Expiration - 7*86400, Start: w.Start})
+		},
 		"key":    func() (*dns.RRSIG, error) { return c.Sign(k2, "example.test.", set, 300, w) },
 		"ttl":    func() (*dns.RRSIG, error) { return c.Sign(k, "example.test.", set, 301, w) },
 		"record": func() (*dns.RRSIG, error) { return c.Sign(k, "example.test.", set[:1], 300, w) },
@@ -248,5 +254,92 @@ func TestNSEC(t *testing.T) {
 	m := NSEC("www.example.test.", 60, []uint16{dns.TypeAAAA, dns.TypeNSEC, dns.TypeTXT})
 	if s := m.String(); !strings.HasSuffix(s, "TXT AAAA RRSIG NSEC") {
 		t.Errorf("bitmap %s", s)
+	}
+}
+
+// TestSuccessor: the next name of compact denial is the first name after
+// the owner in canonical order, within 255 octets (RFC 4471 3.1.2).
+func TestSuccessor(t *testing.T) {
+	// name of n octets on the wire: labels of 63 ("a"s), then one of the
+	// rest, under example.test. (14 octets).
+	long := func(first string, wire int) string {
+		name := first + ".example.test."
+		for l := len(first) + 1 + 14; l < wire; {
+			k := min(63, wire-l-1)
+			name = first + "." + strings.Repeat("b", k) + name[len(first):]
+			l += k + 1
+		}
+		return name
+	}
+	l63 := strings.Repeat("c", 63)
+	tests := []struct {
+		name, owner, want string
+	}{
+		{"short: a zero label in front", "nx.example.test.", `\000.nx.example.test.`},
+		{"253 octets: still in front", long("x", 253), `\000.` + long("x", 253)},
+		{"254 octets: a zero octet added to the first label", long("x", 254), `x\000` + long("x", 254)[1:]},
+		{"mixed case kept", long("Ab", 254), `Ab\000` + long("Ab", 254)[2:]},
+		{"255 octets: the first label's last octet raised", long("xy", 255), "xz" + long("xy", 255)[2:]},
+		{"a first label of 63: raised", long(l63, 254), strings.Repeat("c", 62) + "d" + long(l63, 254)[63:]},
+		{"upper case raised as lower case", long("aZ", 255), "a{" + long("aZ", 255)[2:]},
+		{"after @ comes [", long("a@", 255), "a[" + long("a@", 255)[2:]},
+		{"0xff octets dropped", `a\255` + long("aq", 255)[2:], "b" + long("aq", 255)[2:]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Successor(tt.owner)
+			if got != tt.want {
+				t.Errorf("Successor(%d octets)\n got %s\nwant %s", wireLen(t, tt.owner), got, tt.want)
+			}
+			if n := wireLen(t, got); n > 255 {
+				t.Errorf("%d octets", n)
+			}
+			n := NSEC(tt.owner, 60, []uint16{dns.TypeNXNAME})
+			m := new(dns.Msg)
+			m.SetQuestion(tt.owner, dns.TypeA)
+			m.Ns = []dns.RR{n}
+			wire, err := m.Pack()
+			if err != nil {
+				t.Fatalf("pack: %v", err)
+			}
+			if err := new(dns.Msg).Unpack(wire); err != nil {
+				t.Errorf("the NSEC does not unpack: %v", err)
+			}
+		})
+	}
+}
+
+func wireLen(t *testing.T, name string) int {
+	t.Helper()
+	var buf [512]byte
+	n, err := dns.PackDomainName(name, buf[:], 0, nil, false)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return n
+}
+
+// TestKeyTagZero: a key whose tag is 0, which miekg/dns does not sign
+// with, is refused with a message saying so, not as a mismatch.
+func TestKeyTagZero(t *testing.T) {
+	k := &dns.DNSKEY{Hdr: dns.RR_Header{Name: "example.test.", Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 3600},
+		Flags: 257, Protocol: 3, Algorithm: dns.ECDSAP256SHA256}
+	// The tag is a folded sum of the RDATA's 16-bit words: with one word
+	// 0xffff, some value of the next makes it 0.
+	raw := make([]byte, 64)
+	raw[0], raw[1] = 0xff, 0xff
+	for i := 0; k.KeyTag() != 0 || k.PublicKey == ""; i++ {
+		if i > 0xffff {
+			t.Fatal("no public key of tag 0 found")
+		}
+		binary.BigEndian.PutUint16(raw[2:], uint16(i))
+		k.PublicKey = base64.StdEncoding.EncodeToString(raw)
+	}
+	s, err := Generate("example.test.", dns.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := matches(k, s.Signer); err == nil || !strings.Contains(err.Error(), "key tag is 0") {
+		t.Errorf("a key of tag 0: %v", err)
 	}
 }

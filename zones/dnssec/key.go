@@ -78,9 +78,15 @@ func Generate(zone string, alg uint8) (*Key, error) {
 	} else if alg != dns.ECDSAP256SHA256 {
 		return nil, fmt.Errorf("algorithm %d: gslb signs with ecdsap256sha256 or ed25519", alg)
 	}
-	priv, err := k.Generate(bits)
-	if err != nil {
-		return nil, err
+	var priv crypto.PrivateKey
+	for {
+		var err error
+		if priv, err = k.Generate(bits); err != nil {
+			return nil, err
+		}
+		if k.KeyTag() != 0 {
+			break // miekg/dns does not sign with a key whose tag is 0
+		}
 	}
 	s, ok := priv.(crypto.Signer)
 	if !ok {
@@ -256,6 +262,10 @@ func checkAlg(alg uint8) error {
 // matches checks that s is the private half of k: a signature it makes
 // verifies with k.
 func matches(k *dns.DNSKEY, s crypto.Signer) error {
+	if k.KeyTag() == 0 {
+		// 1 key in 65,536: miekg/dns refuses to sign with it.
+		return errors.New("its key tag is 0, which gslb cannot sign with: make another key (gslb dnssec keygen never makes one)")
+	}
 	probe := &dns.TXT{Hdr: dns.RR_Header{Name: k.Hdr.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 1}, Txt: []string{"gslb key check"}}
 	sig := &dns.RRSIG{Algorithm: k.Algorithm, KeyTag: k.KeyTag(), SignerName: k.Hdr.Name, Inception: 1, Expiration: 1<<32 - 1}
 	if err := sig.Sign(s, []dns.RR{probe}); err != nil {
