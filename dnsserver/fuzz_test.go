@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,16 @@ func FuzzServe(f *testing.F) {
 	for _, name := range []string{"nope.example.com.", "www.example.com.", "geo.example.com.", "example.com."} {
 		f.Add(rawQuery(7, 0, 1, name, dns.TypeA, rawOPT(1232, 0, 0xc000, nil), 1), false)
 		f.Add(rawQuery(8, 0, 1, name, dns.TypeDNSKEY, rawOPT(1232, 0, 0x8000, nil), 1), true)
+	}
+	// Missing names of 253, 254 and 255 octets, signed: the longest have
+	// no room for "\000." in front of their NSEC's next name.
+	for _, n := range []int{253, 254, 255} {
+		name := "example.com."
+		for len(name) < n-1-64 {
+			name = strings.Repeat("a", 63) + "." + name
+		}
+		name = strings.Repeat("b", n-2-len(name)) + "." + name
+		f.Add(rawQuery(9, 0, 1, name, dns.TypeA, rawOPT(1232, 0, 0x8000, nil), 1), false)
 	}
 	f.Fuzz(func(t *testing.T, req []byte, tcp bool) {
 		tr := UDP
