@@ -63,18 +63,11 @@ ZONE=gslb.example.test
 HZONE=held.example.test
 VALIDITY=5m
 DEADLINE="${DS_DEADLINE:-400}"
-T0=${EPOCHREALTIME/./}
-PASSED=0
-PIDS=()
-NAMES=()
 WORK=""
 WATCHDOG=""
 
-now_us() { echo "${EPOCHREALTIME/./}"; }
-elapsed() { awk -v u="$(($(now_us) - T0))" 'BEGIN { printf "%.1f", u / 1e6 }'; }
-step() { echo; echo "==== [$(elapsed)s] $*"; }
-ok() { PASSED=$((PASSED + 1)); echo "ok: $*"; }
-info() { echo "   $*"; }
+# shellcheck source=lib.sh
+. "$ROOT/.ci/lib.sh"
 fail() {
 	echo "FAIL: $*" >&2
 	if [ -n "$WORK" ] && [ -d "$WORK/logs" ]; then
@@ -87,15 +80,10 @@ fail() {
 	exit 1
 }
 cleanup() {
-	local rc=$? i
+	local rc=$?
 	trap - EXIT INT TERM
 	[ -z "$WATCHDOG" ] || kill -TERM -- "-$WATCHDOG" 2>/dev/null || true
-	for i in "${!PIDS[@]}"; do kill -TERM -- "-${PIDS[$i]}" 2>/dev/null || true; done
-	for i in "${!PIDS[@]}"; do
-		for _ in $(seq 1 30); do kill -0 -- "-${PIDS[$i]}" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL -- "-${PIDS[$i]}" 2>/dev/null || true
-		wait "${PIDS[$i]}" 2>/dev/null || true
-	done
+	stop_all
 	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
 		if [ -n "${DS_KEEP:-}" ]; then echo "kept: $WORK"; else rm -rf "$WORK"; fi
 	fi
@@ -106,34 +94,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'echo "FAIL: terminated (deadline of ${DEADLINE}s?)" >&2; exit 124' TERM
 
-# start NAME CMD...: run CMD in its own session, output to logs/NAME.log.
-start() {
-	local name="$1"
-	shift
-	setsid "$@" >"$WORK/logs/$name.log" 2>&1 </dev/null &
-	PIDS+=("$!")
-	NAMES+=("$name")
-}
-# stop NAME: kill a process started with start, and forget it.
-stop() {
-	local i
-	for i in "${!NAMES[@]}"; do
-		if [ "${NAMES[$i]}" = "$1" ]; then
-			{ kill -KILL -- "-${PIDS[$i]}"; wait "${PIDS[$i]}"; } 2>/dev/null || true
-			unset 'PIDS[i]' 'NAMES[i]'
-			return 0
-		fi
-	done
-}
-wait_until() {
-	local limit="$1" what="$2" end
-	shift 2
-	end=$(($(now_us) + limit * 1000000))
-	until "$@" >/dev/null 2>&1; do
-		[ "$(now_us)" -lt "$end" ] || fail "timed out after ${limit}s waiting for $what"
-		sleep 0.1
-	done
-}
 # ask SERVER ARGS...: dig through SERVER with DO; OUT gets the output.
 ask() {
 	local server="$1"
@@ -141,8 +101,6 @@ ask() {
 	DIG_CMD="dig @$server +dnssec +time=3 +tries=2 $*"
 	OUT=$(dig "@$server" +dnssec +time=3 +tries=2 "$@" 2>&1) || fail "$DIG_CMD: dig failed: $OUT"
 }
-status_of() { sed -n 's/.*status: \([A-Z]*\),.*/\1/p' <<<"$1" | head -n1; }
-flags_of() { sed -n 's/^;; flags: \([a-z ]*\);.*/\1/p' <<<"$1" | head -n1; }
 has_ad() { [[ " $(flags_of "$1") " == *" ad "* ]]; }
 bad() { fail "$1
 ---- $DIG_CMD
@@ -155,8 +113,8 @@ for c in nsd unbound unbound-checkconf named named-checkconf kresd ldns-keygen l
 done
 info "nsd $(nsd -v 2>&1 | awk '{ print $NF; exit }'), unbound $(unbound -V 2>/dev/null | awk '/^Version/ { print $2 }'), $(named -v), kresd $(kresd --version 2>&1 | awk '{ print $NF; exit }'), $(dig -v 2>&1)"
 for a in $ADDRS; do
-	if ss -Hlnu "sport = :53" 2>/dev/null | awk '{ print $4 }' | grep -qx "$a:53"; then fail "port 53 taken on $a"; fi
-	if ! ip -4 addr show dev lo | grep -q "inet $a/"; then
+	if grep -qx "$a:53" <<<"$(ss -Hlnu "sport = :53" 2>/dev/null | awk '{ print $4 }')"; then fail "port 53 taken on $a"; fi
+	if ! grep -q "inet $a/" <<<"$(ip -4 addr show dev lo)"; then
 		ip addr add "$a/32" dev lo || fail "cannot add $a to lo"
 		ADDED+=("$a")
 	fi

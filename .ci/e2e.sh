@@ -587,7 +587,10 @@ ctl=("$GSLB" ctl -config "$CTL/gslb.toml" -server "http://127.0.0.1:$HTTP_PORT3"
 out="$("${ctl[@]}" drain www/eu -reason e2e 2>&1)" || fail "gslb ctl drain www/eu failed: $out"
 grep -q 'pool eu of www.ctl.example: drained (2 backend(s))' <<<"$out" || fail "gslb ctl drain printed: $out"
 [ "$(answers3)" = "192.0.2.3 " ] || fail "after draining pool eu: '$(answers3)', want the us pool (192.0.2.3)"
-"${ctl[@]}" backends www | grep -qE 'www.ctl.example/eu-1 +192.0.2.1 +up +drain \(e2e\)' || fail "gslb ctl backends does not show eu-1 drained: $("${ctl[@]}" backends www 2>&1)"
+# The output captured first: grep -q ending a pipe early would SIGPIPE
+# the writer, and pipefail would take that for a failure.
+out="$("${ctl[@]}" backends www 2>&1)" || fail "gslb ctl backends www failed: $out"
+grep -qE 'www.ctl.example/eu-1 +192.0.2.1 +up +drain \(e2e\)' <<<"$out" || fail "gslb ctl backends does not show eu-1 drained: $out"
 out="$("${ctl[@]}" undrain www/eu 2>&1)" || fail "gslb ctl undrain www/eu failed: $out"
 [ "$(answers3)" = "192.0.2.1 192.0.2.2 " ] || fail "after undrain: '$(answers3)', want the eu pool back"
 rc=0

@@ -84,30 +84,13 @@ SERVICE_TTL=5
 NEG_TTL=7
 
 DEADLINE="${RW_DEADLINE:-280}"
-T0=${EPOCHREALTIME/./}
-PASSED=0
-PIDS=()
-NAMES=()
 WORK=""
 WATCHDOG=""
 
 # ---- helpers ----
 
-# now_us: microseconds since the epoch.
-now_us() { echo "${EPOCHREALTIME/./}"; }
-# secs US: microseconds as seconds with two decimals.
-secs() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1e6 }'; }
-elapsed() { secs $(($(now_us) - T0)); }
-
-step() {
-	echo
-	echo "==== [$(elapsed)s] $*"
-}
-ok() {
-	PASSED=$((PASSED + 1))
-	echo "ok: $*"
-}
-info() { echo "   $*"; }
+# shellcheck source=lib.sh
+. "$ROOT/.ci/lib.sh"
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -123,31 +106,14 @@ fail() {
 }
 
 cleanup() {
-	local rc=$? i pid
+	local rc=$?
 	trap - EXIT INT TERM
 	[ -z "${HOLD:-}" ] || kill -TERM "$HOLD" 2>/dev/null || true
 	if [ -n "$WATCHDOG" ]; then
 		kill -TERM -- "-$WATCHDOG" 2>/dev/null || true
 		wait "$WATCHDOG" 2>/dev/null || true
 	fi
-	# Every server runs in its own session (setsid), so its process group
-	# id is its pid: TERM the group (NSD's and Unbound's children too),
-	# then KILL what is left.
-	for i in "${!PIDS[@]}"; do
-		kill -TERM -- "-${PIDS[$i]}" 2>/dev/null || true
-	done
-	for i in "${!PIDS[@]}"; do
-		pid=${PIDS[$i]}
-		for _ in $(seq 1 30); do
-			kill -0 -- "-$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 -- "-$pid" 2>/dev/null; then
-			echo "cleanup: ${NAMES[$i]} (pid $pid) ignored TERM; KILL" >&2
-			kill -KILL -- "-$pid" 2>/dev/null || true
-		fi
-		wait "$pid" 2>/dev/null || true
-	done
+	stop_all
 	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
 		if [ -n "${RW_KEEP:-}" ]; then
 			echo "kept: $WORK"
@@ -161,61 +127,11 @@ trap cleanup EXIT
 trap 'echo "interrupted" >&2; exit 130' INT
 trap 'echo "FAIL: terminated (deadline of ${DEADLINE}s reached?)" >&2; exit 124' TERM
 
-# start NAME CMD...: run CMD in the background in its own session, output to
-# logs/NAME.log, and remember its pid for cleanup.
-start() {
-	local name="$1"
-	shift
-	setsid "$@" >"$WORK/logs/$name.log" 2>&1 </dev/null &
-	PIDS+=("$!")
-	NAMES+=("$name")
-}
-
-# pid_of NAME: the pid of a process started with start.
-pid_of() {
-	local i
-	for i in "${!NAMES[@]}"; do
-		if [ "${NAMES[$i]}" = "$1" ]; then
-			echo "${PIDS[$i]}"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# stop NAME: KILL a process started with start (and its group), reap it,
-# and forget it. Reaping here keeps bash from printing a "Killed" report.
-stop() {
-	local i
-	for i in "${!NAMES[@]}"; do
-		if [ "${NAMES[$i]}" = "$1" ]; then
-			{
-				kill -KILL -- "-${PIDS[$i]}"
-				wait "${PIDS[$i]}"
-			} 2>/dev/null || true
-			unset 'PIDS[i]' 'NAMES[i]'
-			return 0
-		fi
-	done
-	fail "stop: no process named $1"
-}
-
 # alive NAME: fail if the process has exited.
 alive() {
 	local pid
 	pid=$(pid_of "$1")
 	kill -0 "$pid" 2>/dev/null || fail "$1 (pid $pid) exited; see logs/$1.log"
-}
-
-# wait_until SECONDS WHAT CMD...: run CMD every 0.1 s until it succeeds.
-wait_until() {
-	local limit="$1" what="$2" end
-	shift 2
-	end=$(($(now_us) + limit * 1000000))
-	until "$@" >/dev/null 2>&1; do
-		[ "$(now_us)" -lt "$end" ] || fail "timed out after ${limit}s waiting for $what"
-		sleep 0.1
-	done
 }
 
 # ask ARGS...: run dig with short timeouts; OUT gets its output and DIG_CMD
@@ -232,10 +148,6 @@ addrs() {
 		a && ($4 == "A" || $4 == "AAAA") { print $5 }' <<<"$1" | sort -uV | paste -sd' ' -
 }
 
-# status_of OUT: the rcode in dig's header.
-status_of() { sed -n 's/.*status: \([A-Z]*\),.*/\1/p' <<<"$1" | head -n1; }
-# flags_of OUT: dig's flags line.
-flags_of() { sed -n 's/^;; flags: \([a-z ]*\);.*/\1/p' <<<"$1" | head -n1; }
 # ecs_of OUT: dig's CLIENT-SUBNET value, e.g. 175.16.199.0/24/24.
 ecs_of() { sed -n 's/^; CLIENT-SUBNET: //p' <<<"$1" | head -n1; }
 # ttl_of OUT TYPE: the TTL of the first answer record of TYPE.
@@ -324,7 +236,7 @@ for f in "$GEOIP_SRC" "$GEOIP_NEW"; do
 	[ -r "$f" ] || fail "GeoIP test database $f missing"
 done
 info "nsd $(nsd -v 2>&1 | head -n1 | awk '{ print $NF }'), unbound $(unbound -V 2>/dev/null | awk '/^Version/ { print $2 }'), $(dig -v 2>&1), $(python3 --version 2>&1)"
-unbound -V 2>/dev/null | grep -q 'subnetcache' || fail "this unbound has no subnetcache module (built without --enable-subnet)"
+grep -q 'subnetcache' <<<"$(unbound -V 2>/dev/null)" || fail "this unbound has no subnetcache module (built without --enable-subnet)"
 
 # Nothing else may hold the ports used here, on our addresses or on a
 # wildcard address. holders PORT ADDR...: the listeners in the way.
