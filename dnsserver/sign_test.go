@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"bytes"
 	"crypto"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -26,13 +27,19 @@ func signedZone(t testing.TB, alg uint8) (*zones.Snapshot, *dns.DNSKEY) {
 // signedZoneOf is zone (example.com.) signed with a new key of alg.
 func signedZoneOf(t testing.TB, alg uint8, config, zone string) (*zones.Snapshot, *dns.DNSKEY) {
 	t.Helper()
+	return signedZoneWith(t, alg, config, zone, "")
+}
+
+// signedZoneWith is signedZoneOf with more settings in the [dnssec] table.
+func signedZoneWith(t testing.TB, alg uint8, config, zone, settings string) (*zones.Snapshot, *dns.DNSKEY) {
+	t.Helper()
 	k, err := dnssec.Generate("example.com.", alg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fsys := fstest.MapFS{
 		"gslb.toml":               {Data: []byte(config)},
-		"example.com.toml":        {Data: []byte(zone + "[dnssec]\nkey = \"" + k.BaseName() + "\"\n")},
+		"example.com.toml":        {Data: []byte(zone + "[dnssec]\nkey = \"" + k.BaseName() + "\"\n" + settings)},
 		k.BaseName() + ".key":     {Data: []byte(k.DNSKEY.String() + "\n"), Mode: 0o644},
 		k.BaseName() + ".private": {Data: []byte(k.DNSKEY.PrivateKeyString(k.Signer.(crypto.PrivateKey))), Mode: 0o600},
 	}
@@ -555,4 +562,66 @@ ns = { A = "192.0.2.54" }
 			t.Errorf("NSEC %v", nsecs)
 		}
 	})
+}
+
+// TestSignedCDS: with cds = "keys" the apex answers CDS and CDNSKEY
+// (RFC 7344) for the zone's key, signed, and its NSEC lists them; with
+// "delete", the RFC 8078 records that ask the parent to remove the DS.
+func TestSignedCDS(t *testing.T) {
+	for _, c := range []struct {
+		cds         string
+		wantCDS     func(k *dns.DNSKEY) string
+		wantCDNSKEY func(k *dns.DNSKEY) string
+	}{
+		{"keys",
+			func(k *dns.DNSKEY) string {
+				ds := k.ToDS(dns.SHA256)
+				return fmt.Sprintf("%d %d %d %s", ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest))
+			},
+			func(k *dns.DNSKEY) string {
+				return fmt.Sprintf("%d %d %d %s", k.Flags, k.Protocol, k.Algorithm, k.PublicKey)
+			}},
+		{"delete",
+			func(*dns.DNSKEY) string { return "0 0 0 00" },
+			func(*dns.DNSKEY) string { return "0 3 0 AA==" }},
+	} {
+		t.Run(c.cds, func(t *testing.T) {
+			snap, key := signedZoneWith(t, dns.ECDSAP256SHA256, testConfig, testZone, "cds = \""+c.cds+"\"\n")
+			rd := NewHandler(snap, Identity{}, nil, discard()).NewReader()
+			ask := func(qtype uint16) *dns.Msg {
+				q := new(dns.Msg)
+				q.SetQuestion("example.com.", qtype)
+				q.SetEdns0(1232, true)
+				req, _ := q.Pack()
+				r := new(dns.Msg)
+				if err := r.Unpack(rd.Serve(req, netip.MustParseAddrPort("192.0.2.200:5353"), nil, time.Now())); err != nil {
+					t.Fatal(err)
+				}
+				verifySigned(t, key, r)
+				return r
+			}
+			for qtype, want := range map[uint16]string{dns.TypeCDS: c.wantCDS(key), dns.TypeCDNSKEY: c.wantCDNSKEY(key)} {
+				r := ask(qtype)
+				var got []string
+				for _, rr := range r.Answer {
+					if rr.Header().Rrtype == qtype {
+						got = append(got, strings.ToUpper(strings.TrimPrefix(rr.String(), rr.Header().String())))
+					}
+				}
+				if len(got) != 1 || got[0] != strings.ToUpper(want) {
+					t.Errorf("%s: %q, want %q", dns.TypeToString[qtype], got, want)
+				}
+			}
+			r := ask(dns.TypeSRV)
+			var bitmap []uint16
+			for _, rr := range r.Ns {
+				if n, ok := rr.(*dns.NSEC); ok {
+					bitmap = n.TypeBitMap
+				}
+			}
+			if !slices.Contains(bitmap, dns.TypeCDS) || !slices.Contains(bitmap, dns.TypeCDNSKEY) {
+				t.Errorf("the apex NSEC does not list CDS and CDNSKEY:\n%v", r)
+			}
+		})
+	}
 }

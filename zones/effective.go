@@ -19,6 +19,8 @@ import (
 
 	"github.com/gslb/gslb/health"
 	"github.com/miekg/dns"
+
+	"github.com/gslb/gslb/zones/dnssec"
 )
 
 // EffectiveMainFile is the name of the main file among the effective
@@ -85,7 +87,7 @@ func (s *Snapshot) Effective(o EffectiveOptions) []EffectiveFile {
 	names := effectiveZoneNames(s.Zones)
 	files := []EffectiveFile{{Name: EffectiveMainFile, Source: s.Config.File, Text: effectiveConfig(s.Config, names, path)}}
 	for i, z := range s.Zones {
-		files = append(files, EffectiveFile{Name: names[i], Source: z.File, Text: effectiveZone(z)})
+		files = append(files, EffectiveFile{Name: names[i], Source: z.File, Text: effectiveZone(z, path)})
 	}
 	return files
 }
@@ -222,7 +224,7 @@ func effectiveConfig(c *Config, zoneFiles []string, path func(string) string) []
 }
 
 // effectiveZone writes one zone file.
-func effectiveZone(z *Zone) []byte {
+func effectiveZone(z *Zone, path func(string) string) []byte {
 	w := &tomlWriter{}
 	w.comment(effectiveHeader)
 	apex := z.nodes[z.origin]
@@ -244,6 +246,7 @@ func effectiveZone(z *Zone) []byte {
 	w.kv("expire", tomlIntText(int64(z.SOA.Expire)))
 	w.kv("negative_ttl", tomlIntText(int64(z.SOA.Minttl)))
 	w.kv("ttl", tomlIntText(int64(z.SOA.Hdr.Ttl)))
+	effectiveSigning(w, z.signing, path)
 
 	for _, n := range zoneNodes(z) {
 		if n.service != nil || len(n.rrsets) == 0 {
@@ -253,6 +256,9 @@ func effectiveZone(z *Zone) []byte {
 		for _, set := range n.rrsets {
 			if n == apex && (set.typ == dns.TypeSOA || set.typ == dns.TypeNS) {
 				continue
+			}
+			if n == apex && z.signing != nil && (set.typ == dns.TypeDNSKEY || set.typ == dns.TypeCDS || set.typ == dns.TypeCDNSKEY) {
+				continue // made by [dnssec]
 			}
 			sets = append(sets, set)
 		}
@@ -273,6 +279,34 @@ func effectiveZone(z *Zone) []byte {
 		effectiveService(w, z, svc)
 	}
 	return w.bytes()
+}
+
+// effectiveSigning writes a signed zone's [dnssec] table: its key files
+// (by path), and every setting.
+func effectiveSigning(w *tomlWriter, sg *Signing, path func(string) string) {
+	if sg == nil {
+		return
+	}
+	w.table("dnssec")
+	w.kv("enabled", tomlBoolText(true))
+	var keys []string
+	for _, k := range sg.Keys {
+		keys = append(keys, path(k.File))
+	}
+	w.kv("keys", tomlStrings(keys))
+	alg := sg.Keys[0].DNSKEY.Algorithm
+	for _, k := range sg.Keys {
+		if k.DNSKEY.Algorithm != alg {
+			alg = 0 // an algorithm rollover: no one algorithm to name
+		}
+	}
+	if alg != 0 {
+		w.kv("algorithm", tomlQuote(dnssec.AlgorithmName(alg)))
+	}
+	w.kv("signature_validity", tomlDuration(sg.Validity))
+	w.kv("nsec", tomlQuote("compact"))
+	w.kv("dnskey_ttl", tomlIntText(int64(sg.DNSKEYTTL)))
+	w.kv("cds", tomlQuote(sg.CDS))
 }
 
 // zoneNodes returns the zone's names, the apex first, then in the order of

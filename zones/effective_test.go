@@ -3,6 +3,7 @@ package zones
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -557,4 +558,65 @@ func FuzzEffective(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEffectiveSigned: a signed zone's effective file has its [dnssec]
+// table, every setting written, and no DNSKEY, CDS or CDNSKEY records of
+// its own (signing makes them): it loads signed the same way, and is a
+// fixed point.
+func TestEffectiveSigned(t *testing.T) {
+	keys := fstest.MapFS{}
+	for n, f := range keyFiles(t, "example.com.", "keys/K1", dns.ECDSAP256SHA256, 0) {
+		keys[n] = f
+	}
+	for n, f := range keyFiles(t, "example.com.", "keys/K2", dns.ED25519, 0) {
+		keys[n] = f
+	}
+	zone := "origin = \"example.com.\"\nns = [\"ns1\"]\n[soa]\nrname = \"h\"\n[records]\nns1 = { A = \"192.0.2.1\" }\n" +
+		"[dnssec]\nkeys = [\"keys/K1\", \"keys/K2\"]\nsignature_validity = \"72h\"\ndnskey_ttl = 600\ncds = \"keys\"\n"
+	fsys := fstest.MapFS{"gslb.toml": {Data: []byte(mainConf)}, "z.toml": {Data: []byte(zone)}}
+	maps.Copy(fsys, keys)
+	orig, err := Load(FSFiles(fsys), "gslb.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The effective zone file is in zones/: the keys are one folder up.
+	opts := EffectiveOptions{Path: func(p string) string {
+		if p == "" || !strings.HasPrefix(p, "keys/") {
+			return p
+		}
+		return "../" + p
+	}}
+	files := orig.Effective(opts)
+	text := string(files[1].Text)
+	for _, want := range []string{"[dnssec]\nenabled = true\nkeys = [\"../keys/K1.private\", \"../keys/K2.private\"]\nsignature_validity = \"72h0m0s\"\nnsec = \"compact\"\ndnskey_ttl = 600\ncds = \"keys\"\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q in:\n%s", want, text)
+		}
+	}
+	for _, no := range []string{"DNSKEY =", "CDS =", "CDNSKEY ="} {
+		if strings.Contains(text, no) {
+			t.Errorf("%q in:\n%s", no, text)
+		}
+	}
+	again := fstest.MapFS{}
+	for _, f := range files {
+		again[f.Name] = &fstest.MapFile{Data: f.Text}
+	}
+	maps.Copy(again, keys)
+	s, err := Load(FSFiles(again), EffectiveMainFile)
+	if err != nil {
+		t.Fatalf("the effective configuration does not load: %v\n%s", err, joinEffective(files))
+	}
+	if want, got := compiledView(orig), compiledView(s); want != got {
+		t.Errorf("compiles differently:\n%s", lineDiff(want, got))
+	}
+	a, b := orig.Zones[0].Signing(), s.Zones[0].Signing()
+	if b == nil || len(b.Keys) != 2 || b.Keys[0].Tag != a.Keys[0].Tag || b.Keys[1].Tag != a.Keys[1].Tag ||
+		b.Validity != a.Validity || b.DNSKEYTTL != 600 || b.CDS != "keys" || b.OrigTTL != a.OrigTTL || b.NegTTL != a.NegTTL {
+		t.Errorf("signing %+v, want %+v", b, a)
+	}
+	if second := s.Effective(opts); joinEffective(second) != joinEffective(files) {
+		t.Errorf("not a fixed point:\n%s", lineDiff(joinEffective(files), joinEffective(second)))
+	}
 }

@@ -22,6 +22,7 @@ type dnssecDoc struct {
 	Validity  duration    `toml:"signature_validity"`
 	NSEC      tomlString  `toml:"nsec"`
 	DNSKEYTTL seconds     `toml:"dnskey_ttl"`
+	CDS       tomlString  `toml:"cds"`
 }
 
 // DefaultDNSKEYTTL is the TTL of the DNSKEY RRset unless dnskey_ttl sets
@@ -42,6 +43,11 @@ type Signing struct {
 	OrigTTL uint32
 	// NegTTL is the TTL of denial NSEC records: the negative SOA's.
 	NegTTL uint32
+	// DNSKEYTTL is the TTL of the DNSKEY, CDS and CDNSKEY RRsets.
+	DNSKEYTTL uint32
+	// CDS is what the apex's CDS and CDNSKEY ask the parent for: "none",
+	// "keys" or "delete".
+	CDS string
 }
 
 // Signing returns how the zone is signed, nil when it is not.
@@ -103,10 +109,19 @@ func (l *zoneLoader) signing(d *dnssecDoc, files Files) {
 			return
 		}
 	}
+	cds := "none"
+	if d.CDS.ok() {
+		switch cds = d.CDS.v; cds {
+		case "none", "keys", "delete":
+		default:
+			l.e.key(at("cds"), "%q: want \"none\", \"keys\" (CDS and CDNSKEY of the zone's keys, RFC 7344) or \"delete\" (ask the parent to remove the DS, RFC 8078 4)", cds)
+			return
+		}
+	}
 	if d.NSEC.ok() && d.NSEC.v != "compact" {
 		l.e.key(at("nsec"), "%q: gslb denies with compact NSEC (RFC 9824): write nsec = \"compact\" or leave it out", d.NSEC.v)
 	}
-	sg := &Signing{Validity: dnssec.DefaultValidity, OrigTTL: l.cfg.MaxTTL}
+	sg := &Signing{Validity: dnssec.DefaultValidity, OrigTTL: l.cfg.MaxTTL, CDS: cds}
 	if d.Validity.ok() {
 		if v := d.Validity.v; v < dnssec.MinValidity || v > dnssec.MaxValidity {
 			l.e.key(at("signature_validity"), "%v: want %v..%v", v, dnssec.MinValidity, time.Duration(dnssec.MaxValidity))
@@ -115,6 +130,7 @@ func (l *zoneLoader) signing(d *dnssecDoc, files Files) {
 		}
 	}
 	ttl := l.ttlOf(at("dnskey_ttl"), &d.DNSKEYTTL, min(DefaultDNSKEYTTL, l.cfg.MaxTTL))
+	sg.DNSKEYTTL = ttl
 	read := func(name string) ([]byte, fs.FileMode, error) {
 		b, err := files.ReadFile(name, 64<<10)
 		if err != nil {
@@ -152,7 +168,39 @@ func (l *zoneLoader) signing(d *dnssecDoc, files Files) {
 	for _, rr := range sg.DNSKEY {
 		apex.add(rr)
 	}
+	for _, rr := range childSync(l.z.Origin, cds, sg.Keys, ttl) {
+		apex.add(rr)
+	}
 	l.z.signing = sg
+}
+
+// childSync is the apex's CDS and CDNSKEY RRsets for cds (RFC 7344, RFC
+// 8078): "keys" asks the parent for a DS (SHA-256) of each key, "delete"
+// to remove the DS, "none" nothing.
+func childSync(origin, cds string, keys []*dnssec.Key, ttl uint32) []dns.RR {
+	hdr := func(t uint16) dns.RR_Header {
+		return dns.RR_Header{Name: origin, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
+	}
+	var out []dns.RR
+	switch cds {
+	case "keys":
+		for _, k := range keys {
+			ds := k.DNSKEY.ToDS(dns.SHA256)
+			c := &dns.CDS{DS: *ds}
+			c.Hdr = hdr(dns.TypeCDS)
+			ck := &dns.CDNSKEY{DNSKEY: *k.DNSKEY}
+			ck.Hdr = hdr(dns.TypeCDNSKEY)
+			out = append(out, c, ck)
+		}
+	case "delete":
+		// RFC 8078 4: the one CDS and the one CDNSKEY that mean "delete".
+		c := &dns.CDS{DS: dns.DS{Digest: "00"}}
+		c.Hdr = hdr(dns.TypeCDS)
+		ck := &dns.CDNSKEY{DNSKEY: dns.DNSKEY{Protocol: 3, PublicKey: "AA=="}}
+		ck.Hdr = hdr(dns.TypeCDNSKEY)
+		out = append(out, c, ck)
+	}
+	return out
 }
 
 // finishSigning sets what signing needs of the zone: the negative TTL,

@@ -67,6 +67,9 @@ func TestSigningConfig(t *testing.T) {
 		{"validity long enough for the TTLs", "key = \"keys/Kexample.com.+013+00001\"\nsignature_validity = \"2h\"", nil, 1},
 		{"a key twice", `keys = ["keys/Kexample.com.+013+00001", "keys/Kexample.com.+013+00001.private"]`, []string{`z.toml:8:41: dnssec.keys[1]: keys/Kexample.com.+013+00001.private is listed twice`}, 0},
 		{"unknown key", "key = \"keys/Kexample.com.+013+00001\"\nnsec3param = 1", []string{`z.toml:9:1: unknown key "dnssec.nsec3param"`}, 0},
+		{"CDS of the keys", "keys = [\"keys/Kexample.com.+013+00001\", \"keys/Kexample.com.+015+00002\"]\ncds = \"keys\"", nil, 2},
+		{"CDS asking for deletion", "key = \"keys/Kexample.com.+013+00001\"\ncds = \"delete\"", nil, 1},
+		{"CDS of another kind", "key = \"keys/Kexample.com.+013+00001\"\ncds = \"yes\"", []string{`z.toml:9:1: dnssec.cds: "yes": want "none", "keys" (CDS and CDNSKEY of the zone's keys, RFC 7344) or "delete" (ask the parent to remove the DS, RFC 8078 4)`}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fsys := fstest.MapFS{"gslb.toml": {Data: []byte(mainConf)}, "z.toml": {Data: []byte(base + c.dnssec + "\n")}}
@@ -98,6 +101,19 @@ func TestSigningConfig(t *testing.T) {
 			}
 			if sg == nil || len(sg.Keys) != c.keys || len(s.Zones[0].RRset("example.com.", dns.TypeDNSKEY)) != c.keys {
 				t.Fatalf("signing %+v", sg)
+			}
+			cds, cdnskey := s.Zones[0].RRset("example.com.", dns.TypeCDS), s.Zones[0].RRset("example.com.", dns.TypeCDNSKEY)
+			switch {
+			case strings.Contains(c.dnssec, `cds = "keys"`):
+				if len(cds) != c.keys || len(cdnskey) != c.keys || cds[0].(*dns.CDS).Digest != sg.Keys[0].DNSKEY.ToDS(dns.SHA256).Digest {
+					t.Errorf("CDS %v, CDNSKEY %v", cds, cdnskey)
+				}
+			case strings.Contains(c.dnssec, `cds = "delete"`):
+				if len(cds) != 1 || len(cdnskey) != 1 || cds[0].String() != "example.com.\t3600\tIN\tCDS\t0 0 0 00" || cdnskey[0].String() != "example.com.\t3600\tIN\tCDNSKEY\t0 3 0 AA==" {
+					t.Errorf("CDS %v, CDNSKEY %v", cds, cdnskey)
+				}
+			case len(cds) != 0 || len(cdnskey) != 0:
+				t.Errorf("CDS %v, CDNSKEY %v without cds", cds, cdnskey)
 			}
 			if sg.NegTTL != 60 || sg.OrigTTL < 3600 {
 				t.Errorf("TTLs: negative %d, original %d", sg.NegTTL, sg.OrigTTL)
