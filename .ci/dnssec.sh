@@ -217,6 +217,7 @@ check = { type = "http", address = "$NS1:9153", path = "/healthz" }
 backends = [{ name = "cdn-1", address = "192.0.2.70" }, { name = "cdn-2", address = "192.0.2.71" }]
 [dnssec]
 key = "$GKEY"
+cds = "keys"
 EOF
 for n in 1 2; do
 	a=NS$n
@@ -422,7 +423,11 @@ for r in unbound bind kresd; do
 	[ "$(status_of "$OUT")" = NOERROR ] && has_ad "$OUT" && grep -q $'IN\tCNAME' <<<"$OUT" || bad "$r: CNAME answer not validated"
 	ask "$s" "$ZONE" DNSKEY
 	has_ad "$OUT" && grep -q $'IN\tDNSKEY\t257 3 13' <<<"$OUT" || bad "$r: DNSKEY not validated"
-	ok "$r: ad on www A, NODATA, a missing name ($nx to the client), a wildcard, a CNAME, the DNSKEY RRset"
+	# The CDS asks for the DS the parent has (cds = "keys").
+	ask "$s" "$ZONE" CDS
+	has_ad "$OUT" && [ "$(awk '$4 == "CDS" { print $5, $6, $7, toupper($8 $9) }' <<<"$OUT")" = "$(awk '{ print $5, $6, $7, toupper($8 $9) }' <<<"$GDS")" ] ||
+		bad "$r: CDS not validated, or not the parent's DS ($GDS)"
+	ok "$r: ad on www A, NODATA, a missing name ($nx to the client), a wildcard, a CNAME, the DNSKEY RRset, the CDS (the parent's DS)"
 	for q in "geo A" "geo AAAA" "api A" "edge A" "app A" "cdn A"; do
 		# shellcheck disable=SC2086 # name and type
 		ask "$s" ${q% *}.$ZONE ${q#* }
@@ -468,6 +473,8 @@ timeout 150 zonemaster-cli --hints "$WORK/zm.hints" --no-ipv6 --no-progress --le
 [ "$rc" -eq 0 ] || { cat "$zm" >&2; fail "zonemaster-cli exited with status $rc"; }
 awk '$2 ~ /^(CRITICAL|ERROR|WARNING|NOTICE)$/ { print "      " $2 " " $3 " " $4 }' "$zm" | sort | uniq -c | sed 's/^/   /'
 grep -q 'DNSSEC' "$zm" || fail "zonemaster-cli ran no DNSSEC test case"
+info "zonemaster-cli's DNSSEC messages:"
+awk '$3 ~ /^DNSSEC/ { print "      " $2 " " $3 " " $4 }' "$zm" | sort | uniq -c | sed 's/^/   /'
 zbad=$(awk '$2 ~ /^(CRITICAL|ERROR)$/ && $3 != "ADDRESS01"' "$zm")
 [ -z "$zbad" ] || { echo "$zbad" >&2; fail "zonemaster-cli reports ERROR or CRITICAL messages other than ADDRESS01 (above)"; }
 ok "zonemaster-cli: no ERROR except ADDRESS01 (documentation addresses), DNSSEC test cases run"
