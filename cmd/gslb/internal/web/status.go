@@ -50,9 +50,12 @@ type zoneJSON struct {
 
 // dnssecJSON is a signed zone's signing.
 type dnssecJSON struct {
-	Keys                     []signingKeyJSON `json:"keys"`
-	NSEC                     string           `json:"nsec"`
-	SignatureValiditySeconds float64          `json:"signature_validity_seconds"`
+	Keys []signingKeyJSON `json:"keys"`
+	NSEC string           `json:"nsec"`
+	// CDS is what the apex's CDS and CDNSKEY ask the parent for: "none",
+	// "keys" or "delete".
+	CDS                      string  `json:"cds"`
+	SignatureValiditySeconds float64 `json:"signature_validity_seconds"`
 	// SignaturesExpire is when the signatures made now expire;
 	// NextSigning when the next window starts, from which answers carry
 	// new signatures (the old ones are valid until they expire).
@@ -76,7 +79,7 @@ func signingView(z *zones.Zone, now time.Time) *dnssecJSON {
 		return nil
 	}
 	w := dnssec.WindowAt(now, sg.Validity)
-	d := &dnssecJSON{NSEC: "compact", SignatureValiditySeconds: sg.Validity.Seconds(), SignaturesExpire: w.Expires(), NextSigning: w.Renewed(sg.Validity)}
+	d := &dnssecJSON{NSEC: "compact", CDS: sg.CDS, SignatureValiditySeconds: sg.Validity.Seconds(), SignaturesExpire: w.Expires(), NextSigning: w.Renewed(sg.Validity)}
 	for _, k := range sg.Keys {
 		d.Keys = append(d.Keys, signingKeyJSON{Tag: k.Tag, Algorithm: dnssec.AlgorithmName(k.DNSKEY.Algorithm), DS: k.DNSKEY.ToDS(dns.SHA256).String(), File: k.File})
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -456,10 +457,29 @@ func TestStatusPageSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, "", fmt.Sprintf("[services.www]\nbackends = [{ name = \"one\", address = \"192.0.2.1\" }]\n[dnssec]\nkey = %q\n", keyFile), nil)
+	f := newFixture(t, "", fmt.Sprintf("[services.www]\nbackends = [{ name = \"one\", address = \"192.0.2.1\" }]\n[dnssec]\nkey = %q\ncds = \"keys\"\n", keyFile), nil)
 	code, page := f.do(t, "GET", "/", "", "")
 	ds := html.EscapeString(key.DNSKEY.ToDS(dns.SHA256).String())
 	if code != 200 || !strings.Contains(page, fmt.Sprintf(`signed: <span title="DS for the parent: %s">ed25519 key %d</span>, signatures to `, ds, key.Tag)) {
 		t.Errorf("the status page's zone line lacks the signing:\n%s", page)
+	}
+	// The status API has the keys, their DS and the CDS mode.
+	code, body := f.do(t, "GET", "/api/v1/status", "", "")
+	var st struct {
+		Zones []struct {
+			DNSSEC *struct {
+				Keys []struct {
+					Tag uint16 `json:"tag"`
+					DS  string `json:"ds"`
+				} `json:"keys"`
+				CDS string `json:"cds"`
+			} `json:"dnssec"`
+		} `json:"zones"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil || len(st.Zones) != 1 || st.Zones[0].DNSSEC == nil {
+		t.Fatalf("status: %d %v\n%s", code, err, body)
+	}
+	if d := st.Zones[0].DNSSEC; d.CDS != "keys" || len(d.Keys) != 1 || d.Keys[0].Tag != key.Tag || d.Keys[0].DS != key.DNSKEY.ToDS(dns.SHA256).String() {
+		t.Errorf("status dnssec %+v", d)
 	}
 }
