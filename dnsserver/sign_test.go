@@ -37,12 +37,9 @@ func signedZoneWith(t testing.TB, alg uint8, config, zone, settings string) (*zo
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys := fstest.MapFS{
-		"gslb.toml":               {Data: []byte(config)},
-		"example.com.toml":        {Data: []byte(zone + "[dnssec]\nkey = \"" + k.BaseName() + "\"\n" + settings)},
-		k.BaseName() + ".key":     {Data: []byte(k.DNSKEY.String() + "\n"), Mode: 0o644},
-		k.BaseName() + ".private": {Data: []byte(k.DNSKEY.PrivateKeyString(k.Signer.(crypto.PrivateKey))), Mode: 0o600},
-	}
+	fsys := keyFS(k)
+	fsys["gslb.toml"] = &fstest.MapFile{Data: []byte(config)}
+	fsys["example.com.toml"] = &fstest.MapFile{Data: []byte(zone + "[dnssec]\nkey = \"" + k.BaseName() + "\"\n" + settings)}
 	s, err := zones.Load(zones.FSFiles(fsys), "gslb.toml")
 	if err != nil {
 		t.Fatalf("load: %v", err)
@@ -96,6 +93,33 @@ func verifySigned(t *testing.T, key *dns.DNSKEY, r *dns.Msg) []*dns.NSEC {
 		t.Error("AD set")
 	}
 	return nsecs
+}
+
+// askDO asks rd for name and qtype with DO, as a UDP client would, and
+// returns the reply.
+func askDO(t *testing.T, rd *Reader, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion(name, qtype)
+	q.SetEdns0(1232, true)
+	req, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(rd.Serve(req, netip.MustParseAddrPort("192.0.2.200:5353"), nil, time.Now())); err != nil {
+		t.Fatalf("%s %s: the reply does not unpack: %v", name, dns.TypeToString[qtype], err)
+	}
+	return r
+}
+
+// keyFS is the files of key k: its BIND pair, the private half its
+// owner's alone.
+func keyFS(k *dnssec.Key) fstest.MapFS {
+	return fstest.MapFS{
+		k.BaseName() + ".key":     {Data: []byte(k.DNSKEY.String() + "\n"), Mode: 0o644},
+		k.BaseName() + ".private": {Data: []byte(k.DNSKEY.PrivateKeyString(k.Signer.(crypto.PrivateKey))), Mode: 0o600},
+	}
 }
 
 // TestSigned: answers of a signed zone to queries with DO, each RRset
@@ -418,17 +442,7 @@ func TestSigningClock(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := NewHandler(snap, Identity{}, nil, discard())
 			h.SetSigningClock(tt.clock)
-			q := new(dns.Msg)
-			q.SetQuestion("mail.example.com.", dns.TypeA)
-			q.SetEdns0(1232, true)
-			req, err := q.Pack()
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := new(dns.Msg)
-			if err := r.Unpack(h.NewReader().Serve(req, netip.MustParseAddrPort("192.0.2.200:5353"), nil, time.Now())); err != nil {
-				t.Fatal(err)
-			}
+			r := askDO(t, h.NewReader(), "mail.example.com.", dns.TypeA)
 			verifySigned(t, key, r)
 			w := dnssec.WindowAt(tt.at, dnssec.DefaultValidity)
 			var sig *dns.RRSIG
@@ -480,33 +494,15 @@ rname = "hostmaster"
 [records]
 ns = { A = "192.0.2.54" }
 `
-	fsys := fstest.MapFS{
-		"gslb.toml":               {Data: []byte(`zones = ["example.com.toml", "sub.example.com.toml"]` + "\n")},
-		"example.com.toml":        {Data: []byte(parent)},
-		"sub.example.com.toml":    {Data: []byte(child)},
-		k.BaseName() + ".key":     {Data: []byte(k.DNSKEY.String() + "\n"), Mode: 0o644},
-		k.BaseName() + ".private": {Data: []byte(k.DNSKEY.PrivateKeyString(k.Signer.(crypto.PrivateKey))), Mode: 0o600},
-	}
+	fsys := keyFS(k)
+	fsys["gslb.toml"] = &fstest.MapFile{Data: []byte(`zones = ["example.com.toml", "sub.example.com.toml"]` + "\n")}
+	fsys["example.com.toml"] = &fstest.MapFile{Data: []byte(parent)}
+	fsys["sub.example.com.toml"] = &fstest.MapFile{Data: []byte(child)}
 	snap, err := zones.Load(zones.FSFiles(fsys), "gslb.toml")
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
 	rd := NewHandler(snap, Identity{}, nil, discard()).NewReader()
-	ask := func(t *testing.T, name string, qtype uint16) *dns.Msg {
-		t.Helper()
-		q := new(dns.Msg)
-		q.SetQuestion(name, qtype)
-		q.SetEdns0(1232, true)
-		req, err := q.Pack()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := new(dns.Msg)
-		if err := r.Unpack(rd.Serve(req, netip.MustParseAddrPort("192.0.2.200:5353"), nil, time.Now())); err != nil {
-			t.Fatalf("%s %s: the reply does not unpack: %v", name, dns.TypeToString[qtype], err)
-		}
-		return r
-	}
 	nsecOf := func(r *dns.Msg) string {
 		for _, rr := range r.Ns {
 			if n, ok := rr.(*dns.NSEC); ok {
@@ -522,7 +518,7 @@ ns = { A = "192.0.2.54" }
 	}
 
 	t.Run("DS of a served child from the parent", func(t *testing.T) {
-		r := ask(t, "sub.example.com.", dns.TypeDS)
+		r := askDO(t, rd, "sub.example.com.", dns.TypeDS)
 		if !r.Authoritative || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 2 {
 			t.Fatalf("want the parent's DS, signed:\n%v", r)
 		}
@@ -531,7 +527,7 @@ ns = { A = "192.0.2.54" }
 		}
 		verifySigned(t, k.DNSKEY, r)
 		// The child's own data stays the child's.
-		if r := ask(t, "sub.example.com.", dns.TypeSOA); len(r.Answer) == 0 || r.Answer[0].Header().Name != "sub.example.com." {
+		if r := askDO(t, rd, "sub.example.com.", dns.TypeSOA); len(r.Answer) == 0 || r.Answer[0].Header().Name != "sub.example.com." {
 			t.Errorf("SOA of the child:\n%v", r)
 		}
 	})
@@ -543,7 +539,7 @@ ns = { A = "192.0.2.54" }
 		{"a referral to a cut with glue", "x.glued.example.com.", dns.TypeA},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := ask(t, c.qname, c.qtype)
+			r := askDO(t, rd, c.qname, c.qtype)
 			if got, want := nsecOf(r), "glued.example.com. NS RRSIG NSEC"; got != want {
 				t.Errorf("NSEC %q, want %q:\n%v", got, want, r)
 			}
@@ -556,7 +552,7 @@ ns = { A = "192.0.2.54" }
 			name = strings.Repeat("a", 63) + "." + name
 		}
 		name = strings.Repeat("b", 254-2-len(name)) + "." + name
-		r := ask(t, name, dns.TypeA)
+		r := askDO(t, rd, name, dns.TypeA)
 		nsecs := verifySigned(t, k.DNSKEY, r)
 		if len(nsecs) != 1 || nsecs[0].NextDomain != dnssec.Successor(name) || strings.HasPrefix(nsecs[0].NextDomain, `\000.`) {
 			t.Errorf("NSEC %v", nsecs)
@@ -589,14 +585,7 @@ func TestSignedCDS(t *testing.T) {
 			snap, key := signedZoneWith(t, dns.ECDSAP256SHA256, testConfig, testZone, "cds = \""+c.cds+"\"\n")
 			rd := NewHandler(snap, Identity{}, nil, discard()).NewReader()
 			ask := func(qtype uint16) *dns.Msg {
-				q := new(dns.Msg)
-				q.SetQuestion("example.com.", qtype)
-				q.SetEdns0(1232, true)
-				req, _ := q.Pack()
-				r := new(dns.Msg)
-				if err := r.Unpack(rd.Serve(req, netip.MustParseAddrPort("192.0.2.200:5353"), nil, time.Now())); err != nil {
-					t.Fatal(err)
-				}
+				r := askDO(t, rd, "example.com.", qtype)
 				verifySigned(t, key, r)
 				return r
 			}

@@ -589,10 +589,9 @@ func TestEffectiveSigned(t *testing.T) {
 	}}
 	files := orig.Effective(opts)
 	text := string(files[1].Text)
-	for _, want := range []string{"[dnssec]\nenabled = true\nkeys = [\"../keys/K1.private\", \"../keys/K2.private\"]\nsignature_validity = \"72h0m0s\"\nnsec = \"compact\"\ndnskey_ttl = 600\ncds = \"keys\"\n"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("no %q in:\n%s", want, text)
-		}
+	// No algorithm: the keys' differ (an algorithm rollover).
+	if want := "[dnssec]\nenabled = true\nkeys = [\"../keys/K1.private\", \"../keys/K2.private\"]\nsignature_validity = \"72h0m0s\"\nnsec = \"compact\"\ndnskey_ttl = 600\ncds = \"keys\"\n"; !strings.Contains(text, want) {
+		t.Errorf("no %q in:\n%s", want, text)
 	}
 	for _, no := range []string{"DNSKEY =", "CDS =", "CDNSKEY ="} {
 		if strings.Contains(text, no) {

@@ -199,17 +199,18 @@ func rdataOf(rr dns.RR) ([]byte, error) {
 }
 
 // canonicalKey appends to b the cache key of rrset: the window (its step
-// and its ends), the original TTL, the key's identity, and each record without its TTL,
-// in wire form with the owner in lower case, sorted. ok is false for an
+// and its expiration), the original TTL, the key's identity, and each
+// record without its TTL, in wire form with the owner in lower case,
+// sorted. ok is false for an
 // RRset the cache does not take.
 func canonicalKey(b []byte, k *Key, rrset []dns.RR, ttl uint32, w Window) ([]byte, bool) {
 	if len(rrset) == 0 || len(rrset) > maxSet {
 		return b, false
 	}
 	b = binary.BigEndian.AppendUint64(b, uint64(w.Start))
-	// The window's ends too: validities whose steps start at the same
-	// instant (14 and 7 days) differ in their expiration.
-	b = binary.BigEndian.AppendUint32(b, w.Inception)
+	// The expiration too: validities whose steps start at the same
+	// instant (14 and 7 days) differ in it (the inception follows from
+	// the two).
 	b = binary.BigEndian.AppendUint32(b, w.Expiration)
 	b = binary.BigEndian.AppendUint32(b, ttl)
 	b = append(b, k.id...)
